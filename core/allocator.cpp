@@ -1,0 +1,159 @@
+#include "minidl/core/allocator.h"
+
+#include <cstdlib>
+#include <utility>
+
+#include "minidl/config.h"
+#include "minidl/core/error.h"
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/runtime.h"
+#endif
+
+namespace minidl {
+
+namespace {
+constexpr std::size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
+
+void* cpu_raw_alloc(std::size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
+void cpu_raw_free(void* p) { std::free(p); }
+
+std::string mib(std::size_t bytes) { return detail::str(bytes / (1024.0 * 1024.0), " MiB"); }
+}  // namespace
+
+CachingAllocator::CachingAllocator(const char* name, RawAlloc raw_alloc, RawFree raw_free)
+    : name_(name), raw_alloc_(raw_alloc), raw_free_(raw_free) {}
+
+CachingAllocator::~CachingAllocator() {
+  std::lock_guard<std::mutex> lock(mu_);
+  release_cached_locked();
+}
+
+std::size_t CachingAllocator::round_size(std::size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (bytes <= 4096) return (bytes + 511) / 512 * 512;
+  // Above 4 KiB: round to a quarter of the enclosing power of two (at most 25% waste).
+  std::size_t pow2 = 4096;
+  while (pow2 < bytes) pow2 <<= 1;
+  const std::size_t step = pow2 / 8;
+  return (bytes + step - 1) / step * step;
+}
+
+void* CachingAllocator::allocate(std::size_t bytes) {
+  const std::size_t size = round_size(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = free_.find(size);
+  if (it != free_.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    stats_.bytes_cached -= size;
+    stats_.bytes_in_use += size;
+    if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
+    return p;
+  }
+  if (limit_ && stats_.bytes_in_use + stats_.bytes_cached + size > limit_) release_cached_locked();
+  if (limit_ && stats_.bytes_in_use + size > limit_)
+    throw OutOfMemoryError(detail::str(name_, " out of memory: tried to allocate ", bytes, " bytes (", mib(bytes),
+                                       ") with ", stats_.bytes_in_use, " bytes (", mib(stats_.bytes_in_use),
+                                       ") in use and a limit of ", limit_, " bytes; try a smaller batch size"),
+                           bytes, stats_.bytes_in_use);
+  void* p = raw_alloc_(size);
+  if (!p) {
+    // The cache may hold the memory we need in blocks of other sizes: give it back and retry.
+    release_cached_locked();
+    p = raw_alloc_(size);
+  }
+  if (!p)
+    throw OutOfMemoryError(detail::str(name_, " out of memory: tried to allocate ", bytes, " bytes (", mib(bytes),
+                                       ") with ", stats_.bytes_in_use, " bytes in use; try a smaller batch size"),
+                           bytes, stats_.bytes_in_use);
+  ++stats_.system_allocs;
+  stats_.bytes_in_use += size;
+  if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  return p;
+}
+
+void CachingAllocator::deallocate(void* ptr, std::size_t bytes) {
+  if (!ptr) return;
+  const std::size_t size = round_size(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  free_[size].push_back(ptr);
+  stats_.bytes_in_use -= size;
+  stats_.bytes_cached += size;
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mu_);
+  release_cached_locked();
+}
+
+void CachingAllocator::set_limit(std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  limit_ = bytes;
+}
+
+void CachingAllocator::release_cached_locked() {
+  for (auto& [size, blocks] : free_) {
+    for (void* p : blocks) {
+      raw_free_(p);
+      ++stats_.system_frees;
+    }
+    stats_.bytes_cached -= size * blocks.size();
+    blocks.clear();
+  }
+}
+
+namespace {
+#if MINIDL_WITH_CUDA
+// The caching allocator's raw functions are plain function pointers; one pair per device would
+// need the device index, so each GPU's allocator sets its device before allocating.
+template <int D>
+void* cuda_raw_alloc(std::size_t bytes) {
+  kernels::cuda::set_device(D);
+  try {
+    return kernels::cuda::malloc(bytes);
+  } catch (const OutOfMemoryError&) {
+    return nullptr;  // lets the caching allocator free its cache and retry, then report
+  }
+}
+template <int D>
+void cuda_raw_free(void* p) {
+  kernels::cuda::set_device(D);
+  kernels::cuda::free(p);
+}
+constexpr int kMaxDevices = 8;
+template <int... D>
+CachingAllocator* make_cuda_allocator(int device, std::integer_sequence<int, D...>) {
+  static CachingAllocator::RawAlloc allocs[] = {&cuda_raw_alloc<D>...};
+  static CachingAllocator::RawFree frees[] = {&cuda_raw_free<D>...};
+  return new CachingAllocator("CUDA", allocs[device], frees[device]);
+}
+#endif
+}  // namespace
+
+Allocator& allocator_for(Device device) {
+  if (device.is_cpu()) {
+    // Never destroyed: tensors in static objects may be freed after main returns.
+    static CachingAllocator* cpu = new CachingAllocator("CPU", &cpu_raw_alloc, &cpu_raw_free);
+    return *cpu;
+  }
+#if MINIDL_WITH_CUDA
+  MINIDL_CHECK(device.index >= 0 && device.index < kMaxDevices, "no CUDA device ", device.index);
+  // Never destroyed either: the driver may be torn down before static destructors run.
+  static CachingAllocator* gpus[kMaxDevices] = {};
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& a = gpus[device.index];
+  if (!a) a = make_cuda_allocator(device.index, std::make_integer_sequence<int, kMaxDevices>{});
+  return *a;
+#else
+  MINIDL_FAIL("this build of minidl has no CUDA backend (configure with -DMINIDL_CUDA=ON); asked for ",
+              device.str());
+#endif
+}
+
+}  // namespace minidl

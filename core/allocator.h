@@ -1,0 +1,69 @@
+// Caching allocators. A training step asks for the same sizes every step, so freed blocks are
+// kept in per-size free lists and handed out again: a steady-state step takes no memory from
+// the OS (or the CUDA driver). The counters let tests prove it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "minidl/core/device.h"
+
+namespace minidl {
+
+struct AllocatorStats {
+  std::size_t system_allocs = 0;    // blocks taken from the OS / driver
+  std::size_t system_frees = 0;     // blocks given back (empty_cache, or a failed allocation's retry)
+  std::size_t bytes_in_use = 0;     // held by live tensors (rounded sizes)
+  std::size_t bytes_cached = 0;     // free, kept for reuse
+  std::size_t peak_bytes_in_use = 0;
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t bytes) = 0;
+  virtual AllocatorStats stats() const = 0;
+  // Gives every cached block back to the system.
+  virtual void empty_cache() = 0;
+  // Caps bytes_in_use + bytes_cached (0: no cap). Past it, allocate() first empties the cache,
+  // then throws OutOfMemoryError naming the bytes asked for and in use.
+  virtual void set_limit(std::size_t bytes) = 0;
+};
+
+// A size-bucketed caching allocator over a raw malloc/free pair (the OS, or cudaMalloc).
+class CachingAllocator : public Allocator {
+ public:
+  using RawAlloc = void* (*)(std::size_t);
+  using RawFree = void (*)(void*);
+  CachingAllocator(const char* name, RawAlloc raw_alloc, RawFree raw_free);
+  ~CachingAllocator() override;
+
+  void* allocate(std::size_t bytes) override;
+  void deallocate(void* ptr, std::size_t bytes) override;
+  AllocatorStats stats() const override;
+  void empty_cache() override;
+  void set_limit(std::size_t bytes) override;
+
+  // Sizes are rounded up so that slightly different requests share blocks.
+  static std::size_t round_size(std::size_t bytes);
+
+ private:
+  void release_cached_locked();
+
+  const char* name_;
+  RawAlloc raw_alloc_;
+  RawFree raw_free_;
+  mutable std::mutex mu_;
+  std::map<std::size_t, std::vector<void*>> free_;  // rounded size -> free blocks
+  AllocatorStats stats_;
+  std::size_t limit_ = 0;
+};
+
+// The allocator of a device: one per process for the CPU, one per GPU.
+Allocator& allocator_for(Device device);
+inline Allocator& cpu_allocator() { return allocator_for(Device::cpu()); }
+
+}  // namespace minidl

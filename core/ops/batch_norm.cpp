@@ -1,0 +1,120 @@
+// batch_norm: training (batch statistics, running-statistics update) and evaluation (running
+// statistics), chosen by the caller on every call.
+#include "minidl/core/ops/dispatch.h"
+#include "minidl/kernels/batch_norm.h"
+
+#include <cmath>
+
+namespace minidl {
+
+using namespace ops_detail;
+namespace kc = kernels::cpu;
+
+namespace {
+
+// Saves the statistics the output was normalised with: the batch's (training) or the running
+// ones as they were at forward time (evaluation), so a later update cannot change backward.
+class BatchNormBackward : public Node {
+ public:
+  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, Tensor mean, Tensor invstd)
+      : g_(g), training_(training), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
+  const char* name() const override { return "BatchNormBackward"; }
+
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    const Tensor& x = inputs[0];
+    const Tensor& weight = inputs[1];
+    // dgamma and dbeta share one accumulate flag in the kernel. They are almost always fresh or
+    // accumulated together; when not, the fresh one is zeroed so both can be accumulated.
+    const bool need_w = gin[1].needed, need_b = gin[2].needed;
+    const bool acc_params = (need_w && gin[1].accumulate) || (need_b && gin[2].accumulate);
+    for (int i : {1, 2})
+      if (gin[i].needed && acc_params && !gin[i].accumulate) gin[i].grad.zero_();
+    MINIDL_IF_CUDA(gout, kernels::cuda::batch_norm_backward(
+                             g_, training_, gout.data<float>(), x.data<float>(), ptr<float>(weight),
+                             mean_.data<float>(), invstd_.data<float>(),
+                             gin[0].needed ? gin[0].grad.data<float>() : nullptr, gin[0].accumulate,
+                             need_w ? gin[1].grad.data<float>() : nullptr,
+                             need_b ? gin[2].grad.data<float>() : nullptr, acc_params, cuda_stream(gout))) {
+      dispatch_cpu(gout, "batch_norm backward", [&](auto tag) {
+        using T = decltype(tag);
+        kc::batch_norm_backward<T>(g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
+                                   invstd_.data<T>(), gin[0].needed ? gin[0].grad.data<T>() : nullptr,
+                                   gin[0].accumulate, need_w ? gin[1].grad.data<T>() : nullptr,
+                                   need_b ? gin[2].grad.data<T>() : nullptr, acc_params);
+      });
+    }
+  }
+
+ private:
+  kernels::BatchNormGeometry g_;
+  bool training_;
+  Tensor mean_, invstd_;
+};
+
+void check_channel_vector(const Tensor& t, std::int64_t c, const Tensor& x, const char* arg) {
+  if (!t.defined()) return;
+  MINIDL_CHECK(t.dim() == 1 && t.size(0) == c, "batch_norm: ", arg, " ", shape_str(t.shape()),
+               " does not match input ", shape_str(x.shape()), ": expected [", c, "]");
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  check_float(x, "batch_norm", "input");
+  MINIDL_CHECK(x.dim() == 4 || x.dim() == 2, "batch_norm: expected input [n, c, h, w] or [n, c], got ",
+               shape_str(x.shape()));
+  const std::int64_t c = x.size(1);
+  check_channel_vector(running_mean, c, x, "running_mean");
+  check_channel_vector(running_var, c, x, "running_var");
+  check_channel_vector(weight, c, x, "weight");
+  check_channel_vector(bias, c, x, "bias");
+  MINIDL_CHECK(running_mean.defined() == running_var.defined(),
+               "batch_norm: running_mean and running_var must be both given or both absent");
+  MINIDL_CHECK(training || running_mean.defined(), "batch_norm: evaluation mode needs running statistics");
+  check_same_device("batch_norm", {&x, &running_mean, &running_var, &weight, &bias});
+  check_same_dtype("batch_norm", {&x, &running_mean, &running_var, &weight, &bias});
+
+  const kernels::BatchNormGeometry g{x.size(0), c, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  MINIDL_CHECK(!training || g.n * g.hw > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
+               shape_str(x.shape()));
+
+  Tensor y = Tensor::empty_like(x);
+  Tensor mean = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
+  if (training) {
+    MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_forward_train(
+                          g, x.data<float>(), ptr<float>(weight), ptr<float>(bias), eps, momentum,
+                          ptr<float>(running_mean), ptr<float>(running_var), y.data<float>(), mean.data<float>(),
+                          invstd.data<float>(), cuda_stream(x))) {
+      dispatch_cpu(x, "batch_norm", [&](auto tag) {
+        using T = decltype(tag);
+        kc::batch_norm_forward_train<T>(g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), eps, momentum,
+                                        ptr<T>(running_mean), ptr<T>(running_var), y.data<T>(), mean.data<T>(),
+                                        invstd.data<T>());
+      });
+    }
+  } else {
+    MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_forward_eval(g, x.data<float>(), ptr<float>(weight),
+                                                             ptr<float>(bias), running_mean.data<float>(),
+                                                             running_var.data<float>(), eps, y.data<float>(),
+                                                             cuda_stream(x))) {
+      dispatch_cpu(x, "batch_norm", [&](auto tag) {
+        using T = decltype(tag);
+        kc::batch_norm_forward_eval<T>(g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), running_mean.data<T>(),
+                                       running_var.data<T>(), eps, y.data<T>());
+      });
+    }
+    if (any_requires_grad({&x, &weight, &bias})) {
+      // Backward in evaluation mode treats the running statistics as constants: snapshot them.
+      mean.copy_(running_mean);
+      Tensor var = running_var.to(Device::cpu()).to(DType::Float64);
+      std::vector<double> v = var.to_vector<double>();
+      for (double& e : v) e = 1.0 / std::sqrt(e + eps);
+      invstd.copy_(Tensor::from_vector(v).to(x.dtype()).to(x.device()));
+    }
+  }
+  return record(y, std::make_shared<BatchNormBackward>(g, training, mean, invstd), {x, weight, bias});
+}
+
+}  // namespace minidl

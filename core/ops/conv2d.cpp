@@ -1,0 +1,81 @@
+// conv2d: shape checks, dispatch, and its backward node.
+#include "minidl/core/ops/dispatch.h"
+#include "minidl/kernels/conv2d.h"
+
+namespace minidl {
+
+using namespace ops_detail;
+namespace kc = kernels::cpu;
+
+namespace {
+
+class Conv2dBackward : public Node {
+ public:
+  explicit Conv2dBackward(const kernels::Conv2dGeometry& g) : g_(g) {}
+  const char* name() const override { return "Conv2dBackward"; }
+
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    const Tensor& x = inputs[0];
+    const Tensor& w = inputs[1];
+    MINIDL_IF_CUDA(gout, {
+      kernels::Stream s = cuda_stream(gout);
+      if (gin[0].needed)
+        kernels::cuda::conv2d_backward_input(g_, gout.data<float>(), w.data<float>(), gin[0].grad.data<float>(),
+                                             gin[0].accumulate, s);
+      if (gin[1].needed)
+        kernels::cuda::conv2d_backward_weight(g_, x.data<float>(), gout.data<float>(), gin[1].grad.data<float>(),
+                                              gin[1].accumulate, s);
+      if (gin.size() > 2 && gin[2].needed)
+        kernels::cuda::conv2d_backward_bias(g_, gout.data<float>(), gin[2].grad.data<float>(), gin[2].accumulate,
+                                            s);
+    }) {
+      dispatch_cpu(gout, "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        if (gin[0].needed)
+          kc::conv2d_backward_input<T>(g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
+        if (gin[1].needed)
+          kc::conv2d_backward_weight<T>(g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
+        if (gin.size() > 2 && gin[2].needed)
+          kc::conv2d_backward_bias<T>(g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
+      });
+    }
+  }
+
+ private:
+  kernels::Conv2dGeometry g_;
+};
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
+  check_float(x, "conv2d", "input");
+  check_float(weight, "conv2d", "weight");
+  MINIDL_CHECK(x.dim() == 4 && weight.dim() == 4, "conv2d: expected a 4-d input [n, c, h, w] and a 4-d weight ",
+               "[out, in, kh, kw], got input ", shape_str(x.shape()), " and weight ", shape_str(weight.shape()));
+  MINIDL_CHECK(x.size(1) == weight.size(1), "conv2d: input ", shape_str(x.shape()), " has ", x.size(1),
+               " channels but weight ", shape_str(weight.shape()), " expects ", weight.size(1));
+  if (bias.defined())
+    MINIDL_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "conv2d: bias ", shape_str(bias.shape()),
+                 " does not match weight ", shape_str(weight.shape()), ": expected [", weight.size(0), "]");
+  MINIDL_CHECK(opt.stride[0] > 0 && opt.stride[1] > 0 && opt.padding[0] >= 0 && opt.padding[1] >= 0,
+               "conv2d: stride must be positive and padding non-negative");
+  check_same_device("conv2d", {&x, &weight, &bias});
+  check_same_dtype("conv2d", {&x, &weight, &bias});
+
+  kernels::Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2),
+                            weight.size(3), opt.stride[0], opt.stride[1], opt.padding[0], opt.padding[1], 0, 0};
+  MINIDL_CHECK(g.finalize(), "conv2d: kernel ", shape_str(weight.shape()), " with padding [", opt.padding[0], ", ",
+               opt.padding[1], "] does not fit the input ", shape_str(x.shape()));
+
+  Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
+  MINIDL_IF_CUDA(x, kernels::cuda::conv2d_forward(g, x.data<float>(), weight.data<float>(), ptr<float>(bias),
+                                                  y.data<float>(), cuda_stream(x))) {
+    dispatch_cpu(x, "conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      kc::conv2d_forward<T>(g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
+    });
+  }
+  return record(y, std::make_shared<Conv2dBackward>(g), {x, weight, bias});
+}
+
+}  // namespace minidl

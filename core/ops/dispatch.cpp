@@ -1,0 +1,51 @@
+#include "minidl/core/ops/dispatch.h"
+
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/runtime.h"
+#endif
+
+namespace minidl::ops_detail {
+
+void check_float(const Tensor& t, const char* op, const char* arg) {
+  MINIDL_CHECK(t.defined(), op, ": ", arg, " is undefined");
+  MINIDL_CHECK(is_floating(t.dtype()), op, ": ", arg, " must be a floating tensor, got ", t.str());
+  MINIDL_CHECK(t.device().is_cpu() || t.dtype() == DType::Float32, op, ": ", arg,
+               " must be float32 on a GPU (float64 is for the CPU), got ", t.str());
+}
+
+void check_same_device(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;
+    if (!first) first = t;
+    else
+      MINIDL_CHECK(t->device() == first->device(), op, ": tensors on different devices: ", first->str(), " and ",
+                   t->str());
+  }
+}
+
+void check_same_dtype(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;
+    if (!first) first = t;
+    else
+      MINIDL_CHECK(t->dtype() == first->dtype(), op, ": mixed dtypes: ", first->str(), " and ", t->str());
+  }
+}
+
+void check_dim(const Tensor& t, std::int64_t dims, const char* op, const char* arg) {
+  MINIDL_CHECK(t.dim() == dims, op, ": expected ", arg, " with ", dims, " dimensions, got shape ",
+               shape_str(t.shape()));
+}
+
+kernels::Stream cuda_stream([[maybe_unused]] const Tensor& t) {
+#if MINIDL_WITH_CUDA
+  kernels::cuda::set_device(t.device().index);
+  return kernels::cuda::stream(t.device().index);
+#else
+  MINIDL_FAIL("this build has no CUDA backend");
+#endif
+}
+
+}  // namespace minidl::ops_detail

@@ -1,0 +1,133 @@
+// log_softmax, cross_entropy (fused softmax + NLL with weights and label smoothing), argmax.
+#include "minidl/core/ops/dispatch.h"
+#include "minidl/kernels/loss.h"
+
+namespace minidl {
+
+using namespace ops_detail;
+namespace kc = kernels::cpu;
+
+namespace {
+
+class LogSoftmaxBackward : public Node {
+ public:
+  explicit LogSoftmaxBackward(Tensor y) : y_(std::move(y)) {}
+  const char* name() const override { return "LogSoftmaxBackward"; }
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    if (!gin[0].needed) return;
+    const std::int64_t rows = y_.size(0), cols = y_.size(1);
+    MINIDL_IF_CUDA(gout, kernels::cuda::log_softmax_backward(rows, cols, gout.data<float>(), y_.data<float>(),
+                                                             gin[0].grad.data<float>(), gin[0].accumulate,
+                                                             cuda_stream(gout))) {
+      dispatch_cpu(gout, "log_softmax backward", [&](auto tag) {
+        using T = decltype(tag);
+        kc::log_softmax_backward<T>(rows, cols, gout.data<T>(), y_.data<T>(), gin[0].grad.data<T>(),
+                                    gin[0].accumulate);
+      });
+    }
+  }
+
+ private:
+  Tensor y_;
+};
+
+class CrossEntropyBackward : public Node {
+ public:
+  CrossEntropyBackward(Tensor logp, Tensor target, Tensor weight, double smoothing)
+      : logp_(std::move(logp)), target_(std::move(target)), weight_(std::move(weight)), smoothing_(smoothing) {}
+  const char* name() const override { return "CrossEntropyBackward"; }
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    if (!gin[0].needed) return;
+    const std::int64_t rows = logp_.size(0), cols = logp_.size(1);
+    MINIDL_IF_CUDA(gout, kernels::cuda::cross_entropy_backward(
+                             rows, cols, logp_.data<float>(), target_.data<std::int64_t>(), ptr<float>(weight_),
+                             smoothing_, gout.data<float>(), gin[0].grad.data<float>(), gin[0].accumulate,
+                             cuda_stream(gout))) {
+      dispatch_cpu(gout, "cross_entropy backward", [&](auto tag) {
+        using T = decltype(tag);
+        kc::cross_entropy_backward<T>(rows, cols, logp_.data<T>(), target_.data<std::int64_t>(), ptr<T>(weight_),
+                                      smoothing_, gout.item(), gin[0].grad.data<T>(), gin[0].accumulate);
+      });
+    }
+  }
+
+ private:
+  Tensor logp_, target_, weight_;
+  double smoothing_;
+};
+
+}  // namespace
+
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  check_float(x, "log_softmax", "input");
+  MINIDL_CHECK(x.dim() == 2 && (dim == 1 || dim == -1),
+               "log_softmax: supports dim 1 of a 2-d input [rows, classes], got input ", shape_str(x.shape()),
+               " and dim ", dim);
+  Tensor y = Tensor::empty_like(x);
+  MINIDL_IF_CUDA(x, kernels::cuda::log_softmax_forward(x.size(0), x.size(1), x.data<float>(), y.data<float>(),
+                                                       cuda_stream(x))) {
+    dispatch_cpu(x, "log_softmax", [&](auto tag) {
+      using T = decltype(tag);
+      kc::log_softmax_forward<T>(x.size(0), x.size(1), x.data<T>(), y.data<T>());
+    });
+  }
+  return record(y, std::make_shared<LogSoftmaxBackward>(y.detach()), {x});
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt) {
+  check_float(logits, "cross_entropy", "logits");
+  MINIDL_CHECK(logits.dim() == 2, "cross_entropy: expected logits [batch, classes], got ",
+               shape_str(logits.shape()));
+  MINIDL_CHECK(target.defined() && target.dtype() == DType::Int64 && target.dim() == 1 &&
+                   target.size(0) == logits.size(0),
+               "cross_entropy: expected int64 targets [", logits.size(0), "] for logits ",
+               shape_str(logits.shape()), ", got ", target.str());
+  MINIDL_CHECK(logits.size(0) > 0, "cross_entropy: empty batch");
+  const Tensor& w = opt.weight;
+  if (w.defined())
+    MINIDL_CHECK(w.dim() == 1 && w.size(0) == logits.size(1), "cross_entropy: class weight ", shape_str(w.shape()),
+                 " does not match logits ", shape_str(logits.shape()), ": expected [", logits.size(1), "]");
+  MINIDL_CHECK(opt.label_smoothing >= 0.0 && opt.label_smoothing <= 1.0,
+               "cross_entropy: label_smoothing must be in [0, 1], got ", opt.label_smoothing);
+  check_same_device("cross_entropy", {&logits, &target, &w});
+  check_same_dtype("cross_entropy", {&logits, &w});
+
+  const std::int64_t rows = logits.size(0), cols = logits.size(1);
+  Tensor logp = Tensor::empty_like(logits);
+  Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
+  MINIDL_IF_CUDA(logits, {
+    Tensor flag = Tensor::zeros({1}, DType::Int64, logits.device());
+    kernels::cuda::cross_entropy_forward(rows, cols, logits.data<float>(), target.data<std::int64_t>(),
+                                         ptr<float>(w), opt.label_smoothing, logp.data<float>(),
+                                         loss.data<float>(), reinterpret_cast<int*>(flag.data<std::int64_t>()),
+                                         cuda_stream(logits));
+    MINIDL_CHECK(flag.item() == 0, "cross_entropy: a target is outside [0, ", cols, ")");
+  }) {
+    dispatch_cpu(logits, "cross_entropy", [&](auto tag) {
+      using T = decltype(tag);
+      *loss.data<T>() = static_cast<T>(kc::cross_entropy_forward<T>(
+          rows, cols, logits.data<T>(), target.data<std::int64_t>(), ptr<T>(w), opt.label_smoothing,
+          logp.data<T>()));
+    });
+  }
+  return record(loss, std::make_shared<CrossEntropyBackward>(logp, target, w, opt.label_smoothing), {logits});
+}
+
+Tensor argmax(const Tensor& x) {
+  check_float(x, "argmax", "input");
+  check_dim(x, 2, "argmax", "input [rows, cols]");
+  Tensor host = x.to(Device::cpu()).to(DType::Float64);
+  const std::int64_t rows = x.size(0), cols = x.size(1);
+  Tensor out = Tensor::empty({rows}, DType::Int64);
+  const double* p = host.data<double>();
+  std::int64_t* o = out.data<std::int64_t>();
+  for (std::int64_t i = 0; i < rows; ++i) {
+    std::int64_t best = 0;
+    for (std::int64_t j = 1; j < cols; ++j)
+      if (p[i * cols + j] > p[i * cols + best]) best = j;
+    o[i] = best;
+  }
+  return out;
+}
+
+}  // namespace minidl

@@ -1,0 +1,102 @@
+// max_pool2d and adaptive_avg_pool2d.
+#include "minidl/core/ops/dispatch.h"
+#include "minidl/kernels/pool.h"
+
+namespace minidl {
+
+using namespace ops_detail;
+namespace kc = kernels::cpu;
+
+namespace {
+
+class MaxPool2dBackward : public Node {
+ public:
+  MaxPool2dBackward(const kernels::Pool2dGeometry& g, Tensor argmax) : g_(g), argmax_(std::move(argmax)) {}
+  const char* name() const override { return "MaxPool2dBackward"; }
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    if (!gin[0].needed) return;
+    MINIDL_IF_CUDA(gout, kernels::cuda::max_pool2d_backward(g_, gout.data<float>(), argmax_.data<std::int64_t>(),
+                                                            gin[0].grad.data<float>(), gin[0].accumulate,
+                                                            cuda_stream(gout))) {
+      dispatch_cpu(gout, "max_pool2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        kc::max_pool2d_backward<T>(g_, gout.data<T>(), argmax_.data<std::int64_t>(), gin[0].grad.data<T>(),
+                                   gin[0].accumulate);
+      });
+    }
+  }
+
+ private:
+  kernels::Pool2dGeometry g_;
+  Tensor argmax_;
+};
+
+class AdaptiveAvgPool2dBackward : public Node {
+ public:
+  AdaptiveAvgPool2dBackward(Shape in, std::int64_t oh, std::int64_t ow) : in_(std::move(in)), oh_(oh), ow_(ow) {}
+  const char* name() const override { return "AdaptiveAvgPool2dBackward"; }
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    if (!gin[0].needed) return;
+    MINIDL_IF_CUDA(gout, kernels::cuda::adaptive_avg_pool2d_backward(in_[0], in_[1], in_[2], in_[3], oh_, ow_,
+                                                                     gout.data<float>(), gin[0].grad.data<float>(),
+                                                                     gin[0].accumulate, cuda_stream(gout))) {
+      dispatch_cpu(gout, "adaptive_avg_pool2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        kc::adaptive_avg_pool2d_backward<T>(in_[0], in_[1], in_[2], in_[3], oh_, ow_, gout.data<T>(),
+                                            gin[0].grad.data<T>(), gin[0].accumulate);
+      });
+    }
+  }
+
+ private:
+  Shape in_;
+  std::int64_t oh_, ow_;
+};
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const MaxPool2dOptions& opt) {
+  check_float(x, "max_pool2d", "input");
+  check_dim(x, 4, "max_pool2d", "input [n, c, h, w]");
+  const auto& k = opt.kernel_size;
+  const std::int64_t sh = opt.stride[0] ? opt.stride[0] : k[0], sw = opt.stride[1] ? opt.stride[1] : k[1];
+  MINIDL_CHECK(k[0] > 0 && k[1] > 0 && sh > 0 && sw > 0, "max_pool2d: kernel size and stride must be positive");
+  MINIDL_CHECK(opt.padding[0] >= 0 && opt.padding[1] >= 0 && opt.padding[0] * 2 <= k[0] &&
+                   opt.padding[1] * 2 <= k[1],
+               "max_pool2d: padding [", opt.padding[0], ", ", opt.padding[1],
+               "] must be at most half the kernel size [", k[0], ", ", k[1], "]");
+  kernels::Pool2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), k[0], k[1], sh, sw,
+                            opt.padding[0], opt.padding[1], 0, 0};
+  MINIDL_CHECK(g.finalize(), "max_pool2d: kernel [", k[0], ", ", k[1], "] does not fit the input ",
+               shape_str(x.shape()));
+  Tensor y = Tensor::empty({g.n, g.c, g.oh, g.ow}, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(y.shape(), DType::Int64, x.device());
+  MINIDL_IF_CUDA(x, kernels::cuda::max_pool2d_forward(g, x.data<float>(), y.data<float>(),
+                                                      argmax.data<std::int64_t>(), cuda_stream(x))) {
+    dispatch_cpu(x, "max_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      kc::max_pool2d_forward<T>(g, x.data<T>(), y.data<T>(), argmax.data<std::int64_t>());
+    });
+  }
+  return record(y, std::make_shared<MaxPool2dBackward>(g, argmax), {x});
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_size) {
+  check_float(x, "adaptive_avg_pool2d", "input");
+  check_dim(x, 4, "adaptive_avg_pool2d", "input [n, c, h, w]");
+  const std::int64_t oh = output_size[0], ow = output_size[1];
+  MINIDL_CHECK(oh > 0 && ow > 0 && x.size(2) > 0 && x.size(3) > 0, "adaptive_avg_pool2d: output size [", oh, ", ",
+               ow, "] and input ", shape_str(x.shape()), " must be non-empty");
+  Tensor y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device());
+  MINIDL_IF_CUDA(x, kernels::cuda::adaptive_avg_pool2d_forward(x.size(0), x.size(1), x.size(2), x.size(3), oh, ow,
+                                                               x.data<float>(), y.data<float>(), cuda_stream(x))) {
+    dispatch_cpu(x, "adaptive_avg_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      kc::adaptive_avg_pool2d_forward<T>(x.size(0), x.size(1), x.size(2), x.size(3), oh, ow, x.data<T>(),
+                                         y.data<T>());
+    });
+  }
+  return record(y, std::make_shared<AdaptiveAvgPool2dBackward>(x.shape(), oh, ow), {x});
+}
+
+}  // namespace minidl

@@ -1,0 +1,354 @@
+#include "minidl/core/tensor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "minidl/config.h"
+#include "minidl/core/autograd.h"
+#include "minidl/core/ops.h"
+#include "minidl/core/rng.h"
+#include "minidl/kernels/elementwise.h"
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/runtime.h"
+#endif
+
+namespace minidl {
+
+namespace {
+
+void check_shape(const Shape& shape, const char* what) {
+  for (auto d : shape)
+    MINIDL_CHECK(d >= 0, what, ": negative dimension in shape ", shape_str(shape));
+}
+
+// Copies bytes between any two devices (the CUDA path waits for the copy to finish when the
+// destination is the host, so the caller can read it).
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if MINIDL_WITH_CUDA
+  using kernels::cuda::CopyKind;
+  const int dev = dst_dev.is_cuda() ? dst_dev.index : src_dev.index;
+  kernels::cuda::set_device(dev);
+  const CopyKind kind = dst_dev.is_cpu()   ? CopyKind::DeviceToHost
+                        : src_dev.is_cpu() ? CopyKind::HostToDevice
+                                           : CopyKind::DeviceToDevice;
+  kernels::cuda::memcpy_async(dst, src, bytes, kind, kernels::cuda::stream(dev));
+  if (kind != CopyKind::DeviceToDevice) kernels::cuda::synchronize(dev);
+#else
+  MINIDL_FAIL("copy between ", src_dev.str(), " and ", dst_dev.str(), ": this build has no CUDA backend");
+#endif
+}
+
+template <typename F>
+void dispatch_all(DType t, F&& f) {
+  switch (t) {
+    case DType::Float32: f(float{}); break;
+    case DType::Float64: f(double{}); break;
+    case DType::Int64: f(std::int64_t{}); break;
+  }
+}
+
+}  // namespace
+
+// ----- creation -----
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  check_shape(shape, "Tensor::empty");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->numel = numel_of(shape);
+  impl->dtype = dtype;
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(impl->numel) * dtype_size(dtype), device);
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype);
+  dispatch_all(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(gen.normal());
+  });
+  return device.is_cpu() ? t : t.to(device);
+}
+
+Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype);
+  dispatch_all(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(gen.uniform(lo, hi));
+  });
+  return device.is_cpu() ? t : t.to(device);
+}
+
+// ----- what it is -----
+
+void Tensor::check_defined(const char* what) const {
+  MINIDL_CHECK(impl_ != nullptr, what, ": the tensor is undefined");
+}
+
+void Tensor::check_dtype(DType expected, const char* what) const {
+  check_defined(what);
+  MINIDL_CHECK(impl_->dtype == expected, what, ": tensor is ", dtype_name(impl_->dtype), ", expected ",
+               dtype_name(expected));
+}
+
+const Shape& Tensor::shape() const {
+  check_defined("shape()");
+  return impl_->shape;
+}
+
+std::int64_t Tensor::size(std::int64_t d) const {
+  const std::int64_t n = dim();
+  MINIDL_CHECK(d >= -n && d < n, "size(", d, "): dimension out of range for shape ", shape_str(shape()));
+  return shape()[static_cast<std::size_t>(d < 0 ? d + n : d)];
+}
+
+std::int64_t Tensor::numel() const {
+  check_defined("numel()");
+  return impl_->numel;
+}
+
+DType Tensor::dtype() const {
+  check_defined("dtype()");
+  return impl_->dtype;
+}
+
+Device Tensor::device() const {
+  check_defined("device()");
+  return impl_->storage->device();
+}
+
+std::string Tensor::str() const {
+  if (!impl_) return "undefined tensor";
+  return detail::str(dtype_name(dtype()), shape_str(shape()), " on ", device().str());
+}
+
+// ----- data -----
+
+void* Tensor::raw_data() const {
+  check_defined("data()");
+  return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<std::int64_t>(dtype_size(impl_->dtype));
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  check_dtype(dtype_v<T>, "to_vector<T>()");
+  std::vector<T> v(static_cast<std::size_t>(numel()));
+  copy_bytes(v.data(), Device::cpu(), raw_data(), device(), nbytes());
+  return v;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+
+double Tensor::item() const {
+  MINIDL_CHECK(defined() && numel() == 1, "item(): expected a one-element tensor, got ", str());
+  double v = 0;
+  dispatch_all(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T x;
+    copy_bytes(&x, Device::cpu(), raw_data(), device(), sizeof(T));
+    v = static_cast<double>(x);
+  });
+  return v;
+}
+
+// ----- views and copies -----
+
+namespace {
+// The backward of a reshape: the same values in the input's shape.
+class ReshapeBackward : public Node {
+ public:
+  const char* name() const override { return "ReshapeBackward"; }
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    if (!gin[0].needed) return;
+    Tensor g = gout.reshape(gin[0].grad.shape());
+    if (gin[0].accumulate) add_(gin[0].grad, g);
+    else gin[0].grad.copy_(g);
+  }
+};
+}  // namespace
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  check_defined("reshape");
+  Shape s = new_shape;
+  std::int64_t known = 1;
+  int infer = -1;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      MINIDL_CHECK(infer < 0, "reshape: more than one -1 in ", shape_str(new_shape));
+      infer = static_cast<int>(i);
+    } else {
+      MINIDL_CHECK(s[i] >= 0, "reshape: negative dimension in ", shape_str(new_shape));
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    MINIDL_CHECK(known > 0 && numel() % known == 0, "reshape: cannot view ", shape_str(shape()), " as ",
+                 shape_str(new_shape));
+    s[static_cast<std::size_t>(infer)] = numel() / known;
+  }
+  MINIDL_CHECK(numel_of(s) == numel(), "reshape: cannot view ", shape_str(shape()), " (", numel(),
+               " elements) as ", shape_str(new_shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->offset = impl_->offset;
+  impl->shape = s;
+  impl->numel = impl_->numel;
+  impl->dtype = impl_->dtype;
+  Tensor out(std::move(impl));
+  return record(out, std::make_shared<ReshapeBackward>(), {*this});
+}
+
+Tensor Tensor::narrow0(std::int64_t start, std::int64_t length) const {
+  MINIDL_CHECK(dim() >= 1 && start >= 0 && length >= 0 && start + length <= shape()[0], "narrow0(", start, ", ",
+               length, "): out of range for shape ", shape_str(shape()));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->shape = impl_->shape;
+  impl->shape[0] = length;
+  impl->numel = numel_of(impl->shape);
+  impl->offset = impl_->offset + start * (shape()[0] ? impl_->numel / shape()[0] : 0);
+  impl->dtype = impl_->dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::detach() const {
+  check_defined("detach");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->offset = impl_->offset;
+  impl->shape = impl_->shape;
+  impl->numel = impl_->numel;
+  impl->dtype = impl_->dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = empty(shape(), dtype(), device());
+  copy_bytes(t.raw_data(), t.device(), raw_data(), device(), nbytes());
+  return t;
+}
+
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor t = empty(shape(), dtype(), device);
+  copy_bytes(t.raw_data(), device, raw_data(), this->device(), nbytes());
+  return t;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == this->dtype()) return *this;
+  Tensor t = empty(shape(), dtype, device());
+  t.copy_(*this);
+  return t;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_defined("copy_");
+  MINIDL_CHECK(src.defined() && src.numel() == numel(), "copy_: cannot copy ", src.str(), " into ", str());
+  if (src.dtype() == dtype()) {
+    copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
+    return *this;
+  }
+  MINIDL_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_: dtype conversion (", dtype_name(src.dtype()),
+               " to ", dtype_name(dtype()), ") is done on the CPU; move ", src.str(), " there first");
+  MINIDL_CHECK(is_floating(dtype()), "copy_: cannot convert ", dtype_name(src.dtype()), " to ",
+               dtype_name(dtype()));
+  dispatch_all(src.dtype(), [&](auto from) {
+    using From = decltype(from);
+    dispatch_all(dtype(), [&](auto to) {
+      using To = decltype(to);
+      if constexpr (!std::is_same_v<To, std::int64_t>)
+        kernels::cpu::convert<From, To>(numel(), src.data<From>(), data<To>());
+    });
+  });
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_defined("fill_");
+  if (device().is_cpu()) {
+    dispatch_all(dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* p = data<T>();
+      std::fill(p, p + numel(), static_cast<T>(value));
+    });
+    return *this;
+  }
+#if MINIDL_WITH_CUDA
+  MINIDL_CHECK(dtype() == DType::Float32 || value == 0.0, "fill_: on ", device().str(),
+               " only float32 tensors can be filled with non-zero values");
+  kernels::cuda::set_device(device().index);
+  if (value == 0.0)
+    kernels::cuda::memset_async(raw_data(), 0, nbytes(), kernels::cuda::stream(device().index));
+  else
+    kernels::cuda::fill(numel(), static_cast<float>(value), data<float>(), kernels::cuda::stream(device().index));
+#endif
+  return *this;
+}
+
+// ----- autograd -----
+
+bool Tensor::requires_grad() const {
+  check_defined("requires_grad()");
+  return impl_->requires_grad || impl_->grad_fn != nullptr;
+}
+
+Tensor& Tensor::requires_grad_(bool requires) {
+  check_defined("requires_grad_()");
+  MINIDL_CHECK(!requires || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
+               str());
+  MINIDL_CHECK(impl_->grad_fn == nullptr, "requires_grad_: only leaf tensors can change requires_grad; use detach()");
+  impl_->requires_grad = requires;
+  return *this;
+}
+
+bool Tensor::is_leaf() const {
+  check_defined("is_leaf()");
+  return impl_->grad_fn == nullptr;
+}
+
+Tensor Tensor::grad() const {
+  check_defined("grad()");
+  return impl_->grad;
+}
+
+void Tensor::set_grad(const Tensor& grad) const {
+  check_defined("set_grad()");
+  MINIDL_CHECK(!grad.defined() || grad.shape() == shape(), "set_grad: gradient ", grad.str(),
+               " does not match the tensor ", str());
+  impl_->grad = grad;
+}
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const {
+  check_defined("grad_fn()");
+  return impl_->grad_fn;
+}
+
+void Tensor::set_grad_fn(std::shared_ptr<Node> fn) const {
+  check_defined("set_grad_fn()");
+  impl_->grad_fn = std::move(fn);
+}
+
+void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
+
+}  // namespace minidl

@@ -1,0 +1,59 @@
+// 2-D convolution (cross-correlation, as in PyTorch), groups = 1, dilation = 1.
+// x: [n, c, h, w], weight: [k, c, r, s], bias: [k], y: [n, k, oh, ow].
+#pragma once
+
+#include "minidl/kernels/common.h"
+
+namespace minidl::kernels {
+
+struct Conv2dGeometry {
+  std::int64_t n, c, h, w;   // input
+  std::int64_t k, r, s;      // output channels, kernel height, kernel width
+  std::int64_t stride_h, stride_w, pad_h, pad_w;
+  std::int64_t oh, ow;       // output size: (h + 2 pad_h - r) / stride_h + 1
+
+  // Fills oh/ow from the rest. Returns false if the output would be empty.
+  bool finalize();
+  double forward_flops() const { return 2.0 * n * k * oh * ow * c * r * s; }
+};
+
+namespace cpu {
+// Fast path: im2col + OpenBLAS GEMM, threaded over the batch.
+template <typename T>
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+template <typename T>
+void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+template <typename T>
+void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
+template <typename T>
+void conv2d_backward_bias(const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
+
+// Reference: the definition as plain loops. Slow; for tests and CUDA parity only.
+namespace ref {
+template <typename T>
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+template <typename T>
+void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+template <typename T>
+void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
+}  // namespace ref
+}  // namespace cpu
+
+namespace cuda {
+// Which implementation the CUDA conv entry points use (a runtime switch, so tests and
+// benchmarks can compare them). Default: cuDNN when built with it, else our implicit GEMM.
+enum class ConvAlgo { Cudnn, ImplicitGemm };
+void set_conv_algo(ConvAlgo a);
+ConvAlgo conv_algo();
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y,
+                    Stream stream);
+void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* weight, float* dx,
+                           bool accumulate, Stream stream);
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
+                            bool accumulate, Stream stream);
+void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* dbias, bool accumulate,
+                          Stream stream);
+}  // namespace cuda
+
+}  // namespace minidl::kernels

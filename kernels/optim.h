@@ -1,0 +1,46 @@
+// Optimiser updates with PyTorch's rules (torch.optim.SGD and torch.optim.AdamW), in place.
+#pragma once
+
+#include "minidl/kernels/common.h"
+
+namespace minidl::kernels {
+
+struct SgdOptions {
+  double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+// step is the 1-based step count after this update (bias correction uses it).
+struct AdamWOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
+  std::int64_t step = 1;
+};
+
+// One parameter tensor of a multi-tensor update.
+template <typename T>
+struct ParamSlice {
+  T* param;
+  const T* grad;
+  T* state1;  // SGD: momentum buffer (may be null when momentum == 0); AdamW: exp_avg
+  T* state2;  // AdamW: exp_avg_sq; unused by SGD
+  std::int64_t n;
+};
+
+namespace cpu {
+// g = grad + wd*p; if momentum: buf = first_step ? g : momentum*buf + (1-dampening)*g,
+// g = nesterov ? g + momentum*buf : buf; p -= lr*g.
+template <typename T>
+void sgd_step(const ParamSlice<T>& p, const SgdOptions& o, bool first_step);
+// p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+template <typename T>
+void adamw_step(const ParamSlice<T>& p, const AdamWOptions& o);
+}  // namespace cpu
+
+namespace cuda {
+// Every parameter of the model in one launch.
+void sgd_step(const ParamSlice<float>* params, int count, const SgdOptions& o, bool first_step, Stream stream);
+void adamw_step(const ParamSlice<float>* params, int count, const AdamWOptions& o, Stream stream);
+}  // namespace cuda
+
+}  // namespace minidl::kernels

@@ -1,0 +1,45 @@
+// The few CUDA runtime services core/ needs (memory, copies, streams, switches), as plain
+// functions so that core never includes a CUDA header. Defined in kernels/cuda/ in builds with
+// MINIDL_WITH_CUDA; in CPU-only builds core never calls them.
+#pragma once
+
+#include <cstddef>
+
+#include "minidl/kernels/common.h"
+
+namespace minidl::kernels::cuda {
+
+// Number of usable GPUs; 0 (never an exception) when there is no driver or no device.
+int device_count();
+void set_device(int device);
+// The stream minidl runs its work on for this device (created once, non-blocking).
+Stream stream(int device);
+void synchronize(int device);
+
+// Raw device memory; malloc throws minidl::OutOfMemoryError on failure (cudaErrorMemoryAllocation),
+// minidl::CudaError on anything else. Used by core's caching allocator only.
+void* malloc(std::size_t bytes);
+void free(void* ptr);
+// Page-locked host memory for the DataLoader's asynchronous copies.
+void* malloc_host(std::size_t bytes);
+void free_host(void* ptr);
+// Memory the driver reports: free and total bytes on the current device.
+void mem_info(std::size_t* free_bytes, std::size_t* total_bytes);
+
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
+void memcpy_async(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream);
+void memset_async(void* dst, int value, std::size_t bytes, Stream stream);
+
+// Numerics switches. Default: strict FP32 (no TF32 in cuBLAS or cuDNN), fastest algorithms.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
+void set_deterministic(bool deterministic);
+bool deterministic();
+
+// Counters for the "no cudaMalloc in a steady-state step" test.
+struct DriverCounters {
+  std::size_t mallocs = 0, frees = 0;
+};
+DriverCounters driver_counters();
+
+}  // namespace minidl::kernels::cuda
