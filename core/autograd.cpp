@@ -1,5 +1,7 @@
 #include "minidl/core/autograd.h"
 
+#include <cmath>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -9,6 +11,13 @@ namespace minidl {
 
 namespace {
 thread_local bool t_grad_enabled = true;
+double g_fresh_grad_fill = std::numeric_limits<double>::quiet_NaN();
+
+Tensor fresh_grad_buffer(const Tensor& like) {
+  Tensor t = Tensor::empty_like(like);
+  if (!std::isnan(g_fresh_grad_fill)) t.fill_(g_fresh_grad_fill);
+  return t;
+}
 
 // Post-order DFS without recursion (ResNet graphs are shallow, but user graphs may not be).
 std::vector<Node*> topological_order(Node* root) {
@@ -33,6 +42,7 @@ std::vector<Node*> topological_order(Node* root) {
 
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
+void set_fresh_grad_fill(double value) { g_fresh_grad_fill = value; }
 
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_enabled) return false;
@@ -94,12 +104,12 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
           break;
         }
       if (!repeats.empty() && repeats.back().first == i) {
-        gin[i].grad = Tensor::empty_like(in);
+        gin[i].grad = fresh_grad_buffer(in);
         continue;
       }
       Tensor existing = in.is_leaf() ? in.grad() : (pending.count(in.grad_fn().get()) ? pending[in.grad_fn().get()] : Tensor());
       gin[i].accumulate = existing.defined();
-      gin[i].grad = existing.defined() ? existing : Tensor::empty_like(in);
+      gin[i].grad = existing.defined() ? existing : fresh_grad_buffer(in);
     }
     node->backward(g, gin);
     for (auto [i, j] : repeats) add_(gin[j].grad, gin[i].grad);

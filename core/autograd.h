@@ -48,6 +48,11 @@ class NoGradGuard {
   bool prev_;
 };
 
+// Debugging aid (and the gradient checks' tool): when set, every fresh gradient buffer the
+// engine hands to a backward kernel is first filled with this value (say +inf), so a kernel
+// that fails to write part of its output shows up as non-finite gradients. NaN disables it.
+void set_fresh_grad_fill(double value);
+
 // True if an op on these inputs must record a node.
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
 

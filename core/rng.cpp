@@ -71,6 +71,13 @@ void Generator::set_state(const State& s) {
   std::memcpy(&cached_normal_, &s[5], sizeof cached_normal_);
 }
 
+Generator& default_generator() {
+  static Generator gen(0);
+  return gen;
+}
+
+void manual_seed(std::uint64_t seed) { default_generator().seed_(seed); }
+
 std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
   std::uint64_t x = a;
   std::uint64_t h = splitmix64(x);

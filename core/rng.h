@@ -33,6 +33,10 @@ class Generator {
   double cached_normal_ = 0.0;
 };
 
+// The process-wide generator that layers draw their initial weights from (torch.manual_seed).
+Generator& default_generator();
+void manual_seed(std::uint64_t seed);
+
 // Hashes several integers into one seed: derived streams (per epoch, per sample) that do not
 // depend on the order in which threads ask for them.
 std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c = 0, std::uint64_t d = 0);

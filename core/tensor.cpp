@@ -262,7 +262,7 @@ Tensor Tensor::to(DType dtype) const {
   return t;
 }
 
-Tensor& Tensor::copy_(const Tensor& src) {
+const Tensor& Tensor::copy_(const Tensor& src) const {
   check_defined("copy_");
   MINIDL_CHECK(src.defined() && src.numel() == numel(), "copy_: cannot copy ", src.str(), " into ", str());
   if (src.dtype() == dtype()) {
@@ -284,7 +284,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
-Tensor& Tensor::fill_(double value) {
+const Tensor& Tensor::fill_(double value) const {
   check_defined("fill_");
   if (device().is_cpu()) {
     dispatch_all(dtype(), [&](auto tag) {
@@ -304,6 +304,16 @@ Tensor& Tensor::fill_(double value) {
     kernels::cuda::fill(numel(), static_cast<float>(value), data<float>(), kernels::cuda::stream(device().index));
 #endif
   return *this;
+}
+
+void Tensor::set_data(const Tensor& other) const {
+  check_defined("set_data");
+  MINIDL_CHECK(other.defined(), "set_data: the new data is undefined");
+  impl_->storage = other.impl_->storage;
+  impl_->offset = other.impl_->offset;
+  impl_->shape = other.impl_->shape;
+  impl_->numel = other.impl_->numel;
+  impl_->dtype = other.impl_->dtype;
 }
 
 // ----- autograd -----

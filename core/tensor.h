@@ -81,9 +81,14 @@ class Tensor {
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
   // In place: copy src's values (same numel; any device, dtype converted).
-  Tensor& copy_(const Tensor& src);
-  Tensor& fill_(double value);
-  Tensor& zero_() { return fill_(0.0); }
+  // (In-place ops are const, as in libtorch: a Tensor is a handle, and the data it points to
+  // is what changes.)
+  const Tensor& copy_(const Tensor& src) const;
+  const Tensor& fill_(double value) const;
+  const Tensor& zero_() const { return fill_(0.0); }
+  // Makes this tensor (and every handle to it) use other's data, shape, dtype and device, like
+  // PyTorch's `param.data = other`: how Module::to() moves parameters without replacing them.
+  void set_data(const Tensor& other) const;
 
   // ----- autograd -----
   bool requires_grad() const;

@@ -33,6 +33,14 @@ void batch_norm_backward(const BatchNormGeometry& g, bool training, const T* dy,
 }  // namespace cpu
 
 namespace cuda {
+// Which implementation the CUDA batch-norm entry points use (a runtime switch, like
+// set_conv_algo). Default: cuDNN when built with it, else our kernels. cuDNN cannot express
+// every call (no gamma/beta, eps < 1e-5, only some gradients wanted, eval-mode backward); those
+// run on our kernels whatever the switch says.
+enum class BatchNormImpl { Cudnn, Native };
+void set_batch_norm_impl(BatchNormImpl impl);
+BatchNormImpl batch_norm_impl();
+
 void batch_norm_forward_train(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
                               double eps, double momentum, float* running_mean, float* running_var, float* y,
                               float* save_mean, float* save_invstd, Stream stream);

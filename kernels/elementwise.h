@@ -17,6 +17,8 @@ template <typename T> void relu_forward(std::int64_t n, const T* x, T* y);
 template <typename T> void relu_backward(std::int64_t n, const T* dy, const T* y, T* dx, bool accumulate);
 // Sum of all elements, accumulated in double (pairwise within threads) for accuracy.
 template <typename T> double sum(std::int64_t n, const T* x);
+// Sum of squares (the squared L2 norm), accumulated in double; for gradient clipping.
+template <typename T> double sum_squares(std::int64_t n, const T* x);
 // Conversions between element types (float <-> double, and int64 -> float).
 template <typename From, typename To> void convert(std::int64_t n, const From* x, To* y);
 // True if every element is finite.
@@ -32,6 +34,8 @@ void relu_forward(std::int64_t n, const float* x, float* y, Stream stream);
 void relu_backward(std::int64_t n, const float* dy, const float* y, float* dx, bool accumulate, Stream stream);
 // Writes the sum into *out (device memory) as a float.
 void sum(std::int64_t n, const float* x, float* out, Stream stream);
+// Writes the sum of squares into *out (device memory) as a float.
+void sum_squares(std::int64_t n, const float* x, float* out, Stream stream);
 // Broadcast a device scalar: y[i] (+)= alpha * (*scalar). Backward of sum/mean without a host trip.
 void fill_from_scalar(std::int64_t n, const float* scalar, float alpha, float* y, bool accumulate, Stream stream);
 }  // namespace cuda

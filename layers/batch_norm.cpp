@@ -1,0 +1,23 @@
+#include "minidl/layers/batch_norm.h"
+
+#include "minidl/core/ops.h"
+
+namespace minidl {
+
+BatchNorm2d::BatchNorm2d(std::int64_t c, double eps_, double momentum_, DType dtype) : eps(eps_), momentum(momentum_) {
+  MINIDL_CHECK(c > 0, "BatchNorm2d: num_features must be positive, got ", c);
+  weight = register_parameter("weight", Tensor::ones({c}, dtype));
+  bias = register_parameter("bias", Tensor::zeros({c}, dtype));
+  running_mean = register_buffer("running_mean", Tensor::zeros({c}, dtype));
+  running_var = register_buffer("running_var", Tensor::ones({c}, dtype));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::Int64));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  Tensor y = batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+  // The counter stays on the host (Module::to moves floating tensors only): no device sync.
+  if (is_training()) ++*num_batches_tracked.data<std::int64_t>();
+  return y;
+}
+
+}  // namespace minidl

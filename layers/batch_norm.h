@@ -1,0 +1,22 @@
+// BatchNorm2d, as torch.nn.BatchNorm2d: affine weight and bias, running statistics updated
+// in training mode with `momentum`, and num_batches_tracked counted.
+#pragma once
+
+#include "minidl/layers/module.h"
+
+namespace minidl {
+
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1,
+                       DType dtype = DType::Float32);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "BatchNorm2d"; }
+
+  Tensor weight, bias;                          // [c], 1 and 0 at start
+  Tensor running_mean, running_var;             // [c], 0 and 1 at start
+  Tensor num_batches_tracked;                   // int64 scalar
+  double eps, momentum;
+};
+
+}  // namespace minidl

@@ -1,0 +1,29 @@
+// Conv2d, as torch.nn.Conv2d (groups = 1, dilation = 1).
+#pragma once
+
+#include "minidl/core/ops.h"
+#include "minidl/layers/module.h"
+
+namespace minidl {
+
+struct Conv2dSpec {
+  std::int64_t in_channels, out_channels, kernel_size;
+  std::int64_t stride = 1, padding = 0;
+  bool bias = true;
+};
+
+class Conv2d : public Module {
+ public:
+  explicit Conv2d(const Conv2dSpec& spec, DType dtype = DType::Float32);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2d"; }
+  const Conv2dSpec& spec() const { return spec_; }
+
+  Tensor weight;  // [out, in, k, k]
+  Tensor bias;    // [out] or undefined
+
+ private:
+  Conv2dSpec spec_;
+};
+
+}  // namespace minidl

@@ -1,0 +1,46 @@
+// Layers without parameters: ReLU, MaxPool2d, AdaptiveAvgPool2d, Flatten.
+#pragma once
+
+#include "minidl/core/ops.h"
+#include "minidl/layers/module.h"
+
+namespace minidl {
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return relu(x); }
+  std::string type_name() const override { return "ReLU"; }
+};
+
+class MaxPool2d : public Module {
+ public:
+  MaxPool2d(std::int64_t kernel_size, std::int64_t stride = 0, std::int64_t padding = 0)
+      : opt_{{kernel_size, kernel_size}, {stride, stride}, {padding, padding}} {}
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, opt_); }
+  std::string type_name() const override { return "MaxPool2d"; }
+
+ private:
+  MaxPool2dOptions opt_;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  AdaptiveAvgPool2d(std::int64_t oh, std::int64_t ow) : size_{oh, ow} {}
+  Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, size_); }
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+
+ private:
+  std::array<std::int64_t, 2> size_;
+};
+
+class Flatten : public Module {
+ public:
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_(start_dim), end_(end_dim) {}
+  Tensor forward(const Tensor& x) override { return flatten(x, start_, end_); }
+  std::string type_name() const override { return "Flatten"; }
+
+ private:
+  std::int64_t start_, end_;
+};
+
+}  // namespace minidl
