@@ -69,6 +69,39 @@ Tensor ResNet::forward(const Tensor& x) {
   return fc->forward(flatten(avgpool->forward(h), 1));
 }
 
+std::vector<kernels::Conv2dGeometry> ResNet::conv_geometries(std::int64_t batch, std::int64_t h,
+                                                             std::int64_t w) const {
+  std::vector<kernels::Conv2dGeometry> out;
+  auto add = [&](const Conv2d& conv, std::int64_t& ih, std::int64_t& iw) {
+    const auto& s = conv.spec();
+    kernels::Conv2dGeometry g{batch, s.in_channels, ih, iw, s.out_channels, s.kernel_size, s.kernel_size,
+                              s.stride, s.stride, s.padding, s.padding, 0, 0};
+    MINIDL_CHECK(g.finalize(), "ResNet: input ", h, "x", w, " is too small");
+    out.push_back(g);
+    ih = g.oh;
+    iw = g.ow;
+  };
+  std::int64_t ch = h, cw = w;
+  add(*conv1, ch, cw);
+  ch = (ch + 2 - 3) / 2 + 1;  // maxpool 3x3 stride 2 padding 1
+  cw = (cw + 2 - 3) / 2 + 1;
+  for (const auto& stage : {layer1, layer2, layer3, layer4})
+    for (std::size_t b = 0; b < stage->size(); ++b) {
+      const auto& block = static_cast<const BasicBlock&>(*(*stage)[b]);
+      std::int64_t ih = ch, iw = cw;
+      add(*block.conv1, ch, cw);
+      add(*block.conv2, ch, cw);
+      if (block.downsample) add(static_cast<const Conv2d&>(*(*block.downsample)[0]), ih, iw);
+    }
+  return out;
+}
+
+double ResNet::forward_flops(std::int64_t h, std::int64_t w) const {
+  double flops = 2.0 * fc->weight.size(0) * fc->weight.size(1);
+  for (const auto& g : conv_geometries(1, h, w)) flops += g.forward_flops();
+  return flops;
+}
+
 std::shared_ptr<ResNet> resnet18(std::int64_t in_channels, std::int64_t num_classes, std::int64_t width) {
   return std::make_shared<ResNet>(ResNetOptions{in_channels, num_classes, width});
 }

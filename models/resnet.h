@@ -6,6 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <vector>
+
+#include "minidl/kernels/conv2d.h"
 
 #include "minidl/layers/batch_norm.h"
 #include "minidl/layers/conv.h"
@@ -39,6 +42,11 @@ class ResNet : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "ResNet"; }
   const ResNetOptions& options() const { return opt_; }
+  // The geometry of every convolution (20 of them) for a given input, in forward order; what
+  // the FLOP count and bench_conv are computed from.
+  std::vector<kernels::Conv2dGeometry> conv_geometries(std::int64_t batch, std::int64_t h, std::int64_t w) const;
+  // Multiply-adds x 2 of one forward pass (convolutions and fc) per image.
+  double forward_flops(std::int64_t h, std::int64_t w) const;
 
   std::shared_ptr<Conv2d> conv1;
   std::shared_ptr<BatchNorm2d> bn1;
