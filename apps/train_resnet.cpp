@@ -1,0 +1,155 @@
+// train_resnet: trains the FER model (ResNet-18, 1-channel 7x7 stem, 7 classes) with or without
+// augmentation, or both from the same seed (--ablation), writing a run folder (see trainer.h).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/svg.h"
+#include "common/trainer.h"
+#include "minidl/config.h"
+#include "minidl/core/error.h"
+
+using namespace minidl;
+using namespace minidl::app;
+
+namespace {
+
+// Both settings' training and validation loss in one figure, and a table of their best epochs.
+void write_ablation(const std::string& dir, const TrainResult& off, const TrainResult& on) {
+  auto series = [](const TrainResult& r, bool val, const char* name, const char* color, bool dashed) {
+    Series s{name, {}, {}, color, dashed};
+    for (const auto& m : r.history) {
+      s.x.push_back(static_cast<double>(m.epoch));
+      s.y.push_back(val ? m.val_loss : m.train_loss);
+    }
+    return s;
+  };
+  LineChart loss{"Loss with and without augmentation", "epoch", "cross-entropy",
+                 {series(off, false, "no aug: train", "#d62728", true), series(off, true, "no aug: validation", "#d62728", false),
+                  series(on, false, "aug: train", "#1f77b4", true), series(on, true, "aug: validation", "#1f77b4", false)},
+                 0, 0};
+  write_file_atomic(dir + "/ablation.svg", svg_document(800, 480, {line_chart_fragment(loss, 0, 0, 800, 480)}));
+
+  auto best_loss = [](const TrainResult& r) {
+    const EpochMetrics* b = &r.history.front();
+    for (const auto& m : r.history)
+      if (m.val_loss < b->val_loss) b = &m;
+    return *b;
+  };
+  auto best_acc = [](const TrainResult& r) {
+    const EpochMetrics* b = &r.history.front();
+    for (const auto& m : r.history)
+      if (m.val_acc > b->val_acc) b = &m;
+    return *b;
+  };
+  std::string md = "| augmentation | best val loss (epoch) | best val accuracy (epoch) | final train loss | final val loss |\n"
+                   "|---|---|---|---|---|\n";
+  char buf[256];
+  for (auto [name, r] : {std::pair<const char*, const TrainResult*>{"off", &off}, {"on", &on}}) {
+    const auto bl = best_loss(*r), ba = best_acc(*r);
+    std::snprintf(buf, sizeof buf, "| %s | %.4f (%lld) | %.4f (%lld) | %.4f | %.4f |\n", name, bl.val_loss,
+                  (long long)bl.epoch, ba.val_acc, (long long)ba.epoch, r->history.back().train_loss,
+                  r->history.back().val_loss);
+    md += buf;
+  }
+  write_file_atomic(dir + "/ablation.md", md);
+  std::printf("\nablation (%s/ablation.svg):\n%s", dir.c_str(), md.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  TrainConfig cfg;
+  std::string aug = "on";
+  bool ablation = false;
+
+  CLI::App app{"Train the FER model (ResNet-18 with a 1-channel 7x7 stem and a 7-class fc) on the built-in "
+               "synthetic faces, a FER2013 CSV, an image folder or Fashion-MNIST.\n"
+               "With no flags: trains on the synthetic faces with augmentation, into runs/latest."};
+  app.set_version_flag("--version", MINIDL_VERSION);
+  app.add_option("--aug", aug, "Augmentation: random flip, rotation, translation and scale")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_flag("--ablation", ablation,
+               "Train twice from the same seed, augmentation off then on, into OUT/aug-off and OUT/aug-on, and "
+               "write OUT/ablation.svg and OUT/ablation.md");
+  app.add_option("--data", cfg.data,
+                 "synthetic | FILE.csv (FER2013) | DIR (one folder per class) | fashion-mnist[:DIR] | kind:PATH")
+      ->capture_default_str();
+  app.add_option("--epochs", cfg.epochs, "Epochs to train")->capture_default_str();
+  app.add_option("--batch-size", cfg.batch_size, "Images per step")->capture_default_str();
+  app.add_option("--lr", cfg.lr, "Peak learning rate")->capture_default_str();
+  app.add_option("--optimizer", cfg.optimizer, "sgd (momentum) or adamw")
+      ->check(CLI::IsMember({"sgd", "adamw"}))
+      ->capture_default_str();
+  app.add_option("--momentum", cfg.momentum, "SGD momentum")->capture_default_str();
+  app.add_flag("--nesterov", cfg.nesterov, "Nesterov momentum (SGD)");
+  app.add_option("--schedule", cfg.schedule, "Learning-rate schedule: constant, step, cosine, warmup-cosine, onecycle")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "warmup-cosine", "onecycle"}))
+      ->capture_default_str();
+  app.add_option("--warmup-epochs", cfg.warmup_epochs, "Warm-up length for warmup-cosine")->capture_default_str();
+  app.add_option("--weight-decay", cfg.weight_decay, "L2 (SGD) or decoupled (AdamW) weight decay")->capture_default_str();
+  app.add_option("--label-smoothing", cfg.label_smoothing, "Cross-entropy label smoothing in [0, 1)")->capture_default_str();
+  app.add_option("--class-weights", cfg.class_weights, "none, or balanced: weight classes by n / (classes * n_c)")
+      ->check(CLI::IsMember({"none", "balanced"}))
+      ->capture_default_str();
+  app.add_option("--sampler", cfg.sampler, "uniform shuffle, or balanced: draw every class equally often")
+      ->check(CLI::IsMember({"uniform", "balanced"}))
+      ->capture_default_str();
+  app.add_option("--clip-grad-norm", cfg.clip_grad_norm, "Clip the global gradient norm (0: off)")->capture_default_str();
+  app.add_option("--width", cfg.width, "Channels of the first stage (64 is ResNet-18; smaller for quick tests)")
+      ->capture_default_str();
+  app.add_option("--input-size", cfg.input_size, "Images are resized to this square size")->capture_default_str();
+  app.add_option("--synthetic-size", cfg.synthetic_size, "Synthetic faces to draw (train + validation)")->capture_default_str();
+  app.add_option("--val-fraction", cfg.val_fraction, "Validation share where the data has no split of its own")
+      ->capture_default_str();
+  app.add_option("--train-limit", cfg.train_limit, "Use only the first N training images (0: all)")->capture_default_str();
+  app.add_flag("--skip-bad", cfg.skip_bad, "Skip malformed CSV rows or unreadable images (and count them) instead of failing");
+  app.add_option("--rotation", cfg.aug_options.max_rotation_deg, "Augmentation: max rotation in degrees")->capture_default_str();
+  app.add_option("--translate", cfg.aug_options.max_translate, "Augmentation: max shift as a fraction of the size")
+      ->capture_default_str();
+  app.add_option("--min-scale", cfg.aug_options.min_scale, "Augmentation: smallest scale")->capture_default_str();
+  app.add_option("--max-scale", cfg.aug_options.max_scale, "Augmentation: largest scale")->capture_default_str();
+  app.add_option("--flip", cfg.aug_options.flip_probability, "Augmentation: probability of a horizontal flip")
+      ->capture_default_str();
+  app.add_option("--device", cfg.device, "auto (a GPU when one is usable), cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--workers", cfg.workers, "Data-loading threads")->capture_default_str();
+  app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
+  app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
+  app.add_option("--resume", cfg.resume, "Continue the run in this folder from its last epoch (--epochs may raise its length)");
+  app.add_flag("--quiet", cfg.quiet, "Print only errors");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    cfg.aug = aug == "on";
+    if (!ablation) {
+      const TrainResult r = train(cfg);
+      return r.diverged ? 3 : 0;
+    }
+    MINIDL_CHECK(cfg.resume.empty(), "--ablation and --resume cannot be combined; resume OUT/aug-off or OUT/aug-on");
+    const std::string root = cfg.out;
+    std::filesystem::create_directories(root);
+    TrainConfig off = cfg, on = cfg;
+    off.aug = false, off.out = root + "/aug-off";
+    on.aug = true, on.out = root + "/aug-on";
+    std::printf("== augmentation off ==\n");
+    const TrainResult r_off = train(off);
+    std::printf("\n== augmentation on ==\n");
+    const TrainResult r_on = train(on);
+    if (r_off.diverged || r_on.diverged) return 3;
+    write_ablation(root, r_off, r_on);
+    return 0;
+  } catch (const minidl::OutOfMemoryError& e) {
+    std::fprintf(stderr, "error: %s\nhint: try a smaller --batch-size\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
