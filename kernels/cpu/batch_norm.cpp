@@ -1,0 +1,158 @@
+// Batch normalisation over NCHW channels, PyTorch's arithmetic. One thread owns a channel at a
+// time: its statistics are sums over all images in a fixed order, so they do not depend on the
+// thread count, and each channel is read from memory as n runs of hw contiguous values.
+#include "minidl/kernels/batch_norm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cpu/parallel.h"
+
+namespace minidl::kernels::cpu {
+
+namespace {
+
+using detail::kParallelGrain;
+
+// Sum and sum of squares of one channel, shifted by `shift` (a value of the channel itself) so
+// that var = E[d^2] - E[d]^2 does not cancel catastrophically when the mean is far from zero.
+struct ChannelSums {
+  double sum = 0.0, sum_sq = 0.0;
+};
+template <typename T>
+ChannelSums channel_sums(const BatchNormGeometry& g, const T* x, std::int64_t c, double shift) {
+  double sum = 0.0, sum_sq = 0.0;
+  for (std::int64_t b = 0; b < g.n; ++b) {
+    const T* p = x + (b * g.c + c) * g.hw;
+#pragma omp simd reduction(+ : sum, sum_sq)
+    for (std::int64_t j = 0; j < g.hw; ++j) {
+      const double d = static_cast<double>(p[j]) - shift;
+      sum += d;
+      sum_sq += d * d;
+    }
+  }
+  return {sum, sum_sq};
+}
+
+// y = x * a + b over one channel of every image; a = gamma * invstd, b = beta - mean * a, the
+// form PyTorch's CPU kernel uses.
+template <typename T>
+void affine_channel(const BatchNormGeometry& g, const T* x, std::int64_t c, double a, double b, T* y) {
+  const T ta = static_cast<T>(a), tb = static_cast<T>(b);
+  for (std::int64_t i = 0; i < g.n; ++i) {
+    const T* p = x + (i * g.c + c) * g.hw;
+    T* q = y + (i * g.c + c) * g.hw;
+#pragma omp simd
+    for (std::int64_t j = 0; j < g.hw; ++j) q[j] = p[j] * ta + tb;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void batch_norm_forward_train(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
+                              double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
+                              T* save_invstd) {
+  const std::int64_t m = g.n * g.hw;  // values per channel
+  // As PyTorch: one value per channel has no variance to normalise by (and no unbiased one).
+  MINIDL_CHECK(m > 1, "batch_norm: training needs more than one value per channel, got n=", g.n, " hw=", g.hw,
+               " for ", g.c, " channels");
+#pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    const double shift = static_cast<double>(x[c * g.hw]);
+    const ChannelSums s = channel_sums(g, x, c, shift);
+    const double shifted_mean = s.sum / static_cast<double>(m);
+    const double var = std::max(s.sum_sq / static_cast<double>(m) - shifted_mean * shifted_mean, 0.0);
+    const double mean = shift + shifted_mean;
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    if (save_mean) save_mean[c] = static_cast<T>(mean);
+    if (save_invstd) save_invstd[c] = static_cast<T>(invstd);
+    if (running_mean)
+      running_mean[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[c]) + momentum * mean);
+    if (running_var) {
+      const double unbiased = var * static_cast<double>(m) / static_cast<double>(m - 1);
+      running_var[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[c]) + momentum * unbiased);
+    }
+    const double a = (gamma ? static_cast<double>(gamma[c]) : 1.0) * invstd;
+    const double b = (beta ? static_cast<double>(beta[c]) : 0.0) - mean * a;
+    affine_channel(g, x, c, a, b, y);
+  }
+}
+
+template <typename T>
+void batch_norm_forward_eval(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+                             const T* running_mean, const T* running_var, double eps, T* y) {
+#pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+    const double a = (gamma ? static_cast<double>(gamma[c]) : 1.0) * invstd;
+    const double b = (beta ? static_cast<double>(beta[c]) : 0.0) - static_cast<double>(running_mean[c]) * a;
+    affine_channel(g, x, c, a, b, y);
+  }
+}
+
+// With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
+//   dbeta  = sum dy,   dgamma = sum dy * xhat = invstd * sum dy (x - mean)
+// and in training, where mean and invstd are functions of x,
+//   dx = gamma * invstd * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy (x - mean)))
+// while in evaluation they are constants and dx = gamma * invstd * dy.
+template <typename T>
+void batch_norm_backward(const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
+                         const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
+                         bool accumulate_params) {
+  const bool need_sums = dgamma || dbeta || (dx && training);
+  const double m = static_cast<double>(g.n * g.hw);
+#pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    const double mu = static_cast<double>(mean[c]), istd = static_cast<double>(invstd[c]);
+    double sum_dy = 0.0, sum_dy_xmu = 0.0;
+    if (need_sums) {
+      for (std::int64_t b = 0; b < g.n; ++b) {
+        const T* pdy = dy + (b * g.c + c) * g.hw;
+        const T* px = x + (b * g.c + c) * g.hw;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+        for (std::int64_t j = 0; j < g.hw; ++j) {
+          const double d = static_cast<double>(pdy[j]);
+          sum_dy += d;
+          sum_dy_xmu += d * (static_cast<double>(px[j]) - mu);
+        }
+      }
+    }
+    if (dbeta) dbeta[c] = static_cast<T>(sum_dy + (accumulate_params ? static_cast<double>(dbeta[c]) : 0.0));
+    if (dgamma)
+      dgamma[c] = static_cast<T>(sum_dy_xmu * istd + (accumulate_params ? static_cast<double>(dgamma[c]) : 0.0));
+    if (!dx) continue;
+
+    const T scale = static_cast<T>((gamma ? static_cast<double>(gamma[c]) : 1.0) * istd);
+    // In evaluation the two correction terms vanish.
+    const T dy_mean = static_cast<T>(training ? sum_dy / m : 0.0);
+    const T proj = static_cast<T>(training ? sum_dy_xmu * istd * istd / m : 0.0);
+    const T tmu = static_cast<T>(mu);
+    for (std::int64_t b = 0; b < g.n; ++b) {
+      const T* pdy = dy + (b * g.c + c) * g.hw;
+      const T* px = x + (b * g.c + c) * g.hw;
+      T* pdx = dx + (b * g.c + c) * g.hw;
+      if (accumulate_dx) {
+#pragma omp simd
+        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] += (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
+      } else {
+#pragma omp simd
+        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] = (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
+      }
+    }
+  }
+}
+
+#define MINIDL_INSTANTIATE(T)                                                                                    \
+  template void batch_norm_forward_train<T>(const BatchNormGeometry&, const T*, const T*, const T*, double,      \
+                                            double, T*, T*, T*, T*, T*);                                         \
+  template void batch_norm_forward_eval<T>(const BatchNormGeometry&, const T*, const T*, const T*, const T*,    \
+                                           const T*, double, T*);                                               \
+  template void batch_norm_backward<T>(const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
+                                       const T*, T*, bool, T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+MINIDL_INSTANTIATE(double)
+#undef MINIDL_INSTANTIATE
+
+}  // namespace minidl::kernels::cpu

@@ -1,0 +1,89 @@
+// Convolution as its definition, in plain loops: the yardstick that the fast CPU path and the
+// CUDA kernels are tested against. Sums are carried in double so that the yardstick is more
+// accurate than what it measures, also in float32. Every output element is written exactly
+// once (a gather, never a scatter), which is what lets accumulate=false skip reading it.
+#include "minidl/kernels/conv2d.h"
+
+namespace minidl::kernels::cpu::ref {
+
+template <typename T>
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t k = 0; k < g.k; ++k)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          double acc = bias ? static_cast<double>(bias[k]) : 0.0;
+          for (std::int64_t c = 0; c < g.c; ++c)
+            for (std::int64_t r = 0; r < g.r; ++r) {
+              const std::int64_t iy = oy * g.stride_h - g.pad_h + r;
+              if (iy < 0 || iy >= g.h) continue;
+              for (std::int64_t s = 0; s < g.s; ++s) {
+                const std::int64_t ix = ox * g.stride_w - g.pad_w + s;
+                if (ix < 0 || ix >= g.w) continue;
+                acc += static_cast<double>(x[((b * g.c + c) * g.h + iy) * g.w + ix]) *
+                       static_cast<double>(weight[((k * g.c + c) * g.r + r) * g.s + s]);
+              }
+            }
+          y[((b * g.k + k) * g.oh + oy) * g.ow + ox] = static_cast<T>(acc);
+        }
+}
+
+// dx[b,c,iy,ix] = sum over the (k, r, s) and outputs (oy, ox) with oy*stride - pad + r == iy
+// (and the same for x) of dy[b,k,oy,ox] * w[k,c,r,s].
+template <typename T>
+void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t iy = 0; iy < g.h; ++iy)
+        for (std::int64_t ix = 0; ix < g.w; ++ix) {
+          double acc = 0.0;
+          for (std::int64_t k = 0; k < g.k; ++k)
+            for (std::int64_t r = 0; r < g.r; ++r) {
+              const std::int64_t ty = iy + g.pad_h - r;  // oy * stride_h, if such an oy exists
+              if (ty < 0 || ty % g.stride_h != 0 || ty / g.stride_h >= g.oh) continue;
+              const std::int64_t oy = ty / g.stride_h;
+              for (std::int64_t s = 0; s < g.s; ++s) {
+                const std::int64_t tx = ix + g.pad_w - s;
+                if (tx < 0 || tx % g.stride_w != 0 || tx / g.stride_w >= g.ow) continue;
+                const std::int64_t ox = tx / g.stride_w;
+                acc += static_cast<double>(dy[((b * g.k + k) * g.oh + oy) * g.ow + ox]) *
+                       static_cast<double>(weight[((k * g.c + c) * g.r + r) * g.s + s]);
+              }
+            }
+          T& out = dx[((b * g.c + c) * g.h + iy) * g.w + ix];
+          out = accumulate ? static_cast<T>(static_cast<double>(out) + acc) : static_cast<T>(acc);
+        }
+}
+
+template <typename T>
+void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+  for (std::int64_t k = 0; k < g.k; ++k)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t r = 0; r < g.r; ++r)
+        for (std::int64_t s = 0; s < g.s; ++s) {
+          double acc = 0.0;
+          for (std::int64_t b = 0; b < g.n; ++b)
+            for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+              const std::int64_t iy = oy * g.stride_h - g.pad_h + r;
+              if (iy < 0 || iy >= g.h) continue;
+              for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+                const std::int64_t ix = ox * g.stride_w - g.pad_w + s;
+                if (ix < 0 || ix >= g.w) continue;
+                acc += static_cast<double>(dy[((b * g.k + k) * g.oh + oy) * g.ow + ox]) *
+                       static_cast<double>(x[((b * g.c + c) * g.h + iy) * g.w + ix]);
+              }
+            }
+          T& out = dweight[((k * g.c + c) * g.r + r) * g.s + s];
+          out = accumulate ? static_cast<T>(static_cast<double>(out) + acc) : static_cast<T>(acc);
+        }
+}
+
+#define MINIDL_INSTANTIATE(T)                                                                           \
+  template void conv2d_forward<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);            \
+  template void conv2d_backward_input<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);         \
+  template void conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+MINIDL_INSTANTIATE(double)
+#undef MINIDL_INSTANTIATE
+
+}  // namespace minidl::kernels::cpu::ref

@@ -1,0 +1,76 @@
+// SGD and AdamW updates, written as PyTorch's single-tensor implementations compute them:
+// hyper-parameters are Python floats (double) turned into the parameter's type once, and each
+// element's arithmetic happens in that type in the same order, so a float32 run follows
+// PyTorch's float32 rounding rather than a mathematically equal but differently rounded form.
+#include "minidl/kernels/optim.h"
+
+#include <cmath>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cpu/parallel.h"
+
+namespace minidl::kernels::cpu {
+
+using detail::kParallelGrain;
+
+template <typename T>
+void sgd_step(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
+  MINIDL_CHECK(o.momentum == 0.0 || p.state1, "sgd_step: momentum ", o.momentum,
+               " needs a momentum buffer, got none for a parameter of ", p.n, " elements");
+  const T wd = static_cast<T>(o.weight_decay), momentum = static_cast<T>(o.momentum);
+  const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-o.lr);
+  const bool decay = o.weight_decay != 0.0, use_momentum = o.momentum != 0.0;
+  T* param = p.param;
+  const T* grad = p.grad;
+  T* buf = p.state1;
+#pragma omp parallel for simd schedule(static) if (p.n >= kParallelGrain)
+  for (std::int64_t i = 0; i < p.n; ++i) {
+    T g = grad[i];
+    if (decay) g = g + wd * param[i];
+    if (use_momentum) {
+      // The buffer starts as a copy of the first gradient, undamped (PyTorch's clone).
+      const T b = first_step ? g : buf[i] * momentum + keep * g;
+      buf[i] = b;
+      g = o.nesterov ? g + momentum * b : b;
+    }
+    param[i] = param[i] + neg_lr * g;
+  }
+}
+
+template <typename T>
+void adamw_step(const ParamSlice<T>& p, const AdamWOptions& o) {
+  MINIDL_CHECK(o.step >= 1, "adamw_step: step counts from 1, got ", o.step);
+  const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(o.step));
+  const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(o.step));
+  const T decay = static_cast<T>(1.0 - o.lr * o.weight_decay);
+  const T w1 = static_cast<T>(1.0 - o.beta1);  // exp_avg.lerp_(grad, 1 - beta1)
+  const T beta2 = static_cast<T>(o.beta2), w2 = static_cast<T>(1.0 - o.beta2);
+  const T neg_step_size = static_cast<T>(-(o.lr / bias_correction1));
+  const T bc2_sqrt = static_cast<T>(std::sqrt(bias_correction2)), eps = static_cast<T>(o.eps);
+  const bool small_w1 = std::abs(w1) < T(0.5);
+  T* param = p.param;
+  const T* grad = p.grad;
+  T* m = p.state1;
+  T* v = p.state2;
+#pragma omp parallel for simd schedule(static) if (p.n >= kParallelGrain)
+  for (std::int64_t i = 0; i < p.n; ++i) {
+    const T g = grad[i];
+    const T pi = param[i] * decay;  // decoupled weight decay, before the Adam step
+    // PyTorch's lerp: the form that is exact at the end its weight is nearer to.
+    const T mi = small_w1 ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (T(1) - w1);
+    const T vi = v[i] * beta2 + w2 * g * g;
+    const T denom = std::sqrt(vi) / bc2_sqrt + eps;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = pi + neg_step_size * mi / denom;
+  }
+}
+
+#define MINIDL_INSTANTIATE(T)                                                  \
+  template void sgd_step<T>(const ParamSlice<T>&, const SgdOptions&, bool); \
+  template void adamw_step<T>(const ParamSlice<T>&, const AdamWOptions&);
+MINIDL_INSTANTIATE(float)
+MINIDL_INSTANTIATE(double)
+#undef MINIDL_INSTANTIATE
+
+}  // namespace minidl::kernels::cpu

@@ -1,0 +1,906 @@
+// The CPU kernels on their own, below Tensor and autograd: the fast convolution against the
+// reference loops over many geometries, and every other kernel on small cases whose answers
+// were worked out by hand (the derivations are in the comments). Outputs that a kernel must
+// overwrite are pre-filled with +inf, so an element it forgets to write fails the test.
+#include <omp.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/batch_norm.h"
+#include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/elementwise.h"
+#include "minidl/kernels/linear.h"
+#include "minidl/kernels/loss.h"
+#include "minidl/kernels/optim.h"
+#include "minidl/kernels/pool.h"
+
+namespace k = minidl::kernels;
+namespace cpu = minidl::kernels::cpu;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+template <typename T>
+std::vector<T> random_vector(std::size_t n, std::mt19937& gen) {
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(dist(gen));
+  return v;
+}
+
+// Relative tolerance for comparing a result of type T with a reference.
+template <typename T>
+constexpr double tolerance() {
+  return std::is_same_v<T, float> ? 2e-5 : 1e-12;
+}
+
+// Every element finite and within tol * (1 + |expected|) of the expected one; on failure the
+// worst element is reported.
+template <typename T, typename U>
+void require_close(const std::vector<T>& got, const std::vector<U>& want, double tol, const std::string& what) {
+  INFO(what);
+  REQUIRE(got.size() == want.size());
+  double worst = 0.0;
+  std::size_t worst_at = 0;
+  bool finite = true;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    finite = finite && std::isfinite(static_cast<double>(got[i]));
+    const double err = std::abs(static_cast<double>(got[i]) - static_cast<double>(want[i])) /
+                       (1.0 + std::abs(static_cast<double>(want[i])));
+    if (!(err <= worst)) {
+      worst = err;
+      worst_at = i;
+    }
+  }
+  INFO("worst scaled error " << worst << " at " << worst_at << ": got " << got[worst_at] << ", want "
+                             << want[worst_at]);
+  REQUIRE(finite);
+  REQUIRE(worst <= tol);
+}
+
+template <typename T>
+void require_close(const std::vector<T>& got, std::initializer_list<double> want, double tol,
+                   const std::string& what) {
+  require_close(got, std::vector<double>(want), tol, what);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution: fast path against the reference
+// ---------------------------------------------------------------------------------------------
+
+k::Conv2dGeometry conv_geometry(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t kout,
+                                std::int64_t r, std::int64_t s, std::int64_t sh, std::int64_t sw, std::int64_t ph,
+                                std::int64_t pw) {
+  k::Conv2dGeometry g{n, c, h, w, kout, r, s, sh, sw, ph, pw, 0, 0};
+  REQUIRE(g.finalize());
+  return g;
+}
+
+template <typename T>
+void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed) {
+  INFO("n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " k=" << g.k << " kernel " << g.r << "x" << g.s
+            << " stride " << g.stride_h << "," << g.stride_w << " pad " << g.pad_h << "," << g.pad_w << " -> "
+            << g.oh << "x" << g.ow << (std::is_same_v<T, float> ? " float32" : " float64"));
+  std::mt19937 gen(seed);
+  const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
+  const auto x = random_vector<T>(nx, gen), wt = random_vector<T>(nw, gen), bias = random_vector<T>(g.k, gen);
+  const auto dy = random_vector<T>(ny, gen);
+  const T inf = static_cast<T>(kInf), prior = static_cast<T>(0.5);
+  const double tol = tolerance<T>();
+
+  for (const bool with_bias : {true, false}) {
+    std::vector<T> y(ny, inf), y_ref(ny, inf);
+    cpu::conv2d_forward(g, x.data(), wt.data(), with_bias ? bias.data() : nullptr, y.data());
+    cpu::ref::conv2d_forward(g, x.data(), wt.data(), with_bias ? bias.data() : nullptr, y_ref.data());
+    require_close(y, y_ref, tol, with_bias ? "forward with bias" : "forward without bias");
+  }
+
+  // Backward input and weight, overwriting (+inf before) and accumulating (0.5 before). The
+  // reference accumulating must also be the reference overwriting plus 0.5.
+  std::vector<T> dx(nx, inf), dx_ref(nx, inf), dx_acc(nx, prior), dx_ref_acc(nx, prior);
+  cpu::conv2d_backward_input(g, dy.data(), wt.data(), dx.data(), false);
+  cpu::ref::conv2d_backward_input(g, dy.data(), wt.data(), dx_ref.data(), false);
+  cpu::conv2d_backward_input(g, dy.data(), wt.data(), dx_acc.data(), true);
+  cpu::ref::conv2d_backward_input(g, dy.data(), wt.data(), dx_ref_acc.data(), true);
+  require_close(dx, dx_ref, tol, "backward_input overwrite");
+  require_close(dx_acc, dx_ref_acc, tol, "backward_input accumulate");
+  std::vector<double> shifted(nx);
+  for (std::size_t i = 0; i < nx; ++i) shifted[i] = static_cast<double>(dx_ref[i]) + 0.5;
+  require_close(dx_ref_acc, shifted, tol, "reference backward_input accumulate = overwrite + 0.5");
+
+  std::vector<T> dw(nw, inf), dw_ref(nw, inf), dw_acc(nw, prior), dw_ref_acc(nw, prior);
+  cpu::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), false);
+  cpu::ref::conv2d_backward_weight(g, x.data(), dy.data(), dw_ref.data(), false);
+  cpu::conv2d_backward_weight(g, x.data(), dy.data(), dw_acc.data(), true);
+  cpu::ref::conv2d_backward_weight(g, x.data(), dy.data(), dw_ref_acc.data(), true);
+  require_close(dw, dw_ref, tol, "backward_weight overwrite");
+  require_close(dw_acc, dw_ref_acc, tol, "backward_weight accumulate");
+  shifted.resize(nw);
+  for (std::size_t i = 0; i < nw; ++i) shifted[i] = static_cast<double>(dw_ref[i]) + 0.5;
+  require_close(dw_ref_acc, shifted, tol, "reference backward_weight accumulate = overwrite + 0.5");
+
+  // The bias gradient has no reference kernel: it is the plain sum of dy per output channel.
+  std::vector<double> db_want(g.k, 0.0);
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t kk = 0; kk < g.k; ++kk)
+      for (std::int64_t j = 0; j < g.oh * g.ow; ++j) db_want[kk] += dy[(b * g.k + kk) * g.oh * g.ow + j];
+  std::vector<T> db(g.k, inf), db_acc(g.k, prior);
+  cpu::conv2d_backward_bias(g, dy.data(), db.data(), false);
+  cpu::conv2d_backward_bias(g, dy.data(), db_acc.data(), true);
+  require_close(db, db_want, tol, "backward_bias overwrite");
+  for (auto& v : db_want) v += 0.5;
+  require_close(db_acc, db_want, tol, "backward_bias accumulate");
+}
+
+// Geometries chosen to cover every path of the fast implementation: the pointwise shortcut
+// (1x1 stride 1, one image per GEMM when the map is large), strided and padded unrolling,
+// taps that fall entirely in the padding, several images per GEMM with a ragged last chunk
+// (67 images of 4x4), and the shapes ResNet-18 uses.
+std::vector<k::Conv2dGeometry> conv_geometries() {
+  return {
+      conv_geometry(3, 4, 5, 6, 5, 1, 1, 1, 1, 0, 0),     // 1x1, several images per GEMM
+      conv_geometry(2, 3, 32, 32, 4, 1, 1, 1, 1, 0, 0),   // 1x1 on a large map: the image is the matrix
+      conv_geometry(3, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1),     // 3x3 pad 1
+      conv_geometry(2, 2, 33, 31, 3, 3, 3, 1, 1, 1, 1),   // 3x3 pad 1, one image per GEMM, odd sizes
+      conv_geometry(3, 1, 13, 11, 4, 7, 7, 2, 2, 3, 3),   // the stem: 7x7 stride 2 pad 3, c = 1
+      conv_geometry(1, 5, 9, 8, 6, 3, 3, 2, 2, 1, 1),     // 3x3 stride 2, batch 1
+      conv_geometry(3, 4, 7, 7, 3, 1, 1, 2, 2, 0, 0),     // 1x1 stride 2 (downsample)
+      conv_geometry(3, 2, 5, 9, 3, 2, 3, 1, 2, 1, 0),     // rectangular kernel, unequal strides
+      conv_geometry(2, 2, 3, 3, 2, 5, 5, 2, 2, 2, 2),     // kernel wider than the image
+      conv_geometry(67, 3, 4, 4, 2, 3, 3, 1, 1, 1, 1),    // many small images, ragged chunk
+      conv_geometry(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),     // the smallest there is
+  };
+}
+
+}  // namespace
+
+TEST_CASE("conv2d geometry finalize computes PyTorch's output size", "[kernels]") {
+  k::Conv2dGeometry stem{64, 1, 64, 64, 64, 7, 7, 2, 2, 3, 3, 0, 0};
+  REQUIRE(stem.finalize());
+  CHECK(stem.oh == 32);
+  CHECK(stem.ow == 32);
+  k::Conv2dGeometry down{64, 64, 16, 15, 128, 1, 1, 2, 2, 0, 0, 0, 0};
+  REQUIRE(down.finalize());
+  CHECK(down.oh == 8);  // (16 - 1) / 2 + 1
+  CHECK(down.ow == 8);  // (15 - 1) / 2 + 1
+  k::Conv2dGeometry too_big{1, 1, 2, 2, 1, 5, 5, 1, 1, 1, 1, 0, 0};
+  CHECK_FALSE(too_big.finalize());  // 2 + 2 - 5 < 0: no output, not (-1) / 1 + 1 = 1 by truncation
+  k::Conv2dGeometry zero_stride{1, 1, 4, 4, 1, 3, 3, 0, 1, 0, 0, 0, 0};
+  CHECK_FALSE(zero_stride.finalize());
+}
+
+TEST_CASE("pool geometry finalize: floor mode, padding at most half the kernel", "[kernels]") {
+  k::Pool2dGeometry resnet{64, 64, 32, 32, 3, 3, 2, 2, 1, 1, 0, 0};
+  REQUIRE(resnet.finalize());
+  CHECK(resnet.oh == 16);  // (32 + 2 - 3) / 2 + 1 = 16 (floor of 16.5)
+  CHECK(resnet.ow == 16);
+  k::Pool2dGeometry too_much_padding{1, 1, 8, 8, 3, 3, 1, 1, 2, 2, 0, 0};
+  CHECK_FALSE(too_much_padding.finalize());
+}
+
+TEST_CASE("conv2d reference on hand-computed cases", "[kernels]") {
+  // 3x3 input 1..9, 2x2 kernel [[1, 0], [0, -1]]: each output is x[i][j] - x[i+1][j+1] = -4,
+  // plus the bias 0.5.
+  {
+    const auto g = conv_geometry(1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0);
+    const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8, 9}, w{1, 0, 0, -1}, b{0.5};
+    std::vector<double> y(4, kInf);
+    cpu::ref::conv2d_forward(g, x.data(), w.data(), b.data(), y.data());
+    require_close(y, {-3.5, -3.5, -3.5, -3.5}, 0.0, "diagonal difference");
+  }
+  // 2x2 input [[1, 2], [3, 4]], 3x3 kernel of ones, pad 1: every 3x3 window around a cell of a
+  // 2x2 image covers the whole image, so every output is 10. Backward with dy = 1: each input
+  // cell lies in all 4 windows, dx = 4. dw[r][s] sums x over the cells that tap (r, s) reads:
+  // rows {0} for r = 0, {0, 1} for r = 1, {1} for r = 2, and the same for columns.
+  {
+    const auto g = conv_geometry(1, 1, 2, 2, 1, 3, 3, 1, 1, 1, 1);
+    const std::vector<double> x{1, 2, 3, 4}, w(9, 1.0), dy(4, 1.0);
+    std::vector<double> y(4, kInf), dx(4, kInf), dw(9, kInf);
+    cpu::ref::conv2d_forward<double>(g, x.data(), w.data(), nullptr, y.data());
+    cpu::ref::conv2d_backward_input(g, dy.data(), w.data(), dx.data(), false);
+    cpu::ref::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), false);
+    require_close(y, {10, 10, 10, 10}, 0.0, "forward");
+    require_close(dx, {4, 4, 4, 4}, 0.0, "backward_input");
+    require_close(dw, {1, 3, 2, 4, 10, 6, 3, 7, 4}, 0.0, "backward_weight");
+    // The fast path agrees exactly on numbers this small.
+    std::vector<double> y_fast(4, kInf), dw_fast(9, kInf);
+    cpu::conv2d_forward<double>(g, x.data(), w.data(), nullptr, y_fast.data());
+    cpu::conv2d_backward_weight(g, x.data(), dy.data(), dw_fast.data(), false);
+    require_close(y_fast, y, 0.0, "fast forward");
+    require_close(dw_fast, dw, 0.0, "fast backward_weight");
+  }
+  // Stride 2 skips inputs: a 1x1 stride-2 conv of a 3x3 image reads the four corners, and its
+  // input gradient is zero on every cell it skipped.
+  {
+    const auto g = conv_geometry(1, 1, 3, 3, 1, 1, 1, 2, 2, 0, 0);
+    const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8, 9}, w{2}, dy{1, 2, 3, 4};
+    std::vector<double> y(4, kInf), dx(9, kInf), dx_fast(9, kInf);
+    cpu::ref::conv2d_forward<double>(g, x.data(), w.data(), nullptr, y.data());
+    cpu::ref::conv2d_backward_input(g, dy.data(), w.data(), dx.data(), false);
+    cpu::conv2d_backward_input(g, dy.data(), w.data(), dx_fast.data(), false);
+    require_close(y, {2, 6, 14, 18}, 0.0, "forward");
+    require_close(dx, {2, 0, 4, 0, 0, 0, 6, 0, 8}, 0.0, "backward_input");
+    require_close(dx_fast, dx, 0.0, "fast backward_input");
+  }
+}
+
+TEST_CASE("conv2d fast path matches the reference in float64", "[kernels]") {
+  std::uint32_t seed = 100;
+  for (const auto& g : conv_geometries()) check_conv_fast_against_ref<double>(g, seed++);
+}
+
+TEST_CASE("conv2d fast path matches the reference in float32", "[kernels]") {
+  std::uint32_t seed = 200;
+  for (const auto& g : conv_geometries()) check_conv_fast_against_ref<float>(g, seed++);
+}
+
+TEST_CASE("conv2d fast path gives the same answer after its scratch was used by other shapes", "[kernels]") {
+  std::mt19937 gen(7);
+  const auto small = conv_geometry(5, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);
+  const auto large = conv_geometry(4, 8, 20, 20, 8, 3, 3, 1, 1, 1, 1);
+  const auto x = random_vector<float>(small.n * small.c * small.h * small.w, gen);
+  const auto w = random_vector<float>(small.k * small.c * 9, gen);
+  const auto xl = random_vector<float>(large.n * large.c * large.h * large.w, gen);
+  const auto wl = random_vector<float>(large.k * large.c * 9, gen);
+  std::vector<float> first(small.n * small.k * small.oh * small.ow), again(first.size());
+  std::vector<float> yl(large.n * large.k * large.oh * large.ow);
+  cpu::conv2d_forward<float>(small, x.data(), w.data(), nullptr, first.data());
+  cpu::conv2d_forward<float>(large, xl.data(), wl.data(), nullptr, yl.data());
+  cpu::conv2d_forward<float>(small, x.data(), w.data(), nullptr, again.data());
+  CHECK(first == again);
+}
+
+TEST_CASE("conv2d weight gradient is bit-identical from run to run", "[kernels]") {
+  // Chunks go to whichever thread is free, so the order of the partial sums must not follow the
+  // schedule: the same inputs give the same bits every time.
+  std::mt19937 gen(9);
+  const auto g = conv_geometry(32, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1);
+  const auto x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
+  const auto dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
+  std::vector<float> first(g.k * g.c * 9), again(first.size());
+  cpu::conv2d_backward_weight(g, x.data(), dy.data(), first.data(), false);
+  for (int run = 0; run < 5; ++run) {
+    cpu::conv2d_backward_weight(g, x.data(), dy.data(), again.data(), false);
+    REQUIRE(first == again);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch normalisation
+// ---------------------------------------------------------------------------------------------
+
+// x[n=2][c=2][hw=2]: channel 0 holds {1, 2, 3, 4} (mean 2.5, biased variance 1.25, unbiased
+// 5/3), channel 1 holds {2, 2, 2, 6} (mean 3, biased variance 3, unbiased 4).
+const std::vector<double> kBnX{1, 2, 2, 2, 3, 4, 2, 6};
+const double kBnMean[2] = {2.5, 3.0}, kBnVar[2] = {1.25, 3.0};
+
+TEST_CASE("batch_norm training forward: batch statistics and running-stat update", "[kernels]") {
+  const k::BatchNormGeometry g{2, 2, 2};
+  const std::vector<double> gamma{2.0, 0.5}, beta{0.0, 1.0};
+  const double eps = 0.01, momentum = 0.1;
+  std::vector<double> rm{0.0, 1.0}, rv{1.0, 2.0}, y(8, kInf), mean(2, kInf), invstd(2, kInf);
+  cpu::batch_norm_forward_train(g, kBnX.data(), gamma.data(), beta.data(), eps, momentum, rm.data(), rv.data(),
+                                y.data(), mean.data(), invstd.data());
+  const double is0 = 1.0 / std::sqrt(1.25 + eps), is1 = 1.0 / std::sqrt(3.0 + eps);
+  require_close(mean, {2.5, 3.0}, 1e-15, "saved mean");
+  require_close(invstd, {is0, is1}, 1e-15, "saved invstd (biased variance)");
+  // running = 0.9 running + 0.1 batch, with the unbiased variance: 0.9 + 0.1 * 5/3 and 1.8 + 0.4.
+  require_close(rm, {0.25, 1.2}, 1e-15, "running_mean");
+  require_close(rv, {0.9 + 0.5 / 3.0, 2.2}, 1e-15, "running_var");
+  require_close(y,
+                {2 * -1.5 * is0, 2 * -0.5 * is0, 0.5 * -1 * is1 + 1, 0.5 * -1 * is1 + 1,  // image 0
+                 2 * 0.5 * is0, 2 * 1.5 * is0, 0.5 * -1 * is1 + 1, 0.5 * 3 * is1 + 1},    // image 1
+                1e-14, "y");
+
+  // Without gamma/beta (affine=False) and without running stats (track_running_stats=False).
+  std::vector<float> xf(kBnX.begin(), kBnX.end()), yf(8, static_cast<float>(kInf)), mf(2), sf(2);
+  cpu::batch_norm_forward_train<float>(g, xf.data(), nullptr, nullptr, eps, momentum, nullptr, nullptr, yf.data(),
+                                       mf.data(), sf.data());
+  require_close(yf, {-1.5 * is0, -0.5 * is0, -1 * is1, -1 * is1, 0.5 * is0, 1.5 * is0, -1 * is1, 3 * is1}, 1e-6,
+                "y, float32, no affine");
+}
+
+TEST_CASE("batch_norm statistics stay exact for a channel far from zero", "[kernels]") {
+  // 1e8 + {1, 2, 3, 4}: E[x^2] - E[x]^2 would lose the variance 1.25 to cancellation (x^2 is
+  // about 1e16, where a double's spacing is 2); the kernel's shifted sums keep it exact.
+  const k::BatchNormGeometry g{1, 1, 4};
+  const std::vector<double> x{1e8 + 1, 1e8 + 2, 1e8 + 3, 1e8 + 4};
+  std::vector<double> y(4), mean(1), invstd(1);
+  cpu::batch_norm_forward_train<double>(g, x.data(), nullptr, nullptr, 0.0, 0.1, nullptr, nullptr, y.data(),
+                                        mean.data(), invstd.data());
+  require_close(mean, {1e8 + 2.5}, 1e-15, "mean");
+  require_close(invstd, {1.0 / std::sqrt(1.25)}, 1e-12, "invstd");
+  const double is = 1.0 / std::sqrt(1.25);
+  require_close(y, {-1.5 * is, -0.5 * is, 0.5 * is, 1.5 * is}, 1e-8, "y");
+}
+
+TEST_CASE("batch_norm training needs more than one value per channel", "[kernels]") {
+  const k::BatchNormGeometry g{1, 3, 1};
+  std::vector<double> x{1, 2, 3}, y(3), m(3), s(3);
+  REQUIRE_THROWS_WITH(cpu::batch_norm_forward_train<double>(g, x.data(), nullptr, nullptr, 1e-5, 0.1, nullptr,
+                                                            nullptr, y.data(), m.data(), s.data()),
+                      Contains("more than one value per channel"));
+}
+
+TEST_CASE("batch_norm evaluation uses the running statistics and ignores the batch", "[kernels]") {
+  const k::BatchNormGeometry g{2, 2, 2};
+  const std::vector<double> gamma{2.0, 0.5}, beta{0.0, 1.0}, rm{1.0, -1.0}, rv{3.0, 0.25};
+  const double eps = 1e-5;
+  std::vector<double> y(8, kInf);
+  cpu::batch_norm_forward_eval(g, kBnX.data(), gamma.data(), beta.data(), rm.data(), rv.data(), eps, y.data());
+  std::vector<double> want(8);
+  for (int b = 0; b < 2; ++b)
+    for (int c = 0; c < 2; ++c)
+      for (int j = 0; j < 2; ++j) {
+        const int i = (b * 2 + c) * 2 + j;
+        want[i] = (kBnX[i] - rm[c]) / std::sqrt(rv[c] + eps) * gamma[c] + beta[c];
+      }
+  require_close(y, want, 1e-15, "y");
+  // The second image alone gives the second half of the batch's output.
+  const k::BatchNormGeometry one{1, 2, 2};
+  std::vector<double> y1(4, kInf);
+  cpu::batch_norm_forward_eval(one, kBnX.data() + 4, gamma.data(), beta.data(), rm.data(), rv.data(), eps,
+                               y1.data());
+  CHECK(y1 == std::vector<double>(y.begin() + 4, y.end()));
+}
+
+TEST_CASE("batch_norm backward in training and evaluation", "[kernels]") {
+  const k::BatchNormGeometry g{2, 2, 2};
+  const std::vector<double> gamma{2.0, 0.5}, dy{1, -2, 0.5, 3, 2, 1, -1, 0.25};
+  const double eps = 0.01;
+  const double invstd[2] = {1.0 / std::sqrt(kBnVar[0] + eps), 1.0 / std::sqrt(kBnVar[1] + eps)};
+  const std::vector<double> mean{kBnMean[0], kBnMean[1]}, is{invstd[0], invstd[1]};
+
+  // Textbook form, per channel over its m = 4 values, xhat = (x - mean) invstd:
+  //   dbeta = sum dy, dgamma = sum dy xhat, dx = gamma invstd / m (m dy - sum dy - xhat sum dy xhat)
+  std::vector<double> dx_want(8), dgamma_want(2, 0.0), dbeta_want(2, 0.0);
+  auto at = [](int b, int c, int j) { return (b * 2 + c) * 2 + j; };
+  for (int c = 0; c < 2; ++c) {
+    for (int b = 0; b < 2; ++b)
+      for (int j = 0; j < 2; ++j) {
+        const double xhat = (kBnX[at(b, c, j)] - mean[c]) * invstd[c];
+        dbeta_want[c] += dy[at(b, c, j)];
+        dgamma_want[c] += dy[at(b, c, j)] * xhat;
+      }
+    for (int b = 0; b < 2; ++b)
+      for (int j = 0; j < 2; ++j) {
+        const double xhat = (kBnX[at(b, c, j)] - mean[c]) * invstd[c];
+        dx_want[at(b, c, j)] =
+            gamma[c] * invstd[c] / 4.0 * (4.0 * dy[at(b, c, j)] - dbeta_want[c] - xhat * dgamma_want[c]);
+      }
+  }
+  // Channel 0 by hand as a spot check: dy = {1, -2, 2, 1}, x - mean = {-1.5, -0.5, 0.5, 1.5}:
+  // sum dy = 2, sum dy (x - mean) = -1.5 + 1 + 1 + 1.5 = 2.
+  CHECK(dbeta_want[0] == Approx(2.0));
+  CHECK(dgamma_want[0] == Approx(2.0 * invstd[0]));
+
+  std::vector<double> dx(8, kInf), dgamma(2, kInf), dbeta(2, kInf);
+  cpu::batch_norm_backward(g, true, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(), dx.data(), false,
+                           dgamma.data(), dbeta.data(), false);
+  require_close(dx, dx_want, 1e-14, "training dx");
+  require_close(dgamma, dgamma_want, 1e-14, "dgamma");
+  require_close(dbeta, dbeta_want, 1e-14, "dbeta");
+
+  // Accumulating adds onto 0.5, with separate flags for dx and the parameters.
+  std::vector<double> dx_acc(8, 0.5), dgamma_acc(2, 0.5), dbeta_acc(2, kInf);
+  cpu::batch_norm_backward<double>(g, true, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(),
+                                   dx_acc.data(), true, dgamma_acc.data(), nullptr, true);
+  for (auto& v : dx_want) v += 0.5;
+  for (auto& v : dgamma_want) v += 0.5;
+  require_close(dx_acc, dx_want, 1e-14, "training dx accumulate");
+  require_close(dgamma_acc, dgamma_want, 1e-14, "dgamma accumulate");
+  CHECK(std::isinf(dbeta_acc[0]));  // null dbeta: not computed, untouched
+
+  // A gradient that is constant per channel moves only the mean, which normalisation removes.
+  const std::vector<double> flat{3, 3, -1, -1, 3, 3, -1, -1};
+  std::vector<double> dx_flat(8, kInf);
+  cpu::batch_norm_backward<double>(g, true, flat.data(), kBnX.data(), gamma.data(), mean.data(), is.data(),
+                                   dx_flat.data(), false, nullptr, nullptr, false);
+  require_close(dx_flat, std::vector<double>(8, 0.0), 1e-14, "constant dy gives dx = 0");
+
+  // Evaluation: mean and invstd are constants, dx = dy gamma invstd.
+  std::vector<double> dx_eval(8, kInf);
+  cpu::batch_norm_backward<double>(g, false, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(),
+                                   dx_eval.data(), false, nullptr, nullptr, false);
+  std::vector<double> want_eval(8);
+  for (int b = 0; b < 2; ++b)
+    for (int c = 0; c < 2; ++c)
+      for (int j = 0; j < 2; ++j) want_eval[at(b, c, j)] = dy[at(b, c, j)] * gamma[c] * invstd[c];
+  require_close(dx_eval, want_eval, 1e-15, "evaluation dx");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("max_pool2d 2x2 stride 2 on a 4x4 plane, ties to the first", "[kernels]") {
+  k::Pool2dGeometry g{1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0};
+  REQUIRE(g.finalize());
+  const std::vector<double> x{1, 2, 5, 3,   //
+                              4, 0, 1, 6,   //
+                              7, 7, 2, 2,   //
+                              7, 8, 2, 2};
+  std::vector<double> y(4, kInf);
+  std::vector<std::int64_t> arg(4, -1);
+  cpu::max_pool2d_forward(g, x.data(), y.data(), arg.data());
+  require_close(y, {4, 6, 8, 2}, 0.0, "y");
+  CHECK(arg == std::vector<std::int64_t>{4, 7, 13, 10});  // the last window is all 2s: the first wins
+
+  const std::vector<double> dy{1, 2, 3, 4};
+  std::vector<double> dx(16, kInf);
+  cpu::max_pool2d_backward(g, dy.data(), arg.data(), dx.data(), false);
+  require_close(dx, {0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 4, 0, 0, 3, 0, 0}, 0.0, "dx");
+}
+
+TEST_CASE("max_pool2d 3x3 stride 2 pad 1: padding never wins, overlapping windows add", "[kernels]") {
+  k::Pool2dGeometry g{1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0};
+  REQUIRE(g.finalize());
+  REQUIRE(g.oh == 2);
+  // All negative: a padding cell treated as 0 would win every window. Windows cover rows (and
+  // columns) {0, 1} and {1, 2, 3}.
+  std::vector<float> x(16);
+  for (int i = 0; i < 16; ++i) x[i] = -static_cast<float>(i + 1);
+  std::vector<float> y(4);
+  std::vector<std::int64_t> arg(4);
+  cpu::max_pool2d_forward(g, x.data(), y.data(), arg.data());
+  require_close(y, {-1, -2, -5, -6}, 0.0, "y");
+  CHECK(arg == std::vector<std::int64_t>{0, 1, 4, 5});
+
+  // Cell (1, 1) is in all four windows: when it holds the maximum it collects every gradient.
+  std::vector<float> peak(16, 0.0f);
+  peak[5] = 10.0f;
+  cpu::max_pool2d_forward(g, peak.data(), y.data(), arg.data());
+  CHECK(arg == std::vector<std::int64_t>{5, 5, 5, 5});
+  const std::vector<float> dy{1, 2, 3, 4};
+  std::vector<float> dx(16, 0.5f);
+  cpu::max_pool2d_backward(g, dy.data(), arg.data(), dx.data(), true);
+  std::vector<double> want(16, 0.5);
+  want[5] = 10.5;
+  require_close(dx, want, 0.0, "dx accumulate");
+}
+
+TEST_CASE("max_pool2d matches a direct scan over many geometries, ties included", "[kernels]") {
+  // Values drawn from {0, 1, 2, 3}, so most windows hold ties; the direct scan below is the
+  // definition: every real cell of the window in row-major order, the first maximum wins.
+  struct Case {
+    std::int64_t h, w, kh, kw, sh, sw, ph, pw;
+  };
+  const Case cases[] = {{7, 9, 3, 3, 2, 2, 1, 1}, {8, 8, 2, 2, 2, 2, 0, 0}, {5, 6, 3, 2, 1, 1, 1, 1},
+                        {9, 7, 5, 5, 3, 2, 2, 2}, {4, 4, 1, 1, 1, 1, 0, 0}, {6, 11, 4, 3, 2, 3, 2, 1},
+                        {3, 40, 3, 3, 1, 1, 1, 1}};
+  std::mt19937 gen(5);
+  std::uniform_int_distribution<int> level(0, 3);
+  for (const Case& c : cases) {
+    k::Pool2dGeometry g{2, 3, c.h, c.w, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, 0, 0};
+    REQUIRE(g.finalize());
+    INFO(c.h << "x" << c.w << " kernel " << c.kh << "x" << c.kw << " stride " << c.sh << "," << c.sw << " pad "
+              << c.ph << "," << c.pw);
+    std::vector<float> x(g.n * g.c * g.h * g.w), y(g.n * g.c * g.oh * g.ow);
+    for (auto& v : x) v = static_cast<float>(level(gen));
+    std::vector<std::int64_t> arg(y.size(), -1), want_arg(y.size());
+    std::vector<double> want(y.size());
+    for (std::int64_t p = 0; p < g.n * g.c; ++p)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          std::int64_t at = -1;
+          for (std::int64_t iy = oy * g.stride_h - g.pad_h; iy < oy * g.stride_h - g.pad_h + g.kh; ++iy)
+            for (std::int64_t ix = ox * g.stride_w - g.pad_w; ix < ox * g.stride_w - g.pad_w + g.kw; ++ix) {
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              if (at < 0 || x[p * g.h * g.w + iy * g.w + ix] > x[p * g.h * g.w + at]) at = iy * g.w + ix;
+            }
+          const std::int64_t o = (p * g.oh + oy) * g.ow + ox;
+          want_arg[o] = at;
+          want[o] = x[p * g.h * g.w + at];
+        }
+    cpu::max_pool2d_forward(g, x.data(), y.data(), arg.data());
+    require_close(y, want, 0.0, "y");
+    CHECK(arg == want_arg);
+  }
+}
+
+TEST_CASE("max_pool2d propagates NaN", "[kernels]") {
+  k::Pool2dGeometry g{1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0};
+  REQUIRE(g.finalize());
+  const std::vector<double> x{1, std::nan(""), 3, 2};
+  std::vector<double> y(1);
+  std::vector<std::int64_t> arg(1);
+  cpu::max_pool2d_forward(g, x.data(), y.data(), arg.data());
+  CHECK(std::isnan(y[0]));
+  CHECK(arg[0] == 1);
+}
+
+TEST_CASE("adaptive_avg_pool2d with uneven, overlapping windows", "[kernels]") {
+  // 5 -> 3: windows [floor(5i/3), ceil(5(i+1)/3)) = [0, 2), [1, 4), [3, 5). With x[i][j] = 5i + j
+  // a window's mean is 5 * (mean row) + (mean column), the means being 0.5, 2 and 3.5.
+  std::vector<double> x(25);
+  for (int i = 0; i < 25; ++i) x[i] = i;
+  std::vector<double> y(9, kInf);
+  cpu::adaptive_avg_pool2d_forward<double>(1, 1, 5, 5, 3, 3, x.data(), y.data());
+  const double m[3] = {0.5, 2.0, 3.5};
+  std::vector<double> want(9);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) want[i * 3 + j] = 5 * m[i] + m[j];
+  require_close(y, want, 1e-15, "y");
+
+  // dy = 1: a cell gets 1/|window| from each window that holds it, separately per axis:
+  // f = {1/2, 1/2 + 1/3, 1/3, 1/3 + 1/2, 1/2}, dx[i][j] = f[i] f[j].
+  const double f[5] = {0.5, 0.5 + 1.0 / 3, 1.0 / 3, 1.0 / 3 + 0.5, 0.5};
+  const std::vector<double> dy(9, 1.0);
+  std::vector<double> dx(25, kInf), dx_acc(25, 0.5), want_dx(25), want_acc(25);
+  cpu::adaptive_avg_pool2d_backward<double>(1, 1, 5, 5, 3, 3, dy.data(), dx.data(), false);
+  cpu::adaptive_avg_pool2d_backward<double>(1, 1, 5, 5, 3, 3, dy.data(), dx_acc.data(), true);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) {
+      want_dx[i * 5 + j] = f[i] * f[j];
+      want_acc[i * 5 + j] = f[i] * f[j] + 0.5;
+    }
+  require_close(dx, want_dx, 1e-15, "dx");
+  require_close(dx_acc, want_acc, 1e-15, "dx accumulate");
+}
+
+TEST_CASE("adaptive_avg_pool2d to 1x1 is the global average (ResNet's head)", "[kernels]") {
+  // n = 2, c = 2, 2x2 planes.
+  const std::vector<float> x{1, 2, 3, 4, -1, -1, -1, 3, 0, 0, 0, 8, 10, 20, 30, 40};
+  std::vector<float> y(4, static_cast<float>(kInf)), dx(16, static_cast<float>(kInf));
+  cpu::adaptive_avg_pool2d_forward<float>(2, 2, 2, 2, 1, 1, x.data(), y.data());
+  require_close(y, {2.5, 0, 2, 25}, 0.0, "y");
+  const std::vector<float> dy{4, 8, -4, 2};
+  cpu::adaptive_avg_pool2d_backward<float>(2, 2, 2, 2, 1, 1, dy.data(), dx.data(), false);
+  require_close(dx, {1, 1, 1, 1, 2, 2, 2, 2, -1, -1, -1, -1, 0.5, 0.5, 0.5, 0.5}, 0.0, "dx");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("elementwise: fill, scale, add, relu, add_relu", "[kernels]") {
+  const double nan = std::nan("");
+  std::vector<double> y(4, kInf);
+  cpu::fill<double>(4, 1.5, y.data());
+  require_close(y, {1.5, 1.5, 1.5, 1.5}, 0.0, "fill");
+
+  const std::vector<double> a{1, -2, 3, -4}, b{-2, 1, 0.5, 5};
+  cpu::scale<double>(4, 2.0, a.data(), y.data(), false);
+  require_close(y, {2, -4, 6, -8}, 0.0, "scale");
+  cpu::scale<double>(4, -1.0, b.data(), y.data(), true);
+  require_close(y, {4, -5, 5.5, -13}, 0.0, "scale accumulate");
+  cpu::add<double>(4, a.data(), b.data(), y.data());
+  require_close(y, {-1, -1, 3.5, 1}, 0.0, "add");
+  cpu::add_relu<double>(4, a.data(), b.data(), y.data());
+  require_close(y, {0, 0, 3.5, 1}, 0.0, "add_relu");
+
+  const std::vector<double> x{-1, 0, 2, nan};
+  std::vector<double> r(4, kInf);
+  cpu::relu_forward<double>(4, x.data(), r.data());
+  CHECK(r[0] == 0.0);
+  CHECK(r[1] == 0.0);
+  CHECK(r[2] == 2.0);
+  CHECK(std::isnan(r[3]));  // NaN passes through, as in PyTorch
+
+  // The mask comes from the output: y == 0 blocks dy, y > 0 passes it, and so does a NaN y
+  // (PyTorch's threshold_backward blocks only where y <= 0).
+  const std::vector<double> ry{0, 0, 2, 0.5, nan}, dy{1, 2, 3, 4, 5};
+  std::vector<double> dx(5, kInf), dx_acc(5, 0.5);
+  cpu::relu_backward<double>(5, dy.data(), ry.data(), dx.data(), false);
+  cpu::relu_backward<double>(5, dy.data(), ry.data(), dx_acc.data(), true);
+  require_close(dx, {0, 0, 3, 4, 5}, 0.0, "relu_backward");
+  require_close(dx_acc, {0.5, 0.5, 3.5, 4.5, 5.5}, 0.0, "relu_backward accumulate");
+}
+
+TEST_CASE("elementwise on buffers large enough to go parallel", "[kernels]") {
+  const std::int64_t n = 1000003;  // odd, so no thread gets an even share
+  std::vector<float> a(n), b(n), y(n, static_cast<float>(kInf));
+  for (std::int64_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(i % 7) - 3.0f;
+    b[i] = 1.0f;
+  }
+  cpu::add_relu<float>(n, a.data(), b.data(), y.data());
+  bool ok = true;
+  for (std::int64_t i = 0; i < n; ++i) ok = ok && y[i] == std::max(a[i] + 1.0f, 0.0f);
+  CHECK(ok);
+  CHECK(cpu::all_finite<float>(n, y.data()));
+  y[n - 1] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(cpu::all_finite<float>(n, y.data()));
+  y[n - 1] = 0.0f;
+  y[n / 2] = std::nanf("");
+  CHECK_FALSE(cpu::all_finite<float>(n, y.data()));
+}
+
+TEST_CASE("sum and sum_squares are exact on exact data and do not depend on the thread count", "[kernels]") {
+  // x[i] = (i mod 1000) / 2: every value and every partial sum is exact in double, so the sum
+  // is known: n = 1000 q + 3 gives q * (0 + ... + 999) / 2 + (0 + 0.5 + 1).
+  const std::int64_t q = 2001, n = 1000 * q + 3;
+  std::vector<float> x(n);
+  for (std::int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 1000) * 0.5f;
+  const double want = q * (999.0 * 1000.0 / 2.0) / 2.0 + 1.5;
+  CHECK(cpu::sum<float>(n, x.data()) == want);
+  // Squares (i mod 1000)^2 / 4, also exact: q * (0^2 + ... + 999^2) / 4 + (0 + 0.25 + 1).
+  const double want_sq = q * (999.0 * 1000.0 * 1999.0 / 6.0) / 4.0 + 1.25;
+  CHECK(cpu::sum_squares<float>(n, x.data()) == want_sq);
+
+  // Inexact data: the same bits with one thread and with all of them.
+  std::mt19937 gen(3);
+  const auto r = random_vector<double>(n, gen);
+  const double all_threads = cpu::sum<double>(n, r.data());
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const double one_thread = cpu::sum<double>(n, r.data());
+  omp_set_num_threads(threads);
+  CHECK(all_threads == one_thread);
+  CHECK(cpu::sum<double>(0, r.data()) == 0.0);
+  const std::vector<double> few{1, 2, 3.5};
+  CHECK(cpu::sum<double>(3, few.data()) == 6.5);
+  CHECK(cpu::sum_squares<double>(3, few.data()) == 17.25);
+}
+
+TEST_CASE("convert between element types", "[kernels]") {
+  const std::vector<std::int64_t> labels{0, 6, -3, 1 << 20};
+  std::vector<float> f(4, static_cast<float>(kInf));
+  std::vector<double> d(4, kInf);
+  cpu::convert<std::int64_t, float>(4, labels.data(), f.data());
+  cpu::convert<std::int64_t, double>(4, labels.data(), d.data());
+  require_close(f, {0, 6, -3, 1 << 20}, 0.0, "int64 -> float");
+  require_close(d, {0, 6, -3, 1 << 20}, 0.0, "int64 -> double");
+  const std::vector<double> src{0.1, -2.5, 1e-3};
+  std::vector<float> down(3);
+  std::vector<double> up(3);
+  cpu::convert<double, float>(3, src.data(), down.data());
+  cpu::convert<float, double>(3, down.data(), up.data());
+  CHECK(down[0] == 0.1f);  // rounded to nearest, as static_cast does
+  CHECK(up[1] == -2.5);
+  CHECK(up[2] == static_cast<double>(1e-3f));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM and linear
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("gemm: transposes, beta == 0 never reads C, beta == 1 adds", "[kernels]") {
+  // A = [[1, 2, 3], [4, 5, 6]], B = [[1, 0], [0, 1], [1, 1]]: A B = [[4, 5], [10, 11]].
+  const std::vector<double> A{1, 2, 3, 4, 5, 6}, B{1, 0, 0, 1, 1, 1};
+  const std::vector<double> At{1, 4, 2, 5, 3, 6}, Bt{1, 0, 1, 0, 1, 1};
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      INFO("trans_a " << ta << " trans_b " << tb);
+      std::vector<double> C(4, kInf);
+      cpu::gemm<double>(ta, tb, 2, 2, 3, 1.0, ta ? At.data() : A.data(), ta ? 2 : 3, tb ? Bt.data() : B.data(),
+                        tb ? 3 : 2, 0.0, C.data(), 2);
+      require_close(C, {4, 5, 10, 11}, 0.0, "C = A B over +inf");
+    }
+  std::vector<float> Af(A.begin(), A.end()), Bf(B.begin(), B.end()), C(4, 1.0f);
+  cpu::gemm<float>(false, false, 2, 2, 3, 2.0f, Af.data(), 3, Bf.data(), 2, 1.0f, C.data(), 2);
+  require_close(C, {9, 11, 21, 23}, 0.0, "C = 2 A B + C");
+  std::vector<double> empty_k(4, kInf);
+  cpu::gemm<double>(false, false, 2, 2, 0, 1.0, A.data(), 1, B.data(), 2, 0.0, empty_k.data(), 2);
+  require_close(empty_k, {0, 0, 0, 0}, 0.0, "k = 0 gives zeros");
+}
+
+TEST_CASE("linear forward and backward", "[kernels]") {
+  // x [2, 3], W [2, 3], b [2]: y = x W^T + b.
+  const k::LinearGeometry g{2, 3, 2};
+  const std::vector<double> x{1, 2, 3, -1, 0, 1}, W{1, 0, -1, 2, 1, 0}, b{0.5, -1};
+  std::vector<double> y(4, kInf);
+  cpu::linear_forward(g, x.data(), W.data(), b.data(), y.data());
+  // row 0: (1 - 3) + 0.5, (2 + 2) - 1; row 1: (-1 - 1) + 0.5, (-2 + 0) - 1
+  require_close(y, {-1.5, 3, -1.5, -3}, 0.0, "y");
+  std::vector<double> y_nobias(4, kInf);
+  cpu::linear_forward<double>(g, x.data(), W.data(), nullptr, y_nobias.data());
+  require_close(y_nobias, {-2, 4, -2, -2}, 0.0, "y without bias");
+
+  const std::vector<double> dy{1, 2, -1, 0.5};
+  std::vector<double> dx(6, kInf), dW(6, kInf), db(2, kInf), db_acc(2, 1.0);
+  cpu::linear_backward_input(g, dy.data(), W.data(), dx.data(), false);
+  cpu::linear_backward_weight(g, x.data(), dy.data(), dW.data(), false);
+  cpu::linear_backward_bias(g, dy.data(), db.data(), false);
+  cpu::linear_backward_bias(g, dy.data(), db_acc.data(), true);
+  // dx = dy W: row 0 = 1 [1 0 -1] + 2 [2 1 0] = [5 2 -1]; row 1 = -[1 0 -1] + 0.5 [2 1 0].
+  require_close(dx, {5, 2, -1, 0, 0.5, 1}, 0.0, "dx");
+  // dW = dy^T x: row 0 = 1 [1 2 3] - [-1 0 1] = [2 2 2]; row 1 = 2 [1 2 3] + 0.5 [-1 0 1].
+  require_close(dW, {2, 2, 2, 1.5, 4, 6.5}, 0.0, "dW");
+  require_close(db, {0, 2.5}, 0.0, "db");
+  require_close(db_acc, {1, 3.5}, 0.0, "db accumulate");
+  std::vector<double> dx_acc(6, 0.5);
+  cpu::linear_backward_input(g, dy.data(), W.data(), dx_acc.data(), true);
+  require_close(dx_acc, {5.5, 2.5, -0.5, 0.5, 1, 1.5}, 0.0, "dx accumulate");
+}
+
+// ---------------------------------------------------------------------------------------------
+// log_softmax and cross-entropy
+// ---------------------------------------------------------------------------------------------
+
+// Two rows, two classes, logits chosen so the softmax is simple: row 0 = [0, ln 3] gives
+// p = [1/4, 3/4], row 1 = [ln 4, 0] gives p = [4/5, 1/5]. Targets: 1 and 0.
+const std::vector<double> kLogits{0.0, std::log(3.0), std::log(4.0), 0.0};
+const std::vector<std::int64_t> kTargets{1, 0};
+
+TEST_CASE("log_softmax forward and backward", "[kernels]") {
+  std::vector<double> y(4, kInf);
+  cpu::log_softmax_forward<double>(2, 2, kLogits.data(), y.data());
+  require_close(y, {std::log(0.25), std::log(0.75), std::log(0.8), std::log(0.2)}, 1e-15, "y");
+  // dx = dy - p sum(dy): row 0 dy = [1, 1] -> [1 - 1/2, 1 - 3/2]; row 1 dy = [2, 0] -> [2 - 8/5, -2/5].
+  const std::vector<double> dy{1, 1, 2, 0};
+  std::vector<double> dx(4, kInf);
+  cpu::log_softmax_backward<double>(2, 2, dy.data(), y.data(), dx.data(), false);
+  require_close(dx, {0.5, -0.5, 0.4, -0.4}, 1e-15, "dx");
+  // Huge logits must not overflow.
+  const std::vector<float> big{1000.0f, 1000.0f, -1000.0f};
+  std::vector<float> yb(3);
+  cpu::log_softmax_forward<float>(1, 3, big.data(), yb.data());
+  require_close(yb, {-std::log(2.0), -std::log(2.0), -2000.0 - std::log(2.0)}, 1e-6, "huge logits");
+}
+
+TEST_CASE("cross_entropy by hand: plain, class weights, label smoothing", "[kernels]") {
+  std::vector<double> logp(4, kInf), d(4, kInf);
+
+  // Plain mean: (-ln 3/4 - ln 4/5) / 2 = ln(5/3) / 2; gradient (p - onehot) / 2.
+  double loss = cpu::cross_entropy_forward<double>(2, 2, kLogits.data(), kTargets.data(), nullptr, 0.0, logp.data());
+  CHECK(loss == Approx(std::log(5.0 / 3.0) / 2.0).epsilon(1e-14));
+  cpu::cross_entropy_backward<double>(2, 2, logp.data(), kTargets.data(), nullptr, 0.0, 1.0, d.data(), false);
+  require_close(d, {0.125, -0.125, -0.1, 0.1}, 1e-15, "plain gradient");
+  // The upstream gradient scales it, and accumulate adds onto what is there.
+  std::vector<double> d_acc(4, 1.0);
+  cpu::cross_entropy_backward<double>(2, 2, logp.data(), kTargets.data(), nullptr, 0.0, 2.0, d_acc.data(), true);
+  require_close(d_acc, {1.25, 0.75, 0.8, 1.2}, 1e-15, "scaled and accumulated");
+
+  // Weights w = [1, 3]: W = w[1] + w[0] = 4, loss = (3 ln 4/3 + ln 5/4) / 4, and row i's gradient
+  // is w[y_i] (p - onehot) / 4.
+  const std::vector<double> w{1.0, 3.0};
+  loss = cpu::cross_entropy_forward<double>(2, 2, kLogits.data(), kTargets.data(), w.data(), 0.0, logp.data());
+  CHECK(loss == Approx((3 * std::log(4.0 / 3.0) + std::log(5.0 / 4.0)) / 4.0).epsilon(1e-14));
+  cpu::cross_entropy_backward<double>(2, 2, logp.data(), kTargets.data(), w.data(), 0.0, 1.0, d.data(), false);
+  require_close(d, {0.1875, -0.1875, -0.05, 0.05}, 1e-15, "weighted gradient");
+
+  // Smoothing e = 0.2 over C = 2: loss = 0.8 * nll + 0.1 * sum_i sum_c -logp[i, c] / 2, and the
+  // gradient is (p - t) / 2 with targets t = 0.9 on the label and 0.1 elsewhere.
+  const double nll = std::log(5.0 / 3.0) / 2.0;
+  const double all = std::log(4.0) + std::log(4.0 / 3.0) + std::log(5.0 / 4.0) + std::log(5.0);
+  loss = cpu::cross_entropy_forward<double>(2, 2, kLogits.data(), kTargets.data(), nullptr, 0.2, logp.data());
+  CHECK(loss == Approx(0.8 * nll + 0.1 * all / 2.0).epsilon(1e-14));
+  cpu::cross_entropy_backward<double>(2, 2, logp.data(), kTargets.data(), nullptr, 0.2, 1.0, d.data(), false);
+  require_close(d, {(0.25 - 0.1) / 2, (0.75 - 0.9) / 2, (0.8 - 0.9) / 2, (0.2 - 0.1) / 2}, 1e-15,
+                "smoothed gradient");
+
+  // Both: W = 4, q_i[j] = (0.8 w[y_i] [j == y_i] + 0.1 w[j]) / 4, S_i = sum_j q_i[j].
+  // Row 0 (y = 1): q = [0.1, 2.4 + 0.3] / 4, S = 0.7; row 1 (y = 0): q = [0.8 + 0.1, 0.3] / 4,
+  // S = 0.3. Loss = sum_i sum_j q_i[j] (-logp[i, j]).
+  loss = cpu::cross_entropy_forward<double>(2, 2, kLogits.data(), kTargets.data(), w.data(), 0.2, logp.data());
+  const double want = (0.1 * std::log(4.0) + 2.7 * std::log(4.0 / 3.0) + 0.9 * std::log(5.0 / 4.0) +
+                       0.3 * std::log(5.0)) / 4.0;
+  CHECK(loss == Approx(want).epsilon(1e-14));
+  cpu::cross_entropy_backward<double>(2, 2, logp.data(), kTargets.data(), w.data(), 0.2, 1.0, d.data(), false);
+  require_close(d, {0.25 * 0.7 - 0.025, 0.75 * 0.7 - 0.675, 0.8 * 0.3 - 0.225, 0.2 * 0.3 - 0.075}, 1e-15,
+                "weighted smoothed gradient");
+
+  // float32 agrees.
+  const std::vector<float> lf(kLogits.begin(), kLogits.end());
+  std::vector<float> lpf(4);
+  const double lossf = cpu::cross_entropy_forward<float>(2, 2, lf.data(), kTargets.data(), nullptr, 0.0, lpf.data());
+  CHECK(lossf == Approx(std::log(5.0 / 3.0) / 2.0).epsilon(1e-6));
+}
+
+TEST_CASE("cross_entropy rejects a target outside the classes and names it", "[kernels]") {
+  const std::vector<std::int64_t> bad{1, 2};
+  std::vector<double> logp(4), d(4);
+  REQUIRE_THROWS_AS(cpu::cross_entropy_forward<double>(2, 2, kLogits.data(), bad.data(), nullptr, 0.0, logp.data()),
+                    minidl::Error);
+  REQUIRE_THROWS_WITH(cpu::cross_entropy_forward<double>(2, 2, kLogits.data(), bad.data(), nullptr, 0.0, logp.data()),
+                      Contains("row 1") && Contains("is 2") && Contains("2 classes"));
+  const std::vector<std::int64_t> negative{-1, 0};
+  REQUIRE_THROWS_WITH(
+      cpu::cross_entropy_backward<double>(2, 2, logp.data(), negative.data(), nullptr, 0.0, 1.0, d.data(), false),
+      Contains("row 0") && Contains("-1"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimisers
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov", "[kernels]") {
+  // Plain: p = 1 - 0.1 * 0.5.
+  {
+    std::vector<double> p{1.0}, g{0.5};
+    cpu::sgd_step<double>({p.data(), g.data(), nullptr, nullptr, 1}, k::SgdOptions{0.1, 0, 0, 0, false}, true);
+    CHECK(p[0] == Approx(0.95).epsilon(1e-15));
+  }
+  // lr 0.1, momentum 0.9, dampening 0.5, weight decay 0.1, g = 0.5 twice, p = 1:
+  //   step 1: g' = 0.5 + 0.1 * 1 = 0.6, buf = 0.6 (undamped copy), p = 1 - 0.06 = 0.94
+  //   step 2: g' = 0.5 + 0.094 = 0.594, buf = 0.9 * 0.6 + 0.5 * 0.594 = 0.837, p = 0.94 - 0.0837
+  {
+    const k::SgdOptions o{0.1, 0.9, 0.5, 0.1, false};
+    std::vector<double> p{1.0}, g{0.5}, buf{kInf};  // the first step must not read the buffer
+    const k::ParamSlice<double> s{p.data(), g.data(), buf.data(), nullptr, 1};
+    cpu::sgd_step(s, o, true);
+    CHECK(p[0] == Approx(0.94).epsilon(1e-15));
+    CHECK(buf[0] == Approx(0.6).epsilon(1e-15));
+    cpu::sgd_step(s, o, false);
+    CHECK(buf[0] == Approx(0.837).epsilon(1e-15));
+    CHECK(p[0] == Approx(0.8563).epsilon(1e-15));
+  }
+  // Nesterov, lr 0.1, momentum 0.9, g = 0.5 twice:
+  //   step 1: buf = 0.5, g = 0.5 + 0.45 = 0.95, p = 0.905
+  //   step 2: buf = 0.45 + 0.5 = 0.95, g = 0.5 + 0.855 = 1.355, p = 0.905 - 0.1355 = 0.7695
+  {
+    const k::SgdOptions o{0.1, 0.9, 0.0, 0.0, true};
+    std::vector<float> p{1.0f}, g{0.5f}, buf{0.0f};
+    const k::ParamSlice<float> s{p.data(), g.data(), buf.data(), nullptr, 1};
+    cpu::sgd_step(s, o, true);
+    CHECK(p[0] == Approx(0.905).epsilon(1e-6));
+    cpu::sgd_step(s, o, false);
+    CHECK(buf[0] == Approx(0.95).epsilon(1e-6));
+    CHECK(p[0] == Approx(0.7695).epsilon(1e-6));
+  }
+  // Momentum without a buffer is an error, not a crash.
+  std::vector<double> p{1.0}, g{0.5};
+  REQUIRE_THROWS_WITH(
+      cpu::sgd_step<double>({p.data(), g.data(), nullptr, nullptr, 1}, k::SgdOptions{0.1, 0.9, 0, 0, false}, true),
+      Contains("momentum buffer"));
+}
+
+TEST_CASE("sgd_step over a large buffer matches the scalar rule", "[kernels]") {
+  const std::int64_t n = 100001;
+  std::mt19937 gen(11);
+  auto p = random_vector<float>(n, gen);
+  const auto g = random_vector<float>(n, gen);
+  std::vector<float> buf(n), p0 = p;
+  const k::SgdOptions o{0.05, 0.9, 0.0, 1e-4, false};
+  cpu::sgd_step<float>({p.data(), g.data(), buf.data(), nullptr, n}, o, true);
+  std::vector<double> buf_want(n), p_want(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    buf_want[i] = g[i] + 1e-4 * p0[i];
+    p_want[i] = p0[i] - 0.05 * buf_want[i];
+  }
+  require_close(buf, buf_want, 1e-6, "momentum buffer");
+  require_close(p, p_want, 1e-6, "parameter");
+}
+
+TEST_CASE("adamw_step: two steps by hand", "[kernels]") {
+  // p = 1, lr 0.1, betas (0.9, 0.999), eps 1e-8, weight decay 0.1; gradients 0.5 then -0.25.
+  //   step 1: p = 1 * (1 - 0.01) = 0.99; m = 0.05; v = 0.001 * 0.25 = 0.00025;
+  //           m / (1 - 0.9) = 0.5, sqrt(v / (1 - 0.999)) = 0.5,
+  //           p = 0.99 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.890000002
+  //   step 2: p = 0.890000002 * 0.99 = 0.88110000198; m = 0.045 - 0.025 = 0.02;
+  //           v = 0.999 * 0.00025 + 0.001 * 0.0625 = 0.00031225;
+  //           m / (1 - 0.81) = 0.105263157895, sqrt(v / (1 - 0.998001)) = 0.395225381...,
+  //           p = 0.88110000198 - 0.1 * 0.105263157895 / 0.395225381 = 0.854466298688
+  k::AdamWOptions o;
+  o.lr = 0.1;
+  o.weight_decay = 0.1;
+  std::vector<double> p{1.0}, g{0.5}, m{0.0}, v{0.0};  // state starts at zero, as PyTorch's
+  const k::ParamSlice<double> s{p.data(), g.data(), m.data(), v.data(), 1};
+  o.step = 1;
+  cpu::adamw_step(s, o);
+  CHECK(p[0] == Approx(0.890000002).epsilon(1e-14));
+  CHECK(m[0] == Approx(0.05).epsilon(1e-14));
+  CHECK(v[0] == Approx(0.00025).epsilon(1e-14));
+  g[0] = -0.25;
+  o.step = 2;
+  cpu::adamw_step(s, o);
+  CHECK(m[0] == Approx(0.02).epsilon(1e-14));
+  CHECK(v[0] == Approx(0.00031225).epsilon(1e-14));
+  CHECK(p[0] == Approx(0.8544662986878463).epsilon(1e-14));
+
+  // float32 follows within float rounding.
+  std::vector<float> pf{1.0f}, gf{0.5f}, mf{0.0f}, vf{0.0f};
+  const k::ParamSlice<float> sf{pf.data(), gf.data(), mf.data(), vf.data(), 1};
+  o.step = 1;
+  cpu::adamw_step(sf, o);
+  gf[0] = -0.25f;
+  o.step = 2;
+  cpu::adamw_step(sf, o);
+  CHECK(pf[0] == Approx(0.8544662986878463).epsilon(1e-6));
+
+  // Weight decay is decoupled: with a zero gradient the parameter only shrinks by 1 - lr wd
+  // (m = v = 0 gives an update of 0 / (0 + eps) = 0).
+  std::vector<double> p2{2.0}, g2{0.0}, m2{0.0}, v2{0.0};
+  o.step = 1;
+  cpu::adamw_step<double>({p2.data(), g2.data(), m2.data(), v2.data(), 1}, o);
+  CHECK(p2[0] == Approx(2.0 * 0.99).epsilon(1e-15));
+}
