@@ -118,6 +118,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
   app.add_option("--resume", cfg.resume, "Continue the run in this folder from its last epoch (--epochs may raise its length)");
+  app.add_option("--stop-after", cfg.stop_after,
+                 "Stop after N epochs of this invocation, as if interrupted (continue with --resume)");
   app.add_flag("--quiet", cfg.quiet, "Print only errors");
 
   try {
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
 
   try {
     cfg.aug = aug == "on";
+    if (!cfg.resume.empty() && !app.count("--epochs")) cfg.epochs = 0;  // keep the run's own length
     if (!ablation) {
       const TrainResult r = train(cfg);
       return r.diverged ? 3 : 0;

@@ -69,6 +69,11 @@ void write_evaluation_files(const std::string& dir, const EvalResult& r, const s
   write_file_atomic(dir + "/confusion_counts.csv", cm.counts_csv());
   write_file_atomic(dir + "/confusion_normalized.csv", cm.normalized_csv());
   write_file_atomic(dir + "/per_class.csv", cm.per_class_csv());
+  std::string preds = "index,label,predicted,confidence\n";
+  for (const auto& p : r.predictions)
+    preds += std::to_string(p.index) + "," + std::to_string(p.label) + "," + std::to_string(p.predicted) + "," +
+             std::to_string(p.confidence) + "\n";
+  write_file_atomic(dir + "/predictions.csv", preds);
   write_file_atomic(dir + "/confusion_matrix.svg", cm.svg("Confusion matrix (" + what + ", row-normalised)"));
   nlohmann::json j;
   j["data"] = what;

@@ -13,7 +13,8 @@
 
 namespace minidl::app {
 
-// <dir>/confusion_counts.csv, confusion_normalized.csv, confusion_matrix.svg, per_class.csv and
+// <dir>/confusion_counts.csv, confusion_normalized.csv, confusion_matrix.svg, per_class.csv,
+// predictions.csv (index in the data set, label, predicted, confidence) and
 // summary.json (accuracy, macro-F1, loss, per class, most-confused pairs); `what` names the
 // data ("validation") in titles.
 void write_evaluation_files(const std::string& dir, const EvalResult& result, const std::string& what);

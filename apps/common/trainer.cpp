@@ -274,14 +274,13 @@ TrainResult train(TrainConfig cfg) {
     } catch (const std::exception& e) {
       throw Error(detail::str(cfg_path, ": not valid JSON (", e.what(), ")"));
     }
-    const std::int64_t epochs = cfg.epochs;
-    const bool quiet = cfg.quiet;
-    const std::string resume = cfg.resume;
+    const TrainConfig flags = cfg;
     cfg = TrainConfig::from_json(j);
-    cfg.epochs = std::max(cfg.epochs, epochs);
-    cfg.quiet = quiet;
-    cfg.resume = resume;
-    cfg.out = resume;
+    if (flags.epochs > 0) cfg.epochs = std::max(cfg.epochs, flags.epochs);  // 0: not given
+    cfg.quiet = flags.quiet;
+    cfg.stop_after = flags.stop_after;
+    cfg.resume = flags.resume;
+    cfg.out = flags.resume;
   }
   cfg.validate();
   fs::create_directories(cfg.out);
@@ -387,6 +386,11 @@ TrainResult train(TrainConfig cfg) {
   eo.device = device;
   eo.workers = cfg.workers;
   for (std::int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
+    if (cfg.stop_after > 0 && epoch - start_epoch >= cfg.stop_after) {
+      if (!cfg.quiet) std::printf("stopping after %lld epochs as asked; continue with --resume %s\n", (long long)cfg.stop_after, cfg.out.c_str());
+      result.stopped_early = true;
+      return result;
+    }
     model->train();
     loader.start_epoch(epoch);
     const auto epoch_start = std::chrono::steady_clock::now();

@@ -56,6 +56,7 @@ struct TrainConfig {
   std::uint64_t seed = 1;
   std::string out = "runs/latest";
   std::string resume;  // a run folder to continue
+  std::int64_t stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
   bool quiet = false;
   bool write_report = true;
 
@@ -78,6 +79,7 @@ struct TrainResult {
   std::int64_t best_epoch = 0;
   double best_val_acc = 0, best_val_loss = 0;
   bool diverged = false;     // stopped on a NaN/Inf loss
+  bool stopped_early = false;  // --stop-after ended it before the last epoch
   std::string out;           // the run folder
 };
 

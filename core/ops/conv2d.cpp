@@ -52,6 +52,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   check_float(weight, "conv2d", "weight");
   MINIDL_CHECK(x.dim() == 4 && weight.dim() == 4, "conv2d: expected a 4-d input [n, c, h, w] and a 4-d weight ",
                "[out, in, kh, kw], got input ", shape_str(x.shape()), " and weight ", shape_str(weight.shape()));
+  MINIDL_CHECK(x.size(0) > 0, "conv2d: empty batch, input ", shape_str(x.shape()));
   MINIDL_CHECK(x.size(1) == weight.size(1), "conv2d: input ", shape_str(x.shape()), " has ", x.size(1),
                " channels but weight ", shape_str(weight.shape()), " expects ", weight.size(1));
   if (bias.defined())

@@ -1,0 +1,211 @@
+// Smoke tests of the apps on tiny data (a width-4 model on 32x32 synthetic faces, seconds):
+// the outputs exist and agree with each other, resume is exact, bad input fails cleanly.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "minidl/core/safetensors.h"
+#include "minidl/data/image_io.h"
+#include "minidl/data/source.h"
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kApps = std::string(MINIDL_BINARY_DIR) + "/apps/";
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+// Runs an app with arguments; captures stdout and stderr.
+Run run(const std::string& app, const std::string& args) {
+  static int counter = 0;
+  const fs::path dir = fs::temp_directory_path() / ("minidl_apps_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string o = (dir / ("out" + std::to_string(counter))).string();
+  const std::string e = (dir / ("err" + std::to_string(counter++))).string();
+  const int status = std::system((kApps + app + " " + args + " >" + o + " 2>" + e).c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(o), slurp(e)};
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::vector<std::vector<std::string>> csv(const fs::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read(p));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> row;
+    std::stringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, ',')) row.push_back(cell);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() : path(fs::temp_directory_path() / ("minidl_test_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()))) {
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+const std::string kTiny = "--width 4 --input-size 32 --synthetic-size 280 --batch-size 16 --workers 1 --quiet --seed 3";
+
+}  // namespace
+
+TEST_CASE("train_resnet, evaluate and predict agree with each other", "[apps]") {
+  TempDir tmp;
+  const fs::path run_dir = tmp.path / "run";
+  Run t = run("train_resnet", kTiny + " --epochs 2 --out " + run_dir.string());
+  INFO(t.out << t.err);
+  REQUIRE(t.code == 0);
+  for (const char* f : {"config.json", "metrics.csv", "metrics.jsonl", "curves.svg", "last.safetensors", "best.safetensors",
+                        "train_state.safetensors", "confusion_matrix.svg", "confusion_counts.csv", "per_class.csv",
+                        "report.html", "summary.json"})
+    CHECK(fs::exists(run_dir / f));
+  CHECK(csv(run_dir / "metrics.csv").size() == 3);  // header + 2 epochs
+  const auto config = nlohmann::json::parse(read(run_dir / "config.json"));
+  CHECK(config.at("seed") == 3);
+  CHECK(config.contains("version"));
+  const auto meta = minidl::read_safetensors_metadata((run_dir / "best.safetensors").string());
+  CHECK(meta.at("minidl.input_size") == "32");
+  CHECK(read(run_dir / "report.html").find("<svg") != std::string::npos);
+
+  // evaluate: the confusion matrix sums to the images evaluated, its trace / total is the accuracy.
+  const fs::path eval_dir = tmp.path / "eval";
+  Run e = run("evaluate", "--checkpoint " + (run_dir / "best.safetensors").string() + " --split val --json --workers 1 --out " +
+                              eval_dir.string());
+  INFO(e.err);
+  REQUIRE(e.code == 0);
+  const auto summary = nlohmann::json::parse(e.out);
+  const auto counts = csv(eval_dir / "confusion_counts.csv");
+  REQUIRE(counts.size() == 8);  // header + 7 classes
+  long total = 0, trace = 0;
+  for (std::size_t r = 1; r < counts.size(); ++r)
+    for (std::size_t c = 1; c < counts[r].size(); ++c) {
+      total += std::stol(counts[r][c]);
+      if (r == c) trace += std::stol(counts[r][c]);
+    }
+  CHECK(total == summary.at("images").get<long>());
+  CHECK(static_cast<double>(trace) / total == Approx(summary.at("accuracy").get<double>()).epsilon(1e-9));
+  // The run's own validation summary is of the same model and data: the same accuracy.
+  const auto run_summary = nlohmann::json::parse(read(run_dir / "summary.json"));
+  CHECK(run_summary.at("accuracy").get<double>() == Approx(summary.at("accuracy").get<double>()));
+
+  // predict on validation image 0 (written as a PNG) agrees with evaluate's prediction for it.
+  minidl::data::DataSourceOptions src;
+  src.height = src.width = 32;
+  src.seed = 3;
+  src.synthetic_size = 280;
+  src.val_fraction = config.at("val_fraction");
+  const auto splits = minidl::data::open_data(src);
+  const fs::path png = tmp.path / "face.png";
+  minidl::data::save_image(png.string(), splits.val->get(0).image);
+  Run p = run("predict", "--json --checkpoint " + (run_dir / "best.safetensors").string() + " " + png.string());
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  const auto pred = nlohmann::json::parse(p.out);
+  const auto rows = csv(eval_dir / "predictions.csv");
+  REQUIRE(rows.size() > 1);
+  CHECK(rows[1][0] == "0");
+  CHECK(pred.at(0).at("class_index").get<long>() == std::stol(rows[1][2]));
+  CHECK(pred.at(0).at("top").at(0).at("probability").get<double>() == Approx(std::stod(rows[1][3])).epsilon(1e-3));
+}
+
+TEST_CASE("train_resnet --resume continues exactly as an uninterrupted run", "[apps]") {
+  TempDir tmp;
+  const std::string a = (tmp.path / "a").string(), b = (tmp.path / "b").string();
+  REQUIRE(run("train_resnet", kTiny + " --epochs 3 --out " + a).code == 0);
+  REQUIRE(run("train_resnet", kTiny + " --epochs 3 --stop-after 2 --out " + b).code == 0);
+  CHECK(csv(fs::path(b) / "metrics.csv").size() == 3);
+  Run r = run("train_resnet", "--quiet --resume " + b);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto ta = minidl::load_safetensors(a + "/last.safetensors"), tb = minidl::load_safetensors(b + "/last.safetensors");
+  REQUIRE(ta.tensors.size() == tb.tensors.size());
+  for (const auto& [name, t] : ta.tensors) {
+    INFO(name);
+    const auto& u = tb.tensors.at(name);
+    REQUIRE(t.nbytes() == u.nbytes());
+    CHECK(std::memcmp(t.raw_data(), u.raw_data(), t.nbytes()) == 0);
+  }
+  CHECK(read(fs::path(a) / "metrics.csv").size() > 0);
+}
+
+TEST_CASE("train_resnet --ablation writes both runs and the comparison", "[apps]") {
+  TempDir tmp;
+  Run r = run("train_resnet", kTiny + " --epochs 2 --ablation --out " + tmp.path.string());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(fs::exists(tmp.path / "aug-off" / "metrics.csv"));
+  CHECK(fs::exists(tmp.path / "aug-on" / "metrics.csv"));
+  CHECK(read(tmp.path / "ablation.svg").find("no aug: validation") != std::string::npos);
+  CHECK_THAT(read(tmp.path / "ablation.md"), Contains("| off |") && Contains("| on |"));
+}
+
+TEST_CASE("apps: bad flags and missing files give a one-line error and a non-zero exit", "[apps]") {
+  auto one_line_error = [](const Run& r) {
+    INFO(r.err);
+    CHECK(r.code != 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') <= 2);
+    CHECK(r.err.find("terminate") == std::string::npos);
+  };
+  Run r = run("train_resnet", "--epochs 0 --quiet");
+  one_line_error(r);
+  CHECK_THAT(r.err, Contains("--epochs"));
+  r = run("train_resnet", "--aug maybe");
+  one_line_error(r);
+  r = run("train_resnet", "--data /nonexistent/faces.csv --quiet");
+  one_line_error(r);
+  CHECK_THAT(r.err, Contains("/nonexistent/faces.csv"));
+  r = run("evaluate", "--checkpoint /nonexistent.safetensors");
+  one_line_error(r);
+  CHECK_THAT(r.err, Contains("/nonexistent.safetensors"));
+  r = run("predict", "--checkpoint " + std::string(MINIDL_TEST_DATA_DIR) + "/golden_resnet18_w4_state.safetensors /nonexistent.png");
+  one_line_error(r);
+  CHECK_THAT(r.err, Contains("/nonexistent.png"));
+  r = run("train_resnet", "--resume /nonexistent-run");
+  one_line_error(r);
+  CHECK_THAT(r.err, Contains("/nonexistent-run"));
+  CHECK(run("train_resnet", "--help").out.find("--aug") != std::string::npos);
+  CHECK(run("evaluate", "--help").code == 0);
+  CHECK(run("predict", "--help").code == 0);
+}
+
+TEST_CASE("predict reads a PyTorch state_dict with no metadata as the FER model", "[apps]") {
+  // The golden state file is a bare state_dict written by PyTorch (width 4, 7 classes).
+  TempDir tmp;
+  minidl::data::GrayImage img(48, 40, 128);
+  const fs::path png = tmp.path / "gray.png";
+  minidl::data::save_image(png.string(), img);
+  Run r = run("predict", "--checkpoint " + std::string(MINIDL_TEST_DATA_DIR) + "/golden_resnet18_w4_state.safetensors " +
+                             png.string() + " --top-k 7");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  for (const char* c : {"Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"}) CHECK_THAT(r.out, Contains(c));
+}
