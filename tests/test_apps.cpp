@@ -209,3 +209,21 @@ TEST_CASE("predict reads a PyTorch state_dict with no metadata as the FER model"
   REQUIRE(r.code == 0);
   for (const char* c : {"Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"}) CHECK_THAT(r.out, Contains(c));
 }
+
+TEST_CASE("a diverging run stops with a clear message and keeps the last good checkpoint", "[apps]") {
+  TempDir tmp;
+  const fs::path dir = tmp.path / "run";
+  REQUIRE(run("train_resnet", kTiny + " --epochs 1 --out " + dir.string()).code == 0);
+  const std::string good = read(dir / "last.safetensors");
+  // Continue for a second epoch with an absurd learning rate: the loss turns NaN or Inf.
+  auto config = nlohmann::json::parse(read(dir / "config.json"));
+  config["lr"] = 1e12;
+  config["schedule"] = "constant";
+  std::ofstream(dir / "config.json") << config.dump();
+  Run r = run("train_resnet", "--quiet --resume " + dir.string() + " --epochs 2");
+  INFO(r.out << r.err);
+  CHECK(r.code == 3);
+  CHECK_THAT(r.err, Contains("loss became") && Contains("last good checkpoint") && Contains("--lr"));
+  CHECK(read(dir / "last.safetensors") == good);
+  CHECK(csv(dir / "metrics.csv").size() == 2);  // header + the good epoch
+}
