@@ -2,14 +2,13 @@
 
 #include <cmath>
 
+#include "minidl/config.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
 #include "minidl/kernels/elementwise.h"
-
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif
-#include "minidl/config.h"
 
 namespace minidl {
 

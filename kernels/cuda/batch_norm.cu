@@ -1,0 +1,194 @@
+// Batch norm over the channels of NCHW tensors: our kernels, and the switch to cuDNN's.
+#include <atomic>
+#include <climits>
+
+#include "minidl/config.h"
+#include "minidl/core/error.h"
+#include "minidl/kernels/batch_norm.h"
+#include "minidl/kernels/cuda/cudnn_ops.h"
+#include "minidl/kernels/cuda/launch.cuh"
+
+namespace minidl::kernels::cuda {
+
+using detail::grid_for;
+using detail::kBlock;
+using detail::native;
+
+namespace {
+
+std::atomic<BatchNormImpl> g_impl{MINIDL_WITH_CUDNN ? BatchNormImpl::Cudnn : BatchNormImpl::Native};
+
+constexpr int kStatThreads = 512;
+
+// Element i of channel ch's n*hw values.
+__device__ __forceinline__ std::int64_t channel_index(std::int64_t i, std::int64_t c, std::int64_t hw,
+                                                      std::int64_t ch) {
+  const std::int64_t img = i / hw;
+  return (img * c + ch) * hw + (i - img * hw);
+}
+
+// One block per channel: mean, then the biased variance as the mean of squared deviations
+// (two passes, in double: no cancellation), then y, the saved statistics and the running ones.
+__global__ void __launch_bounds__(kStatThreads)
+    bn_forward_train_kernel(std::int64_t n, std::int64_t c, std::int64_t hw, const float* x, const float* gamma,
+                            const float* beta, double eps, double momentum, float* running_mean, float* running_var,
+                            float* y, float* save_mean, float* save_invstd) {
+  __shared__ double scratch[32];
+  const std::int64_t ch = blockIdx.x, count = n * hw;
+  double s = 0.0;
+  for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) s += x[channel_index(i, c, hw, ch)];
+  const double mean = detail::block_sum(s, scratch) / double(count);
+  double ss = 0.0;
+  for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
+    const double d = double(x[channel_index(i, c, hw, ch)]) - mean;
+    ss += d * d;
+  }
+  const double var = detail::block_sum(ss, scratch) / double(count);
+  const double invstd = 1.0 / sqrt(var + eps);
+
+  const float meanf = float(mean);
+  const float scale = float(invstd) * (gamma ? gamma[ch] : 1.f);
+  const float shift = beta ? beta[ch] : 0.f;
+  for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
+    const std::int64_t at = channel_index(i, c, hw, ch);
+    y[at] = (x[at] - meanf) * scale + shift;
+  }
+  if (threadIdx.x == 0) {
+    if (save_mean) save_mean[ch] = meanf;
+    if (save_invstd) save_invstd[ch] = float(invstd);
+    // PyTorch updates running_var with the unbiased variance.
+    const double unbiased = count > 1 ? var * double(count) / double(count - 1) : var;
+    if (running_mean) running_mean[ch] = float((1.0 - momentum) * running_mean[ch] + momentum * mean);
+    if (running_var) running_var[ch] = float((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+  }
+}
+
+__global__ void bn_forward_eval_kernel(std::int64_t total, std::int64_t c, std::int64_t hw, const float* x,
+                                       const float* gamma, const float* beta, const float* running_mean,
+                                       const float* running_var, float eps, float* y) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t ch = (i / hw) % c;
+    const float scale = rsqrtf(running_var[ch] + eps) * (gamma ? gamma[ch] : 1.f);
+    y[i] = (x[i] - running_mean[ch]) * scale + (beta ? beta[ch] : 0.f);
+  }
+}
+
+// One block per channel. With xhat = (x - mean) * invstd:
+//   dbeta = sum dy, dgamma = sum dy * xhat,
+//   dx = gamma * invstd * (dy - dbeta / N - xhat * dgamma / N)   (training: mean, invstd depend on x)
+//   dx = gamma * invstd * dy                                     (eval: they are constants)
+template <bool AccumulateDx, bool AccumulateParams>
+__global__ void __launch_bounds__(kStatThreads)
+    bn_backward_kernel(std::int64_t n, std::int64_t c, std::int64_t hw, bool training, const float* dy, const float* x,
+                       const float* gamma, const float* mean, const float* invstd, float* dx, float* dgamma,
+                       float* dbeta) {
+  __shared__ double scratch[32];
+  const std::int64_t ch = blockIdx.x, count = n * hw;
+  const float m = mean[ch], inv = invstd[ch], g = gamma ? gamma[ch] : 1.f;
+  double sum_dy = 0.0, sum_dy_xhat = 0.0;
+  if (dgamma || dbeta || (dx && training)) {
+    double a = 0.0, b = 0.0;
+    for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
+      const std::int64_t at = channel_index(i, c, hw, ch);
+      const float d = dy[at];
+      a += d;
+      b += double(d) * double((x[at] - m) * inv);
+    }
+    sum_dy = detail::block_sum(a, scratch);
+    sum_dy_xhat = detail::block_sum(b, scratch);
+  }
+  if (threadIdx.x == 0) {
+    if (dgamma) dgamma[ch] = AccumulateParams ? dgamma[ch] + float(sum_dy_xhat) : float(sum_dy_xhat);
+    if (dbeta) dbeta[ch] = AccumulateParams ? dbeta[ch] + float(sum_dy) : float(sum_dy);
+  }
+  if (!dx) return;
+  const float k = g * inv;
+  const float mean_dy = training ? float(sum_dy / double(count)) : 0.f;
+  const float mean_dy_xhat = training ? float(sum_dy_xhat / double(count)) : 0.f;
+  for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
+    const std::int64_t at = channel_index(i, c, hw, ch);
+    const float xhat = (x[at] - m) * inv;
+    const float v = k * (dy[at] - mean_dy - xhat * mean_dy_xhat);
+    dx[at] = AccumulateDx ? dx[at] + v : v;
+  }
+}
+
+#if MINIDL_WITH_CUDNN
+bool use_cudnn() { return g_impl.load() == BatchNormImpl::Cudnn; }
+#endif
+
+void check_channels(const BatchNormGeometry& g) {
+  MINIDL_CHECK(g.c <= INT_MAX, "batch_norm (CUDA): ", g.c, " channels is more than a grid can hold");
+}
+
+}  // namespace
+
+void set_batch_norm_impl(BatchNormImpl impl) {
+  MINIDL_CHECK(impl != BatchNormImpl::Cudnn || MINIDL_WITH_CUDNN,
+               "set_batch_norm_impl(Cudnn): this build of minidl has no cuDNN");
+  g_impl.store(impl);
+}
+
+BatchNormImpl batch_norm_impl() { return g_impl.load(); }
+
+void batch_norm_forward_train(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
+                              double eps, double momentum, float* running_mean, float* running_var, float* y,
+                              float* save_mean, float* save_invstd, Stream stream) {
+  if (g.c <= 0 || g.n * g.hw <= 0) return;
+  check_channels(g);
+#if MINIDL_WITH_CUDNN
+  if (use_cudnn() && detail::cudnn_batch_norm_forward_train(g, x, gamma, beta, eps, momentum, running_mean, running_var,
+                                                            y, save_mean, save_invstd, native(stream)))
+    return;
+#endif
+  bn_forward_train_kernel<<<static_cast<unsigned>(g.c), kStatThreads, 0, native(stream)>>>(
+      g.n, g.c, g.hw, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
+  CUDA_LAUNCH_CHECK("bn_forward_train_kernel");
+}
+
+void batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
+                             const float* running_mean, const float* running_var, double eps, float* y, Stream stream) {
+  const std::int64_t total = g.n * g.c * g.hw;
+  if (total <= 0) return;
+#if MINIDL_WITH_CUDNN
+  if (use_cudnn() &&
+      detail::cudnn_batch_norm_forward_eval(g, x, gamma, beta, running_mean, running_var, eps, y, native(stream)))
+    return;
+#endif
+  bn_forward_eval_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(total, g.c, g.hw, x, gamma, beta, running_mean,
+                                                                         running_var, float(eps), y);
+  CUDA_LAUNCH_CHECK("bn_forward_eval_kernel");
+}
+
+void batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x, const float* gamma,
+                         const float* mean, const float* invstd, float* dx, bool accumulate_dx, float* dgamma,
+                         float* dbeta, bool accumulate_params, Stream stream) {
+  if (g.c <= 0 || (!dx && !dgamma && !dbeta)) return;
+  check_channels(g);
+#if MINIDL_WITH_CUDNN
+  if (use_cudnn() && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, dx, accumulate_dx,
+                                                       dgamma, dbeta, accumulate_params, native(stream)))
+    return;
+#endif
+  const unsigned blocks = static_cast<unsigned>(g.c);
+  const cudaStream_t s = native(stream);
+  if (accumulate_dx) {
+    if (accumulate_params)
+      bn_backward_kernel<true, true>
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+    else
+      bn_backward_kernel<true, false>
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+  } else {
+    if (accumulate_params)
+      bn_backward_kernel<false, true>
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+    else
+      bn_backward_kernel<false, false>
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+  }
+  CUDA_LAUNCH_CHECK("bn_backward_kernel");
+}
+
+}  // namespace minidl::kernels::cuda

@@ -1,0 +1,121 @@
+#include "minidl/kernels/cuda/context.h"
+
+#include <array>
+#include <atomic>
+#include <string>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cuda/check.h"
+#include "minidl/kernels/runtime.h"
+
+#if MINIDL_WITH_CUDNN
+#include "minidl/kernels/cuda/cudnn_cache.h"
+#endif
+
+namespace minidl::kernels::cuda::detail {
+
+namespace {
+
+// cuBLAS asks for 32 MiB of workspace on Hopper. Given from our allocator up front, so that
+// cuBLAS never calls cudaMalloc itself in the middle of a step.
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t(32) << 20;
+// The scratch workspace grows in steps of this much, so a sequence of slightly larger shapes
+// does not reallocate each time.
+constexpr std::size_t kWorkspaceGranule = std::size_t(4) << 20;
+
+constexpr int kMaxDevices = 64;
+std::array<std::atomic<Context*>, kMaxDevices> g_contexts{};
+std::mutex g_create_mutex;
+
+}  // namespace
+
+DeviceGuard::DeviceGuard(int device) {
+  CUDA_CHECK(cudaGetDevice(&previous_));
+  if (previous_ != device) CUDA_CHECK(cudaSetDevice(device));
+}
+
+DeviceGuard::~DeviceGuard() {
+  int current = -1;
+  if (cudaGetDevice(&current) == cudaSuccess && current != previous_) cudaSetDevice(previous_);
+}
+
+Context::Context(int device) : device_(device) {
+  DeviceGuard guard(device);
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  CUBLAS_CHECK(cublasCreate(&cublas_));
+  cublas_workspace_ = kernels::cuda::malloc(kCublasWorkspaceBytes);
+  CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
+#if MINIDL_WITH_CUDNN
+  CUDNN_CHECK(cudnnCreate(&cudnn_));
+  CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  cudnn_cache_ = new CudnnCache();
+#endif
+}
+
+cublasHandle_t Context::cublas(cudaStream_t s) {
+  cudaStream_t bound = nullptr;
+  CUBLAS_CHECK(cublasGetStream(cublas_, &bound));
+  if (bound != s) {
+    // cublasSetStream resets the workspace to cuBLAS's own pool: give ours back each time.
+    CUBLAS_CHECK(cublasSetStream(cublas_, s));
+    CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
+  }
+  const int tf32 = kernels::cuda::allow_tf32() ? 1 : 0;
+  if (tf32 != cublas_tf32_) {
+    // Strict FP32: CUBLAS_DEFAULT_MATH never uses TF32 for SGEMM (unless NVIDIA_TF32_OVERRIDE
+    // forces it in the environment); CUBLAS_TF32_TENSOR_OP_MATH lets SGEMM round inputs to TF32.
+    CUBLAS_CHECK(cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    cublas_tf32_ = tf32;
+  }
+  return cublas_;
+}
+
+void* Context::workspace(std::size_t bytes) {
+  if (bytes <= workspace_bytes_) return workspace_;
+  const std::size_t grown = (bytes + kWorkspaceGranule - 1) / kWorkspaceGranule * kWorkspaceGranule;
+  DeviceGuard guard(device_);
+  if (workspace_) {
+    // Kernels queued on any stream may still read the old buffer.
+    CUDA_CHECK(cudaDeviceSynchronize());
+    kernels::cuda::free(workspace_);
+    workspace_ = nullptr;
+    workspace_bytes_ = 0;
+  }
+  workspace_ = kernels::cuda::malloc(grown);
+  workspace_bytes_ = grown;
+  return workspace_;
+}
+
+#if MINIDL_WITH_CUDNN
+cudnnHandle_t Context::cudnn(cudaStream_t s) {
+  CUDNN_CHECK(cudnnSetStream(cudnn_, s));
+  return cudnn_;
+}
+
+CudnnCache& Context::cudnn_cache() { return *cudnn_cache_; }
+#endif
+
+Context& context(int device) {
+  MINIDL_CHECK(device >= 0 && device < kMaxDevices, "CUDA context: device index ", device, " out of range");
+  Context* ctx = g_contexts[device].load(std::memory_order_acquire);
+  if (ctx) return *ctx;
+  std::lock_guard<std::mutex> lock(g_create_mutex);
+  ctx = g_contexts[device].load(std::memory_order_relaxed);
+  if (!ctx) {
+    // Never deleted: at process exit the CUDA runtime may already be torn down when static
+    // destructors run, and destroying handles then can crash. The driver reclaims everything.
+    ctx = new Context(device);
+    g_contexts[device].store(ctx, std::memory_order_release);
+  }
+  return *ctx;
+}
+
+Context& context() {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  return context(device);
+}
+
+}  // namespace minidl::kernels::cuda::detail

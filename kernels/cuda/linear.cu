@@ -1,0 +1,94 @@
+// cuBLAS SGEMM (row-major on column-major cuBLAS) and the fully connected layer on it.
+#include <climits>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cuda/context.h"
+#include "minidl/kernels/cuda/launch.cuh"
+#include "minidl/kernels/linear.h"
+
+namespace minidl::kernels::cuda {
+
+using detail::grid_for;
+using detail::kBlock;
+using detail::native;
+
+namespace {
+
+// y[b, o] = bias[o]: the GEMM then adds x W^T on top (beta = 1).
+__global__ void broadcast_rows_kernel(std::int64_t rows, std::int64_t cols, const float* bias, float* y) {
+  const std::int64_t total = rows * cols;
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] = bias[i % cols];
+}
+
+// dbias[o] (+)= sum_b dy[b, o]: one thread per column, rows added in order (deterministic);
+// neighbouring threads read neighbouring columns, so the loads coalesce.
+template <bool Accumulate>
+__global__ void column_sum_kernel(std::int64_t rows, std::int64_t cols, const float* dy, float* out) {
+  for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < cols;
+       o += std::int64_t(gridDim.x) * blockDim.x) {
+    float acc = 0.f;
+    for (std::int64_t b = 0; b < rows; ++b) acc += dy[b * cols + o];
+    if (Accumulate)
+      out[o] += acc;
+    else
+      out[o] = acc;
+  }
+}
+
+int to_int(std::int64_t v, const char* what) {
+  MINIDL_CHECK(v >= 0 && v <= INT_MAX, "cuBLAS gemm: ", what, " = ", v, " does not fit cuBLAS's 32-bit int");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+          std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, Stream stream) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    // C = beta C (never read when beta == 0): the tiled kernel does exactly that with no K loop.
+    sgemm_tiled(trans_a, trans_b, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc, stream);
+    return;
+  }
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+  cublasHandle_t h = detail::context().cublas(native(stream));
+  CUBLAS_CHECK(cublasSgemm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(n, "n"),
+                           to_int(m, "m"), to_int(k, "k"), &alpha, b, to_int(ldb, "ldb"), a, to_int(lda, "lda"), &beta,
+                           c, to_int(ldc, "ldc")));
+}
+
+void linear_forward(const LinearGeometry& g, const float* x, const float* weight, const float* bias, float* y,
+                    Stream stream) {
+  if (g.batch <= 0 || g.out <= 0) return;
+  if (bias) {
+    broadcast_rows_kernel<<<grid_for(g.batch * g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, bias, y);
+    CUDA_LAUNCH_CHECK("broadcast_rows_kernel");
+  }
+  // y[batch, out] (+)= x[batch, in] W[out, in]^T
+  gemm(false, true, g.batch, g.out, g.in, 1.f, x, g.in, weight, g.in, bias ? 1.f : 0.f, y, g.out, stream);
+}
+
+void linear_backward_input(const LinearGeometry& g, const float* dy, const float* weight, float* dx, bool accumulate,
+                           Stream stream) {
+  // dx[batch, in] (+)= dy[batch, out] W[out, in]
+  gemm(false, false, g.batch, g.in, g.out, 1.f, dy, g.out, weight, g.in, accumulate ? 1.f : 0.f, dx, g.in, stream);
+}
+
+void linear_backward_weight(const LinearGeometry& g, const float* x, const float* dy, float* dweight, bool accumulate,
+                            Stream stream) {
+  // dW[out, in] (+)= dy[batch, out]^T x[batch, in]
+  gemm(true, false, g.out, g.in, g.batch, 1.f, dy, g.out, x, g.in, accumulate ? 1.f : 0.f, dweight, g.in, stream);
+}
+
+void linear_backward_bias(const LinearGeometry& g, const float* dy, float* dbias, bool accumulate, Stream stream) {
+  if (g.out <= 0) return;
+  if (accumulate)
+    column_sum_kernel<true><<<grid_for(g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, dy, dbias);
+  else
+    column_sum_kernel<false><<<grid_for(g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, dy, dbias);
+  CUDA_LAUNCH_CHECK("column_sum_kernel");
+}
+
+}  // namespace minidl::kernels::cuda

@@ -1,0 +1,144 @@
+// SGD (momentum, dampening, nesterov, weight decay) and AdamW over every parameter tensor in
+// one launch: the slices and a prefix sum of their block counts travel as a kernel argument
+// (under the classic 4 KB limit), and each block finds its slice by binary search.
+#include <cmath>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cuda/launch.cuh"
+#include "minidl/kernels/optim.h"
+
+namespace minidl::kernels::cuda {
+
+using detail::native;
+
+namespace {
+
+constexpr int kMaxSlices = 64;  // ResNet-18 has 62 parameter tensors: one launch
+constexpr int kOptimThreads = 256;
+constexpr std::int64_t kChunk = 4 * 1024;  // elements per block
+
+struct SliceTable {
+  ParamSlice<float> slice[kMaxSlices];
+  int block_start[kMaxSlices + 1];  // block_start[i]: first block of slice i
+  int count;
+};
+static_assert(sizeof(SliceTable) < 4000, "the slice table must fit in a kernel's parameter space");
+
+struct SgdParams {
+  float lr, momentum, one_minus_dampening, weight_decay;
+  bool nesterov, first_step;
+};
+
+// 1 - beta comes from the host in double: computed in float, 1 - 0.999f is off by 1.3e-5.
+struct AdamWParams {
+  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps, decay_factor, step_size, bias_correction2_sqrt;
+};
+
+// Which slice, and which chunk of it, this block updates.
+__device__ __forceinline__ int find_slice(const SliceTable& t, int block) {
+  int lo = 0, hi = t.count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (t.block_start[mid] <= block)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+__global__ void __launch_bounds__(kOptimThreads) sgd_kernel(const SliceTable t, const SgdParams o) {
+  const int si = find_slice(t, blockIdx.x);
+  const ParamSlice<float>& p = t.slice[si];
+  const std::int64_t begin = std::int64_t(blockIdx.x - t.block_start[si]) * kChunk;
+  const std::int64_t end = begin + kChunk < p.n ? begin + kChunk : p.n;
+  for (std::int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    float g = p.grad[i];
+    if (o.weight_decay != 0.f) g = fmaf(o.weight_decay, p.param[i], g);
+    if (o.momentum != 0.f) {
+      const float buf = o.first_step ? g : fmaf(o.momentum, p.state1[i], o.one_minus_dampening * g);
+      p.state1[i] = buf;
+      g = o.nesterov ? fmaf(o.momentum, buf, g) : buf;
+    }
+    p.param[i] -= o.lr * g;
+  }
+}
+
+__global__ void __launch_bounds__(kOptimThreads) adamw_kernel(const SliceTable t, const AdamWParams o) {
+  const int si = find_slice(t, blockIdx.x);
+  const ParamSlice<float>& p = t.slice[si];
+  const std::int64_t begin = std::int64_t(blockIdx.x - t.block_start[si]) * kChunk;
+  const std::int64_t end = begin + kChunk < p.n ? begin + kChunk : p.n;
+  for (std::int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    const float g = p.grad[i];
+    const float m = fmaf(o.beta1, p.state1[i], o.one_minus_beta1 * g);
+    const float v = fmaf(o.beta2, p.state2[i], o.one_minus_beta2 * g * g);
+    p.state1[i] = m;
+    p.state2[i] = v;
+    const float w = p.param[i] * o.decay_factor;
+    p.param[i] = w - o.step_size * m / (sqrtf(v) / o.bias_correction2_sqrt + o.eps);
+  }
+}
+
+// Calls launch(table, blocks) for each run of up to kMaxSlices non-empty slices.
+template <typename Launch>
+void for_each_table(const ParamSlice<float>* params, int count, Launch launch) {
+  SliceTable t{};
+  std::int64_t blocks = 0;
+  auto flush = [&]() {
+    if (t.count == 0) return;
+    t.block_start[t.count] = static_cast<int>(blocks);
+    launch(t, static_cast<unsigned>(blocks));
+    t = SliceTable{};
+    blocks = 0;
+  };
+  for (int i = 0; i < count; ++i) {
+    if (params[i].n <= 0) continue;
+    const std::int64_t nb = (params[i].n + kChunk - 1) / kChunk;
+    if (t.count == kMaxSlices || blocks + nb > (std::int64_t(1) << 30)) flush();
+    MINIDL_CHECK(nb <= (std::int64_t(1) << 30), "optimizer step (CUDA): parameter of ", params[i].n,
+                 " elements is too large");
+    t.slice[t.count] = params[i];
+    t.block_start[t.count] = static_cast<int>(blocks);
+    ++t.count;
+    blocks += nb;
+  }
+  flush();
+}
+
+}  // namespace
+
+void sgd_step(const ParamSlice<float>* params, int count, const SgdOptions& o, bool first_step, Stream stream) {
+  if (o.momentum != 0.0)
+    for (int i = 0; i < count; ++i)
+      MINIDL_CHECK(params[i].n <= 0 || params[i].state1, "sgd_step (CUDA): parameter ", i,
+                   " has no momentum buffer but momentum is ", o.momentum);
+  const SgdParams p{float(o.lr),           float(o.momentum), float(1.0 - o.dampening),
+                    float(o.weight_decay), o.nesterov,        first_step};
+  for_each_table(params, count, [&](const SliceTable& t, unsigned blocks) {
+    sgd_kernel<<<blocks, kOptimThreads, 0, native(stream)>>>(t, p);
+    CUDA_LAUNCH_CHECK("sgd_kernel");
+  });
+}
+
+void adamw_step(const ParamSlice<float>* params, int count, const AdamWOptions& o, Stream stream) {
+  for (int i = 0; i < count; ++i)
+    MINIDL_CHECK(params[i].n <= 0 || (params[i].state1 && params[i].state2), "adamw_step (CUDA): parameter ", i,
+                 " has no exp_avg / exp_avg_sq buffers");
+  MINIDL_CHECK(o.step >= 1, "adamw_step (CUDA): step must be >= 1, got ", o.step);
+  const double t = double(o.step);
+  const AdamWParams p{float(o.beta1),
+                      float(1.0 - o.beta1),
+                      float(o.beta2),
+                      float(1.0 - o.beta2),
+                      float(o.eps),
+                      float(1.0 - o.lr * o.weight_decay),
+                      float(o.lr / (1.0 - std::pow(o.beta1, t))),
+                      float(std::sqrt(1.0 - std::pow(o.beta2, t)))};
+  for_each_table(params, count, [&](const SliceTable& t, unsigned blocks) {
+    adamw_kernel<<<blocks, kOptimThreads, 0, native(stream)>>>(t, p);
+    CUDA_LAUNCH_CHECK("adamw_kernel");
+  });
+}
+
+}  // namespace minidl::kernels::cuda

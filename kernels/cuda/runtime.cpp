@@ -1,0 +1,142 @@
+// kernels/runtime.h on the CUDA runtime.
+#include "minidl/kernels/runtime.h"
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <sstream>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cuda/check.h"
+#include "minidl/kernels/cuda/context.h"
+
+namespace minidl::kernels::cuda {
+
+namespace {
+
+std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_deterministic{false};
+std::atomic<std::size_t> g_mallocs{0};
+std::atomic<std::size_t> g_frees{0};
+
+cudaStream_t native(Stream s) { return reinterpret_cast<cudaStream_t>(s); }
+
+std::string human_bytes(std::size_t bytes) {
+  std::ostringstream os;
+  os.precision(2);
+  os << std::fixed;
+  if (bytes >= (std::size_t(1) << 30))
+    os << double(bytes) / double(std::size_t(1) << 30) << " GiB";
+  else if (bytes >= (std::size_t(1) << 20))
+    os << double(bytes) / double(std::size_t(1) << 20) << " MiB";
+  else
+    os << bytes << " bytes";
+  return os.str();
+}
+
+}  // namespace
+
+int device_count() {
+  int count = 0;
+  // No driver, no device, CUDA_VISIBLE_DEVICES= : all mean "no GPU", never an exception.
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+void set_device(int device) { CUDA_CHECK(cudaSetDevice(device)); }
+
+Stream stream(int device) { return reinterpret_cast<Stream>(detail::context(device).stream()); }
+
+void synchronize(int device) {
+  detail::DeviceGuard guard(device);
+  CUDA_CHECK(cudaStreamSynchronize(detail::context(device).stream()));
+}
+
+void* malloc(std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  const cudaError_t status = cudaMalloc(&p, bytes);
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    std::size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
+    const std::size_t in_use = total_bytes - free_bytes;
+    int device = -1;
+    cudaGetDevice(&device);
+    std::ostringstream msg;
+    msg << "CUDA out of memory on cuda:" << device << ": tried to allocate " << human_bytes(bytes) << " (" << bytes
+        << " bytes); " << human_bytes(in_use) << " (" << in_use << " bytes) in use of " << human_bytes(total_bytes)
+        << ", " << human_bytes(free_bytes) << " free. Try a smaller batch size.";
+    throw OutOfMemoryError(msg.str(), bytes, in_use);
+  }
+  if (status != cudaSuccess) detail::throw_cuda_error(status, "cudaMalloc(&p, bytes)", __FILE__, __LINE__);
+  g_mallocs.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+void free(void* ptr) {
+  if (!ptr) return;
+  CUDA_CHECK(cudaFree(ptr));
+  g_frees.fetch_add(1, std::memory_order_relaxed);
+}
+
+void* malloc_host(std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  const cudaError_t status = cudaMallocHost(&p, bytes);
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    throw OutOfMemoryError("out of page-locked host memory: tried to allocate " + human_bytes(bytes) + " (" +
+                               std::to_string(bytes) + " bytes). Try a smaller batch size or fewer loader workers.",
+                           bytes, 0);
+  }
+  if (status != cudaSuccess) detail::throw_cuda_error(status, "cudaMallocHost(&p, bytes)", __FILE__, __LINE__);
+  return p;
+}
+
+void free_host(void* ptr) {
+  if (ptr) CUDA_CHECK(cudaFreeHost(ptr));
+}
+
+void mem_info(std::size_t* free_bytes, std::size_t* total_bytes) {
+  CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+}
+
+void memcpy_async(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream s) {
+  if (bytes == 0) return;
+  cudaMemcpyKind k = cudaMemcpyDeviceToDevice;
+  switch (kind) {
+    case CopyKind::HostToDevice:
+      k = cudaMemcpyHostToDevice;
+      break;
+    case CopyKind::DeviceToHost:
+      k = cudaMemcpyDeviceToHost;
+      break;
+    case CopyKind::DeviceToDevice:
+      k = cudaMemcpyDeviceToDevice;
+      break;
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, k, native(s)));
+}
+
+void memset_async(void* dst, int value, std::size_t bytes, Stream s) {
+  if (bytes == 0) return;
+  CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, native(s)));
+}
+
+void set_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
+bool allow_tf32() { return g_allow_tf32.load(); }
+void set_deterministic(bool d) { g_deterministic.store(d); }
+bool deterministic() { return g_deterministic.load(); }
+
+DriverCounters driver_counters() {
+  DriverCounters c;
+  c.mallocs = g_mallocs.load();
+  c.frees = g_frees.load();
+  return c;
+}
+
+}  // namespace minidl::kernels::cuda

@@ -1,0 +1,968 @@
+// CUDA parity: every CUDA kernel against its CPU twin (kernels::cpu, float) on the same random
+// inputs, with a scale-aware tolerance |cuda - cpu| <= atol + rtol * |cpu| and the worst error
+// printed, so a run on a GPU leaves a record of how close each kernel came. Outputs a kernel
+// must overwrite are pre-filled with NaN on the device (an element it forgets, or reads before
+// writing, fails); accumulating outputs start from the same random values on both sides.
+//
+// Strict FP32 and deterministic algorithms are on throughout. With no GPU (or a build without
+// CUDA) each test prints MINIDL_SKIPPED and returns, which CTest reports as skipped.
+#include <catch2/catch.hpp>
+#include <iostream>
+
+#include "minidl/config.h"
+
+#if MINIDL_WITH_CUDA
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/augment.h"
+#include "minidl/kernels/batch_norm.h"
+#include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/elementwise.h"
+#include "minidl/kernels/linear.h"
+#include "minidl/kernels/loss.h"
+#include "minidl/kernels/optim.h"
+#include "minidl/kernels/pool.h"
+#include "minidl/kernels/runtime.h"
+
+namespace {
+
+namespace k = minidl::kernels;
+namespace cpu = minidl::kernels::cpu;
+namespace kc = minidl::kernels::cuda;
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// True (after printing the skip marker) when there is no GPU to test on.
+bool no_gpu() {
+  if (kc::device_count() > 0) return false;
+  std::cout << "MINIDL_SKIPPED: no CUDA device visible (kernels::cuda::device_count() == 0)" << std::endl;
+  return true;
+}
+
+// Every test starts from the same switches: device 0, strict FP32, deterministic algorithms,
+// and the default implementation choices; the destructor puts the defaults back.
+struct GpuTest {
+  GpuTest() {
+    kc::set_device(0);
+    kc::set_allow_tf32(false);
+    kc::set_deterministic(true);
+  }
+  ~GpuTest() {
+    kc::set_conv_algo(MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm);
+    kc::set_batch_norm_impl(MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native);
+    kc::set_deterministic(false);
+  }
+  k::Stream stream() const { return kc::stream(0); }
+};
+
+// Device memory owned by the test, filled from and read back into host vectors.
+template <typename T>
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(std::size_t n)
+      : n_(n), p_(static_cast<T*>(kc::malloc(std::max<std::size_t>(n, 1) * sizeof(T)))) {}
+  explicit DeviceBuffer(const std::vector<T>& v) : DeviceBuffer(v.size()) { upload(v); }
+  ~DeviceBuffer() {
+    try {
+      kc::synchronize(0);
+      kc::free(p_);
+    } catch (...) {
+    }
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void upload(const std::vector<T>& v) {
+    REQUIRE(v.size() == n_);
+    kc::memcpy_async(p_, v.data(), n_ * sizeof(T), kc::CopyKind::HostToDevice, kc::stream(0));
+    kc::synchronize(0);
+  }
+  std::vector<T> download() const {
+    std::vector<T> v(n_);
+    kc::synchronize(0);
+    kc::memcpy_async(v.data(), p_, n_ * sizeof(T), kc::CopyKind::DeviceToHost, kc::stream(0));
+    kc::synchronize(0);
+    return v;
+  }
+  T* get() const { return p_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::size_t n_;
+  T* p_;
+};
+
+using Buf = DeviceBuffer<float>;
+
+std::vector<float> random_vector(std::size_t n, std::mt19937& gen, float lo = -1.f, float hi = 1.f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+// The scale-aware comparison. Prints the worst element (in units of its tolerance) whether or
+// not the check passes.
+void require_close(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol,
+                   const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  double worst_ratio = 0.0, worst_err = 0.0;
+  std::size_t worst_at = 0;
+  bool finite = true;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double g = got[i], w = want[i];
+    if (!std::isfinite(g) || !std::isfinite(w)) {
+      finite = false;
+      worst_at = i;
+      break;
+    }
+    const double err = std::abs(g - w);
+    const double ratio = err / (atol + rtol * std::abs(w));
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      worst_err = err;
+      worst_at = i;
+    }
+  }
+  std::ostringstream msg;
+  msg << "[cuda parity] " << what << ": " << got.size() << " values, worst |cuda - cpu| = " << worst_err << " at "
+      << worst_at;
+  if (!got.empty()) msg << " (cuda " << got[worst_at] << ", cpu " << want[worst_at] << ")";
+  msg << ", " << worst_ratio << " of its tolerance (atol " << atol << ", rtol " << rtol << ")";
+  std::cout << msg.str() << std::endl;
+  INFO(msg.str());
+  if (!finite) INFO("non-finite value at " << worst_at << ": cuda " << got[worst_at] << ", cpu " << want[worst_at]);
+  REQUIRE(finite);
+  REQUIRE(worst_ratio <= 1.0);
+}
+
+void require_equal(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (!(got[i] == want[i]) && !(std::isnan(got[i]) && std::isnan(want[i]))) ++mismatches;
+  std::cout << "[cuda parity] " << what << ": " << mismatches << " of " << got.size() << " values differ" << std::endl;
+  REQUIRE(mismatches == 0);
+}
+
+// Float accumulation error grows with the length of a dot product; inputs are in [-1, 1].
+double dot_atol(std::int64_t length) { return 1e-5 + 2e-7 * double(length); }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution
+// ---------------------------------------------------------------------------------------------
+
+k::Conv2dGeometry conv(std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t kout, std::int64_t r,
+                       std::int64_t stride, std::int64_t pad) {
+  k::Conv2dGeometry g{n, c, hw, hw, kout, r, r, stride, stride, pad, pad, 0, 0};
+  REQUIRE(g.finalize());
+  return g;
+}
+
+std::string describe(const k::Conv2dGeometry& g) {
+  std::ostringstream os;
+  os << "n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " -> k=" << g.k << " kernel " << g.r << "x" << g.s
+     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  return os.str();
+}
+
+// The FER ResNet-18 at 64x64 input: the stem, every 3x3 of the four stages (stride 1, and the
+// stride-2 first conv of stages 2-4), the three 1x1 stride-2 downsamples; plus odd shapes.
+std::vector<k::Conv2dGeometry> conv_cases() {
+  std::vector<k::Conv2dGeometry> v = {
+      conv(2, 1, 64, 64, 7, 2, 3),    // conv1: 7x7 s2 p3, 1 -> 64 at 64x64
+      conv(2, 64, 16, 64, 3, 1, 1),   // layer1: 3x3 64 at 16x16
+      conv(2, 64, 16, 128, 3, 2, 1),  // layer2.0.conv1: 3x3 s2 64 -> 128
+      conv(2, 128, 8, 128, 3, 1, 1),  // layer2: 3x3 128 at 8x8
+      conv(2, 64, 16, 128, 1, 2, 0),  // layer2.0.downsample: 1x1 s2
+      conv(2, 128, 8, 256, 3, 2, 1),  // layer3.0.conv1
+      conv(2, 256, 4, 256, 3, 1, 1),  // layer3: 3x3 256 at 4x4
+      conv(2, 128, 8, 256, 1, 2, 0),  // layer3.0.downsample
+      conv(2, 256, 4, 512, 3, 2, 1),  // layer4.0.conv1
+      conv(2, 512, 2, 512, 3, 1, 1),  // layer4: 3x3 512 at 2x2
+      conv(2, 256, 4, 512, 1, 2, 0),  // layer4.0.downsample
+      conv(8, 1, 28, 64, 7, 2, 3),    // stem on Fashion-MNIST's 28x28, a longer reduction
+  };
+  k::Conv2dGeometry odd{3, 5, 11, 9, 7, 3, 2, 2, 1, 1, 0, 0, 0};  // rectangular everything
+  REQUIRE(odd.finalize());
+  v.push_back(odd);
+  return v;
+}
+
+void check_conv(const k::Conv2dGeometry& g, kc::ConvAlgo algo, std::uint32_t seed, bool deterministic = true) {
+  const std::string tag = std::string("conv2d ") + (algo == kc::ConvAlgo::Cudnn ? "cudnn " : "implicit-gemm ") +
+                          (deterministic ? "" : "(timed search) ") + describe(g);
+  INFO(tag);
+  GpuTest t;
+  kc::set_conv_algo(algo);
+  kc::set_deterministic(deterministic);
+  // cuDNN may pick FFT or Winograd algorithms (still FP32 with FMA math), whose rounding error
+  // is a few times that of a direct dot product.
+  const double slack = algo == kc::ConvAlgo::Cudnn ? 5.0 : 1.0;
+  const auto atol = [&](std::int64_t length) { return slack * dot_atol(length); };
+  std::mt19937 gen(seed);
+  const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
+  const auto x = random_vector(nx, gen), w = random_vector(nw, gen), bias = random_vector(g.k, gen);
+  const auto dy = random_vector(ny, gen);
+  const auto dx_prior = random_vector(nx, gen), dw_prior = random_vector(nw, gen), db_prior = random_vector(g.k, gen);
+  Buf dx_d(x), dw_d(w), dbias_d(bias), ddy(dy);
+
+  // forward, with and without bias
+  for (const bool with_bias : {true, false}) {
+    std::vector<float> want(ny);
+    cpu::conv2d_forward<float>(g, x.data(), w.data(), with_bias ? bias.data() : nullptr, want.data());
+    Buf y(std::vector<float>(ny, kNaN));
+    kc::conv2d_forward(g, dx_d.get(), dw_d.get(), with_bias ? dbias_d.get() : nullptr, y.get(), t.stream());
+    require_close(y.download(), want, atol(g.c * g.r * g.s), 1e-5, tag + (with_bias ? " forward+bias" : " forward"));
+  }
+  for (const bool acc : {false, true}) {
+    const std::string how = acc ? " accumulate" : " overwrite";
+    std::vector<float> want_dx = acc ? dx_prior : std::vector<float>(nx, kNaN);
+    cpu::conv2d_backward_input<float>(g, dy.data(), w.data(), want_dx.data(), acc);
+    Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
+    kc::conv2d_backward_input(g, ddy.get(), dw_d.get(), gdx.get(), acc, t.stream());
+    require_close(gdx.download(), want_dx, atol(g.k * g.r * g.s), 1e-5, tag + " backward_input" + how);
+
+    std::vector<float> want_dw = acc ? dw_prior : std::vector<float>(nw, kNaN);
+    cpu::conv2d_backward_weight<float>(g, x.data(), dy.data(), want_dw.data(), acc);
+    Buf gdw(acc ? dw_prior : std::vector<float>(nw, kNaN));
+    kc::conv2d_backward_weight(g, dx_d.get(), ddy.get(), gdw.get(), acc, t.stream());
+    require_close(gdw.download(), want_dw, atol(g.n * g.oh * g.ow), 1e-5, tag + " backward_weight" + how);
+
+    std::vector<float> want_db = acc ? db_prior : std::vector<float>(g.k, kNaN);
+    cpu::conv2d_backward_bias<float>(g, dy.data(), want_db.data(), acc);
+    Buf gdb(acc ? db_prior : std::vector<float>(g.k, kNaN));
+    kc::conv2d_backward_bias(g, ddy.get(), gdb.get(), acc, t.stream());
+    require_close(gdb.download(), want_db, atol(g.n * g.oh * g.ow), 1e-5, tag + " backward_bias" + how);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM
+// ---------------------------------------------------------------------------------------------
+
+struct GemmCase {
+  std::int64_t m, n, k;
+  bool ta, tb;
+  std::int64_t pad;  // extra leading-dimension padding, so ld > the row length
+};
+
+void check_gemm(bool tiled, const GemmCase& c, float alpha, float beta, std::uint32_t seed) {
+  GpuTest t;
+  std::mt19937 gen(seed);
+  // Row-major op(A) is m x k: A is stored m x k (lda >= k), or k x m if transposed (lda >= m).
+  const std::int64_t a_rows = c.ta ? c.k : c.m, a_cols = c.ta ? c.m : c.k;
+  const std::int64_t b_rows = c.tb ? c.n : c.k, b_cols = c.tb ? c.k : c.n;
+  const std::int64_t lda = std::max<std::int64_t>(a_cols, 1) + c.pad, ldb = std::max<std::int64_t>(b_cols, 1) + c.pad;
+  const std::int64_t ldc = std::max<std::int64_t>(c.n, 1) + c.pad;
+  const auto a = random_vector(std::max<std::int64_t>(a_rows, 1) * lda, gen);
+  const auto b = random_vector(std::max<std::int64_t>(b_rows, 1) * ldb, gen);
+  std::vector<float> c0 = random_vector(c.m * ldc, gen);
+  if (beta == 0.f)  // C must not be read: NaN in the rows' used part, sentinels in the padding
+    for (std::int64_t i = 0; i < c.m; ++i)
+      for (std::int64_t j = 0; j < c.n; ++j) c0[i * ldc + j] = kNaN;
+  std::vector<float> want = c0;
+  if (beta == 0.f)
+    for (std::int64_t i = 0; i < c.m; ++i)
+      for (std::int64_t j = 0; j < c.n; ++j) want[i * ldc + j] = 0.f;  // OpenBLAS may read C; give it zeros
+  cpu::gemm<float>(c.ta, c.tb, c.m, c.n, c.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+  Buf da(a), db(b), dc(c0);
+  if (tiled)
+    kc::sgemm_tiled(c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc, t.stream());
+  else
+    kc::gemm(c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc, t.stream());
+  std::ostringstream tag;
+  tag << (tiled ? "sgemm_tiled " : "cuBLAS gemm ") << c.m << "x" << c.n << "x" << c.k << (c.ta ? " A^T" : " A")
+      << (c.tb ? " B^T" : " B") << " pad " << c.pad << " alpha " << alpha << " beta " << beta;
+  // The padding between rows must come back untouched: it is compared too.
+  require_close(dc.download(), want, dot_atol(c.k) * std::abs(alpha) + 1e-6, 1e-5, tag.str());
+}
+
+void check_gemm_all(bool tiled) {
+  const std::vector<GemmCase> shapes = {
+      {1, 1, 1, false, false, 0},      {7, 5, 3, false, false, 0},      {64, 64, 64, false, false, 0},
+      {65, 63, 17, false, false, 3},   {128, 7, 512, false, false, 0},  {3, 200, 1000, false, false, 1},
+      {257, 129, 33, false, false, 0}, {33, 17, 4096, false, false, 0}, {5, 6, 0, false, false, 0},
+  };
+  std::uint32_t seed = 100;
+  for (const auto& base : shapes)
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true}) {
+        GemmCase c = base;
+        c.ta = ta;
+        c.tb = tb;
+        check_gemm(tiled, c, 1.f, 0.f, seed++);
+        check_gemm(tiled, c, 1.5f, 0.5f, seed++);
+      }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch norm
+// ---------------------------------------------------------------------------------------------
+
+void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* impl, std::uint32_t seed) {
+  std::ostringstream ts;
+  ts << "batch_norm " << impl << " n=" << g.n << " c=" << g.c << " hw=" << g.hw << (affine ? "" : " no affine");
+  const std::string tag = ts.str();
+  INFO(tag);
+  GpuTest t;
+  if (std::string(impl) == "native") kc::set_batch_norm_impl(kc::BatchNormImpl::Native);
+#if MINIDL_WITH_CUDNN
+  if (std::string(impl) == "cudnn") kc::set_batch_norm_impl(kc::BatchNormImpl::Cudnn);
+#endif
+  std::mt19937 gen(seed);
+  const std::size_t nx = g.n * g.c * g.hw;
+  auto x = random_vector(nx, gen, -2.f, 3.f);
+  const auto gamma = random_vector(g.c, gen, 0.5f, 1.5f), beta = random_vector(g.c, gen);
+  const auto rm0 = random_vector(g.c, gen), rv0 = random_vector(g.c, gen, 0.5f, 2.f);
+  const auto dy = random_vector(nx, gen);
+  const double eps = 1e-5, momentum = 0.1;
+  const float* gp = affine ? gamma.data() : nullptr;
+  const float* bp = affine ? beta.data() : nullptr;
+  Buf dx_in(x), dgamma_in(gamma), dbeta_in(beta), ddy(dy);
+  float* dgp = affine ? dgamma_in.get() : nullptr;
+  float* dbp = affine ? dbeta_in.get() : nullptr;
+
+  // training forward: y, saved statistics, running statistics
+  std::vector<float> y(nx), sm(g.c), si(g.c), rm = rm0, rv = rv0;
+  cpu::batch_norm_forward_train<float>(g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(), sm.data(),
+                                       si.data());
+  Buf gy(std::vector<float>(nx, kNaN)), gsm(std::vector<float>(g.c, kNaN)), gsi(std::vector<float>(g.c, kNaN));
+  Buf grm(rm0), grv(rv0);
+  kc::batch_norm_forward_train(g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(), gy.get(), gsm.get(),
+                               gsi.get(), t.stream());
+  require_close(gy.download(), y, 1e-5, 1e-5, tag + " train y");
+  require_close(gsm.download(), sm, 1e-6, 1e-5, tag + " saved mean");
+  require_close(gsi.download(), si, 1e-6, 1e-5, tag + " saved invstd");
+  require_close(grm.download(), rm, 1e-6, 1e-5, tag + " running mean");
+  require_close(grv.download(), rv, 1e-6, 1e-5, tag + " running var");
+
+  // evaluation forward
+  std::vector<float> ye(nx);
+  cpu::batch_norm_forward_eval<float>(g, x.data(), gp, bp, rm0.data(), rv0.data(), eps, ye.data());
+  Buf grm0(rm0), grv0(rv0), gye(std::vector<float>(nx, kNaN));
+  kc::batch_norm_forward_eval(g, dx_in.get(), dgp, dbp, grm0.get(), grv0.get(), eps, gye.get(), t.stream());
+  require_close(gye.download(), ye, 1e-5, 1e-5, tag + " eval y");
+
+  // backward, training (saved statistics) and evaluation (running statistics as constants)
+  std::vector<float> eval_invstd(g.c);
+  for (std::int64_t c = 0; c < g.c; ++c) eval_invstd[c] = float(1.0 / std::sqrt(double(rv0[c]) + eps));
+  const std::size_t count = g.n * g.hw;
+  for (const bool training : {true, false}) {
+    const std::vector<float>& mean = training ? sm : rm0;
+    const std::vector<float>& invstd = training ? si : eval_invstd;
+    Buf dmean(mean), dinvstd(invstd);
+    for (const bool acc : {false, true}) {
+      const std::string how = std::string(training ? " train" : " eval") + (acc ? " accumulate" : " overwrite");
+      const auto dx_prior = random_vector(nx, gen), dg_prior = random_vector(g.c, gen),
+                 db_prior = random_vector(g.c, gen);
+      std::vector<float> dx = acc ? dx_prior : std::vector<float>(nx, kNaN);
+      std::vector<float> dg = acc ? dg_prior : std::vector<float>(g.c, kNaN);
+      std::vector<float> db = acc ? db_prior : std::vector<float>(g.c, kNaN);
+      cpu::batch_norm_backward<float>(g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), dx.data(), acc,
+                                      dg.data(), db.data(), acc);
+      Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
+      Buf gdg(acc ? dg_prior : std::vector<float>(g.c, kNaN)), gdb(acc ? db_prior : std::vector<float>(g.c, kNaN));
+      kc::batch_norm_backward(g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), acc,
+                              gdg.get(), gdb.get(), acc, t.stream());
+      require_close(gdx.download(), dx, 2e-5, 1e-4, tag + " backward dx" + how);
+      require_close(gdg.download(), dg, dot_atol(count), 1e-5, tag + " backward dgamma" + how);
+      require_close(gdb.download(), db, dot_atol(count), 1e-5, tag + " backward dbeta" + how);
+    }
+    // Only some gradients wanted: the others are null and must not be touched.
+    std::vector<float> dx_only(nx, kNaN);
+    cpu::batch_norm_backward<float>(g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), dx_only.data(),
+                                    false, nullptr, nullptr, false);
+    Buf gdx(std::vector<float>(nx, kNaN));
+    kc::batch_norm_backward(g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), false,
+                            nullptr, nullptr, false, t.stream());
+    require_close(gdx.download(), dx_only, 2e-5, 1e-4, tag + (training ? " train" : " eval") + " backward dx only");
+    std::vector<float> dg_only(g.c, kNaN);
+    cpu::batch_norm_backward<float>(g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), nullptr, false,
+                                    dg_only.data(), nullptr, false);
+    Buf gdg(std::vector<float>(g.c, kNaN));
+    kc::batch_norm_backward(g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), nullptr, false,
+                            gdg.get(), nullptr, false, t.stream());
+    require_close(gdg.download(), dg_only, dot_atol(count), 1e-5,
+                  tag + (training ? " train" : " eval") + " backward dgamma only");
+  }
+}
+
+void check_batch_norm_all(const char* impl) {
+  std::uint32_t seed = 7;
+  for (const auto& g : {k::BatchNormGeometry{4, 64, 256}, k::BatchNormGeometry{8, 512, 4},
+                        k::BatchNormGeometry{3, 5, 7}, k::BatchNormGeometry{16, 64, 1024}})
+    for (const bool affine : {true, false}) check_batch_norm(g, affine, impl, seed++);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("cuda runtime: device_count never throws", "[cuda]") {
+  // Runs everywhere: with no driver or no GPU it must say 0, not fail.
+  int count = -1;
+  REQUIRE_NOTHROW(count = kc::device_count());
+  REQUIRE(count >= 0);
+  std::cout << "[cuda] device_count() = " << count << std::endl;
+}
+
+TEST_CASE("cuda runtime: implementation switches", "[cuda]") {
+  // Only globals: no driver call, so this runs without a GPU too.
+  const auto conv_default = kc::conv_algo();
+  const auto bn_default = kc::batch_norm_impl();
+  CHECK(conv_default == (MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm));
+  CHECK(bn_default == (MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native));
+  kc::set_conv_algo(kc::ConvAlgo::ImplicitGemm);
+  CHECK(kc::conv_algo() == kc::ConvAlgo::ImplicitGemm);
+#if MINIDL_WITH_CUDNN
+  kc::set_conv_algo(kc::ConvAlgo::Cudnn);
+  CHECK(kc::conv_algo() == kc::ConvAlgo::Cudnn);
+#else
+  CHECK_THROWS_AS(kc::set_conv_algo(kc::ConvAlgo::Cudnn), minidl::Error);
+  CHECK_THROWS_AS(kc::set_batch_norm_impl(kc::BatchNormImpl::Cudnn), minidl::Error);
+#endif
+  kc::set_conv_algo(conv_default);
+  kc::set_batch_norm_impl(bn_default);
+  CHECK_FALSE(kc::allow_tf32());  // strict FP32 unless asked
+}
+
+TEST_CASE("cuda runtime: out of memory says what was asked for", "[cuda]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  const std::size_t huge = std::size_t(1) << 50;  // a pebibyte
+  try {
+    kc::malloc(huge);
+    FAIL("a 1 PiB allocation succeeded");
+  } catch (const minidl::OutOfMemoryError& e) {
+    std::cout << "[cuda] " << e.what() << std::endl;
+    CHECK(e.requested_bytes == huge);
+    CHECK(e.in_use_bytes > 0);
+    CHECK(std::string(e.what()).find("smaller batch") != std::string::npos);
+  }
+  // The failed allocation must not poison later calls.
+  void* p = kc::malloc(1024);
+  CHECK(p != nullptr);
+  kc::free(p);
+}
+
+TEST_CASE("cuda parity: conv2d implicit GEMM on the FER ResNet-18 geometries", "[cuda][conv]") {
+  if (no_gpu()) return;
+  std::uint32_t seed = 1;
+  for (const auto& g : conv_cases()) check_conv(g, kc::ConvAlgo::ImplicitGemm, seed++);
+}
+
+TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][conv]") {
+#if MINIDL_WITH_CUDNN
+  if (no_gpu()) return;
+  std::uint32_t seed = 1;
+  // Deterministic mode takes cuDNN's heuristic choice; the default times the algorithms.
+  for (const auto& g : conv_cases()) {
+    check_conv(g, kc::ConvAlgo::Cudnn, seed, true);
+    check_conv(g, kc::ConvAlgo::Cudnn, seed++, false);
+  }
+#else
+  std::cout << "MINIDL_SKIPPED: built without cuDNN" << std::endl;
+#endif
+}
+
+TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (deterministic)", "[cuda][conv]") {
+  if (no_gpu()) return;
+  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
+#if MINIDL_WITH_CUDNN
+  algos.push_back(kc::ConvAlgo::Cudnn);
+#endif
+  for (const auto algo : algos) {
+    GpuTest t;
+    kc::set_conv_algo(algo);
+    const auto g = conv(8, 64, 16, 64, 3, 1, 1);
+    std::mt19937 gen(3);
+    Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), dy(random_vector(g.n * g.k * g.oh * g.ow, gen));
+    Buf w(random_vector(g.k * g.c * g.r * g.s, gen));
+    Buf dw1(g.k * g.c * g.r * g.s), dw2(g.k * g.c * g.r * g.s), dx1(x.size()), dx2(x.size());
+    kc::conv2d_backward_weight(g, x.get(), dy.get(), dw1.get(), false, t.stream());
+    kc::conv2d_backward_weight(g, x.get(), dy.get(), dw2.get(), false, t.stream());
+    kc::conv2d_backward_input(g, dy.get(), w.get(), dx1.get(), false, t.stream());
+    kc::conv2d_backward_input(g, dy.get(), w.get(), dx2.get(), false, t.stream());
+    const std::string name = algo == kc::ConvAlgo::Cudnn ? "cudnn" : "implicit-gemm";
+    require_equal(dw1.download(), dw2.download(), "conv2d " + name + " backward_weight repeated");
+    require_equal(dx1.download(), dx2.download(), "conv2d " + name + " backward_input repeated");
+  }
+}
+
+TEST_CASE("cuda parity: cuBLAS gemm, odd sizes and transposes", "[cuda][gemm]") {
+  if (no_gpu()) return;
+  check_gemm_all(false);
+}
+
+TEST_CASE("cuda parity: tiled SGEMM, odd sizes and transposes", "[cuda][gemm]") {
+  if (no_gpu()) return;
+  check_gemm_all(true);
+}
+
+TEST_CASE("cuda parity: linear forward and backward", "[cuda][linear]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::uint32_t seed = 11;
+  for (const auto& g : {k::LinearGeometry{5, 512, 7}, k::LinearGeometry{33, 17, 9}, k::LinearGeometry{256, 512, 7}}) {
+    std::ostringstream ts;
+    ts << "linear batch=" << g.batch << " in=" << g.in << " out=" << g.out;
+    const std::string tag = ts.str();
+    std::mt19937 gen(seed++);
+    const auto x = random_vector(g.batch * g.in, gen), w = random_vector(g.out * g.in, gen);
+    const auto b = random_vector(g.out, gen), dy = random_vector(g.batch * g.out, gen);
+    Buf dx_in(x), dw_in(w), db_in(b), ddy(dy);
+    for (const bool with_bias : {true, false}) {
+      std::vector<float> y(g.batch * g.out);
+      cpu::linear_forward<float>(g, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data());
+      Buf gy(std::vector<float>(y.size(), kNaN));
+      kc::linear_forward(g, dx_in.get(), dw_in.get(), with_bias ? db_in.get() : nullptr, gy.get(), t.stream());
+      require_close(gy.download(), y, dot_atol(g.in), 1e-5, tag + (with_bias ? " forward+bias" : " forward"));
+    }
+    for (const bool acc : {false, true}) {
+      const std::string how = acc ? " accumulate" : " overwrite";
+      const auto px = random_vector(x.size(), gen), pw = random_vector(w.size(), gen),
+                 pb = random_vector(b.size(), gen);
+      std::vector<float> dx = acc ? px : std::vector<float>(x.size(), kNaN);
+      cpu::linear_backward_input<float>(g, dy.data(), w.data(), dx.data(), acc);
+      Buf gdx(acc ? px : std::vector<float>(x.size(), kNaN));
+      kc::linear_backward_input(g, ddy.get(), dw_in.get(), gdx.get(), acc, t.stream());
+      require_close(gdx.download(), dx, dot_atol(g.out), 1e-5, tag + " backward_input" + how);
+
+      std::vector<float> dw = acc ? pw : std::vector<float>(w.size(), kNaN);
+      cpu::linear_backward_weight<float>(g, x.data(), dy.data(), dw.data(), acc);
+      Buf gdw(acc ? pw : std::vector<float>(w.size(), kNaN));
+      kc::linear_backward_weight(g, dx_in.get(), ddy.get(), gdw.get(), acc, t.stream());
+      require_close(gdw.download(), dw, dot_atol(g.batch), 1e-5, tag + " backward_weight" + how);
+
+      std::vector<float> db = acc ? pb : std::vector<float>(b.size(), kNaN);
+      cpu::linear_backward_bias<float>(g, dy.data(), db.data(), acc);
+      Buf gdb(acc ? pb : std::vector<float>(b.size(), kNaN));
+      kc::linear_backward_bias(g, ddy.get(), gdb.get(), acc, t.stream());
+      require_close(gdb.download(), db, dot_atol(g.batch), 1e-5, tag + " backward_bias" + how);
+    }
+  }
+}
+
+TEST_CASE("cuda parity: elementwise ops, sum, sum_squares and fill_from_scalar", "[cuda][elementwise]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  for (const std::int64_t n : {std::int64_t(1), std::int64_t(1000), std::int64_t(1) << 20, std::int64_t(3000001)}) {
+    const std::string tag = "n=" + std::to_string(n);
+    std::mt19937 gen(static_cast<std::uint32_t>(n));
+    const auto a = random_vector(n, gen), b = random_vector(n, gen), prior = random_vector(n, gen);
+    Buf da(a), dbuf(b);
+
+    std::vector<float> want(n);
+    cpu::fill<float>(n, 0.25f, want.data());
+    Buf y(std::vector<float>(n, kNaN));
+    kc::fill(n, 0.25f, y.get(), t.stream());
+    require_equal(y.download(), want, "fill " + tag);
+
+    for (const bool acc : {false, true}) {
+      std::vector<float> s = acc ? prior : std::vector<float>(n, kNaN);
+      cpu::scale<float>(n, -1.75f, a.data(), s.data(), acc);
+      Buf gs(acc ? prior : std::vector<float>(n, kNaN));
+      kc::scale(n, -1.75f, da.get(), gs.get(), acc, t.stream());
+      require_close(gs.download(), s, 1e-7, 1e-6, "scale " + tag + (acc ? " accumulate" : " overwrite"));
+    }
+
+    cpu::add<float>(n, a.data(), b.data(), want.data());
+    Buf gadd(std::vector<float>(n, kNaN));
+    kc::add(n, da.get(), dbuf.get(), gadd.get(), t.stream());
+    require_equal(gadd.download(), want, "add " + tag);
+
+    cpu::add_relu<float>(n, a.data(), b.data(), want.data());
+    Buf gar(std::vector<float>(n, kNaN));
+    kc::add_relu(n, da.get(), dbuf.get(), gar.get(), t.stream());
+    require_equal(gar.download(), want, "add_relu " + tag);
+
+    std::vector<float> r(n);
+    cpu::relu_forward<float>(n, a.data(), r.data());
+    Buf gr(std::vector<float>(n, kNaN));
+    kc::relu_forward(n, da.get(), gr.get(), t.stream());
+    require_equal(gr.download(), r, "relu_forward " + tag);
+
+    for (const bool acc : {false, true}) {
+      std::vector<float> dx = acc ? prior : std::vector<float>(n, kNaN);
+      cpu::relu_backward<float>(n, b.data(), r.data(), dx.data(), acc);
+      Buf gdx(acc ? prior : std::vector<float>(n, kNaN));
+      kc::relu_backward(n, dbuf.get(), gr.get(), gdx.get(), acc, t.stream());
+      require_equal(gdx.download(), dx, "relu_backward " + tag + (acc ? " accumulate" : " overwrite"));
+    }
+
+    const double s = cpu::sum<float>(n, a.data());
+    Buf gsum(std::vector<float>{kNaN});
+    kc::sum(n, da.get(), gsum.get(), t.stream());
+    require_close(gsum.download(), {float(s)}, 1e-6 * std::sqrt(double(n)), 1e-6, "sum " + tag);
+    // Deterministic: a second sum gives the same bits.
+    Buf gsum2(std::vector<float>{kNaN});
+    kc::sum(n, da.get(), gsum2.get(), t.stream());
+    require_equal(gsum2.download(), gsum.download(), "sum repeated " + tag);
+    const double sq = cpu::sum_squares<float>(n, a.data());
+    Buf gsq(std::vector<float>{kNaN});
+    kc::sum_squares(n, da.get(), gsq.get(), t.stream());
+    require_close(gsq.download(), {float(sq)}, 1e-6 * std::sqrt(double(n)), 1e-6, "sum_squares " + tag);
+
+    Buf scalar(std::vector<float>{3.f});
+    for (const bool acc : {false, true}) {
+      std::vector<float> f = acc ? prior : std::vector<float>(n, kNaN);
+      for (std::int64_t i = 0; i < n; ++i) f[i] = acc ? f[i] + 0.5f * 3.f : 0.5f * 3.f;
+      Buf gf(acc ? prior : std::vector<float>(n, kNaN));
+      kc::fill_from_scalar(n, scalar.get(), 0.5f, gf.get(), acc, t.stream());
+      require_equal(gf.download(), f, "fill_from_scalar " + tag + (acc ? " accumulate" : " overwrite"));
+    }
+  }
+  // n == 0: sum writes 0 and nothing is launched out of bounds.
+  Buf z(std::vector<float>{kNaN});
+  kc::sum(0, z.get(), z.get(), t.stream());
+  require_equal(z.download(), {0.f}, "sum of nothing");
+}
+
+TEST_CASE("cuda parity: batch norm, our kernels", "[cuda][batch_norm]") {
+  if (no_gpu()) return;
+  check_batch_norm_all("native");
+}
+
+TEST_CASE("cuda parity: batch norm through cuDNN", "[cuda][batch_norm]") {
+#if MINIDL_WITH_CUDNN
+  if (no_gpu()) return;
+  check_batch_norm_all("cudnn");
+#else
+  std::cout << "MINIDL_SKIPPED: built without cuDNN" << std::endl;
+#endif
+}
+
+TEST_CASE("cuda parity: max pool forward (values and argmax) and backward", "[cuda][pool]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::uint32_t seed = 21;
+  const std::vector<k::Pool2dGeometry> cases = {
+      {4, 64, 32, 32, 3, 3, 2, 2, 1, 1, 0, 0},  // ResNet's stem pool
+      {2, 3, 7, 9, 2, 2, 2, 2, 0, 0, 0, 0},
+      {2, 3, 7, 9, 3, 3, 1, 1, 1, 1, 0, 0},
+      {1, 2, 5, 6, 3, 2, 2, 1, 1, 0, 0, 0},
+  };
+  for (auto g : cases) {
+    REQUIRE(g.finalize());
+    std::ostringstream ts;
+    ts << "max_pool2d " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << " k" << g.kh << "x" << g.kw << " s"
+       << g.stride_h << "x" << g.stride_w << " p" << g.pad_h << "x" << g.pad_w;
+    const std::string tag = ts.str();
+    std::mt19937 gen(seed++);
+    const std::size_t nx = g.n * g.c * g.h * g.w, ny = g.n * g.c * g.oh * g.ow;
+    const auto x = random_vector(nx, gen), dy = random_vector(ny, gen), prior = random_vector(nx, gen);
+    std::vector<float> y(ny);
+    std::vector<std::int64_t> arg(ny);
+    cpu::max_pool2d_forward<float>(g, x.data(), y.data(), arg.data());
+    Buf dx_in(x), gy(std::vector<float>(ny, kNaN)), ddy(dy);
+    DeviceBuffer<std::int64_t> garg(std::vector<std::int64_t>(ny, -7));
+    kc::max_pool2d_forward(g, dx_in.get(), gy.get(), garg.get(), t.stream());
+    require_equal(gy.download(), y, tag + " forward");
+    const auto got_arg = garg.download();
+    std::size_t arg_diff = 0;
+    for (std::size_t i = 0; i < ny; ++i) arg_diff += got_arg[i] != arg[i];
+    std::cout << "[cuda parity] " << tag << " argmax: " << arg_diff << " of " << ny << " differ" << std::endl;
+    REQUIRE(arg_diff == 0);
+    DeviceBuffer<std::int64_t> cpu_arg(arg);
+    for (const bool acc : {false, true}) {
+      std::vector<float> dx = acc ? prior : std::vector<float>(nx, kNaN);
+      cpu::max_pool2d_backward<float>(g, dy.data(), arg.data(), dx.data(), acc);
+      Buf gdx(acc ? prior : std::vector<float>(nx, kNaN));
+      kc::max_pool2d_backward(g, ddy.get(), cpu_arg.get(), gdx.get(), acc, t.stream());
+      require_close(gdx.download(), dx, 1e-6, 1e-6, tag + " backward" + (acc ? " accumulate" : " overwrite"));
+    }
+  }
+}
+
+TEST_CASE("cuda parity: adaptive average pool forward and backward", "[cuda][pool]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  struct Case {
+    std::int64_t n, c, h, w, oh, ow;
+  };
+  std::uint32_t seed = 31;
+  for (const auto& s : {Case{4, 512, 2, 2, 1, 1}, Case{2, 3, 7, 9, 3, 4}, Case{2, 3, 3, 3, 5, 5},
+                        Case{2, 8, 16, 16, 1, 1}, Case{1, 2, 10, 7, 4, 7}}) {
+    std::ostringstream ts;
+    ts << "adaptive_avg_pool2d " << s.n << "x" << s.c << "x" << s.h << "x" << s.w << " -> " << s.oh << "x" << s.ow;
+    const std::string tag = ts.str();
+    std::mt19937 gen(seed++);
+    const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.c * s.oh * s.ow;
+    const auto x = random_vector(nx, gen), dy = random_vector(ny, gen), prior = random_vector(nx, gen);
+    std::vector<float> y(ny);
+    cpu::adaptive_avg_pool2d_forward<float>(s.n, s.c, s.h, s.w, s.oh, s.ow, x.data(), y.data());
+    Buf dx_in(x), gy(std::vector<float>(ny, kNaN)), ddy(dy);
+    kc::adaptive_avg_pool2d_forward(s.n, s.c, s.h, s.w, s.oh, s.ow, dx_in.get(), gy.get(), t.stream());
+    require_close(gy.download(), y, 1e-6, 1e-5, tag + " forward");
+    for (const bool acc : {false, true}) {
+      std::vector<float> dx = acc ? prior : std::vector<float>(nx, kNaN);
+      cpu::adaptive_avg_pool2d_backward<float>(s.n, s.c, s.h, s.w, s.oh, s.ow, dy.data(), dx.data(), acc);
+      Buf gdx(acc ? prior : std::vector<float>(nx, kNaN));
+      kc::adaptive_avg_pool2d_backward(s.n, s.c, s.h, s.w, s.oh, s.ow, ddy.get(), gdx.get(), acc, t.stream());
+      require_close(gdx.download(), dx, 1e-6, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
+    }
+  }
+}
+
+TEST_CASE("cuda parity: log_softmax forward and backward", "[cuda][loss]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::uint32_t seed = 41;
+  for (const auto& rc : {std::pair<std::int64_t, std::int64_t>{256, 7}, {3, 1000}, {1, 1}, {37, 33}}) {
+    const auto [rows, cols] = rc;
+    const std::string tag = "log_softmax " + std::to_string(rows) + "x" + std::to_string(cols);
+    std::mt19937 gen(seed++);
+    const auto x = random_vector(rows * cols, gen, -5.f, 5.f), dy = random_vector(rows * cols, gen);
+    const auto prior = random_vector(rows * cols, gen);
+    std::vector<float> y(rows * cols);
+    cpu::log_softmax_forward<float>(rows, cols, x.data(), y.data());
+    Buf dx_in(x), gy(std::vector<float>(y.size(), kNaN)), ddy(dy);
+    kc::log_softmax_forward(rows, cols, dx_in.get(), gy.get(), t.stream());
+    require_close(gy.download(), y, 1e-5, 1e-5, tag + " forward");
+    Buf dy_in(y);
+    for (const bool acc : {false, true}) {
+      std::vector<float> dx = acc ? prior : std::vector<float>(y.size(), kNaN);
+      cpu::log_softmax_backward<float>(rows, cols, dy.data(), y.data(), dx.data(), acc);
+      Buf gdx(acc ? prior : std::vector<float>(y.size(), kNaN));
+      kc::log_softmax_backward(rows, cols, ddy.get(), dy_in.get(), gdx.get(), acc, t.stream());
+      require_close(gdx.download(), dx, dot_atol(cols), 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
+    }
+  }
+}
+
+TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::uint32_t seed = 51;
+  for (const auto& rc : {std::pair<std::int64_t, std::int64_t>{256, 7}, {5, 3}, {1000, 10}})
+    for (const bool weighted : {false, true})
+      for (const double smoothing : {0.0, 0.1}) {
+        const auto [rows, cols] = rc;
+        std::ostringstream ts;
+        ts << "cross_entropy " << rows << "x" << cols << (weighted ? " weighted" : "") << " smoothing " << smoothing;
+        const std::string tag = ts.str();
+        std::mt19937 gen(seed++);
+        const auto logits = random_vector(rows * cols, gen, -4.f, 4.f);
+        const auto weight = random_vector(cols, gen, 0.2f, 2.f);
+        std::vector<std::int64_t> target(rows);
+        std::uniform_int_distribution<std::int64_t> cls(0, cols - 1);
+        for (auto& v : target) v = cls(gen);
+        const float* wp = weighted ? weight.data() : nullptr;
+        std::vector<float> logp(rows * cols);
+        const double loss =
+            cpu::cross_entropy_forward<float>(rows, cols, logits.data(), target.data(), wp, smoothing, logp.data());
+        Buf dlogits(logits), dweight(weight), glogp(std::vector<float>(logp.size(), kNaN));
+        Buf gloss(std::vector<float>{kNaN});
+        DeviceBuffer<std::int64_t> dtarget(target);
+        DeviceBuffer<int> flag(std::vector<int>{0});
+        kc::cross_entropy_forward(rows, cols, dlogits.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
+                                  smoothing, glogp.get(), gloss.get(), flag.get(), t.stream());
+        require_close(glogp.download(), logp, 1e-5, 1e-5, tag + " logp");
+        require_close(gloss.download(), {float(loss)}, 1e-6, 1e-5, tag + " loss");
+        REQUIRE(flag.download()[0] == 0);
+
+        Buf grad(std::vector<float>{0.7f});
+        Buf glogp_in(logp);
+        const auto prior = random_vector(logp.size(), gen);
+        for (const bool acc : {false, true}) {
+          std::vector<float> d = acc ? prior : std::vector<float>(logp.size(), kNaN);
+          cpu::cross_entropy_backward<float>(rows, cols, logp.data(), target.data(), wp, smoothing, 0.7, d.data(), acc);
+          Buf gd(acc ? prior : std::vector<float>(logp.size(), kNaN));
+          kc::cross_entropy_backward(rows, cols, glogp_in.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
+                                     smoothing, grad.get(), gd.get(), acc, t.stream());
+          require_close(gd.download(), d, 1e-7, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
+        }
+      }
+  // A target outside [0, cols) raises the device flag (the CPU twin throws instead).
+  std::vector<std::int64_t> bad = {0, 7, 2};
+  Buf logits(std::vector<float>(3 * 7, 0.f)), logp(3 * 7), loss(1);
+  DeviceBuffer<std::int64_t> dbad(bad);
+  DeviceBuffer<int> flag(std::vector<int>{0});
+  kc::cross_entropy_forward(3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(), flag.get(),
+                            t.stream());
+  REQUIRE(flag.download()[0] == 1);
+}
+
+TEST_CASE("cuda parity: SGD multi-tensor step", "[cuda][optim]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  // Sizes around the kernel's chunking, and more tensors than one launch takes (70 > 64).
+  std::vector<std::int64_t> sizes = {1, 1000, 4096, 4097, 70000, 0, 3};
+  for (int i = 0; i < 63; ++i) sizes.push_back(17 + i);
+  std::uint32_t seed = 61;
+  for (const auto& o : {k::SgdOptions{0.1, 0.0, 0.0, 0.0, false}, k::SgdOptions{0.05, 0.9, 0.0, 5e-4, false},
+                        k::SgdOptions{0.05, 0.9, 0.1, 1e-4, false}, k::SgdOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
+    std::ostringstream ts;
+    ts << "sgd lr " << o.lr << " momentum " << o.momentum << " dampening " << o.dampening << " wd " << o.weight_decay
+       << (o.nesterov ? " nesterov" : "");
+    std::mt19937 gen(seed++);
+    std::vector<std::vector<float>> p, g, buf;
+    for (auto n : sizes) {
+      p.push_back(random_vector(n, gen));
+      g.push_back(random_vector(n, gen));
+      buf.push_back(random_vector(n, gen));
+    }
+    std::vector<std::unique_ptr<Buf>> dp, dg, dbuf;
+    std::vector<k::ParamSlice<float>> slices;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      dp.push_back(std::make_unique<Buf>(p[i]));
+      dg.push_back(std::make_unique<Buf>(g[i]));
+      dbuf.push_back(std::make_unique<Buf>(std::vector<float>(sizes[i], kNaN)));  // first step never reads it
+      slices.push_back({dp[i]->get(), dg[i]->get(), o.momentum != 0.0 ? dbuf[i]->get() : nullptr, nullptr, sizes[i]});
+    }
+    for (int step = 0; step < 3; ++step) {
+      const bool first = step == 0;
+      for (std::size_t i = 0; i < sizes.size(); ++i)
+        if (sizes[i] > 0)
+          cpu::sgd_step<float>(
+              {p[i].data(), g[i].data(), o.momentum != 0.0 ? buf[i].data() : nullptr, nullptr, sizes[i]}, o, first);
+      kc::sgd_step(slices.data(), static_cast<int>(slices.size()), o, first, t.stream());
+    }
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      const std::string tag = ts.str() + " tensor " + std::to_string(i) + " (" + std::to_string(sizes[i]) + ")";
+      require_close(dp[i]->download(), p[i], 1e-6, 1e-5, tag + " param");
+      if (o.momentum != 0.0) require_close(dbuf[i]->download(), buf[i], 1e-6, 1e-5, tag + " momentum buffer");
+    }
+  }
+}
+
+TEST_CASE("cuda parity: AdamW multi-tensor step", "[cuda][optim]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  const std::vector<std::int64_t> sizes = {1, 1000, 4097, 70000, 9408};
+  std::mt19937 gen(71);
+  std::vector<std::vector<float>> p, g, m, v;
+  std::vector<std::unique_ptr<Buf>> dp, dg, dm, dv;
+  std::vector<k::ParamSlice<float>> slices;
+  for (auto n : sizes) {
+    p.push_back(random_vector(n, gen));
+    g.push_back(random_vector(n, gen));
+    m.push_back(std::vector<float>(n, 0.f));
+    v.push_back(std::vector<float>(n, 0.f));
+  }
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    dp.push_back(std::make_unique<Buf>(p[i]));
+    dg.push_back(std::make_unique<Buf>(g[i]));
+    dm.push_back(std::make_unique<Buf>(m[i]));
+    dv.push_back(std::make_unique<Buf>(v[i]));
+    slices.push_back({dp[i]->get(), dg[i]->get(), dm[i]->get(), dv[i]->get(), sizes[i]});
+  }
+  k::AdamWOptions o;
+  o.lr = 1e-2;
+  o.weight_decay = 0.05;
+  for (std::int64_t step = 1; step <= 3; ++step) {
+    o.step = step;
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+      cpu::adamw_step<float>({p[i].data(), g[i].data(), m[i].data(), v[i].data(), sizes[i]}, o);
+    kc::adamw_step(slices.data(), static_cast<int>(slices.size()), o, t.stream());
+  }
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::string tag = "adamw tensor " + std::to_string(i) + " (" + std::to_string(sizes[i]) + ")";
+    require_close(dp[i]->download(), p[i], 1e-6, 1e-5, tag + " param");
+    require_close(dm[i]->download(), m[i], 1e-7, 1e-5, tag + " exp_avg");
+    require_close(dv[i]->download(), v[i], 1e-8, 1e-5, tag + " exp_avg_sq");
+  }
+}
+
+TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  const std::int64_t n = 6, h = 48, w = 64;
+  std::mt19937 gen(81);
+  const auto src = random_vector(n * h * w, gen, 0.f, 1.f);
+  std::vector<k::AffineMatrix> mats(n);
+  mats[0] = {{1, 0, 0, 0, 1, 0}};              // identity: exact
+  mats[1] = {{-1, 0, float(w - 1), 0, 1, 0}};  // horizontal flip: exact
+  for (std::int64_t i = 2; i < n; ++i) {       // rotation, scale, translation
+    const float a = 0.1f * float(i), s = 0.9f + 0.05f * float(i), tx = 1.5f * float(i) - 4.f,
+                ty = 2.f - 0.7f * float(i);
+    const float cx = 0.5f * float(w - 1), cy = 0.5f * float(h - 1);
+    const float m0 = s * std::cos(a), m1 = -s * std::sin(a), m3 = s * std::sin(a), m4 = s * std::cos(a);
+    mats[i] = {{m0, m1, cx - m0 * cx - m1 * cy + tx, m3, m4, cy - m3 * cx - m4 * cy + ty}};
+  }
+  mats[n - 1].m[2] += 1e6f;  // far outside: all fill
+  std::vector<float> want(n * h * w);
+  for (std::int64_t i = 0; i < n; ++i)
+    cpu::affine_warp<float>(h, w, src.data() + i * h * w, mats[i], 0.25f, want.data() + i * h * w);
+  Buf dsrc(src), dst(std::vector<float>(n * h * w, kNaN));
+  DeviceBuffer<k::AffineMatrix> dmats(mats);
+  kc::affine_warp(n, h, w, dsrc.get(), dmats.get(), 0.25f, dst.get(), t.stream());
+  const auto got = dst.download();
+  // Off integer coordinates, one rounding step in sx (an ulp is 4e-6 at 60) moves the sample by
+  // that much times the local slope (pixels are in [0, 1]); the CPU twin may contract to FMA.
+  require_close(got, want, 2e-5, 1e-5, "affine_warp batch");
+  const auto image = [&](const std::vector<float>& v, std::int64_t i) {
+    return std::vector<float>(v.begin() + i * h * w, v.begin() + (i + 1) * h * w);
+  };
+  require_equal(image(got, 0), image(src, 0), "affine_warp identity");
+  require_equal(image(got, 1), image(want, 1), "affine_warp horizontal flip");
+}
+
+TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][memory]") {
+  // The kernel-level half of "a steady-state step allocates nothing": after a first call of
+  // each shape (which may plan algorithms and grow the workspace), the same calls again must
+  // not touch the driver's allocator. The allocator-level test lives with core.
+  if (no_gpu()) return;
+  GpuTest t;
+  const auto g = conv(4, 64, 16, 128, 3, 2, 1);
+  const k::BatchNormGeometry bg{4, 128, g.oh * g.ow};
+  std::mt19937 gen(91);
+  Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), w(random_vector(g.k * g.c * g.r * g.s, gen));
+  Buf y(g.n * g.k * g.oh * g.ow), dy(random_vector(y.size(), gen)), dx(x.size()), dw(w.size()), db(g.k);
+  Buf gamma(random_vector(g.k, gen)), beta(random_vector(g.k, gen)), rm(g.k), rv(random_vector(g.k, gen, 0.5f, 1.f));
+  Buf sm(g.k), si(g.k), ybn(y.size());
+  Buf logits(random_vector(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector(7, gen, 0.5f, 1.f)), s(1);
+  DeviceBuffer<std::int64_t> target(std::vector<std::int64_t>(64, 3));
+  DeviceBuffer<int> flag(std::vector<int>{0});
+  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
+#if MINIDL_WITH_CUDNN
+  algos.push_back(kc::ConvAlgo::Cudnn);
+#endif
+  auto step = [&]() {
+    for (const auto algo : algos) {
+      kc::set_conv_algo(algo);
+      kc::conv2d_forward(g, x.get(), w.get(), nullptr, y.get(), t.stream());
+      kc::conv2d_backward_input(g, dy.get(), w.get(), dx.get(), false, t.stream());
+      kc::conv2d_backward_weight(g, x.get(), dy.get(), dw.get(), false, t.stream());
+      kc::conv2d_backward_bias(g, dy.get(), db.get(), false, t.stream());
+    }
+    kc::batch_norm_forward_train(bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(), rv.get(), ybn.get(),
+                                 sm.get(), si.get(), t.stream());
+    kc::batch_norm_backward(bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), dx.get(), false, db.get(),
+                            db.get(), false, t.stream());
+    kc::cross_entropy_forward(64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(), loss.get(), flag.get(),
+                              t.stream());
+    kc::cross_entropy_backward(64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(), logits.get(), false,
+                               t.stream());
+    kc::sum(y.size(), y.get(), s.get(), t.stream());
+    kc::gemm(false, true, 64, 128, 256, 1.f, y.get(), 256, dy.get(), 256, 0.f, dx.get(), 128, t.stream());
+    kc::synchronize(0);
+  };
+  step();
+  const auto before = kc::driver_counters();
+  step();
+  step();
+  const auto after = kc::driver_counters();
+  std::cout << "[cuda] driver mallocs " << before.mallocs << " -> " << after.mallocs << ", frees " << before.frees
+            << " -> " << after.frees << std::endl;
+  CHECK(after.mallocs == before.mallocs);
+  CHECK(after.frees == before.frees);
+}
+
+#else  // !MINIDL_WITH_CUDA
+
+TEST_CASE("cuda parity", "[cuda]") { std::cout << "MINIDL_SKIPPED: built without CUDA" << std::endl; }
+
+#endif
