@@ -1,0 +1,31 @@
+// Image files: decoding (PNG, JPEG, BMP, GIF, TGA, PGM/PPM through stb_image) straight to
+// grayscale, and writing grayscale PNG/BMP/JPEG (stb_image_write), for the image-folder data
+// set, the dataset writer app and anything that shows a person an image.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+#include <vector>
+
+#include "minidl/data/image.h"
+
+namespace minidl::data {
+
+// Decodes any supported file to gray (ITU-R 601 luma for colour). Throws DataError naming the
+// file and the reason (missing, unreadable, empty, not an image, corrupt).
+GrayImage load_image_gray(const std::string& path);
+// The same from bytes in memory; `name` is what an error message calls them.
+GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const std::string& name);
+
+// Writes by extension: .png, .bmp, .jpg/.jpeg (quality 95). Throws DataError on failure.
+void save_image(const std::string& path, const GrayImage& image);
+
+// PNG bytes of a grayscale image, in memory (for images inlined into HTML reports).
+std::vector<std::uint8_t> encode_png(const GrayImage& image);
+
+// Whether a file name has an extension load_image_gray reads (case-insensitive).
+bool is_image_file_name(const std::string& name);
+
+}  // namespace minidl::data
