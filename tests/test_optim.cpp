@@ -1,0 +1,108 @@
+// Optimisers as modules use them, learning-rate schedules against torch.optim.lr_scheduler's
+// own numbers, and gradient clipping.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "minidl/core/ops.h"
+#include "minidl/layers/lr_schedule.h"
+#include "minidl/layers/optim.h"
+
+using namespace minidl;
+
+TEST_CASE("LR schedules match torch.optim.lr_scheduler", "[optim]") {
+  // Printed by torch 1.13: OneCycleLR(max_lr=0.1, total_steps=100), CosineAnnealingLR(T_max=100,
+  // eta_min=0.001), StepLR(step_size=30, gamma=0.1), read before each optimizer step.
+  LrSchedule one;
+  one.kind = LrSchedule::Kind::OneCycle;
+  one.base_lr = 0.1;
+  one.total_steps = 100;
+  const std::pair<int, double> one_ref[] = {{0, 0.004}, {10, 0.029516394846410082}, {29, 0.1},
+                                            {30, 0.09994965352845243}, {50, 0.0793893450575732}, {99, 4e-07}};
+  for (auto [s, lr] : one_ref) CHECK(one.lr_at(s) == Approx(lr).epsilon(1e-9));
+
+  LrSchedule cos;
+  cos.kind = LrSchedule::Kind::Cosine;
+  cos.base_lr = 0.1;
+  cos.total_steps = 100;
+  cos.min_lr = 0.001;
+  const std::pair<int, double> cos_ref[] = {{0, 0.1}, {25, 0.08550178566873408}, {50, 0.050499999999999975},
+                                            {99, 0.0010244252618962857}};
+  for (auto [s, lr] : cos_ref) CHECK(cos.lr_at(s) == Approx(lr).epsilon(1e-9));
+
+  LrSchedule step;
+  step.kind = LrSchedule::Kind::Step;
+  step.base_lr = 0.1;
+  step.step_size = 30;
+  step.gamma = 0.1;
+  const std::pair<int, double> step_ref[] = {{0, 0.1}, {29, 0.1}, {30, 0.01}, {65, 0.001}};
+  for (auto [s, lr] : step_ref) CHECK(step.lr_at(s) == Approx(lr).epsilon(1e-9));
+
+  // Linear warm-up over 10 steps to 0.1, then cosine to 0 at step 110.
+  LrSchedule wc;
+  wc.kind = LrSchedule::Kind::WarmupCosine;
+  wc.base_lr = 0.1;
+  wc.warmup_steps = 10;
+  wc.total_steps = 110;
+  CHECK(wc.lr_at(0) == Approx(0.01));
+  CHECK(wc.lr_at(9) == Approx(0.1));
+  CHECK(wc.lr_at(10) == Approx(0.1));
+  CHECK(wc.lr_at(60) == Approx(0.05));
+  CHECK(wc.lr_at(110) == Approx(0.0).margin(1e-12));
+  CHECK(LrSchedule::parse("warmup-cosine") == LrSchedule::Kind::WarmupCosine);
+  CHECK_THROWS_WITH(LrSchedule::parse("linear"), Catch::Contains("onecycle"));
+}
+
+TEST_CASE("SGD skips parameters without a gradient and its state round-trips", "[optim]") {
+  Tensor a = Tensor::from_vector<float>({1, 2}).requires_grad_();
+  Tensor b = Tensor::from_vector<float>({3}).requires_grad_();
+  SGD opt({{"a", a}, {"b", b}}, {0.1, 0.9, 0.0, 0.0, false});
+  sum(a).backward();  // b gets no gradient
+  opt.step();
+  CHECK(a.to_vector<float>() == std::vector<float>{0.9f, 1.9f});
+  CHECK(b.to_vector<float>() == std::vector<float>{3.f});
+  // Second step with momentum: buf = 0.9 * 1 + 1 = 1.9, a -= 0.1 * 1.9.
+  opt.step();
+  CHECK(a.to_vector<float>()[0] == Approx(0.9f - 0.19f));
+  std::map<std::string, Tensor> saved;
+  for (auto& [k, t] : opt.state_dict()) saved[k] = t.clone();
+  CHECK(saved.count("a.momentum_buffer") == 1);
+  CHECK(saved.at("step").item() == 2);
+
+  Tensor a2 = Tensor::from_vector<float>({0.71f, 1.71f}).requires_grad_();
+  Tensor b2 = Tensor::from_vector<float>({3}).requires_grad_();
+  SGD resumed({{"a", a2}, {"b", b2}}, {0.1, 0.9, 0.0, 0.0, false});
+  resumed.load_state_dict(saved);
+  CHECK(resumed.steps() == 2);
+  opt.zero_grad();
+  sum(a).backward();
+  sum(a2).backward();
+  opt.step();
+  resumed.step();
+  CHECK(a2.to_vector<float>()[0] == Approx(a.to_vector<float>()[0]));
+  CHECK_THROWS_WITH(SGD({{"c", Tensor::zeros({1})}}, {}), Catch::Contains("'c'") && Catch::Contains("grad"));
+}
+
+TEST_CASE("AdamW's first step moves every weight by lr against its gradient's sign", "[optim]") {
+  // With bias correction, step 1 gives m_hat = g and v_hat = g^2, so the update is
+  // lr * g / (|g| + eps) after the decay p *= 1 - lr * wd.
+  Tensor p = Tensor::from_vector<double>({1.0, -2.0, 0.5}).requires_grad_();
+  AdamW opt({{"p", p}}, {0.01, 0.9, 0.999, 1e-8, 0.1, 1});
+  p.set_grad(Tensor::from_vector<double>({0.3, -4.0, 0.0}));
+  opt.step();
+  const auto v = p.to_vector<double>();
+  CHECK(v[0] == Approx(1.0 * (1 - 0.001) - 0.01 * 0.3 / (0.3 + 1e-8)).epsilon(1e-12));
+  CHECK(v[1] == Approx(-2.0 * (1 - 0.001) + 0.01 * 4.0 / (4.0 + 1e-8)).epsilon(1e-12));
+  CHECK(v[2] == Approx(0.5 * (1 - 0.001)).epsilon(1e-12));
+}
+
+TEST_CASE("clip_grad_norm_ scales gradients to the norm and reports the norm before", "[optim]") {
+  Tensor a = Tensor::zeros({2}, DType::Float64).requires_grad_(), b = Tensor::zeros({1}, DType::Float64).requires_grad_();
+  a.set_grad(Tensor::from_vector<double>({3, 0}));
+  b.set_grad(Tensor::from_vector<double>({4}));
+  CHECK(clip_grad_norm_({a, b}, 10.0) == Approx(5.0));
+  CHECK(a.grad().to_vector<double>()[0] == 3.0);  // under the limit: unchanged
+  CHECK(clip_grad_norm_({a, b}, 1.0) == Approx(5.0));
+  CHECK(a.grad().to_vector<double>()[0] == Approx(0.6).epsilon(1e-6));
+  CHECK(b.grad().to_vector<double>()[0] == Approx(0.8).epsilon(1e-6));
+}
