@@ -4,7 +4,11 @@
 
 #include "minidl/core/autograd.h"
 #include "minidl/core/rng.h"
+#include "minidl/layers/checkpoint.h"
 #include "minidl/layers/loss.h"
+
+#include <cstring>
+#include <filesystem>
 #include "minidl/layers/optim.h"
 #include "minidl/models/resnet.h"
 
@@ -122,4 +126,27 @@ TEST_CASE("a batch of 8 overfits to near-zero loss", "[model][slow]") {
   INFO("first loss " << first << ", last " << last);
   CHECK(first > 1.0);
   CHECK(last < 0.02);
+}
+
+TEST_CASE("a checkpoint file round trip is bit-exact and keeps metadata", "[model]") {
+  manual_seed(7);
+  auto a = resnet18(1, 7, 8);
+  // Some steps of training so running statistics and num_batches_tracked are not initial.
+  Generator gen(8);
+  for (int i = 0; i < 2; ++i) a->forward(Tensor::randn({4, 1, 32, 32}, gen));
+  const std::string path = (std::filesystem::temp_directory_path() / "minidl_roundtrip.safetensors").string();
+  save_checkpoint(*a, path, {{"minidl.note", "round trip"}});
+  manual_seed(9);
+  auto b = resnet18(1, 7, 8);
+  const auto meta = load_checkpoint(*b, path);
+  std::filesystem::remove(path);
+  CHECK(meta.at("minidl.note") == "round trip");
+  const auto sa = a->state_dict(), sb = b->state_dict();
+  REQUIRE(sa.size() == sb.size());
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    INFO(sa[i].first);
+    CHECK(sa[i].first == sb[i].first);
+    CHECK(std::memcmp(sa[i].second.raw_data(), sb[i].second.raw_data(), sa[i].second.nbytes()) == 0);
+  }
+  CHECK(b->bn1->num_batches_tracked.item() == 2);
 }

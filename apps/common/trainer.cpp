@@ -1,11 +1,14 @@
 #include "common/trainer.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "common/evaluation.h"
 #include "common/model_info.h"
@@ -204,6 +207,12 @@ void save_train_state(const std::string& path, const Module& model, const Optimi
   std::map<std::string, Tensor> tensors;
   for (const auto& [n, t] : model.state_dict()) tensors["model." + n] = t;
   for (const auto& [n, t] : opt.state_dict()) tensors["optimizer." + n] = t;
+  // The default generator's state (as int64 bit patterns), so that anything drawn from it
+  // after a resume is what an uninterrupted run would have drawn.
+  const Generator::State rng = default_generator().state();
+  Tensor rng_t = Tensor::empty({static_cast<std::int64_t>(rng.size())}, DType::Int64);
+  for (std::size_t i = 0; i < rng.size(); ++i) rng_t.data<std::int64_t>()[i] = static_cast<std::int64_t>(rng[i]);
+  tensors["rng"] = rng_t;
   json h = json::array();
   for (const auto& m : history) h.push_back(m.to_json());
   save_safetensors(path, tensors,
@@ -226,6 +235,11 @@ ResumeState load_train_state(const std::string& path, Module& model, Optimizer& 
   }
   model.load_state_dict(m);
   opt.load_state_dict(o);
+  if (auto it = f.tensors.find("rng"); it != f.tensors.end() && it->second.numel() == 6) {
+    Generator::State rng;
+    for (std::size_t i = 0; i < rng.size(); ++i) rng[i] = static_cast<std::uint64_t>(it->second.data<std::int64_t>()[i]);
+    default_generator().set_state(rng);
+  }
   ResumeState r;
   try {
     r.epochs_done = std::stoll(f.metadata.at("epochs_done"));
@@ -251,6 +265,30 @@ void write_curves(const std::string& path, const std::vector<EpochMetrics>& hist
   LineChart acc{title + ": accuracy", "epoch", "accuracy", {ta, va}, 0, 1};
   write_file_atomic(path, svg_document(1000, 380, {line_chart_fragment(loss, 0, 0, 500, 380),
                                                    line_chart_fragment(acc, 500, 0, 500, 380)}));
+}
+
+// A run killed while writing leaves its temporary files behind (save_safetensors's
+// NAME.safetensors.tmp.PID, write_file_atomic's NAME.tmp); the files they were to replace are
+// intact. Removes those of processes that are gone, so that crashes do not pile up
+// checkpoint-sized litter in the run folder.
+void remove_stale_temp_files(const std::string& dir, bool quiet) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    bool stale = false;
+    const auto tmp = name.rfind(".safetensors.tmp.");
+    if (tmp != std::string::npos) {
+      const std::string pid = name.substr(tmp + 17);
+      if (!pid.empty() && pid.size() < 10 && pid.find_first_not_of("0123456789") == std::string::npos)
+        stale = ::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
+    } else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      const std::string target = fs::path(name.substr(0, name.size() - 4)).extension().string();
+      stale = target == ".json" || target == ".jsonl" || target == ".csv" || target == ".svg" || target == ".html" ||
+              target == ".md";
+    }
+    if (stale && e.is_regular_file(ec) && fs::remove(e.path(), ec) && !quiet)
+      std::printf("removed %s, left by an interrupted run\n", e.path().string().c_str());
+  }
 }
 
 std::shared_ptr<const data::Dataset> limit(const data::DatasetPtr& d, std::int64_t n) {
@@ -284,6 +322,7 @@ TrainResult train(TrainConfig cfg) {
   }
   cfg.validate();
   fs::create_directories(cfg.out);
+  remove_stale_temp_files(cfg.out, cfg.quiet);
   const Device device = resolve_device(cfg.device, cfg.quiet);
   manual_seed(cfg.seed);
 
@@ -358,6 +397,12 @@ TrainResult train(TrainConfig cfg) {
     start_epoch = r.epochs_done;
     global_step = r.global_step;
     result.history = r.history;
+    // A run killed after saving its state but before its metrics (or resumed when already
+    // complete) would otherwise keep files that miss the last epochs.
+    if (!result.history.empty()) {
+      write_metrics(cfg.out, result.history);
+      write_curves(cfg.out + "/curves.svg", result.history, cfg.aug ? "augmentation on" : "augmentation off");
+    }
     if (!cfg.quiet) std::printf("resuming %s after epoch %lld of %lld\n", cfg.out.c_str(), (long long)start_epoch, (long long)cfg.epochs);
   }
   write_file_atomic(cfg.out + "/config.json", cfg.to_json().dump(2) + "\n");
