@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "minidl/config.h"
+#include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"
 #include "minidl/layers/checkpoint.h"
 #include "minidl/layers/loss.h"
@@ -128,4 +130,25 @@ TEST_CASE("golden: the same on a GPU", "[golden][cuda]") {
     return;
   }
   run_golden(Device::cuda(0), 1e-4, 1e-3);
+}
+
+TEST_CASE("golden: a checkpoint written by minidl loads in PyTorch with the same logits", "[golden][interop]") {
+  // Needs Debian's python3-torch and python3-torchvision; without them the check is skipped.
+  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
+    std::printf("MINIDL_SKIPPED: /usr/bin/python3 has no torch/torchvision; PyTorch-side check not run\n");
+    return;
+  }
+  manual_seed(11);
+  auto model = resnet18(1, 7, 4);
+  Generator gen(12);
+  for (int i = 0; i < 2; ++i) model->forward(Tensor::randn({4, 1, 32, 32}, gen));  // non-trivial running stats
+  model->eval();
+  Tensor x = Tensor::uniform({3, 1, 48, 48}, 0, 1, gen);
+  Tensor logits = model->forward(x);
+  const std::string dir = std::string(MINIDL_BINARY_DIR) + "/tests";
+  const std::string ckpt = dir + "/interop_model.safetensors", io = dir + "/interop_io.safetensors";
+  save_checkpoint(*model, ckpt, {{"minidl.width", "4"}});
+  save_safetensors(io, {{"input", x}, {"logits", logits}});
+  const std::string cmd = "/usr/bin/python3 " + std::string(MINIDL_TEST_DATA_DIR) + "/../check_torch_interop.py " + ckpt + " " + io;
+  CHECK(std::system(cmd.c_str()) == 0);
 }
