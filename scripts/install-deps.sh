@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, testing and benchmarking minidl need, on a fresh
 # Debian 12 machine. Idempotent; run as root (or with sudo available).
-#   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --bench    also PyTorch (the CPU reference for bench/) and Fashion-MNIST
+#   scripts/install-deps.sh            what building and running need
+#   scripts/install-deps.sh --test     also PyTorch (the test that loads minidl's checkpoints in
+#                                      PyTorch) and Fashion-MNIST (the IDX reader's real-file test)
+#   scripts/install-deps.sh --bench    the same, for bench/ (PyTorch is the reference)
+#   scripts/install-deps.sh --fuzz     also clang with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
+#   scripts/install-deps.sh --all      all of the above
 set -euo pipefail
 
 packages=(
@@ -15,8 +19,13 @@ packages=(
   zlib1g-dev               # gzip'd IDX files
   python3                  # small scripts in tests/ and bench/
 )
-if [[ "${1:-}" == "--bench" || "${1:-}" == "--all" ]]; then
-  packages+=(python3-torch python3-torchvision python3-numpy dataset-fashion-mnist clang libclang-rt-14-dev)
+case "${1:-}" in
+  --test|--bench|--all) packages+=(python3-torch python3-torchvision python3-numpy dataset-fashion-mnist) ;;
+esac
+if [[ "${1:-}" == "--fuzz" || "${1:-}" == "--all" ]]; then
+  # clang 14 is Debian 12's; libFuzzer and the ASan/UBSan runtimes are in libclang-rt-14-dev,
+  # and clang's OpenMP (-fopenmp) in libomp-14-dev.
+  packages+=(clang libclang-rt-14-dev libomp-14-dev)
 fi
 
 missing=()

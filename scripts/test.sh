@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${MINIDL_CMAKE_ARGS:-}
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
