@@ -1,0 +1,99 @@
+// A whole training step on the GPU against the same step on the CPU, and that steady-state
+// GPU training steps take no memory from the driver. Skipped (and reported so) without a GPU.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "minidl/config.h"
+#include "minidl/core/rng.h"
+#include "minidl/layers/loss.h"
+#include "minidl/layers/optim.h"
+#include "minidl/models/resnet.h"
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/runtime.h"
+#endif
+
+using namespace minidl;
+
+namespace {
+bool skip_without_gpu(const char* what) {
+  if (cuda_available()) return false;
+  std::printf("MINIDL_SKIPPED: no GPU visible, %s did not run\n", what);
+  return true;
+}
+
+double max_rel(const Tensor& a, const Tensor& b) {
+  const auto x = a.to(Device::cpu()).to_vector<float>(), y = b.to(Device::cpu()).to_vector<float>();
+  double num = 0, den = 1e-12;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    num = std::max(num, double(std::abs(x[i] - y[i])));
+    den = std::max(den, double(std::abs(y[i])));
+  }
+  return num / den;
+}
+}  // namespace
+
+TEST_CASE("cuda: one SGD training step of the FER model matches the CPU", "[cuda][training]") {
+  if (skip_without_gpu("the GPU training step")) return;
+  manual_seed(21);
+  auto cpu_model = resnet18(1, 7, 16);
+  manual_seed(21);
+  auto gpu_model = resnet18(1, 7, 16);
+  gpu_model->to(Device::cuda());
+  Generator gen(22);
+  Tensor x = Tensor::uniform({8, 1, 64, 64}, 0, 1, gen);
+  Tensor y = Tensor::from_vector<std::int64_t>({0, 1, 2, 3, 4, 5, 6, 0});
+  CrossEntropyLoss loss_fn;
+  SGD cpu_opt(cpu_model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
+  SGD gpu_opt(gpu_model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
+  for (int step = 0; step < 2; ++step) {
+    cpu_opt.zero_grad();
+    gpu_opt.zero_grad();
+    Tensor lc = loss_fn(cpu_model->forward(x), y);
+    Tensor lg = loss_fn(gpu_model->forward(x.to(Device::cuda())), y.to(Device::cuda()));
+    lc.backward();
+    lg.backward();
+    INFO("step " << step << ": cpu loss " << lc.item() << ", gpu loss " << lg.item());
+    CHECK(lg.item() == Approx(lc.item()).epsilon(1e-4));
+    cpu_opt.step();
+    gpu_opt.step();
+  }
+  const auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
+  double worst = 0;
+  for (std::size_t i = 0; i < pc.size(); ++i) {
+    const double e = max_rel(pg[i].second, pc[i].second);
+    worst = std::max(worst, e);
+    INFO(pc[i].first << ": relative error " << e);
+    CHECK(e < 1e-3);
+  }
+  std::printf("cuda training step: worst parameter relative error after 2 steps %.3g\n", worst);
+}
+
+TEST_CASE("cuda: steady-state training steps take no memory from the driver", "[cuda][training][allocator]") {
+  if (skip_without_gpu("the GPU allocation count")) return;
+#if MINIDL_WITH_CUDA
+  manual_seed(23);
+  auto model = resnet18(1, 7, 16);
+  model->to(Device::cuda());
+  Generator gen(24);
+  Tensor x = Tensor::uniform({16, 1, 64, 64}, 0, 1, gen).to(Device::cuda());
+  Tensor y = Tensor::zeros({16}, DType::Int64).to(Device::cuda());
+  SGD opt(model->named_parameters(), {0.01, 0.9, 0.0, 0.0, false});
+  CrossEntropyLoss loss_fn;
+  auto step = [&] {
+    opt.zero_grad();
+    loss_fn(model->forward(x), y).backward();
+    opt.step();
+  };
+  step();
+  step();
+  kernels::cuda::synchronize(0);
+  const auto before = kernels::cuda::driver_counters();
+  for (int i = 0; i < 5; ++i) step();
+  kernels::cuda::synchronize(0);
+  const auto after = kernels::cuda::driver_counters();
+  CHECK(after.mallocs == before.mallocs);
+  CHECK(after.frees == before.frees);
+#endif
+}
