@@ -1,6 +1,9 @@
 #include "minidl/core/allocator.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <limits>
+#include <memory>
 #include <utility>
 
 #include "minidl/config.h"
@@ -107,7 +110,54 @@ void CachingAllocator::release_cached_locked() {
   }
 }
 
+std::size_t parse_memory_limit(const std::string& text, const char* what) {
+  auto bad = [&]() {
+    MINIDL_FAIL(what, "='", text, "': expected a memory size in bytes, optionally with a K, M, G or T suffix ",
+                "(powers of 1024), such as 2G, 512M or 1000000; 0 or empty means no limit");
+  };
+  std::size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == text.size()) return 0;
+  std::size_t value = 0;
+  const std::size_t digits_start = i;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    const std::size_t d = static_cast<std::size_t>(text[i] - '0');
+    if (value > (std::numeric_limits<std::size_t>::max() - d) / 10) bad();
+    value = value * 10 + d;
+  }
+  if (i == digits_start) bad();
+  int shift = 0;
+  if (i < text.size()) {
+    switch (std::toupper(static_cast<unsigned char>(text[i]))) {
+      case 'K': shift = 10; break;
+      case 'M': shift = 20; break;
+      case 'G': shift = 30; break;
+      case 'T': shift = 40; break;
+      default: bad();
+    }
+    ++i;
+    if (i < text.size() && (text[i] == 'i' || text[i] == 'I')) ++i;  // "2GiB" too
+    if (i < text.size() && (text[i] == 'b' || text[i] == 'B')) ++i;
+  }
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  if (i != text.size()) bad();
+  if (shift && value > (std::numeric_limits<std::size_t>::max() >> shift)) bad();
+  return value << shift;
+}
+
 namespace {
+
+std::size_t limit_from_env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? parse_memory_limit(v, name) : 0;
+}
+
+CachingAllocator* with_env_limit(CachingAllocator* a, const char* env_name) {
+  std::unique_ptr<CachingAllocator> owner(a);
+  a->set_limit(limit_from_env(env_name));  // a bad value throws here, and again on the next call
+  return owner.release();
+}
+
 #if MINIDL_WITH_CUDA
 // The caching allocator's raw functions are plain function pointers; one pair per device would
 // need the device index, so each GPU's allocator sets its device before allocating.
@@ -138,7 +188,8 @@ CachingAllocator* make_cuda_allocator(int device, std::integer_sequence<int, D..
 Allocator& allocator_for(Device device) {
   if (device.is_cpu()) {
     // Never destroyed: tensors in static objects may be freed after main returns.
-    static CachingAllocator* cpu = new CachingAllocator("CPU", &cpu_raw_alloc, &cpu_raw_free);
+    static CachingAllocator* cpu =
+        with_env_limit(new CachingAllocator("CPU", &cpu_raw_alloc, &cpu_raw_free), "MINIDL_CPU_MEMORY_LIMIT");
     return *cpu;
   }
 #if MINIDL_WITH_CUDA
@@ -148,7 +199,9 @@ Allocator& allocator_for(Device device) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   auto& a = gpus[device.index];
-  if (!a) a = make_cuda_allocator(device.index, std::make_integer_sequence<int, kMaxDevices>{});
+  if (!a)
+    a = with_env_limit(make_cuda_allocator(device.index, std::make_integer_sequence<int, kMaxDevices>{}),
+                       "MINIDL_CUDA_MEMORY_LIMIT");
   return *a;
 #else
   MINIDL_FAIL("this build of minidl has no CUDA backend (configure with -DMINIDL_CUDA=ON); asked for ",

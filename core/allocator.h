@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "minidl/core/device.h"
@@ -63,7 +64,16 @@ class CachingAllocator : public Allocator {
 };
 
 // The allocator of a device: one per process for the CPU, one per GPU.
+// Each starts with the limit (see set_limit) given by the environment, read once when it is
+// first used: MINIDL_CPU_MEMORY_LIMIT for the CPU, MINIDL_CUDA_MEMORY_LIMIT for every GPU
+// (a byte count with an optional K, M, G or T suffix, powers of 1024: "512M", "2G"; unset,
+// empty or 0: no limit). They let a user cap a shared machine's memory, and let a test drive a
+// whole program into the out-of-memory path on purpose.
 Allocator& allocator_for(Device device);
+
+// "2G" -> 2147483648: the limit variables' syntax. Throws minidl::Error naming `what` (the
+// variable) for anything else.
+std::size_t parse_memory_limit(const std::string& text, const char* what);
 inline Allocator& cpu_allocator() { return allocator_for(Device::cpu()); }
 
 }  // namespace minidl

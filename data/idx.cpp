@@ -60,13 +60,21 @@ IdxArray read_idx(const std::string& path) {
   if (bytes.size() < header)
     throw_data_error(path, ": truncated IDX header (", bytes.size(), " bytes; ", ndim, " dimensions need ", header, ")");
   IdxArray a;
+  // Products are checked before they are formed (a dimension can be 2^32 - 1). The item size
+  // is checked on its own: a zero first dimension keeps the total at 0 whatever the others claim.
+  constexpr std::int64_t kMaxElements = std::int64_t{1} << 40;
+  auto fits = [&](std::int64_t acc, std::int64_t n) { return n == 0 || acc <= kMaxElements / n; };
   std::int64_t total = 1, item = 1;
   for (int d = 0; d < ndim; ++d) {
     const std::int64_t n = be32(bytes.data() + 4 + 4 * d);
     a.dims.push_back(n);
+    if (!fits(total, n) || (d > 0 && !fits(item, n))) {
+      std::ostringstream dims;
+      for (int k = 0; k < ndim; ++k) dims << (k ? "x" : "") << be32(bytes.data() + 4 + 4 * k);
+      throw_data_error(path, ": IDX dimensions ", dims.str(), " are too large (over 2^40 values)");
+    }
     total *= n;
     if (d > 0) item *= n;
-    if (total > (std::int64_t{1} << 40)) throw_data_error(path, ": IDX dimensions too large");
   }
   const auto have = static_cast<std::int64_t>(bytes.size() - header);
   if (have < total) {

@@ -25,6 +25,16 @@
 #define STBI_ONLY_PNM
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
+// Every stb_image allocation zeroed. Debian's stb_image 2.27 decodes a JPEG scan with Huffman
+// tables no DHT segment defined, reading them from uninitialised memory: garbage offsets that
+// index far outside the tables (found by fuzzing, tests/fuzz). Zeroed tables decode to garbage
+// pixels, in bounds, and the file is then refused or yields a harmless image.
+namespace {
+void* stbi_zeroed_malloc(std::size_t n) { return std::calloc(1, n ? n : 1); }
+}  // namespace
+#define STBI_MALLOC(n) stbi_zeroed_malloc(n)
+#define STBI_REALLOC(p, n) std::realloc(p, n)
+#define STBI_FREE(p) std::free(p)
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #if defined(__GNUC__)
@@ -34,8 +44,10 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#if !defined(__clang__)  // gcc-only warnings; clang would warn about the unknown names
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #endif
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -56,6 +68,15 @@ std::string lower_extension(const std::string& name) {
   return ext;
 }
 
+// Where a JPEG's start-of-image marker ends, found as stb_image finds it (it skips any number
+// of FF fill bytes before FF D8), or 0 when the bytes do not start like a JPEG.
+std::size_t jpeg_start(const std::uint8_t* b, std::size_t size) {
+  if (size < 2 || b[0] != 0xFF) return 0;
+  std::size_t i = 1;
+  while (i < size && b[i] == 0xFF) ++i;
+  return i < size && b[i] == 0xD8 ? i + 1 : 0;
+}
+
 // stb_image reads past the end of a truncated BMP or JPEG as zeros and returns an image with
 // a black or grey band, without an error. These checks catch that, so a cut-off file fails
 // loudly instead of training on a half-black face.
@@ -70,14 +91,17 @@ void check_not_truncated(const std::uint8_t* b, std::size_t size, const std::str
     const std::int64_t offset = le32(10), w = le32(18), h = std::abs(le32(22));
     const int bpp = b[28] | (b[29] << 8);
     const std::int64_t compression = le32(30);
-    if (compression == 0 || compression == 3) {  // uncompressed rows: the size is known
+    // Uncompressed rows: the size is known. Sizes stb refuses anyway are left to it, which also
+    // keeps the products below far from overflowing.
+    if ((compression == 0 || compression == 3) && w > 0 && h > 0 && w <= (1 << 24) && h <= (1 << 24) && bpp > 0 &&
+        bpp <= 64) {
       const std::int64_t row = (bpp * w + 31) / 32 * 4;
       const std::int64_t need = offset + row * h;
-      if (w > 0 && h > 0 && static_cast<std::int64_t>(size) < need)
+      if (static_cast<std::int64_t>(size) < need)
         throw_data_error(name, ": truncated BMP: a ", w, "x", h, " image at ", bpp, " bits needs ", need,
                          " bytes, the file has ", size);
     }
-  } else if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
+  } else if (jpeg_start(b, size) > 0) {
     // The last start-of-scan marker (FF DA) must be followed by the end-of-image marker (FF D9).
     // Inside entropy-coded data an FF is always followed by 00 or a restart marker, so neither
     // can appear there by accident; an EXIF thumbnail's markers come before the main scan.
@@ -88,8 +112,103 @@ void check_not_truncated(const std::uint8_t* b, std::size_t size, const std::str
     if (sos != std::string::npos)
       for (std::size_t i = sos + 2; i + 1 < size && !eoi; ++i) eoi = b[i] == 0xFF && b[i + 1] == 0xD9;
     if (!eoi) throw_data_error(name, ": truncated JPEG (no end-of-image marker after the image data)");
+  } else if (size >= 18) {
+    // TGA has no magic number; these are the header rules stb_image recognises it by (no other
+    // format it reads can pass them: their second bytes are all above 1). A run-length packet
+    // holds at most 128 pixels, so even a compressed image needs this many bytes; stb would
+    // read the rest as zeros, and slowly: a 20-byte file can announce 40 million pixels.
+    const unsigned cmap = b[1], type = b[2], entry_bits = b[7], bits = b[16];
+    const bool bits_ok = bits == 8 || bits == 15 || bits == 16 || bits == 24 || bits == 32;
+    const bool is_tga = cmap == 1 ? (type == 1 || type == 9) && (entry_bits == 8 || entry_bits == 15 ||
+                                                                  entry_bits == 16 || entry_bits == 24 ||
+                                                                  entry_bits == 32) &&
+                                        (bits == 8 || bits == 16)
+                                  : cmap == 0 && (type == 2 || type == 3 || type == 10 || type == 11) && bits_ok;
+    const std::int64_t w = b[12] | (b[13] << 8), h = b[14] | (b[15] << 8);
+    if (is_tga && w > 0 && h > 0) {
+      const std::int64_t pixel_bytes = (bits + 7) / 8;
+      const std::int64_t cmap_bytes = cmap == 1 ? (b[5] | (b[6] << 8)) * ((entry_bits + 7) / 8) : 0;
+      const std::int64_t start = 18 + b[0] + cmap_bytes, pixels = w * h;
+      const bool rle = type >= 9;
+      const std::int64_t need = start + (rle ? (pixels + 127) / 128 * (1 + pixel_bytes) : pixels * pixel_bytes);
+      if (static_cast<std::int64_t>(size) < need)
+        throw_data_error(name, ": truncated TGA: a ", w, "x", h, rle ? " run-length encoded" : "", " image needs at least ",
+                         need, " bytes, the file has ", size);
+    }
   }
 }
+
+// Debian's stb_image 2.27 trusts a DHT segment's 16 code-length counts: a total over 256
+// overruns its 257-entry Huffman tables (found by fuzzing; upstream stb added the check in
+// 2.28). Walks the marker segments the way stb does and refuses such a table first.
+void check_jpeg_huffman_tables(const std::uint8_t* b, std::size_t size, const std::string& name) {
+  auto at = [&](std::size_t k) -> unsigned { return k < size ? b[k] : 0u; };  // stb reads 0 past the end
+  std::size_t i = jpeg_start(b, size);
+  if (i == 0) return;
+  while (i + 1 < size) {
+    if (b[i] != 0xFF) {  // entropy-coded data, or junk between segments that stb skips too
+      ++i;
+      continue;
+    }
+    const unsigned m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // byte stuffing, TEM, RSTn, SOI: no length
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) return;  // end of image
+    const std::size_t len = (at(i + 2) << 8) | at(i + 3);
+    if (m == 0xC4) {
+      // As stb reads it: tables until the length runs out.
+      std::size_t p = i + 4;
+      long left = static_cast<long>(len) - 2;
+      while (left > 0 && p < size) {
+        const unsigned q = at(p++);
+        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this itself
+        unsigned n = 0;
+        for (int k = 0; k < 16; ++k) n += at(p++);
+        if (n > 256)
+          throw_data_error(name, ": corrupt JPEG (a Huffman table with ", n, " codes, at most 256 are possible)");
+        p += n;
+        left -= 17 + static_cast<long>(n);
+      }
+    }
+    i += 2 + len;
+  }
+}
+
+// Debian's stb_image 2.27 reads a PNM header's width, height and maximum value into an int
+// without an overflow check (undefined behaviour; found by fuzzing). Reads them as stb does and
+// refuses a number over INT_MAX first.
+void check_pnm_header(const std::uint8_t* b, std::size_t size, const std::string& name) {
+  std::size_t pos = 2;  // after "P5" or "P6"
+  auto at_end = [&] { return pos >= size; };
+  auto next = [&]() -> char { return pos < size ? static_cast<char>(b[pos++]) : '\0'; };
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  char c = next();
+  for (const char* what : {"width", "height", "maximum value"}) {
+    for (;;) {  // white space and # comments
+      while (!at_end() && space(c)) c = next();
+      if (at_end() || c != '#') break;
+      while (!at_end() && c != '\n' && c != '\r') c = next();
+    }
+    std::int64_t v = 0;
+    while (!at_end() && c >= '0' && c <= '9') {
+      v = v * 10 + (c - '0');
+      if (v > INT32_MAX) throw_data_error(name, ": corrupt PNM header (its ", what, " does not fit in 32 bits)");
+      c = next();
+    }
+  }
+}
+
+// Larger images are refused before stb allocates them: a 40-byte header can announce a
+// 16384x16384 RGBA image (1 GiB) whose missing pixels stb reads as zeros. No face image comes
+// near this.
+constexpr std::int64_t kMaxImageSide = 16384;
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;  // 64 Mpx, 8192x8192
 
 }  // namespace
 
@@ -97,7 +216,13 @@ GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const s
   if (size == 0) throw_data_error(name, ": empty file (0 bytes), not an image");
   if (size > static_cast<std::size_t>(INT32_MAX)) throw_data_error(name, ": ", size, " bytes is too large an image file");
   check_not_truncated(bytes, size, name);
+  check_jpeg_huffman_tables(bytes, size, name);
+  if (size >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) check_pnm_header(bytes, size, name);
   int w = 0, h = 0, channels = 0;
+  if (stbi_info_from_memory(bytes, static_cast<int>(size), &w, &h, &channels) &&
+      (w > kMaxImageSide || h > kMaxImageSide || std::int64_t{w} * h > kMaxImagePixels))
+    throw_data_error(name, ": a ", w, "x", h, " image is larger than minidl decodes (at most ", kMaxImageSide,
+                     " pixels a side and ", kMaxImagePixels, " pixels); resize it first");
   // Ask stb for the file's own channel count and convert here, so the luma weights are ours
   // (stb's own RGB->gray uses different ones).
   std::unique_ptr<stbi_uc, void (*)(void*)> data(

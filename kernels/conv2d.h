@@ -18,7 +18,7 @@ struct Conv2dGeometry {
 };
 
 namespace cpu {
-// Fast path: im2col + OpenBLAS GEMM, threaded over the batch.
+// Fast path: oneDNN or im2col + OpenBLAS GEMM (see ConvImpl below), threaded.
 template <typename T>
 void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
 template <typename T>
@@ -27,6 +27,22 @@ template <typename T>
 void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
 template <typename T>
 void conv2d_backward_bias(const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
+
+// Which implementation the float32 fast path uses (float64 always uses im2col + GEMM):
+//   Gemm: im2col + OpenBLAS GEMM, chunked over the batch.
+//   Dnnl: oneDNN's convolution, when this build found oneDNN's headers and libdnnl.so.2 loads
+//         at run time (dnnl_available()).
+//   Taps: for small output maps, one GEMM over the batch per output position and run of kernel
+//         taps that fall inside the image (no multiply-adds on padding).
+//   Auto: per direction and geometry, the one measured fastest on the FER model (see
+//         docs/benchmarks.md and bench_conv).
+// A runtime switch, as cuda::set_conv_algo, so tests and benchmarks can compare them. The
+// environment variable MINIDL_CPU_CONV=auto|gemm|dnnl|taps sets the starting value;
+// set_conv_impl(Dnnl) throws when oneDNN is not available.
+enum class ConvImpl { Auto, Gemm, Dnnl, Taps };
+void set_conv_impl(ConvImpl impl);
+ConvImpl conv_impl();
+bool dnnl_available();
 
 // Reference: the definition as plain loops. Slow; for tests and CUDA parity only.
 namespace ref {

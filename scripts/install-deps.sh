@@ -12,6 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libopenblas-openmp-dev   # CPU GEMM, OpenMP build: one thread pool with our own loops
+  libdnnl-dev              # oneDNN headers: the fast CPU convolutions (loaded at run time; optional)
   catch2                   # test framework (v2)
   libcli11-dev             # command-line parsing in the apps
   nlohmann-json3-dev       # safetensors headers, config and metrics files

@@ -242,6 +242,67 @@ TEST_CASE("conv2d fast path matches the reference in float32", "[kernels]") {
   for (const auto& g : conv_geometries()) check_conv_fast_against_ref<float>(g, seed++);
 }
 
+// Sets the float32 conv implementation for a scope and puts back the one that was there.
+struct ConvImplGuard {
+  cpu::ConvImpl saved = cpu::conv_impl();
+  explicit ConvImplGuard(cpu::ConvImpl impl) { cpu::set_conv_impl(impl); }
+  ~ConvImplGuard() { cpu::set_conv_impl(saved); }
+};
+
+std::vector<cpu::ConvImpl> conv_impls() {
+  std::vector<cpu::ConvImpl> impls{cpu::ConvImpl::Gemm, cpu::ConvImpl::Taps, cpu::ConvImpl::Auto};
+  if (cpu::dnnl_available()) impls.push_back(cpu::ConvImpl::Dnnl);
+  return impls;
+}
+
+const char* impl_name(cpu::ConvImpl impl) {
+  switch (impl) {
+    case cpu::ConvImpl::Gemm: return "gemm";
+    case cpu::ConvImpl::Dnnl: return "dnnl";
+    case cpu::ConvImpl::Taps: return "taps";
+    default: return "auto";
+  }
+}
+
+TEST_CASE("conv2d float32: every CPU implementation matches the reference", "[kernels]") {
+  // The test geometries above, and the FER model's own convolutions at batch 2 (64 to 512
+  // channels: the shapes for which oneDNN picks its channel-blocked kernels and reorders).
+  std::vector<k::Conv2dGeometry> geoms = conv_geometries();
+  for (const auto& g : std::vector<k::Conv2dGeometry>{
+           conv_geometry(2, 1, 64, 64, 64, 7, 7, 2, 2, 3, 3),     // stem
+           conv_geometry(2, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1),    // layer1
+           conv_geometry(2, 64, 16, 16, 128, 3, 3, 2, 2, 1, 1),   // layer2.0.conv1
+           conv_geometry(2, 64, 16, 16, 128, 1, 1, 2, 2, 0, 0),   // layer2.0.downsample
+           conv_geometry(2, 256, 4, 4, 512, 3, 3, 2, 2, 1, 1),    // layer4.0.conv1: 2x2 output
+           conv_geometry(3, 512, 2, 2, 512, 3, 3, 1, 1, 1, 1)})   // layer4 3x3 on 2x2
+    geoms.push_back(g);
+  INFO("oneDNN available: " << cpu::dnnl_available());
+  for (const cpu::ConvImpl impl : conv_impls()) {
+    INFO("implementation " << impl_name(impl));
+    ConvImplGuard guard(impl);
+    std::uint32_t seed = 300;
+    for (const auto& g : geoms) check_conv_fast_against_ref<float>(g, seed++);
+  }
+}
+
+TEST_CASE("conv2d: float64 always runs im2col + GEMM, whatever the float32 setting", "[kernels]") {
+  // The gradient checks rely on float64 convolutions being exact to ~1e-12: a float32 library
+  // must never be routed float64 data. With the switch on oneDNN, float64 still matches the
+  // reference to float64 precision.
+  if (!cpu::dnnl_available()) SUCCEED("oneDNN not available: nothing to route");
+  ConvImplGuard guard(cpu::dnnl_available() ? cpu::ConvImpl::Dnnl : cpu::ConvImpl::Gemm);
+  check_conv_fast_against_ref<double>(conv_geometry(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1), 17);
+}
+
+TEST_CASE("conv2d: set_conv_impl(Dnnl) without oneDNN is an error that says so", "[kernels]") {
+  if (cpu::dnnl_available()) {
+    ConvImplGuard guard(cpu::ConvImpl::Dnnl);
+    CHECK(cpu::conv_impl() == cpu::ConvImpl::Dnnl);
+  } else {
+    REQUIRE_THROWS_WITH(cpu::set_conv_impl(cpu::ConvImpl::Dnnl), Contains("oneDNN"));
+  }
+}
+
 TEST_CASE("conv2d fast path gives the same answer after its scratch was used by other shapes", "[kernels]") {
   std::mt19937 gen(7);
   const auto small = conv_geometry(5, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);
@@ -260,16 +321,22 @@ TEST_CASE("conv2d fast path gives the same answer after its scratch was used by 
 
 TEST_CASE("conv2d weight gradient is bit-identical from run to run", "[kernels]") {
   // Chunks go to whichever thread is free, so the order of the partial sums must not follow the
-  // schedule: the same inputs give the same bits every time.
+  // schedule: the same inputs give the same bits every time. oneDNN reduces over the batch in
+  // per-thread buffers; it must be as repeatable (bit-identical training runs depend on it).
   std::mt19937 gen(9);
-  const auto g = conv_geometry(32, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1);
-  const auto x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
-  const auto dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
-  std::vector<float> first(g.k * g.c * 9), again(first.size());
-  cpu::conv2d_backward_weight(g, x.data(), dy.data(), first.data(), false);
-  for (int run = 0; run < 5; ++run) {
-    cpu::conv2d_backward_weight(g, x.data(), dy.data(), again.data(), false);
-    REQUIRE(first == again);
+  for (const cpu::ConvImpl impl : conv_impls()) {
+    INFO("implementation " << impl_name(impl));
+    ConvImplGuard guard(impl);
+    for (const auto& g : {conv_geometry(32, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1), conv_geometry(16, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1)}) {
+      const auto x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
+      const auto dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
+      std::vector<float> first(g.k * g.c * 9), again(first.size());
+      cpu::conv2d_backward_weight(g, x.data(), dy.data(), first.data(), false);
+      for (int run = 0; run < 5; ++run) {
+        cpu::conv2d_backward_weight(g, x.data(), dy.data(), again.data(), false);
+        REQUIRE(first == again);
+      }
+    }
   }
 }
 
@@ -475,7 +542,11 @@ TEST_CASE("max_pool2d matches a direct scan over many geometries, ties included"
   };
   const Case cases[] = {{7, 9, 3, 3, 2, 2, 1, 1}, {8, 8, 2, 2, 2, 2, 0, 0}, {5, 6, 3, 2, 1, 1, 1, 1},
                         {9, 7, 5, 5, 3, 2, 2, 2}, {4, 4, 1, 1, 1, 1, 0, 0}, {6, 11, 4, 3, 2, 3, 2, 1},
-                        {3, 40, 3, 3, 1, 1, 1, 1}};
+                        {3, 40, 3, 3, 1, 1, 1, 1},
+                        // 3x3 stride 2 pad 1 (ResNet's stem pool, which has a path of its own):
+                        // even and odd sizes, the model's 32x32, and the smallest planes.
+                        {8, 8, 3, 3, 2, 2, 1, 1},   {32, 32, 3, 3, 2, 2, 1, 1}, {2, 2, 3, 3, 2, 2, 1, 1},
+                        {2, 5, 3, 3, 2, 2, 1, 1},   {5, 2, 3, 3, 2, 2, 1, 1},   {6, 7, 3, 3, 2, 2, 1, 1}};
   std::mt19937 gen(5);
   std::uniform_int_distribution<int> level(0, 3);
   for (const Case& c : cases) {
@@ -504,6 +575,42 @@ TEST_CASE("max_pool2d matches a direct scan over many geometries, ties included"
     require_close(y, want, 0.0, "y");
     CHECK(arg == want_arg);
   }
+}
+
+TEST_CASE("max_pool2d 3x3 stride 2 pad 1: NaN and -inf follow the scan's rule", "[kernels]") {
+  // The rule of the sequential scan: a NaN takes over from anything (so the last NaN of a window,
+  // in row-major order, is reported), nothing takes over from a NaN, and a window of -inf reports
+  // its first real cell. Checked against that scan on a plane with NaNs and -infs placed so that
+  // windows hold none, one and two of them.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), ninf = -std::numeric_limits<float>::infinity();
+  k::Pool2dGeometry g{1, 2, 6, 6, 3, 3, 2, 2, 1, 1, 0, 0};
+  REQUIRE(g.finalize());
+  std::vector<float> x(2 * 36, ninf);
+  std::mt19937 gen(3);
+  for (std::int64_t i = 36; i < 72; ++i) x[i] = static_cast<float>(gen() % 4);  // plane 1: ties
+  x[36 + 7] = nan, x[36 + 8] = nan, x[36 + 21] = nan, x[36 + 35] = nan;
+  x[14] = 2.f;  // plane 0: -inf everywhere but one cell
+  std::vector<float> y(2 * 9);
+  std::vector<std::int64_t> arg(y.size(), -1);
+  cpu::max_pool2d_forward(g, x.data(), y.data(), arg.data());
+  for (std::int64_t p = 0; p < 2; ++p)
+    for (std::int64_t oy = 0; oy < 3; ++oy)
+      for (std::int64_t ox = 0; ox < 3; ++ox) {
+        float best = ninf;
+        std::int64_t at = -1;
+        for (std::int64_t iy = 2 * oy - 1; iy <= 2 * oy + 1; ++iy)
+          for (std::int64_t ix = 2 * ox - 1; ix <= 2 * ox + 1; ++ix) {
+            if (iy < 0 || iy >= 6 || ix < 0 || ix >= 6) continue;
+            const float v = x[p * 36 + iy * 6 + ix];
+            if (at < 0) at = iy * 6 + ix;
+            if (v > best || v != v) best = v, at = iy * 6 + ix;
+          }
+        const std::int64_t o = p * 9 + oy * 3 + ox;
+        INFO("plane " << p << " output " << oy << "," << ox);
+        CHECK(arg[o] == at);
+        if (std::isnan(best)) CHECK(std::isnan(y[o]));
+        else CHECK(y[o] == best);
+      }
 }
 
 TEST_CASE("max_pool2d propagates NaN", "[kernels]") {

@@ -8,6 +8,7 @@
 
 #include "minidl/core/error.h"
 #include "minidl/kernels/cpu/parallel.h"
+#include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
@@ -54,6 +55,7 @@ template <typename T>
 void batch_norm_forward_train(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
                               T* save_invstd) {
+  MINIDL_CPU_PROFILE("batch_norm_forward_train");
   const std::int64_t m = g.n * g.hw;  // values per channel
   // As PyTorch: one value per channel has no variance to normalise by (and no unbiased one).
   MINIDL_CHECK(m > 1, "batch_norm: training needs more than one value per channel, got n=", g.n, " hw=", g.hw,
@@ -83,6 +85,7 @@ void batch_norm_forward_train(const BatchNormGeometry& g, const T* x, const T* g
 template <typename T>
 void batch_norm_forward_eval(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
                              const T* running_mean, const T* running_var, double eps, T* y) {
+  MINIDL_CPU_PROFILE("batch_norm_forward_eval");
 #pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
   for (std::int64_t c = 0; c < g.c; ++c) {
     const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
@@ -101,6 +104,7 @@ template <typename T>
 void batch_norm_backward(const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
                          const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
                          bool accumulate_params) {
+  MINIDL_CPU_PROFILE("batch_norm_backward");
   const bool need_sums = dgamma || dbeta || (dx && training);
   const double m = static_cast<double>(g.n * g.hw);
 #pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)

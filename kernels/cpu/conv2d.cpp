@@ -19,10 +19,17 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
+#include "minidl/kernels/cpu/conv2d_dnnl.h"
+#include "minidl/kernels/cpu/conv2d_taps.h"
 #include "minidl/kernels/cpu/parallel.h"
+#include "minidl/core/error.h"
 #include "minidl/kernels/linear.h"
+#include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
@@ -169,11 +176,76 @@ const T* dy_matrix(const Conv2dGeometry& g, const T* dy, std::int64_t nb) {
   return out;
 }
 
+ConvImpl impl_from_env() {
+  const char* v = std::getenv("MINIDL_CPU_CONV");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return ConvImpl::Auto;
+  if (std::strcmp(v, "gemm") == 0) return ConvImpl::Gemm;
+  if (std::strcmp(v, "taps") == 0) return ConvImpl::Taps;
+  if (std::strcmp(v, "dnnl") == 0) {
+    MINIDL_CHECK(dnnl_available(), "MINIDL_CPU_CONV=dnnl: oneDNN is not available (build with libdnnl-dev; "
+                                   "libdnnl.so.2 must load)");
+    return ConvImpl::Dnnl;
+  }
+  MINIDL_FAIL("MINIDL_CPU_CONV='", v, "': expected auto, gemm, dnnl or taps");
+}
+
+std::atomic<ConvImpl>& impl_setting() {
+  static std::atomic<ConvImpl> impl{impl_from_env()};
+  return impl;
+}
+
+enum class Dir { Forward, BackwardData, BackwardWeight };
+enum class Path { Gemm, Dnnl, Taps };
+
+// Auto's choice, from bench_conv and timings of the FER model's convolutions at batch 1 to 256
+// (docs/benchmarks.md):
+// - when each weight is used fewer than 64 times (batch x output positions: the last stages at
+//   batch 1 to 4), im2col + GEMM, which reads the weights once; oneDNN first reorders them into
+//   its blocked layout and Taps transposes them, which costs more than the arithmetic there;
+// - kernels larger than 1x1 on output maps of at most 4 positions (ResNet's last stage), and
+//   their backward-weights up to 16 positions, at batch 32 and more: Taps, which skips the padding
+//   taps (more than half of a 3x3 kernel's on a 2x2 map), where oneDNN's weight gradient is 3 to
+//   4x slower than it;
+// - 1x1 kernels (the downsampling shortcuts): im2col + GEMM, whose "im2col" is then a strided
+//   copy, and which is as fast as oneDNN at batch 64 and up to 1.7x faster at batch 256;
+// - otherwise oneDNN, except backward-data of a convolution with few input channels (the stem,
+//   whose input needs no gradient in training anyway), where its kernel is 6x slower than GEMM;
+// - im2col + GEMM when oneDNN is not available.
+Path choose(Dir d, const Conv2dGeometry& g) {
+  switch (impl_setting().load(std::memory_order_relaxed)) {
+    case ConvImpl::Gemm: return Path::Gemm;
+    case ConvImpl::Dnnl: return Path::Dnnl;
+    case ConvImpl::Taps: return Path::Taps;
+    case ConvImpl::Auto: break;
+  }
+  const std::int64_t positions = g.oh * g.ow;
+  if (g.n * positions < 64) return Path::Gemm;
+  if (g.r * g.s > 1 && g.n >= 32 && (positions <= 4 || (d == Dir::BackwardWeight && positions <= 16)))
+    return Path::Taps;
+  if (!dnnl_available() || g.r * g.s == 1 || (d == Dir::BackwardData && g.c < 8)) return Path::Gemm;
+  return Path::Dnnl;
+}
+
 }  // namespace
+
+void set_conv_impl(ConvImpl impl) {
+  MINIDL_CHECK(impl != ConvImpl::Dnnl || dnnl_available(),
+               "set_conv_impl(Dnnl): oneDNN is not available (build with libdnnl-dev installed; libdnnl.so.2 must "
+               "load at run time)");
+  impl_setting().store(impl);
+}
+
+ConvImpl conv_impl() { return impl_setting().load(); }
 
 // y[k, cols] = W[k, crs] col[crs, cols] (+ bias), per chunk.
 template <typename T>
 void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  MINIDL_CPU_PROFILE("conv2d_forward");
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(Dir::Forward, g);
+    if (path == Path::Taps) return detail::taps_conv2d_forward(g, x, weight, bias, y);
+    if (path == Path::Dnnl && detail::dnnl_conv2d_forward(g, x, weight, bias, y)) return;
+  }
   const std::int64_t crs = g.c * g.r * g.s, ohw = g.oh * g.ow;
   for_each_chunk(g, chunks_of(g), [&](std::int64_t, std::int64_t b0, std::int64_t nb) {
     const std::int64_t cols = nb * ohw;
@@ -206,6 +278,12 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const 
 // disjoint images of dx.
 template <typename T>
 void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+  MINIDL_CPU_PROFILE("conv2d_backward_input");
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(Dir::BackwardData, g);
+    if (path == Path::Taps) return detail::taps_conv2d_backward_input(g, dy, weight, dx, accumulate);
+    if (path == Path::Dnnl && detail::dnnl_conv2d_backward_input(g, dy, weight, dx, accumulate)) return;
+  }
   const std::int64_t crs = g.c * g.r * g.s, ohw = g.oh * g.ow;
   for_each_chunk(g, chunks_of(g), [&](std::int64_t, std::int64_t b0, std::int64_t nb) {
     const std::int64_t cols = nb * ohw;
@@ -226,6 +304,12 @@ void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight
 // not depend on which thread ran which chunk, so training stays bit-reproducible.
 template <typename T>
 void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+  MINIDL_CPU_PROFILE("conv2d_backward_weight");
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(Dir::BackwardWeight, g);
+    if (path == Path::Taps) return detail::taps_conv2d_backward_weight(g, x, dy, dweight, accumulate);
+    if (path == Path::Dnnl && detail::dnnl_conv2d_backward_weight(g, x, dy, dweight, accumulate)) return;
+  }
   const std::int64_t crs = g.c * g.r * g.s, ohw = g.oh * g.ow, size = g.k * crs;
   const Chunks chunks = chunks_of(g);
   // Taken on the calling thread, before the workers start: all of them write into it.
@@ -252,6 +336,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
 // fixed order, so the result does not depend on the thread count.
 template <typename T>
 void conv2d_backward_bias(const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate) {
+  MINIDL_CPU_PROFILE("conv2d_backward_bias");
   const std::int64_t ohw = g.oh * g.ow;
 #pragma omp parallel for schedule(static) if (g.n * g.k * ohw >= kParallelGrain)
   for (std::int64_t k = 0; k < g.k; ++k) {

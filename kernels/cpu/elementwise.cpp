@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "minidl/kernels/cpu/parallel.h"
+#include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
@@ -13,12 +14,14 @@ using detail::kParallelGrain;
 
 template <typename T>
 void fill(std::int64_t n, T value, T* y) {
+  MINIDL_CPU_PROFILE("fill");
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) y[i] = value;
 }
 
 template <typename T>
 void scale(std::int64_t n, T alpha, const T* x, T* y, bool accumulate) {
+  MINIDL_CPU_PROFILE("scale");
   if (accumulate) {
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
     for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
@@ -30,6 +33,7 @@ void scale(std::int64_t n, T alpha, const T* x, T* y, bool accumulate) {
 
 template <typename T>
 void add(std::int64_t n, const T* a, const T* b, T* y) {
+  MINIDL_CPU_PROFILE("add");
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
@@ -38,6 +42,7 @@ void add(std::int64_t n, const T* a, const T* b, T* y) {
 // passes through as in PyTorch instead of being silently turned into 0.
 template <typename T>
 void add_relu(std::int64_t n, const T* a, const T* b, T* y) {
+  MINIDL_CPU_PROFILE("add_relu");
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) {
     const T v = a[i] + b[i];
@@ -47,6 +52,7 @@ void add_relu(std::int64_t n, const T* a, const T* b, T* y) {
 
 template <typename T>
 void relu_forward(std::int64_t n, const T* x, T* y) {
+  MINIDL_CPU_PROFILE("relu_forward");
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] < T(0) ? T(0) : x[i];
 }
@@ -54,6 +60,7 @@ void relu_forward(std::int64_t n, const T* x, T* y) {
 // Blocked where y <= 0, as PyTorch's threshold_backward: a NaN output passes its gradient on.
 template <typename T>
 void relu_backward(std::int64_t n, const T* dy, const T* y, T* dx, bool accumulate) {
+  MINIDL_CPU_PROFILE("relu_backward");
   if (accumulate) {
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
     for (std::int64_t i = 0; i < n; ++i) dx[i] += y[i] <= T(0) ? T(0) : dy[i];
@@ -89,16 +96,19 @@ double blocked_sum(std::int64_t n, const T* x, F term) {
 
 template <typename T>
 double sum(std::int64_t n, const T* x) {
+  MINIDL_CPU_PROFILE("sum");
   return blocked_sum(n, x, [](double v) { return v; });
 }
 
 template <typename T>
 double sum_squares(std::int64_t n, const T* x) {
+  MINIDL_CPU_PROFILE("sum_squares");
   return blocked_sum(n, x, [](double v) { return v * v; });
 }
 
 template <typename From, typename To>
 void convert(std::int64_t n, const From* x, To* y) {
+  MINIDL_CPU_PROFILE("convert");
 #pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
 }
@@ -107,6 +117,7 @@ void convert(std::int64_t n, const From* x, To* y) {
 // all are finite. Unlike a std::isfinite loop with an early exit, this vectorises.
 template <typename T>
 bool all_finite(std::int64_t n, const T* x) {
+  MINIDL_CPU_PROFILE("all_finite");
   T acc = T(0);
 #pragma omp parallel for simd schedule(static) reduction(+ : acc) if (n >= kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) acc += x[i] * T(0);

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "minidl/core/error.h"
+#include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
@@ -26,6 +27,7 @@ void sgemm_or_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n
 template <typename T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  MINIDL_CPU_PROFILE("gemm");
   if (m == 0 || n == 0) return;
   if (k == 0) {
     // Nothing to multiply; BLAS would reject the leading dimensions of the empty operands. The
@@ -48,6 +50,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 // pass over y instead of a GEMM pass and a bias pass.
 template <typename T>
 void linear_forward(const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  MINIDL_CPU_PROFILE("linear_forward");
   if (bias) {
     for (std::int64_t i = 0; i < g.batch; ++i)
       for (std::int64_t o = 0; o < g.out; ++o) y[i * g.out + o] = bias[o];
@@ -58,12 +61,14 @@ void linear_forward(const LinearGeometry& g, const T* x, const T* weight, const 
 // dx[batch, in] = dy[batch, out] W[out, in]
 template <typename T>
 void linear_backward_input(const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+  MINIDL_CPU_PROFILE("linear_backward_input");
   gemm<T>(false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx, g.in);
 }
 
 // dW[out, in] = dy^T[out, batch] x[batch, in]
 template <typename T>
 void linear_backward_weight(const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+  MINIDL_CPU_PROFILE("linear_backward_weight");
   gemm<T>(true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight, g.in);
 }
 
@@ -71,6 +76,7 @@ void linear_backward_weight(const LinearGeometry& g, const T* x, const T* dy, T*
 // along a row and vectorises.
 template <typename T>
 void linear_backward_bias(const LinearGeometry& g, const T* dy, T* dbias, bool accumulate) {
+  MINIDL_CPU_PROFILE("linear_backward_bias");
   if (!accumulate)
     for (std::int64_t o = 0; o < g.out; ++o) dbias[o] = T(0);
   for (std::int64_t i = 0; i < g.batch; ++i) {

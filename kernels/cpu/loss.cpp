@@ -7,6 +7,7 @@
 
 #include "minidl/core/error.h"
 #include "minidl/kernels/cpu/parallel.h"
+#include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
@@ -40,6 +41,7 @@ double total_weight(std::int64_t rows, const std::int64_t* target, const T* clas
 // y = x - (max + log sum exp(x - max)): shifting by the row's max keeps exp from overflowing.
 template <typename T>
 void log_softmax_forward(std::int64_t rows, std::int64_t cols, const T* x, T* y) {
+  MINIDL_CPU_PROFILE("log_softmax_forward");
   if (cols <= 0) return;
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelGrain)
   for (std::int64_t i = 0; i < rows; ++i) {
@@ -56,6 +58,7 @@ void log_softmax_forward(std::int64_t rows, std::int64_t cols, const T* x, T* y)
 
 template <typename T>
 void log_softmax_backward(std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx, bool accumulate) {
+  MINIDL_CPU_PROFILE("log_softmax_backward");
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelGrain)
   for (std::int64_t i = 0; i < rows; ++i) {
     const T* g = dy + i * cols;
@@ -73,6 +76,7 @@ void log_softmax_backward(std::int64_t rows, std::int64_t cols, const T* dy, con
 template <typename T>
 double cross_entropy_forward(std::int64_t rows, std::int64_t cols, const T* logits, const std::int64_t* target,
                              const T* class_weight, double label_smoothing, T* logp) {
+  MINIDL_CPU_PROFILE("cross_entropy_forward");
   check_targets("cross_entropy", rows, cols, target);
   log_softmax_forward(rows, cols, logits, logp);
   // Summed in row order on one thread: the loss of a batch is the same whatever the threads.
@@ -94,6 +98,7 @@ template <typename T>
 void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const T* logp, const std::int64_t* target,
                             const T* class_weight, double label_smoothing, double grad_loss, T* dlogits,
                             bool accumulate) {
+  MINIDL_CPU_PROFILE("cross_entropy_backward");
   check_targets("cross_entropy backward", rows, cols, target);
   const double W = total_weight(rows, target, class_weight);
   double weight_sum = 0.0;  // sum_c w[c]

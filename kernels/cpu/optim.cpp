@@ -8,6 +8,7 @@
 
 #include "minidl/core/error.h"
 #include "minidl/kernels/cpu/parallel.h"
+#include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
@@ -15,6 +16,7 @@ using detail::kParallelGrain;
 
 template <typename T>
 void sgd_step(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
+  MINIDL_CPU_PROFILE("sgd_step");
   MINIDL_CHECK(o.momentum == 0.0 || p.state1, "sgd_step: momentum ", o.momentum,
                " needs a momentum buffer, got none for a parameter of ", p.n, " elements");
   const T wd = static_cast<T>(o.weight_decay), momentum = static_cast<T>(o.momentum);
@@ -39,6 +41,7 @@ void sgd_step(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
 
 template <typename T>
 void adamw_step(const ParamSlice<T>& p, const AdamWOptions& o) {
+  MINIDL_CPU_PROFILE("adamw_step");
   MINIDL_CHECK(o.step >= 1, "adamw_step: step counts from 1, got ", o.step);
   const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(o.step));
   const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(o.step));

@@ -1,0 +1,398 @@
+// bench_conv: every distinct convolution of the FER model (resnet18(1, 7) at 1x64x64) at
+// batch 64 and 256, forward, backward-data and backward-filter.
+//
+// Rows: each CPU implementation of the float32 fast path (kernels::cpu::ConvImpl: im2col +
+// OpenBLAS GEMM, oneDNN, and auto, what training runs), and in a CUDA build with a GPU each
+// kernels::cuda::ConvAlgo (our implicit GEMM, cuDNN's best algorithm). Each version is
+// first validated against the float64 reference loops (kernels::cpu::ref) on a small batch of
+// the same geometry; then it is timed at the full batch: the median of repeated runs (the CPU),
+// or a synchronised loop of launches (the GPU; kernels/ has no event API, and over >= 0.2 s the
+// launch gaps do not matter). Columns: time, GFLOP/s (2 n k oh ow c r s per direction), and the
+// ratio to the bar: on the CPU the machine's own SGEMM rate on a 1024^3 product measured in the
+// same run (what the conv would reach if im2col and the layout shuffles were free), on the GPU
+// cuDNN. "model share" is the geometry's share (times its count in the model) of the CPU's
+// total convolution time for one training step (the stem's bwd-data is not part of it: the
+// image needs no gradient).
+//
+//   bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter]
+//              [--gpu-peak-tflops 67] [--only N]
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "bench_common.h"
+#include "minidl/config.h"
+#include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/linear.h"
+#include "minidl/models/resnet.h"
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/runtime.h"
+#endif
+
+using namespace minidl;
+namespace mb = minidl::bench;
+namespace kc = minidl::kernels::cpu;
+using kernels::Conv2dGeometry;
+
+namespace {
+
+enum Dir { Fwd, BwdData, BwdFilter };
+const char* kDirName[] = {"fwd", "bwd-data", "bwd-filter"};
+
+struct Distinct {
+  Conv2dGeometry g;  // batch filled per run
+  int count;         // times it appears in the model
+};
+
+std::vector<Distinct> distinct_convs() {
+  std::vector<Distinct> out;
+  for (const auto& g : resnet18(1, 7)->conv_geometries(1, 64, 64)) {
+    bool found = false;
+    for (auto& d : out)
+      if (d.g.c == g.c && d.g.h == g.h && d.g.w == g.w && d.g.k == g.k && d.g.r == g.r && d.g.s == g.s &&
+          d.g.stride_h == g.stride_h && d.g.pad_h == g.pad_h)
+        ++d.count, found = true;
+    if (!found) out.push_back({g, 1});
+  }
+  return out;
+}
+
+Conv2dGeometry with_batch(Conv2dGeometry g, std::int64_t n) {
+  g.n = n;
+  g.finalize();
+  return g;
+}
+
+std::string describe(const Conv2dGeometry& g) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%lldx%lld s%lld %4lld->%-4lld @%lldx%lld", (long long)g.r, (long long)g.s,
+                (long long)g.stride_h, (long long)g.c, (long long)g.k, (long long)g.h, (long long)g.w);
+  return buf;
+}
+
+template <typename T>
+std::vector<T> random_vector(std::int64_t n, std::mt19937& gen) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(u(gen));
+  return v;
+}
+
+struct Buffers {
+  std::vector<float> x, w, y, dy, dx, dw;
+  explicit Buffers(const Conv2dGeometry& g, std::uint32_t seed) {
+    std::mt19937 gen(seed);
+    x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
+    w = random_vector<float>(g.k * g.c * g.r * g.s, gen);
+    dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
+    y.resize(dy.size());
+    dx.resize(x.size());
+    dw.resize(w.size());
+  }
+};
+
+// The output of direction d.
+const std::vector<float>& output(const Buffers& b, Dir d) { return d == Fwd ? b.y : d == BwdData ? b.dx : b.dw; }
+
+void cpu_run(const Conv2dGeometry& g, Buffers& b, Dir d) {
+  if (d == Fwd) kc::conv2d_forward<float>(g, b.x.data(), b.w.data(), nullptr, b.y.data());
+  else if (d == BwdData) kc::conv2d_backward_input<float>(g, b.dy.data(), b.w.data(), b.dx.data(), false);
+  else kc::conv2d_backward_weight<float>(g, b.x.data(), b.dy.data(), b.dw.data(), false);
+}
+
+// The float64 reference output of direction d on b's inputs.
+std::vector<double> reference(const Conv2dGeometry& g, const Buffers& b, Dir d) {
+  const std::vector<double> x(b.x.begin(), b.x.end()), w(b.w.begin(), b.w.end()), dy(b.dy.begin(), b.dy.end());
+  std::vector<double> out(output(b, d).size());
+  if (d == Fwd) kc::ref::conv2d_forward<double>(g, x.data(), w.data(), nullptr, out.data());
+  else if (d == BwdData) kc::ref::conv2d_backward_input<double>(g, dy.data(), w.data(), out.data(), false);
+  else kc::ref::conv2d_backward_weight<double>(g, x.data(), dy.data(), out.data(), false);
+  return out;
+}
+
+// max |got - ref| / max |ref|: float32 against float64, scaled by the output's magnitude.
+double rel_error(const std::vector<float>& got, const std::vector<double>& ref) {
+  double diff = 0, mag = 1e-30;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - ref[i]));
+    mag = std::max(mag, std::abs(ref[i]));
+  }
+  return diff / mag;
+}
+constexpr double kTolerance = 1e-5;
+
+// The CPU implementations of the float32 fast path (kernels::cpu::ConvImpl): im2col + GEMM,
+// oneDNN where this build and machine have it, the per-position tap GEMMs, and auto (what
+// training runs) last.
+struct CpuVersion {
+  const char* name;
+  kc::ConvImpl impl;
+};
+std::vector<CpuVersion> cpu_versions() {
+  std::vector<CpuVersion> v{{"cpu gemm", kc::ConvImpl::Gemm}};
+  if (kc::dnnl_available()) v.push_back({"cpu dnnl", kc::ConvImpl::Dnnl});
+  v.push_back({"cpu taps", kc::ConvImpl::Taps});
+  v.push_back({"cpu auto", kc::ConvImpl::Auto});
+  return v;
+}
+
+// Runs each of fs in turn (after one warm-up each) until min_time has passed per function
+// (at least 3 rounds), and returns each one's median: interleaving makes the speed drift of a
+// shared machine hit every version alike.
+std::vector<double> time_interleaved(const std::vector<std::function<void()>>& fs, double min_time) {
+  for (const auto& f : fs) f();
+  std::vector<std::vector<double>> t(fs.size());
+  const double start = mb::now_s();
+  for (int round = 0; round < 3 || (mb::now_s() - start < min_time * static_cast<double>(fs.size()) && round < 200);
+       ++round)
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      const double t0 = mb::now_s();
+      fs[i]();
+      t[i].push_back(mb::now_s() - t0);
+    }
+  std::vector<double> out;
+  for (auto& v : t) out.push_back(mb::median(v));
+  return out;
+}
+
+template <typename F>
+double time_median(F&& f, double min_time) {
+  f();  // warm-up: scratch grown, caches and pages touched
+  std::vector<double> t;
+  const double start = mb::now_s();
+  while (t.size() < 3 || (mb::now_s() - start < min_time && t.size() < 200)) {
+    const double t0 = mb::now_s();
+    f();
+    t.push_back(mb::now_s() - t0);
+  }
+  return mb::median(t);
+}
+
+// The machine's SGEMM rate on 1024^3 (the CPU bar).
+double cpu_gemm_bar(double min_time) {
+  const std::int64_t n = 1024;
+  std::mt19937 gen(3);
+  const auto a = random_vector<float>(n * n, gen), b = random_vector<float>(n * n, gen);
+  std::vector<float> c(static_cast<std::size_t>(n * n));
+  const double sec = time_median(
+      [&] { kc::gemm<float>(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
+  return 2.0 * n * n * n / sec / 1e9;
+}
+
+#if MINIDL_WITH_CUDA
+namespace cu = minidl::kernels::cuda;
+
+struct DeviceBuffers {
+  float *x, *w, *y, *dy, *dx, *dw;
+  std::size_t nx, nw, ny;
+  DeviceBuffers(const Buffers& b, kernels::Stream s) : nx(b.x.size()), nw(b.w.size()), ny(b.y.size()) {
+    auto up = [&](const std::vector<float>& v) {
+      float* p = static_cast<float*>(cu::malloc(v.size() * sizeof(float)));
+      cu::memcpy_async(p, v.data(), v.size() * sizeof(float), cu::CopyKind::HostToDevice, s);
+      return p;
+    };
+    x = up(b.x), w = up(b.w), dy = up(b.dy);
+    y = static_cast<float*>(cu::malloc(ny * sizeof(float)));
+    dx = static_cast<float*>(cu::malloc(nx * sizeof(float)));
+    dw = static_cast<float*>(cu::malloc(nw * sizeof(float)));
+  }
+  ~DeviceBuffers() {
+    for (float* p : {x, w, y, dy, dx, dw}) cu::free(p);
+  }
+  DeviceBuffers(const DeviceBuffers&) = delete;
+  DeviceBuffers& operator=(const DeviceBuffers&) = delete;
+};
+
+void gpu_run(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, kernels::Stream s) {
+  if (d == Fwd) cu::conv2d_forward(g, b.x, b.w, nullptr, b.y, s);
+  else if (d == BwdData) cu::conv2d_backward_input(g, b.dy, b.w, b.dx, false, s);
+  else cu::conv2d_backward_weight(g, b.x, b.dy, b.dw, false, s);
+}
+
+std::vector<float> gpu_output(DeviceBuffers& b, Dir d, kernels::Stream s) {
+  const float* p = d == Fwd ? b.y : d == BwdData ? b.dx : b.dw;
+  std::vector<float> out(d == Fwd ? b.ny : d == BwdData ? b.nx : b.nw);
+  cu::memcpy_async(out.data(), p, out.size() * sizeof(float), cu::CopyKind::DeviceToHost, s);
+  cu::synchronize(0);
+  return out;
+}
+
+double gpu_time(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, double min_time) {
+  const kernels::Stream s = cu::stream(0);
+  gpu_run(g, b, d, s);  // warm-up: algorithm search, workspace
+  cu::synchronize(0);
+  double t0 = mb::now_s();
+  gpu_run(g, b, d, s);
+  cu::synchronize(0);
+  const int reps = std::max(3, static_cast<int>(min_time / std::max(1e-6, mb::now_s() - t0)));
+  std::vector<double> samples;
+  for (int rep = 0; rep < 3; ++rep) {
+    t0 = mb::now_s();
+    for (int i = 0; i < reps; ++i) gpu_run(g, b, d, s);
+    cu::synchronize(0);
+    samples.push_back((mb::now_s() - t0) / reps);
+  }
+  return mb::median(samples);
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<long long> batches{64, 256};
+  std::vector<Dir> dirs{Fwd, BwdData, BwdFilter};
+  double min_time = 0.2;
+  [[maybe_unused]] double gpu_peak = 67.0;
+  int only = -1;
+  for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
+    const std::string f = a.flag();
+    if (f == "--batch") batches = mb::parse_list(a.value());
+    else if (f == "--min-time") min_time = std::stod(a.value());
+    else if (f == "--threads") omp_set_num_threads(std::stoi(a.value()));
+    else if (f == "--gpu-peak-tflops") gpu_peak = std::stod(a.value());
+    else if (f == "--only") only = std::stoi(a.value());
+    else if (f == "--dir") {
+      dirs.clear();
+      const std::string v = a.value();
+      for (int d = 0; d < 3; ++d)
+        if (("," + v + ",").find("," + std::string(kDirName[d]) + ",") != std::string::npos) dirs.push_back(Dir(d));
+    } else if (f == "--help" || f == "-h") {
+      std::printf("bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter] "
+                  "[--gpu-peak-tflops 67] [--only INDEX]\n");
+      return 0;
+    } else a.unknown();
+  }
+  mb::print_machine("bench_conv");
+  const auto convs = distinct_convs();
+  const std::vector<CpuVersion> versions = cpu_versions();
+  const double bar = cpu_gemm_bar(min_time);
+  std::printf("model: resnet18(1, 7) at 1x64x64: %zu distinct convolutions of 20\n", convs.size());
+  std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n",
+              bar, omp_get_max_threads());
+  std::printf("CPU versions: im2col + OpenBLAS GEMM (gemm)%s, GEMMs per output position and tap run (taps), and "
+              "auto (the default: per direction and geometry, the one measured fastest)\n",
+              kc::dnnl_available() ? ", oneDNN (dnnl)" : "; oneDNN not available in this build or machine");
+#if MINIDL_WITH_CUDA
+  const bool gpu = cu::device_count() > 0;
+  if (gpu)
+    std::printf("GPU: %d device(s); ratio column = cuDNN time / this version's time; %% of an FP32 peak of %.0f "
+                "TFLOP/s (--gpu-peak-tflops)\n", cu::device_count(), gpu_peak);
+  else
+    std::printf("GPU rows: not run (no GPU visible); they need a GPU\n");
+#else
+  std::printf("GPU rows: not run (this build has no CUDA backend; configure with -DMINIDL_CUDA=ON on a GPU machine)\n");
+#endif
+
+  // 1. Validation against the float64 reference, small batch (3: a ragged chunk on 2 threads).
+  std::printf("\nvalidation against kernels::cpu::ref (float64), batch 3: max |err| / max |ref|, tolerance %.0e\n",
+              kTolerance);
+  bool all_ok = true;
+  for (std::size_t i = 0; i < convs.size(); ++i) {
+    if (only >= 0 && static_cast<int>(i) != only) continue;
+    const Conv2dGeometry g = with_batch(convs[i].g, 3);
+    Buffers b(g, 100 + static_cast<std::uint32_t>(i));
+    std::printf("  %-26s", describe(g).c_str());
+    for (Dir d : dirs) {
+      const auto ref = reference(g, b, d);
+      std::printf("  %s:", kDirName[d]);
+      for (const CpuVersion& v : versions) {
+        kc::set_conv_impl(v.impl);
+        cpu_run(g, b, d);
+        const double e = rel_error(output(b, d), ref);
+        all_ok = all_ok && e <= kTolerance;
+        std::printf(" %s %.1e%s", v.name, e, e > kTolerance ? " FAILED" : "");
+      }
+      kc::set_conv_impl(kc::ConvImpl::Auto);
+#if MINIDL_WITH_CUDA
+      if (gpu) {
+        const kernels::Stream s = cu::stream(0);
+        for (cu::ConvAlgo algo : {cu::ConvAlgo::ImplicitGemm, cu::ConvAlgo::Cudnn}) {
+          if (algo == cu::ConvAlgo::Cudnn && !MINIDL_WITH_CUDNN) continue;
+          cu::set_conv_algo(algo);
+          DeviceBuffers db(b, s);
+          gpu_run(g, db, d, s);
+          const double ge = rel_error(gpu_output(db, d, s), ref);
+          all_ok = all_ok && ge <= kTolerance;
+          std::printf("  %s %.1e%s", algo == cu::ConvAlgo::Cudnn ? "cudnn" : "igemm", ge, ge > kTolerance ? " FAILED" : "");
+        }
+      }
+#endif
+    }
+    std::printf("\n");
+  }
+  std::printf("validation: %s\n", all_ok ? "all passed" : "FAILURES (timings below are of wrong kernels)");
+
+  // 2. Timing at the full batch, the CPU versions interleaved (one run of each in turn).
+  for (long long n : batches) {
+    std::printf("\nbatch %lld  (time: median; GFLOP/s counts 2*n*k*oh*ow*c*r*s per direction; vs gemm: speed-up over "
+                "im2col + GEMM; bar: share of the SGEMM rate; share: of the step's conv time under auto)\n", n);
+    std::printf("  %-26s %5s %-10s %-12s %11s %10s %8s %7s %8s\n", "conv", "count", "direction", "version", "time",
+                "GFLOP/s", "vs gemm", "bar", "share");
+    std::vector<std::tuple<std::size_t, Dir, std::vector<double>>> cpu_times;
+    std::vector<double> totals(versions.size(), 0.0);
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      if (only >= 0 && static_cast<int>(i) != only) continue;
+      const Conv2dGeometry g = with_batch(convs[i].g, n);
+      Buffers b(g, 7 + static_cast<std::uint32_t>(i));
+      for (Dir d : dirs) {
+        std::vector<std::function<void()>> runs;
+        for (const CpuVersion& v : versions)
+          runs.push_back([&, impl = v.impl] {
+            kc::set_conv_impl(impl);
+            cpu_run(g, b, d);
+          });
+        const std::vector<double> secs = time_interleaved(runs, min_time);
+        kc::set_conv_impl(kc::ConvImpl::Auto);
+        cpu_times.emplace_back(i, d, secs);
+        if (!(i == 0 && d == BwdData))
+          for (std::size_t v = 0; v < versions.size(); ++v) totals[v] += secs[v] * convs[i].count;
+      }
+    }
+    const std::size_t auto_v = versions.size() - 1;  // auto is listed last
+    for (const auto& [i, d, secs] : cpu_times) {
+      const Conv2dGeometry g = with_batch(convs[i].g, n);
+      // The stem's input is the image, which needs no gradient: training never runs its bwd-data.
+      const bool in_step = !(i == 0 && d == BwdData);
+      for (std::size_t v = 0; v < versions.size(); ++v) {
+        const double gflops = g.forward_flops() / secs[v] / 1e9;
+        std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %7.2fx %6.0f%% %7.1f%%%s\n",
+                    v == 0 ? describe(g).c_str() : "", v == 0 ? std::to_string(convs[i].count).c_str() : "",
+                    v == 0 ? kDirName[d] : "", versions[v].name, 1e3 * secs[v], gflops, secs[0] / secs[v],
+                    100.0 * gflops / bar, v == auto_v && in_step ? 100.0 * secs[v] * convs[i].count / totals[v] : 0.0,
+                    in_step ? "" : " (not in training)");
+      }
+#if MINIDL_WITH_CUDA
+      if (gpu) {
+        const kernels::Stream s = cu::stream(0);
+        Buffers b(g, 7 + static_cast<std::uint32_t>(i));
+        DeviceBuffers db(b, s);
+        cu::synchronize(0);
+        double cudnn = 0;
+        for (cu::ConvAlgo algo : {cu::ConvAlgo::Cudnn, cu::ConvAlgo::ImplicitGemm}) {
+          if (algo == cu::ConvAlgo::Cudnn && !MINIDL_WITH_CUDNN) continue;
+          cu::set_conv_algo(algo);
+          const double t = gpu_time(g, db, d, min_time);
+          if (algo == cu::ConvAlgo::Cudnn) cudnn = t;
+          const double tflops = g.forward_flops() / t / 1e12;
+          std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n", "", "", kDirName[d],
+                      algo == cu::ConvAlgo::Cudnn ? "gpu cudnn" : "gpu igemm", 1e3 * t, 1e3 * tflops,
+                      cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
+        }
+      }
+#endif
+    }
+    for (std::size_t v = 0; v < versions.size(); ++v)
+      std::printf("  %-5s: CPU convolution time of one training step (every conv x its count, 3 directions): "
+                  "%7.1f ms, %6.1f images/s if convolutions were all\n",
+                  versions[v].name, 1e3 * totals[v], n / totals[v]);
+    std::fflush(stdout);
+  }
+  return all_ok ? 0 : 1;
+}

@@ -1,0 +1,4 @@
+// libFuzzer target: the idx reader (see fuzz_inputs.h for what the input means).
+#include "fuzz_inputs.h"
+
+MINIDL_FUZZ_TARGET(idx)

@@ -1,0 +1,4 @@
+// libFuzzer target: the image reader (see fuzz_inputs.h for what the input means).
+#include "fuzz_inputs.h"
+
+MINIDL_FUZZ_TARGET(image)
