@@ -26,9 +26,10 @@
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
 // Every stb_image allocation zeroed. Debian's stb_image 2.27 decodes a JPEG scan with Huffman
-// tables no DHT segment defined, reading them from uninitialised memory: garbage offsets that
-// index far outside the tables (found by fuzzing, tests/fuzz). Zeroed tables decode to garbage
-// pixels, in bounds, and the file is then refused or yields a harmless image.
+// tables no DHT segment defined, reading them from uninitialised memory: with 0xFF garbage
+// there, symbol offsets land far outside the tables (seen while fixing a fuzz finding;
+// docs/reliability.md). Zeroed tables decode in bounds (to a garbage image, like any corrupt
+// JPEG that stb accepts).
 namespace {
 void* stbi_zeroed_malloc(std::size_t n) { return std::calloc(1, n ? n : 1); }
 }  // namespace

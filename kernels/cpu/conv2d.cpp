@@ -1,6 +1,9 @@
-// Convolution on the CPU as GEMM over unrolled patches (im2col), with OpenBLAS doing the
-// arithmetic. The batch is cut into chunks of nb images, and a chunk is unrolled into one
-// column matrix
+// Convolution on the CPU: the entry points, which pick an implementation per call (ConvImpl, see
+// choose() below: oneDNN in conv2d_dnnl.cpp, the small-map tap GEMMs in conv2d_taps.cpp, or the
+// im2col + GEMM path of this file), and that im2col + GEMM path, which float64 always takes.
+//
+// im2col + GEMM: GEMM over unrolled patches, with OpenBLAS doing the arithmetic. The batch is
+// cut into chunks of nb images, and a chunk is unrolled into one column matrix
 //   col[c*r*s, nb*oh*ow]   row = (channel, kernel row, kernel column), column = (image, oy, ox)
 // so that one GEMM covers the whole chunk.
 //
@@ -24,12 +27,12 @@
 #include <cstring>
 #include <type_traits>
 
+#include "minidl/core/error.h"
 #include "minidl/kernels/cpu/conv2d_dnnl.h"
 #include "minidl/kernels/cpu/conv2d_taps.h"
 #include "minidl/kernels/cpu/parallel.h"
-#include "minidl/core/error.h"
-#include "minidl/kernels/linear.h"
 #include "minidl/kernels/cpu/profile.h"
+#include "minidl/kernels/linear.h"
 
 namespace minidl::kernels::cpu {
 
@@ -202,10 +205,10 @@ enum class Path { Gemm, Dnnl, Taps };
 // - when each weight is used fewer than 64 times (batch x output positions: the last stages at
 //   batch 1 to 4), im2col + GEMM, which reads the weights once; oneDNN first reorders them into
 //   its blocked layout and Taps transposes them, which costs more than the arithmetic there;
-// - kernels larger than 1x1 on output maps of at most 4 positions (ResNet's last stage), and
-//   their backward-weights up to 16 positions, at batch 32 and more: Taps, which skips the padding
-//   taps (more than half of a 3x3 kernel's on a 2x2 map), where oneDNN's weight gradient is 3 to
-//   4x slower than it;
+// - kernels larger than 1x1 on output maps of at most 4 positions (ResNet's last stage) at batch
+//   32 and more: Taps, which skips the padding taps (more than half of a 3x3 kernel's on a 2x2
+//   map); and their backward-weights on maps of up to 16 positions, where oneDNN's is 3 to 4x
+//   slower than the others at every batch size: Taps from batch 16, im2col + GEMM below;
 // - 1x1 kernels (the downsampling shortcuts): im2col + GEMM, whose "im2col" is then a strided
 //   copy, and which is as fast as oneDNN at batch 64 and up to 1.7x faster at batch 256;
 // - otherwise oneDNN, except backward-data of a convolution with few input channels (the stem,
@@ -220,8 +223,10 @@ Path choose(Dir d, const Conv2dGeometry& g) {
   }
   const std::int64_t positions = g.oh * g.ow;
   if (g.n * positions < 64) return Path::Gemm;
-  if (g.r * g.s > 1 && g.n >= 32 && (positions <= 4 || (d == Dir::BackwardWeight && positions <= 16)))
-    return Path::Taps;
+  if (g.r * g.s > 1) {
+    if (positions <= 4 && g.n >= 32) return Path::Taps;
+    if (d == Dir::BackwardWeight && positions <= 16) return g.n >= 16 ? Path::Taps : Path::Gemm;
+  }
   if (!dnnl_available() || g.r * g.s == 1 || (d == Dir::BackwardData && g.c < 8)) return Path::Gemm;
   return Path::Dnnl;
 }
