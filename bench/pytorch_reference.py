@@ -205,15 +205,6 @@ def main():
     torch.set_num_threads(threads)
     batches = [int(b) for b in args.batch.split(",") if b]
 
-    devices = []
-    if args.device in ("cpu", "all"):
-        devices.append(torch.device("cpu"))
-    if args.device in ("cuda", "all"):
-        if torch.cuda.is_available():
-            devices.append(torch.device("cuda", 0))
-        elif not args.json:
-            print("GPU rows: not run (torch.cuda.is_available() is False)")
-
     if not args.json:
         print("pytorch_reference  (torch %s, torchvision %s, %s)" % (torch.__version__, torchvision.__version__,
                                                                     time.strftime("%Y-%m-%d %H:%M")))
@@ -222,11 +213,24 @@ def main():
               % (torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS", "unset"),
                  os.environ.get("GLIBC_TUNABLES", "unset")))
         print("model: torchvision resnet18, conv1 = Conv2d(1, 64, 7, 2, 3), fc = Linear(512, 7), input 1x%dx%d; "
-              "SGD momentum 0.9; %d warm-up + %d timed steps\n" % (SIZE, SIZE, args.warmup, args.steps))
+              "SGD momentum 0.9; %d warm-up + %d timed steps; load average %s"
+              % (SIZE, SIZE, args.warmup, args.steps, " ".join("%.2f" % v for v in os.getloadavg())))
+
+    devices = []
+    if args.device in ("cpu", "all"):
+        devices.append(torch.device("cpu"))
+    if args.device in ("cuda", "all"):
+        if torch.cuda.is_available():
+            devices.append(torch.device("cuda", 0))
+        elif not args.json:
+            print("GPU rows: not run (torch.cuda.is_available() is False)")
+    if not args.json:
+        print()
 
     for device in devices:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True  # the fastest algorithm per shape, as minidl's cuDNN plans
         variants = ["eager"]
         if device.type == "cuda":
             variants = [v for v in args.variants.split(",") if v]
