@@ -210,9 +210,9 @@ enum class Path { Gemm, Dnnl, Taps };
 //   map); and their backward-weights on maps of up to 16 positions, where oneDNN's is 3 to 4x
 //   slower than the others at every batch size: Taps from batch 16, im2col + GEMM below;
 // - 1x1 kernels (the downsampling shortcuts): im2col + GEMM, whose "im2col" is then a strided
-//   copy, and which is as fast as oneDNN at batch 64 and up to 1.7x faster at batch 256;
+//   copy; over the model's three, as fast as oneDNN at batch 64 and 1.25x faster at batch 256;
 // - otherwise oneDNN, except backward-data of a convolution with few input channels (the stem,
-//   whose input needs no gradient in training anyway), where its kernel is 6x slower than GEMM;
+//   whose input needs no gradient in training anyway), where its kernel is 7 to 9x slower;
 // - im2col + GEMM when oneDNN is not available.
 Path choose(Dir d, const Conv2dGeometry& g) {
   switch (impl_setting().load(std::memory_order_relaxed)) {
