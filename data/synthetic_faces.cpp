@@ -26,6 +26,7 @@ constexpr std::uint64_t kExpressionStream = 0xe4b7e5;
 constexpr std::uint64_t kPoseStream = 0x9053;
 constexpr std::uint64_t kImagingStream = 0x1a6e;
 constexpr std::uint64_t kNoiseStream = 0x4015e;
+constexpr std::uint64_t kNuisanceStream = 0x0cc1de;
 
 // How far a unit of brow raise moves the brows, in face units.
 constexpr float kBrowGain = 1.5f;
@@ -140,6 +141,21 @@ struct Imaging {
   float noise;                    // Gaussian sigma, gray levels
 };
 
+// What a photo adds on top of a face: left/right asymmetry of the features, and now and then
+// something in front of the face. Drawn from their own stream, independent of the class.
+struct Nuisance {
+  float brow_tilt = 0;     // the right brow higher than the left (face units)
+  float mouth_tilt = 0;    // the right mouth corner higher than the left (face units)
+  float eye_ratio = 1;     // the right eye's opening relative to the left's
+  int hand = 0;            // 0 none, 1 on a cheek, 2 under the chin, 3 over the mouth
+  int hand_side = 1;
+  float hand_u = 0, hand_v = 0, hand_angle = 0, hand_size = 1, hand_tone = 1;
+  bool lock = false;       // a lock of hair across the forehead and one eye
+  int lock_side = 1;
+  float lock_width = 0, lock_reach = 0;
+  bool sunglasses = false;
+};
+
 Identity sample_identity(SampleRng& r) {
   Identity id;
   id.face_w = static_cast<float>(r.uniform(0.90, 1.08));
@@ -184,13 +200,39 @@ Identity sample_identity(SampleRng& r) {
   return id;
 }
 
+Nuisance sample_nuisance(SampleRng& r) {
+  constexpr double kHand = 0.05, kLock = 0.08, kSunglasses = 0.02;
+  Nuisance n;
+  n.brow_tilt = static_cast<float>(r.normal_clipped(2.5) * 0.025);
+  n.mouth_tilt = static_cast<float>(r.normal_clipped(2.5) * 0.04);
+  n.eye_ratio = static_cast<float>(std::exp(r.normal_clipped(2.5) * 0.10));
+  const double uh = r.uniform();
+  n.hand = uh >= kHand ? 0 : uh < 0.5 * kHand ? 1 : uh < 0.8 * kHand ? 2 : 3;
+  n.hand_side = r.bernoulli(0.5) ? 1 : -1;
+  n.hand_u = static_cast<float>(r.uniform(-1.0, 1.0));
+  n.hand_v = static_cast<float>(r.uniform(-1.0, 1.0));
+  n.hand_angle = static_cast<float>(r.uniform(-0.35, 0.35));
+  n.hand_size = static_cast<float>(r.uniform(0.9, 1.15));
+  n.hand_tone = static_cast<float>(r.uniform(0.9, 1.08));
+  n.lock = r.bernoulli(kLock);
+  n.lock_side = r.bernoulli(0.5) ? 1 : -1;
+  n.lock_width = static_cast<float>(r.uniform(0.07, 0.13));
+  n.lock_reach = static_cast<float>(r.uniform(0.0, 1.0));
+  n.sunglasses = r.bernoulli(kSunglasses);
+  return n;
+}
+
 Pose sample_pose(SampleRng& r) {
+  // As wide as a face detector's crops of photos (FER2013's): heads tilt by 10 degrees (sd,
+  // up to 25), turn, sit up to 10% of the frame off centre and vary +-15% in size. These are
+  // the ranges the augmentation's rotation, translation and scale model; narrower ones (sd 5
+  // degrees, 4%, 8%) left augmentation nothing to teach (docs/ablation.md).
   Pose p;
-  p.roll = static_cast<float>(r.normal_clipped(2.5) * 5.0 * 3.14159265 / 180.0);
-  p.yaw = static_cast<float>(r.uniform(-0.10, 0.10));
-  p.dx = static_cast<float>(r.uniform(-0.04, 0.04));
-  p.dy = static_cast<float>(r.uniform(-0.04, 0.04));
-  p.scale = static_cast<float>(r.uniform(0.92, 1.08));
+  p.roll = static_cast<float>(r.normal_clipped(2.5) * 10.0 * 3.14159265 / 180.0);
+  p.yaw = static_cast<float>(r.uniform(-0.15, 0.15));
+  p.dx = static_cast<float>(r.uniform(-0.10, 0.10));
+  p.dy = static_cast<float>(r.uniform(-0.10, 0.10));
+  p.scale = static_cast<float>(r.uniform(0.85, 1.15));
   return p;
 }
 
@@ -441,8 +483,8 @@ void gaussian_blur(std::vector<float>& img, std::int64_t h, std::int64_t w, floa
     }
 }
 
-GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, const Imaging& im, std::uint64_t noise_key,
-                 std::int64_t H, std::int64_t W) {
+GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, const Imaging& im, const Nuisance& nz,
+                 std::uint64_t noise_key, std::int64_t H, std::int64_t W) {
   const float S = static_cast<float>(std::min(H, W));
   const float a = 0.39f * S * id.face_w * pose.scale, b = 0.50f * S * id.face_h * pose.scale;
   const float cx = 0.5f * (W - 1) + pose.dx * S, cy = 0.52f * (H - 1) + pose.dy * S;
@@ -526,7 +568,8 @@ GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, con
   for (int s : {-1, 1}) {
     const float ew = id.eye_w * a * (1.f - 1.8f * std::max(0.f, pose.yaw * s));
     const float ex_ = (u0 + s * id.eye_x) * a, ey_ = id.eye_y * b;
-    const float up = ew * 0.50f * ex.eye_open, lo = ew * 0.32f * (1.f - 0.6f * ex.lower_lid);
+    const float side_open = s > 0 ? std::sqrt(nz.eye_ratio) : 1.f / std::sqrt(nz.eye_ratio);
+    const float up = ew * 0.50f * ex.eye_open * side_open, lo = ew * 0.32f * (1.f - 0.6f * ex.lower_lid);
     auto top = [&](float t) { return ey_ - up * (1.f - t * t) * (1.f - 0.2f * s * t); };
     auto bot = [&](float t) { return ey_ + lo * (1.f - t * t) * (1.f + 0.2f * s * t); };
     // The socket's shadow between eye and brow.
@@ -589,7 +632,8 @@ GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, con
   for (int s : {-1, 1}) {
     const float base = id.eye_y - id.gap;
     const float iu = id.eye_x - id.eye_w * 1.05f - ex.knit, ou = id.eye_x + id.eye_w * 1.25f;
-    const float iv = base - kBrowGain * ex.brow_inner, ov = base + 0.025f - kBrowGain * ex.brow_outer;
+    const float tilt = 0.5f * s * nz.brow_tilt;
+    const float iv = base - kBrowGain * ex.brow_inner - tilt, ov = base + 0.025f - kBrowGain * ex.brow_outer - tilt;
     const float arch = id.brow_arch * (1.f - 0.6f * clampf(-ex.brow_inner / 0.09f, 0.f, 1.f)) +
                        0.35f * std::max(0.f, ex.brow_outer) + 0.1f * std::max(0.f, ex.brow_inner);
     // Where the arch peaks: towards the inner end when only the inner end is raised (sad).
@@ -649,7 +693,8 @@ GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, con
   const float oh = ex.open * 0.28f * b;
   const float q = 2.f + 2.5f * ex.stretch;
   const float rexp = 1.f - 0.5f * ex.round;
-  auto mid = [&](float t) { return mcy - corner * t * t; };
+  const float tilt = 0.5f * nz.mouth_tilt * b;
+  auto mid = [&](float t) { return mcy - corner * t * t - tilt * t; };
   auto prof = [&](float t) { return std::pow(std::max(0.f, 1.f - std::pow(std::abs(t), q)), rexp); };
   auto snarl = [&](float t) {
     return ex.snarl * 0.075f * b * std::max(0.f, 1.f - sq((t - 0.45f * ex.snarl_side) / 0.55f));
@@ -660,7 +705,7 @@ GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, con
   for (int s : {-1, 1}) {
     const float fold = clampf(0.12f + 0.45f * std::max(0.f, ex.curve) + 0.5f * ex.snarl + 0.3f * id.lines, 0.f, 0.8f);
     Stroke f = bezier((u0 + s * (id.nose_w + 0.06f)) * a, (nose_tip + 0.0f) * b, (u0 + s * (id.nose_w + 0.16f)) * a,
-                      (nose_tip + 0.12f) * b, mcx + s * (mw + 0.05f * a), mid(1.f) + 0.06f * b, 0.9f * px, 0.7f * px, 6);
+                      (nose_tip + 0.12f) * b, mcx + s * (mw + 0.05f * a), mid(static_cast<float>(s)) + 0.06f * b, 0.9f * px, 0.7f * px, 6);
     p.stroke(f, skin * 0.7f, fold);
   }
   {
@@ -698,6 +743,53 @@ GrayImage render(const Identity& id, const Pose& pose, const Expression& ex, con
   // Shadow under the lower lip.
   p.blob(mcx, mcy + oh * 0.65f + id.lip_lower * b + 0.04f * b, 0.5f * mw, 0.035f * b, skin * 0.8f, 0.4f);
 
+  // Sunglasses hide the eyes.
+  if (nz.sunglasses) {
+    for (int s : {-1, 1}) {
+      const float ex_ = (u0 + s * id.eye_x) * a, ey_ = id.eye_y * b + 0.01f * b;
+      p.ellipse(ex_, ey_, 1.35f * id.eye_w * a, 0.13f * b, 25.f, 0.95f);
+    }
+    Stroke bridge = bezier((u0 - id.eye_x + 1.3f * id.eye_w) * a, id.eye_y * b, u0 * a, id.eye_y * b - 0.04f * b,
+                           (u0 + id.eye_x - 1.3f * id.eye_w) * a, id.eye_y * b, 1.2f * px, 1.2f * px, 4);
+    p.stroke(bridge, 25.f);
+  }
+  // A lock of hair falling across the forehead towards one eye.
+  if (nz.lock && id.hair_style != 0) {
+    const float s = static_cast<float>(nz.lock_side);
+    const float end_v = id.eye_y - 0.12f + 0.25f * nz.lock_reach;
+    Stroke lock = bezier((u0 + s * 0.05f) * a, -0.95f * b, (u0 + s * 0.15f) * a, -0.45f * b,
+                         (u0 + s * (id.eye_x + 0.05f)) * a, end_v * b, nz.lock_width * b, 0.35f * nz.lock_width * b);
+    p.stroke(lock, id.hair + 6.f, 0.95f);
+  }
+  // A hand in front of the face: on a cheek, under the chin or over the mouth. A palm and four
+  // fingers, outlined a little darker so that it reads against skin of the same tone.
+  if (nz.hand) {
+    const float s = static_cast<float>(nz.hand_side);
+    float hu, hv, ang;  // palm centre (face units) and the fingers' direction (radians, 0 = up)
+    if (nz.hand == 1) {
+      hu = s * (0.95f + 0.1f * nz.hand_u), hv = 0.65f + 0.15f * nz.hand_v, ang = -s * (0.25f + 0.3f * nz.hand_angle);
+    } else if (nz.hand == 2) {
+      hu = 0.25f * nz.hand_u, hv = 1.2f + 0.08f * nz.hand_v, ang = 0.5f * nz.hand_angle;
+    } else {
+      hu = 0.2f * nz.hand_u, hv = id.mouth_y + 0.28f + 0.06f * nz.hand_v, ang = s * (0.9f + 0.4f * nz.hand_angle);
+    }
+    const float hs = nz.hand_size * a, tone = std::min(250.f, skin * nz.hand_tone);
+    const float dx = std::sin(ang), dy = -std::cos(ang);   // along the fingers
+    const float cx0 = hu * a, cy0 = hv * b;
+    for (int k = 0; k < 4; ++k) {
+      const float off = (k - 1.5f) * 0.13f * hs, len = (0.42f + (k == 1 || k == 2 ? 0.06f : 0.f)) * hs;
+      const float bx = cx0 + off * -dy + 0.2f * hs * dx, by = cy0 + off * dx + 0.2f * hs * dy;
+      Stroke finger;
+      finger.add(bx, by, 0.12f * hs);
+      finger.add(bx + len * dx, by + len * dy, 0.11f * hs);
+      Stroke edge = finger;
+      for (float& w : edge.width) w += 1.4f * px;
+      p.stroke(edge, tone * 0.72f);
+      p.stroke(finger, tone);
+    }
+    p.ellipse(cx0, cy0, 0.3f * hs, 0.3f * hs, tone * 0.72f);
+    p.ellipse(cx0, cy0, 0.3f * hs - px, 0.3f * hs - px, tone * 0.97f);
+  }
   // The camera: contrast and brightness, blur, sensor noise.
   std::vector<float>& img = p.pixels();
   for (float& v : img) v = (v - 128.f) * im.contrast + 128.f + im.brightness;
@@ -747,7 +839,9 @@ Sample draw_synthetic_face(std::uint64_t seed, std::int64_t face_index, std::int
   const Expression ex = sample_expression(static_cast<int>(s.label), rex);
   const Pose pose = sample_pose(rpose);
   const Imaging im = sample_imaging(rim);
-  s.image = render(id, pose, ex, im, hash_key(seed, kNoiseStream, idx), height, width);
+  SampleRng rnz(seed, kNuisanceStream, idx);
+  const Nuisance nz = sample_nuisance(rnz);
+  s.image = render(id, pose, ex, im, nz, hash_key(seed, kNoiseStream, idx), height, width);
   return s;
 }
 
