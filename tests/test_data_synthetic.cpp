@@ -89,7 +89,9 @@ TEST_CASE("synthetic expressions differ where they should on average", "[data]")
   // an average (measured as the difference between two halves of one class), in the face's
   // mouth rows for Happy vs Surprise (smile vs open O) and in its brow rows for Surprise vs
   // Angry (raised vs lowered brows); Sad and Neutral, which overlap on purpose, differ less.
-  const std::int64_t S = 32, N = 3000;
+  // 12000 faces: with pose as varied as a photo's (roll sd 10 degrees, 10% shifts) a class
+  // average needs that many to stand clearly above its sampling noise (3000 did not).
+  const std::int64_t S = 32, N = 12000;
   std::vector<std::vector<double>> avg(8, std::vector<double>(S * S, 0.0));  // 7 = Happy's 2nd half
   std::vector<int> n(8, 0);
   for (std::int64_t i = 0; i < N; ++i) {
