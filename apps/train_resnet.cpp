@@ -3,59 +3,27 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <filesystem>
 
-#include "common/svg.h"
+#include "common/ablation.h"
 #include "common/trainer.h"
 #include "minidl/config.h"
 #include "minidl/core/error.h"
-#include "minidl/core/file_io.h"
 
 using namespace minidl;
 using namespace minidl::app;
 
 namespace {
 
-// Both settings' training and validation loss in one figure, and a table of their best epochs.
-void write_ablation(const std::string& dir, const TrainResult& off, const TrainResult& on) {
-  auto series = [](const TrainResult& r, bool val, const char* name, const char* color, bool dashed) {
-    Series s{name, {}, {}, color, dashed};
-    for (const auto& m : r.history) {
-      s.x.push_back(static_cast<double>(m.epoch));
-      s.y.push_back(val ? m.val_loss : m.train_loss);
-    }
-    return s;
-  };
-  LineChart loss{"Loss with and without augmentation", "epoch", "cross-entropy",
-                 {series(off, false, "no aug: train", "#d62728", true), series(off, true, "no aug: validation", "#d62728", false),
-                  series(on, false, "aug: train", "#1f77b4", true), series(on, true, "aug: validation", "#1f77b4", false)},
-                 0, 0};
-  write_file_atomic(dir + "/ablation.svg", svg_document(800, 480, {line_chart_fragment(loss, 0, 0, 800, 480)}));
-
-  auto best_loss = [](const TrainResult& r) {
-    const EpochMetrics* b = &r.history.front();
-    for (const auto& m : r.history)
-      if (m.val_loss < b->val_loss) b = &m;
-    return *b;
-  };
-  auto best_acc = [](const TrainResult& r) {
-    const EpochMetrics* b = &r.history.front();
-    for (const auto& m : r.history)
-      if (m.val_acc > b->val_acc) b = &m;
-    return *b;
-  };
-  std::string md = "| augmentation | best val loss (epoch) | best val accuracy (epoch) | final train loss | final val loss |\n"
-                   "|---|---|---|---|---|\n";
-  char buf[256];
-  for (auto [name, r] : {std::pair<const char*, const TrainResult*>{"off", &off}, {"on", &on}}) {
-    const auto bl = best_loss(*r), ba = best_acc(*r);
-    std::snprintf(buf, sizeof buf, "| %s | %.4f (%lld) | %.4f (%lld) | %.4f | %.4f |\n", name, bl.val_loss,
-                  (long long)bl.epoch, ba.val_acc, (long long)ba.epoch, r->history.back().train_loss,
-                  r->history.back().val_loss);
-    md += buf;
-  }
-  write_file_atomic(dir + "/ablation.md", md);
-  std::printf("\nablation (%s/ablation.svg):\n%s", dir.c_str(), md.c_str());
+std::string ablation_help() {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "Train twice from the same seed, augmentation off then on, into OUT/aug-off and OUT/aug-on, and write "
+                "OUT/ablation.svg, OUT/ablation.md and OUT/report.html. Unless given, --epochs is %lld and, on the "
+                "synthetic faces, --synthetic-size %lld and --val-fraction %g. With --resume OUT: continue an "
+                "interrupted ablation (or redraw a finished one's figures)",
+                static_cast<long long>(AblationDefaults::epochs), static_cast<long long>(AblationDefaults::synthetic_size),
+                AblationDefaults::val_fraction);
+  return buf;
 }
 
 }  // namespace
@@ -72,9 +40,7 @@ int main(int argc, char** argv) {
   app.add_option("--aug", aug, "Augmentation: random flip, rotation, translation and scale")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  app.add_flag("--ablation", ablation,
-               "Train twice from the same seed, augmentation off then on, into OUT/aug-off and OUT/aug-on, and "
-               "write OUT/ablation.svg and OUT/ablation.md");
+  app.add_flag("--ablation", ablation, ablation_help());
   app.add_option("--data", cfg.data,
                  "synthetic | FILE.csv (FER2013) | DIR (one folder per class) | fashion-mnist[:DIR] | kind:PATH")
       ->capture_default_str();
@@ -136,19 +102,13 @@ int main(int argc, char** argv) {
       const TrainResult r = train(cfg);
       return r.diverged ? 3 : 0;
     }
-    MINIDL_CHECK(cfg.resume.empty(), "--ablation and --resume cannot be combined; resume OUT/aug-off or OUT/aug-on");
-    const std::string root = cfg.out;
-    std::filesystem::create_directories(root);
-    TrainConfig off = cfg, on = cfg;
-    off.aug = false, off.out = root + "/aug-off";
-    on.aug = true, on.out = root + "/aug-on";
-    std::printf("== augmentation off ==\n");
-    const TrainResult r_off = train(off);
-    std::printf("\n== augmentation on ==\n");
-    const TrainResult r_on = train(on);
-    if (r_off.diverged || r_on.diverged) return 3;
-    write_ablation(root, r_off, r_on);
-    return 0;
+    if (cfg.resume.empty()) {
+      if (!app.count("--epochs")) cfg.epochs = AblationDefaults::epochs;
+      if (!app.count("--synthetic-size")) cfg.synthetic_size = AblationDefaults::synthetic_size;
+      if (!app.count("--val-fraction") && cfg.data == "synthetic") cfg.val_fraction = AblationDefaults::val_fraction;
+    }
+    const AblationResult r = run_ablation(cfg);
+    return r.diverged ? 3 : 0;
   } catch (const minidl::OutOfMemoryError& e) {
     std::fprintf(stderr, "error: %s\nhint: try a smaller --batch-size\n", e.what());
     return 2;

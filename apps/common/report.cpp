@@ -5,46 +5,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/html.h"
 #include "common/svg.h"
 #include "minidl/core/file_io.h"
 #include "minidl/data/image_io.h"
 
 namespace minidl::app {
-
-namespace {
-
-std::string base64(const std::vector<std::uint8_t>& bytes) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    const unsigned v = bytes[i] << 16;
-    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    const unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::string pct(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
-  return buf;
-}
-
-}  // namespace
 
 std::string evaluation_text(const EvalResult& r) {
   const auto& cm = r.confusion;
@@ -96,21 +62,31 @@ void write_evaluation_files(const std::string& dir, const EvalResult& r, const s
   write_file_atomic(dir + "/summary.json", j.dump(2) + "\n");
 }
 
+std::string augmentation_html(const AugmentPreview& p) {
+  std::ostringstream h;
+  h << "<p>Training image " << p.index << " as the data set gives it (framed), then what the augmentation ("
+    << xml_escape(p.options) << ") made of it in each of the first " << p.images.size() << " epochs: the loader's own draws";
+  if (!p.used) h << ". <b>This run trained without augmentation</b>: these are the draws <code>--aug on</code> would make";
+  h << ".</p>\n<div class=\"grid\">\n<div class=\"cell\"><img class=\"original\" src=\"" << png_data_uri(p.original)
+    << "\"><br>original</div>\n";
+  for (std::size_t e = 0; e < p.images.size(); ++e)
+    h << "<div class=\"cell\"><img src=\"" << png_data_uri(p.images[e]) << "\"><br>epoch " << e + 1 << ": "
+      << xml_escape(describe_augment(p.params[e])) << "</div>\n";
+  h << "</div>\n";
+  return h.str();
+}
+
 void write_report(const std::string& path, const nlohmann::json& config, const std::vector<EpochMetrics>& history,
-                  const EvalResult& eval, const data::Dataset& dataset, const std::string& curves_svg_path) {
+                  const EvalResult& eval, const data::Dataset& dataset, const std::string& curves_svg_path,
+                  const AugmentPreview* augmentation) {
   const auto& cm = eval.confusion;
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>minidl run report</title>\n"
-       "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-       "th{background:#f3f3f3}td:first-child{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:10px}"
-       ".cell{text-align:center;font-size:12px;width:110px}.cell img{width:96px;height:96px;image-rendering:pixelated;"
-       "border:1px solid #999}code{background:#f3f3f3;padding:1px 4px}</style></head><body>\n";
+  h << html_page_start("minidl run report");
   h << "<h1>minidl run report</h1>\n";
   h << "<p>Best model on the validation set: accuracy <b>" << pct(eval.accuracy()) << "</b>, macro-F1 <b>"
     << pct(cm.macro_f1()) << "</b>, loss " << eval.loss << " (" << cm.total() << " images).</p>\n";
 
-  h << "<h2>Curves</h2>\n" << read_file(curves_svg_path) << "\n";
+  h << "<h2>Curves</h2>\n" << read_text_file(curves_svg_path) << "\n";
   h << "<table><tr><th>epoch</th><th>train loss</th><th>train acc</th><th>val loss</th><th>val acc</th><th>lr</th>"
        "<th>images/s</th></tr>\n";
   char buf[256];
@@ -120,6 +96,7 @@ void write_report(const std::string& path, const nlohmann::json& config, const s
     h << buf;
   }
   h << "</table>\n";
+  if (augmentation) h << "<h2>What the augmentation does</h2>\n" << augmentation_html(*augmentation);
 
   h << "<h2>Confusion matrix</h2>\n" << cm.svg("Confusion matrix (validation, row-normalised)") << "\n";
   h << "<h3>Per class</h3>\n<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>\n";
@@ -144,11 +121,11 @@ void write_report(const std::string& path, const nlohmann::json& config, const s
   const auto& names = cm.class_names();
   for (const auto& p : wrong) {
     const data::Sample s = dataset.get(p.index);
-    h << "<div class=\"cell\"><img src=\"data:image/png;base64," << base64(data::encode_png(s.image)) << "\"><br>"
+    h << "<div class=\"cell\"><img src=\"" << png_data_uri(s.image) << "\"><br>"
       << xml_escape(names[static_cast<std::size_t>(p.label)]) << " &rarr; "
       << xml_escape(names[static_cast<std::size_t>(p.predicted)]) << " (" << pct(p.confidence) << ")</div>\n";
   }
-  h << "</div>\n<h2>Configuration</h2>\n<pre>" << xml_escape(config.dump(2)) << "</pre>\n</body></html>\n";
+  h << "</div>\n<h2>Configuration</h2>\n<pre>" << xml_escape(config.dump(2)) << "</pre>\n" << html_page_end();
   write_file_atomic(path, h.str());
 }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/augment_preview.h"
 #include "common/evaluation.h"
 #include "common/run_folder.h"
 #include "minidl/data/dataset.h"
@@ -19,10 +20,15 @@ namespace minidl::app {
 // data ("validation") in titles.
 void write_evaluation_files(const std::string& dir, const EvalResult& result, const std::string& what);
 
-// The run report: config, curves, confusion matrix, per-class table, and a grid of
-// misclassified images with their true and predicted labels.
+// The run report: config, curves, confusion matrix, per-class table, a grid of misclassified
+// images with their true and predicted labels, and (when given) what the augmentation does to
+// one training image.
 void write_report(const std::string& path, const nlohmann::json& config, const std::vector<EpochMetrics>& history,
-                  const EvalResult& eval, const data::Dataset& dataset, const std::string& curves_svg_path);
+                  const EvalResult& eval, const data::Dataset& dataset, const std::string& curves_svg_path,
+                  const AugmentPreview* augmentation = nullptr);
+
+// The augmentation section of a report: the original and each epoch's draw, with its values.
+std::string augmentation_html(const AugmentPreview& preview);
 
 // Per-class table and most-confused pairs as printed text.
 std::string evaluation_text(const EvalResult& result);

@@ -11,6 +11,7 @@
 #include "minidl/core/file_io.h"
 #include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"
+#include "minidl/data/image_io.h"
 #include "minidl/layers/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -73,6 +74,11 @@ void RunFolder::create(bool quiet) const {
 
 void RunFolder::write_config(const TrainConfig& config) const {
   write_file_atomic(file("config.json"), config.to_json().dump(2) + "\n");
+}
+
+void RunFolder::write_png(const std::string& name, const data::GrayImage& image) const {
+  const std::vector<std::uint8_t> png = data::encode_png(image);
+  write_file_atomic(file(name), std::string(png.begin(), png.end()));
 }
 
 void RunFolder::write_history(const std::vector<EpochMetrics>& history, const std::string& title) const {

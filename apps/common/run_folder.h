@@ -6,6 +6,8 @@
 //   best.safetensors            the model of the best validation accuracy so far
 //   train_state.safetensors     optimiser state, epoch, history: what --resume needs beyond last
 //   confusion_*.csv/svg, per_class.csv, report.html   written at the end (see report.h)
+//   augmentation.png            the first training image and the augmentation's draws for it
+//                               in the first epochs (augment_preview.h), written at the end
 // Every file is replaced atomically (temporary file, then rename), so a run killed at any moment
 // leaves each file whole: the old one or the new one.
 #pragma once
@@ -18,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/train_config.h"
+#include "minidl/data/image.h"
 #include "minidl/layers/module.h"
 #include "minidl/layers/optim.h"
 
@@ -48,6 +51,7 @@ class RunFolder {
   std::string file(const std::string& name) const { return dir_ + "/" + name; }
 
   void write_config(const TrainConfig& config) const;
+  void write_png(const std::string& name, const data::GrayImage& image) const;
   // metrics.csv, metrics.jsonl and curves.svg (titled `title`) from the whole history.
   void write_history(const std::vector<EpochMetrics>& history, const std::string& title) const;
   // name.safetensors: the model's state_dict with the metadata.

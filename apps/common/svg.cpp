@@ -90,7 +90,18 @@ std::string line_chart_fragment(const LineChart& chart, double x0, double y0, do
     << xml_escape(chart.x_label) << "</text>\n";
   o << "<text transform=\"translate(" << fmt(x0 + 14) << "," << fmt(y0 + top + ph / 2)
     << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(chart.y_label) << "</text>\n";
-  double ly = py(ymax) + 14;
+  for (const auto& l : chart.lines) {
+    if (l.x < xmin || l.x > xmax) continue;
+    o << "<line x1=\"" << fmt(px(l.x)) << "\" x2=\"" << fmt(px(l.x)) << "\" y1=\"" << fmt(py(ymax)) << "\" y2=\""
+      << fmt(py(ymin)) << "\" stroke=\"" << l.color << "\" stroke-width=\"1.5\" stroke-dasharray=\"2,3\"/>\n";
+    // Labelled to the right of the line, or to its left when it sits in the right half.
+    const bool left_side = px(l.x) > x0 + left + pw / 2;
+    o << "<text x=\"" << fmt(px(l.x) + (left_side ? -4 : 4)) << "\" y=\"" << fmt(py(ymax) + 13) << "\" text-anchor=\""
+      << (left_side ? "end" : "start") << "\" font-size=\"11\" fill=\"" << l.color << "\">" << xml_escape(l.label)
+      << "</text>\n";
+  }
+  const double legend_rows = static_cast<double>(chart.series.size());
+  double ly = chart.legend_bottom ? py(ymin) - 16 * legend_rows + 6 : py(ymax) + 14;
   for (const auto& s : chart.series) {
     std::string points;
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
@@ -106,6 +117,14 @@ std::string line_chart_fragment(const LineChart& chart, double x0, double y0, do
       << "\" stroke=\"" << s.color << "\" stroke-width=\"2\"" << dash << "/>\n";
     o << "<text x=\"" << fmt(lx + 28) << "\" y=\"" << fmt(ly) << "\">" << xml_escape(s.name) << "</text>\n";
     ly += 16;
+  }
+  for (const auto& m : chart.markers) {
+    if (!std::isfinite(m.y)) continue;
+    o << "<circle cx=\"" << fmt(px(m.x)) << "\" cy=\"" << fmt(py(m.y)) << "\" r=\"5\" fill=\"none\" stroke=\"" << m.color
+      << "\" stroke-width=\"2\"/>\n";
+    if (!m.label.empty())
+      o << "<text x=\"" << fmt(px(m.x) + 7) << "\" y=\"" << fmt(py(m.y) - 7) << "\" font-size=\"11\" fill=\"" << m.color
+        << "\">" << xml_escape(m.label) << "</text>\n";
   }
   o << "</g>\n";
   return o.str();

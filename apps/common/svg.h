@@ -15,10 +15,26 @@ struct Series {
   bool dashed = false;
 };
 
+// A point picked out on a chart (a run's best epoch): a ring with a short label beside it.
+struct ChartMarker {
+  double x = 0, y = 0;
+  std::string label, color = "#000";
+};
+
+// A vertical line across the plot at x (an event, such as where overfitting starts), labelled
+// at its top.
+struct ChartLine {
+  double x = 0;
+  std::string label, color = "#555";
+};
+
 struct LineChart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   double y_min = 0, y_max = 0;  // both 0: fitted to the data
+  std::vector<ChartMarker> markers = {};
+  std::vector<ChartLine> lines = {};
+  bool legend_bottom = false;  // the legend in the lower right corner instead of the upper right
 };
 
 // One chart as a <g> fragment of the given size, placed at (x, y) in a larger document.

@@ -117,6 +117,8 @@ TrainConfig load_run_config(const std::string& path, const std::string& what) {
 
 }  // namespace
 
+TrainConfig read_run_config(const std::string& dir) { return load_run_config(dir + "/config.json", dir); }
+
 TrainConfig resolve_config(const TrainConfig& flags) {
   if (flags.resume.empty()) return flags;
   // Continue a run: its own config, possibly with more epochs.

@@ -60,4 +60,8 @@ struct TrainConfig {
 // (0 keeps the run's), --stop-after and --quiet; the run writes into DIR.
 TrainConfig resolve_config(const TrainConfig& flags);
 
+// The config.json of the run folder `dir`. Throws minidl::Error naming the folder when there is
+// none, or the file when it is not valid JSON.
+TrainConfig read_run_config(const std::string& dir);
+
 }  // namespace minidl::app

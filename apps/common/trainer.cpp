@@ -248,7 +248,11 @@ void Trainer::finish() {
   best.model->to(device_);
   const EvalResult val = evaluate(*best.model, val_set_, eval_options_);
   write_evaluation_files(run_.path(), val, "validation");
-  write_report(run_.file("report.html"), cfg_.to_json(), result_.history, val, *val_set_, run_.file("curves.svg"));
+  // What the augmentation did to the first training image in the first 11 epochs.
+  const AugmentPreview preview = preview_augmentation(*train_set_, 0, cfg_.aug_options, cfg_.seed, 11, cfg_.aug);
+  run_.write_png("augmentation.png", preview_sheet(preview, 6, 2));
+  write_report(run_.file("report.html"), cfg_.to_json(), result_.history, val, *val_set_, run_.file("curves.svg"),
+               &preview);
   progress_->finished(result_.best_epoch, val, run_.path());
 }
 
