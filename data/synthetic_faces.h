@@ -11,7 +11,9 @@
 //   Surprise whole brows raised and arched, eyes widest, mouth a round O
 //   Neutral  resting face with small random asymmetries
 // Identity (face shape, skin tone, hair style and colour, glasses, stubble), pose (roll, yaw,
-// offset, scale), lighting, blur and noise vary independently of the class. The classes
+// offset, scale: as varied as a face detector's crops of photos), left/right asymmetry, the
+// occasional hand, lock of hair or sunglasses in front of the face, lighting, blur and noise
+// vary independently of the class. The classes
 // overlap on purpose, as FER2013's do: expressions come at random intensity (a weak Sad is
 // close to Neutral), some Fear faces borrow Surprise's mouth or brows and some Surprise faces
 // Fear's, some Fear faces look Sad, and a weak Disgust without the snarl reads as Angry. Class
