@@ -151,17 +151,17 @@ int main(int argc, char** argv) {
     std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
     const bool square = s.name.rfind("square", 0) == 0;
     if (!square || s.m <= cpu_max) {
-      kc::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n);
+      kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n);
       const double err = check(s, a, b, c);
       const double sec = time_median(
-          [&] { kc::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n); },
+          [&] { kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n); },
           min_time);
       print_row("cpu", s, sec, err, 0, 0);
     }
 #if MINIDL_WITH_CUDA
     namespace cu = minidl::kernels::cuda;
     if (cu::device_count() > 0) {
-      const kernels::Stream st = cu::stream(0);
+      const cu::Stream st = cu::stream(0);
       float *da = static_cast<float*>(cu::malloc(a.size() * 4)), *db = static_cast<float*>(cu::malloc(b.size() * 4)),
             *dc = static_cast<float*>(cu::malloc(c.size() * 4));
       cu::memcpy_async(da, a.data(), a.size() * 4, cu::CopyKind::HostToDevice, st);
@@ -169,8 +169,8 @@ int main(int argc, char** argv) {
       double cublas_sec = 0;
       for (int v = 0; v < 2; ++v) {
         auto run = [&] {
-          if (v == 0) cu::gemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n, st);
-          else cu::sgemm_tiled(s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n, st);
+          if (v == 0) cu::gemm(st, s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n);
+          else cu::sgemm_tiled(st, s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n);
         };
         run();
         cu::memcpy_async(c.data(), dc, c.size() * 4, cu::CopyKind::DeviceToHost, st);

@@ -16,18 +16,18 @@ namespace cpu {
 //   running = (1 - momentum) * running + momentum * batch_stat,
 // using the unbiased variance (n*hw / (n*hw - 1)) for running_var, as PyTorch does.
 template <typename T>
-void batch_norm_forward_train(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
+void batch_norm_forward_train(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
                               T* save_invstd);
 // Evaluation: normalises with the running statistics.
 template <typename T>
-void batch_norm_forward_eval(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
                              const T* running_mean, const T* running_var, double eps, T* y);
 // Backward. training=true: mean/invstd are the saved batch statistics and depend on x.
 // training=false: mean = running_mean, invstd = 1/sqrt(running_var+eps), constants.
 // dx, dgamma, dbeta may each be null (not needed); each has its own accumulate flag.
 template <typename T>
-void batch_norm_backward(const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
+void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
                          const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
                          bool accumulate_params);
 }  // namespace cpu
@@ -41,15 +41,17 @@ enum class BatchNormImpl { Cudnn, Native };
 void set_batch_norm_impl(BatchNormImpl impl);
 BatchNormImpl batch_norm_impl();
 
-void batch_norm_forward_train(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
-                              double eps, double momentum, float* running_mean, float* running_var, float* y,
-                              float* save_mean, float* save_invstd, Stream stream);
-void batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
-                             const float* running_mean, const float* running_var, double eps, float* y,
-                             Stream stream);
-void batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x,
-                         const float* gamma, const float* mean, const float* invstd, float* dx, bool accumulate_dx,
-                         float* dgamma, float* dbeta, bool accumulate_params, Stream stream);
+template <typename T>
+void batch_norm_forward_train(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+                              double eps, double momentum, T* running_mean, T* running_var, T* y,
+                              T* save_mean, T* save_invstd);
+template <typename T>
+void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+                             const T* running_mean, const T* running_var, double eps, T* y);
+template <typename T>
+void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x,
+                         const T* gamma, const T* mean, const T* invstd, T* dx, bool accumulate_dx,
+                         T* dgamma, T* dbeta, bool accumulate_params);
 }  // namespace cuda
 
 }  // namespace minidl::kernels
