@@ -222,7 +222,7 @@ void check_conv(const k::Conv2dGeometry& g, kc::ConvAlgo algo, std::uint32_t see
     std::vector<float> want(ny);
     cpu::conv2d_forward<float>(cpu_stream, g, x.data(), w.data(), with_bias ? bias.data() : nullptr, want.data());
     Buf y(std::vector<float>(ny, kNaN));
-    kc::conv2d_forward(t.stream(), g, dx_d.get(), dw_d.get(), with_bias ? dbias_d.get() : nullptr, y.get());
+    kc::conv2d_forward<float>(t.stream(), g, dx_d.get(), dw_d.get(), with_bias ? dbias_d.get() : nullptr, y.get());
     require_close(y.download(), want, atol(g.c * g.r * g.s), 1e-5, tag + (with_bias ? " forward+bias" : " forward"));
   }
   for (const bool acc : {false, true}) {
@@ -230,19 +230,19 @@ void check_conv(const k::Conv2dGeometry& g, kc::ConvAlgo algo, std::uint32_t see
     std::vector<float> want_dx = acc ? dx_prior : std::vector<float>(nx, kNaN);
     cpu::conv2d_backward_input<float>(cpu_stream, g, dy.data(), w.data(), want_dx.data(), acc);
     Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
-    kc::conv2d_backward_input(t.stream(), g, ddy.get(), dw_d.get(), gdx.get(), acc);
+    kc::conv2d_backward_input<float>(t.stream(), g, ddy.get(), dw_d.get(), gdx.get(), acc);
     require_close(gdx.download(), want_dx, atol(g.k * g.r * g.s), 1e-5, tag + " backward_input" + how);
 
     std::vector<float> want_dw = acc ? dw_prior : std::vector<float>(nw, kNaN);
     cpu::conv2d_backward_weight<float>(cpu_stream, g, x.data(), dy.data(), want_dw.data(), acc);
     Buf gdw(acc ? dw_prior : std::vector<float>(nw, kNaN));
-    kc::conv2d_backward_weight(t.stream(), g, dx_d.get(), ddy.get(), gdw.get(), acc);
+    kc::conv2d_backward_weight<float>(t.stream(), g, dx_d.get(), ddy.get(), gdw.get(), acc);
     require_close(gdw.download(), want_dw, atol(g.n * g.oh * g.ow), 1e-5, tag + " backward_weight" + how);
 
     std::vector<float> want_db = acc ? db_prior : std::vector<float>(g.k, kNaN);
     cpu::conv2d_backward_bias<float>(cpu_stream, g, dy.data(), want_db.data(), acc);
     Buf gdb(acc ? db_prior : std::vector<float>(g.k, kNaN));
-    kc::conv2d_backward_bias(t.stream(), g, ddy.get(), gdb.get(), acc);
+    kc::conv2d_backward_bias<float>(t.stream(), g, ddy.get(), gdb.get(), acc);
     require_close(gdb.download(), want_db, atol(g.n * g.oh * g.ow), 1e-5, tag + " backward_bias" + how);
   }
 }
@@ -278,9 +278,9 @@ void check_gemm(bool tiled, const GemmCase& c, float alpha, float beta, std::uin
   cpu::gemm<float>(cpu_stream, c.ta, c.tb, c.m, c.n, c.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
   Buf da(a), db(b), dc(c0);
   if (tiled)
-    kc::sgemm_tiled(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
+    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
   else
-    kc::gemm(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
+    kc::gemm<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
   std::ostringstream tag;
   tag << (tiled ? "sgemm_tiled " : "cuBLAS gemm ") << c.m << "x" << c.n << "x" << c.k << (c.ta ? " A^T" : " A")
       << (c.tb ? " B^T" : " B") << " pad " << c.pad << " alpha " << alpha << " beta " << beta;
@@ -339,7 +339,7 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
                                        si.data());
   Buf gy(std::vector<float>(nx, kNaN)), gsm(std::vector<float>(g.c, kNaN)), gsi(std::vector<float>(g.c, kNaN));
   Buf grm(rm0), grv(rv0);
-  kc::batch_norm_forward_train(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(), gy.get(), gsm.get(),
+  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(), gy.get(), gsm.get(),
                                gsi.get());
   require_close(gy.download(), y, 1e-5, 1e-5, tag + " train y");
   require_close(gsm.download(), sm, 1e-6, 1e-5, tag + " saved mean");
@@ -351,7 +351,7 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
   std::vector<float> ye(nx);
   cpu::batch_norm_forward_eval<float>(cpu_stream, g, x.data(), gp, bp, rm0.data(), rv0.data(), eps, ye.data());
   Buf grm0(rm0), grv0(rv0), gye(std::vector<float>(nx, kNaN));
-  kc::batch_norm_forward_eval(t.stream(), g, dx_in.get(), dgp, dbp, grm0.get(), grv0.get(), eps, gye.get());
+  kc::batch_norm_forward_eval<float>(t.stream(), g, dx_in.get(), dgp, dbp, grm0.get(), grv0.get(), eps, gye.get());
   require_close(gye.download(), ye, 1e-5, 1e-5, tag + " eval y");
 
   // backward, training (saved statistics) and evaluation (running statistics as constants)
@@ -373,7 +373,7 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
                                       dg.data(), db.data(), acc);
       Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
       Buf gdg(acc ? dg_prior : std::vector<float>(g.c, kNaN)), gdb(acc ? db_prior : std::vector<float>(g.c, kNaN));
-      kc::batch_norm_backward(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), acc,
+      kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), acc,
                               gdg.get(), gdb.get(), acc);
       require_close(gdx.download(), dx, 2e-5, 1e-4, tag + " backward dx" + how);
       require_close(gdg.download(), dg, dot_atol(count), 1e-5, tag + " backward dgamma" + how);
@@ -384,14 +384,14 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
     cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), dx_only.data(),
                                     false, nullptr, nullptr, false);
     Buf gdx(std::vector<float>(nx, kNaN));
-    kc::batch_norm_backward(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), false,
+    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), false,
                             nullptr, nullptr, false);
     require_close(gdx.download(), dx_only, 2e-5, 1e-4, tag + (training ? " train" : " eval") + " backward dx only");
     std::vector<float> dg_only(g.c, kNaN);
     cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), nullptr, false,
                                     dg_only.data(), nullptr, false);
     Buf gdg(std::vector<float>(g.c, kNaN));
-    kc::batch_norm_backward(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), nullptr, false,
+    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), nullptr, false,
                             gdg.get(), nullptr, false);
     require_close(gdg.download(), dg_only, dot_atol(count), 1e-5,
                   tag + (training ? " train" : " eval") + " backward dgamma only");
@@ -492,10 +492,10 @@ TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (determin
     Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), dy(random_vector(g.n * g.k * g.oh * g.ow, gen));
     Buf w(random_vector(g.k * g.c * g.r * g.s, gen));
     Buf dw1(g.k * g.c * g.r * g.s), dw2(g.k * g.c * g.r * g.s), dx1(x.size()), dx2(x.size());
-    kc::conv2d_backward_weight(t.stream(), g, x.get(), dy.get(), dw1.get(), false);
-    kc::conv2d_backward_weight(t.stream(), g, x.get(), dy.get(), dw2.get(), false);
-    kc::conv2d_backward_input(t.stream(), g, dy.get(), w.get(), dx1.get(), false);
-    kc::conv2d_backward_input(t.stream(), g, dy.get(), w.get(), dx2.get(), false);
+    kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw1.get(), false);
+    kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw2.get(), false);
+    kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx1.get(), false);
+    kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx2.get(), false);
     const std::string name = algo == kc::ConvAlgo::Cudnn ? "cudnn" : "implicit-gemm";
     require_equal(dw1.download(), dw2.download(), "conv2d " + name + " backward_weight repeated");
     require_equal(dx1.download(), dx2.download(), "conv2d " + name + " backward_input repeated");
@@ -528,7 +528,7 @@ TEST_CASE("cuda parity: linear forward and backward", "[cuda][linear]") {
       std::vector<float> y(g.batch * g.out);
       cpu::linear_forward<float>(cpu_stream, g, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data());
       Buf gy(std::vector<float>(y.size(), kNaN));
-      kc::linear_forward(t.stream(), g, dx_in.get(), dw_in.get(), with_bias ? db_in.get() : nullptr, gy.get());
+      kc::linear_forward<float>(t.stream(), g, dx_in.get(), dw_in.get(), with_bias ? db_in.get() : nullptr, gy.get());
       require_close(gy.download(), y, dot_atol(g.in), 1e-5, tag + (with_bias ? " forward+bias" : " forward"));
     }
     for (const bool acc : {false, true}) {
@@ -538,19 +538,19 @@ TEST_CASE("cuda parity: linear forward and backward", "[cuda][linear]") {
       std::vector<float> dx = acc ? px : std::vector<float>(x.size(), kNaN);
       cpu::linear_backward_input<float>(cpu_stream, g, dy.data(), w.data(), dx.data(), acc);
       Buf gdx(acc ? px : std::vector<float>(x.size(), kNaN));
-      kc::linear_backward_input(t.stream(), g, ddy.get(), dw_in.get(), gdx.get(), acc);
+      kc::linear_backward_input<float>(t.stream(), g, ddy.get(), dw_in.get(), gdx.get(), acc);
       require_close(gdx.download(), dx, dot_atol(g.out), 1e-5, tag + " backward_input" + how);
 
       std::vector<float> dw = acc ? pw : std::vector<float>(w.size(), kNaN);
       cpu::linear_backward_weight<float>(cpu_stream, g, x.data(), dy.data(), dw.data(), acc);
       Buf gdw(acc ? pw : std::vector<float>(w.size(), kNaN));
-      kc::linear_backward_weight(t.stream(), g, dx_in.get(), ddy.get(), gdw.get(), acc);
+      kc::linear_backward_weight<float>(t.stream(), g, dx_in.get(), ddy.get(), gdw.get(), acc);
       require_close(gdw.download(), dw, dot_atol(g.batch), 1e-5, tag + " backward_weight" + how);
 
       std::vector<float> db = acc ? pb : std::vector<float>(b.size(), kNaN);
       cpu::linear_backward_bias<float>(cpu_stream, g, dy.data(), db.data(), acc);
       Buf gdb(acc ? pb : std::vector<float>(b.size(), kNaN));
-      kc::linear_backward_bias(t.stream(), g, ddy.get(), gdb.get(), acc);
+      kc::linear_backward_bias<float>(t.stream(), g, ddy.get(), gdb.get(), acc);
       require_close(gdb.download(), db, dot_atol(g.batch), 1e-5, tag + " backward_bias" + how);
     }
   }
@@ -568,54 +568,54 @@ TEST_CASE("cuda parity: elementwise ops, sum and fill_from_scalar", "[cuda][elem
     std::vector<float> want(n);
     cpu::fill<float>(cpu_stream, n, 0.25f, want.data());
     Buf y(std::vector<float>(n, kNaN));
-    kc::fill(t.stream(), n, 0.25f, y.get());
+    kc::fill<float>(t.stream(), n, 0.25f, y.get());
     require_equal(y.download(), want, "fill " + tag);
 
     for (const bool acc : {false, true}) {
       std::vector<float> s = acc ? prior : std::vector<float>(n, kNaN);
       cpu::scale<float>(cpu_stream, n, -1.75f, a.data(), s.data(), acc);
       Buf gs(acc ? prior : std::vector<float>(n, kNaN));
-      kc::scale(t.stream(), n, -1.75f, da.get(), gs.get(), acc);
+      kc::scale<float>(t.stream(), n, -1.75f, da.get(), gs.get(), acc);
       require_close(gs.download(), s, 1e-7, 1e-6, "scale " + tag + (acc ? " accumulate" : " overwrite"));
     }
 
     cpu::add<float>(cpu_stream, n, a.data(), b.data(), want.data());
     Buf gadd(std::vector<float>(n, kNaN));
-    kc::add(t.stream(), n, da.get(), dbuf.get(), gadd.get());
+    kc::add<float>(t.stream(), n, da.get(), dbuf.get(), gadd.get());
     require_equal(gadd.download(), want, "add " + tag);
 
     cpu::add_relu<float>(cpu_stream, n, a.data(), b.data(), want.data());
     Buf gar(std::vector<float>(n, kNaN));
-    kc::add_relu(t.stream(), n, da.get(), dbuf.get(), gar.get());
+    kc::add_relu<float>(t.stream(), n, da.get(), dbuf.get(), gar.get());
     require_equal(gar.download(), want, "add_relu " + tag);
 
     std::vector<float> r(n);
     cpu::relu_forward<float>(cpu_stream, n, a.data(), r.data());
     Buf gr(std::vector<float>(n, kNaN));
-    kc::relu_forward(t.stream(), n, da.get(), gr.get());
+    kc::relu_forward<float>(t.stream(), n, da.get(), gr.get());
     require_equal(gr.download(), r, "relu_forward " + tag);
 
     for (const bool acc : {false, true}) {
       std::vector<float> dx = acc ? prior : std::vector<float>(n, kNaN);
       cpu::relu_backward<float>(cpu_stream, n, b.data(), r.data(), dx.data(), acc);
       Buf gdx(acc ? prior : std::vector<float>(n, kNaN));
-      kc::relu_backward(t.stream(), n, dbuf.get(), gr.get(), gdx.get(), acc);
+      kc::relu_backward<float>(t.stream(), n, dbuf.get(), gr.get(), gdx.get(), acc);
       require_equal(gdx.download(), dx, "relu_backward " + tag + (acc ? " accumulate" : " overwrite"));
     }
 
     float s = kNaN;
     cpu::sum<float>(cpu_stream, n, a.data(), 1.0, &s);
     Buf gsum(std::vector<float>{kNaN});
-    kc::sum(t.stream(), n, da.get(), 1.0, gsum.get());
+    kc::sum<float>(t.stream(), n, da.get(), 1.0, gsum.get());
     require_close(gsum.download(), {s}, 1e-6 * std::sqrt(double(n)), 1e-6, "sum " + tag);
     // Deterministic: a second sum gives the same bits.
     Buf gsum2(std::vector<float>{kNaN});
-    kc::sum(t.stream(), n, da.get(), 1.0, gsum2.get());
+    kc::sum<float>(t.stream(), n, da.get(), 1.0, gsum2.get());
     require_equal(gsum2.download(), gsum.download(), "sum repeated " + tag);
     // mean's scaling, applied once to the double total on both.
     const double alpha = 1.0 / double(n);
     cpu::sum<float>(cpu_stream, n, a.data(), alpha, &s);
-    kc::sum(t.stream(), n, da.get(), alpha, gsum.get());
+    kc::sum<float>(t.stream(), n, da.get(), alpha, gsum.get());
     require_close(gsum.download(), {s}, 1e-7, 1e-6, "mean " + tag);
 
     Buf scalar(std::vector<float>{3.f});
@@ -623,13 +623,13 @@ TEST_CASE("cuda parity: elementwise ops, sum and fill_from_scalar", "[cuda][elem
       std::vector<float> f = acc ? prior : std::vector<float>(n, kNaN);
       for (std::int64_t i = 0; i < n; ++i) f[i] = acc ? f[i] + 0.5f * 3.f : 0.5f * 3.f;
       Buf gf(acc ? prior : std::vector<float>(n, kNaN));
-      kc::fill_from_scalar(t.stream(), n, scalar.get(), 0.5, gf.get(), acc);
+      kc::fill_from_scalar<float>(t.stream(), n, scalar.get(), 0.5, gf.get(), acc);
       require_equal(gf.download(), f, "fill_from_scalar " + tag + (acc ? " accumulate" : " overwrite"));
     }
   }
   // n == 0: sum writes 0 and nothing is launched out of bounds.
   Buf z(std::vector<float>{kNaN});
-  kc::sum(t.stream(), 0, z.get(), 1.0, z.get());
+  kc::sum<float>(t.stream(), 0, z.get(), 1.0, z.get());
   require_equal(z.download(), {0.f}, "sum of nothing");
 }
 
@@ -671,7 +671,7 @@ TEST_CASE("cuda parity: max pool forward (values and argmax) and backward", "[cu
     cpu::max_pool2d_forward<float>(cpu_stream, g, x.data(), y.data(), arg.data());
     Buf dx_in(x), gy(std::vector<float>(ny, kNaN)), ddy(dy);
     DeviceBuffer<std::int64_t> garg(std::vector<std::int64_t>(ny, -7));
-    kc::max_pool2d_forward(t.stream(), g, dx_in.get(), gy.get(), garg.get());
+    kc::max_pool2d_forward<float>(t.stream(), g, dx_in.get(), gy.get(), garg.get());
     require_equal(gy.download(), y, tag + " forward");
     const auto got_arg = garg.download();
     std::size_t arg_diff = 0;
@@ -683,7 +683,7 @@ TEST_CASE("cuda parity: max pool forward (values and argmax) and backward", "[cu
       std::vector<float> dx = acc ? prior : std::vector<float>(nx, kNaN);
       cpu::max_pool2d_backward<float>(cpu_stream, g, dy.data(), arg.data(), dx.data(), acc);
       Buf gdx(acc ? prior : std::vector<float>(nx, kNaN));
-      kc::max_pool2d_backward(t.stream(), g, ddy.get(), cpu_arg.get(), gdx.get(), acc);
+      kc::max_pool2d_backward<float>(t.stream(), g, ddy.get(), cpu_arg.get(), gdx.get(), acc);
       require_close(gdx.download(), dx, 1e-6, 1e-6, tag + " backward" + (acc ? " accumulate" : " overwrite"));
     }
   }
@@ -707,13 +707,13 @@ TEST_CASE("cuda parity: adaptive average pool forward and backward", "[cuda][poo
     std::vector<float> y(ny);
     cpu::adaptive_avg_pool2d_forward<float>(cpu_stream, s.n, s.c, s.h, s.w, s.oh, s.ow, x.data(), y.data());
     Buf dx_in(x), gy(std::vector<float>(ny, kNaN)), ddy(dy);
-    kc::adaptive_avg_pool2d_forward(t.stream(), s.n, s.c, s.h, s.w, s.oh, s.ow, dx_in.get(), gy.get());
+    kc::adaptive_avg_pool2d_forward<float>(t.stream(), s.n, s.c, s.h, s.w, s.oh, s.ow, dx_in.get(), gy.get());
     require_close(gy.download(), y, 1e-6, 1e-5, tag + " forward");
     for (const bool acc : {false, true}) {
       std::vector<float> dx = acc ? prior : std::vector<float>(nx, kNaN);
       cpu::adaptive_avg_pool2d_backward<float>(cpu_stream, s.n, s.c, s.h, s.w, s.oh, s.ow, dy.data(), dx.data(), acc);
       Buf gdx(acc ? prior : std::vector<float>(nx, kNaN));
-      kc::adaptive_avg_pool2d_backward(t.stream(), s.n, s.c, s.h, s.w, s.oh, s.ow, ddy.get(), gdx.get(), acc);
+      kc::adaptive_avg_pool2d_backward<float>(t.stream(), s.n, s.c, s.h, s.w, s.oh, s.ow, ddy.get(), gdx.get(), acc);
       require_close(gdx.download(), dx, 1e-6, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
     }
   }
@@ -732,14 +732,14 @@ TEST_CASE("cuda parity: log_softmax forward and backward", "[cuda][loss]") {
     std::vector<float> y(rows * cols);
     cpu::log_softmax_forward<float>(cpu_stream, rows, cols, x.data(), y.data());
     Buf dx_in(x), gy(std::vector<float>(y.size(), kNaN)), ddy(dy);
-    kc::log_softmax_forward(t.stream(), rows, cols, dx_in.get(), gy.get());
+    kc::log_softmax_forward<float>(t.stream(), rows, cols, dx_in.get(), gy.get());
     require_close(gy.download(), y, 1e-5, 1e-5, tag + " forward");
     Buf dy_in(y);
     for (const bool acc : {false, true}) {
       std::vector<float> dx = acc ? prior : std::vector<float>(y.size(), kNaN);
       cpu::log_softmax_backward<float>(cpu_stream, rows, cols, dy.data(), y.data(), dx.data(), acc);
       Buf gdx(acc ? prior : std::vector<float>(y.size(), kNaN));
-      kc::log_softmax_backward(t.stream(), rows, cols, ddy.get(), dy_in.get(), gdx.get(), acc);
+      kc::log_softmax_backward<float>(t.stream(), rows, cols, ddy.get(), dy_in.get(), gdx.get(), acc);
       require_close(gdx.download(), dx, dot_atol(cols), 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
     }
   }
@@ -773,7 +773,7 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
         Buf gloss(std::vector<float>{kNaN});
         DeviceBuffer<std::int64_t> dtarget(target);
         DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-        kc::cross_entropy_forward(t.stream(), rows, cols, dlogits.get(), dtarget.get(),
+        kc::cross_entropy_forward<float>(t.stream(), rows, cols, dlogits.get(), dtarget.get(),
                                   weighted ? dweight.get() : nullptr, smoothing, glogp.get(), gloss.get(), flag.get());
         require_close(glogp.download(), logp, 1e-5, 1e-5, tag + " logp");
         require_close(gloss.download(), {loss}, 1e-6, 1e-5, tag + " loss");
@@ -788,7 +788,7 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
           cpu::cross_entropy_backward<float>(cpu_stream, rows, cols, logp.data(), target.data(), wp, smoothing, &g,
                                              d.data(), acc);
           Buf gd(acc ? prior : std::vector<float>(logp.size(), kNaN));
-          kc::cross_entropy_backward(t.stream(), rows, cols, glogp_in.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
+          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
                                      smoothing, grad.get(), gd.get(), acc);
           require_close(gd.download(), d, 1e-7, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
         }
@@ -798,7 +798,7 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
   Buf logits(std::vector<float>(3 * 7, 0.f)), logp(3 * 7), loss(1);
   DeviceBuffer<std::int64_t> dbad(bad);
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  kc::cross_entropy_forward(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(), flag.get());
+  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(), flag.get());
   REQUIRE(flag.download()[0] == 2);
 }
 
@@ -835,7 +835,7 @@ TEST_CASE("cuda parity: SGD multi-tensor step", "[cuda][optim]") {
       for (std::size_t i = 0; i < sizes.size(); ++i)
         host.push_back({p[i].data(), g[i].data(), o.momentum != 0.0 ? buf[i].data() : nullptr, nullptr, sizes[i]});
       cpu::sgd_step<float>(cpu_stream, host.data(), static_cast<int>(host.size()), o, first);
-      kc::sgd_step(t.stream(), slices.data(), static_cast<int>(slices.size()), o, first);
+      kc::sgd_step<float>(t.stream(), slices.data(), static_cast<int>(slices.size()), o, first);
     }
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       const std::string tag = ts.str() + " tensor " + std::to_string(i) + " (" + std::to_string(sizes[i]) + ")";
@@ -875,7 +875,7 @@ TEST_CASE("cuda parity: AdamW multi-tensor step", "[cuda][optim]") {
     for (std::size_t i = 0; i < sizes.size(); ++i)
       host.push_back({p[i].data(), g[i].data(), m[i].data(), v[i].data(), sizes[i]});
     cpu::adamw_step<float>(cpu_stream, host.data(), static_cast<int>(host.size()), o);
-    kc::adamw_step(t.stream(), slices.data(), static_cast<int>(slices.size()), o);
+    kc::adamw_step<float>(t.stream(), slices.data(), static_cast<int>(slices.size()), o);
   }
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     const std::string tag = "adamw tensor " + std::to_string(i) + " (" + std::to_string(sizes[i]) + ")";
@@ -903,7 +903,7 @@ TEST_CASE("cuda parity: global norm and clipping by it, read from the device", "
   double want = kNaN;
   cpu::total_norm<float>(cpu_stream, host_in.data(), static_cast<int>(sizes.size()), &want);
   DeviceBuffer<double> norm(std::vector<double>{kNaN});
-  kc::total_norm(t.stream(), dev_in.data(), static_cast<int>(sizes.size()), norm.get());
+  kc::total_norm<float>(t.stream(), dev_in.data(), static_cast<int>(sizes.size()), norm.get());
   const double got = norm.download()[0];
   INFO("[cuda parity] total_norm: cuda " << got << ", cpu " << want);
   CHECK(got == Approx(want).epsilon(1e-12));  // both sum in double; only the order differs
@@ -915,7 +915,7 @@ TEST_CASE("cuda parity: global norm and clipping by it, read from the device", "
       dev_out.push_back({dx[i]->get(), sizes[i]});
     }
     cpu::clip_by_norm<float>(cpu_stream, host_out.data(), static_cast<int>(sizes.size()), &want, max_norm);
-    kc::clip_by_norm(t.stream(), dev_out.data(), static_cast<int>(sizes.size()), norm.get(), max_norm);
+    kc::clip_by_norm<float>(t.stream(), dev_out.data(), static_cast<int>(sizes.size()), norm.get(), max_norm);
     for (std::size_t i = 0; i < sizes.size(); ++i)
       require_close(dx[i]->download(), x[i], 0.0, 1e-6,
                     "clip_by_norm max " + std::to_string(max_norm) + " tensor " + std::to_string(i));
@@ -943,7 +943,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   cpu::affine_warp<float>(cpu_stream, n, h, w, src.data(), mats.data(), 0.25f, want.data());
   Buf dsrc(src), dst(std::vector<float>(n * h * w, kNaN));
   DeviceBuffer<k::AffineMatrix> dmats(mats);
-  kc::affine_warp(t.stream(), n, h, w, dsrc.get(), dmats.get(), 0.25f, dst.get());
+  kc::affine_warp<float>(t.stream(), n, h, w, dsrc.get(), dmats.get(), 0.25f, dst.get());
   const auto got = dst.download();
   // Off integer coordinates, one rounding step in sx (an ulp is 4e-6 at 60) moves the sample by
   // that much times the local slope (pixels are in [0, 1]); the CPU twin may contract to FMA.
@@ -970,7 +970,7 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
   Buf sm(g.k), si(g.k), ybn(y.size());
   Buf logits(random_vector(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector(7, gen, 0.5f, 1.f)), s(1);
   DeviceBuffer<std::int64_t> target(std::vector<std::int64_t>(64, 3));
-  DeviceBuffer<int> flag(std::vector<int>{0});
+  DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
   std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
 #if MINIDL_WITH_CUDNN
   algos.push_back(kc::ConvAlgo::Cudnn);
@@ -978,19 +978,19 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
   auto step = [&]() {
     for (const auto algo : algos) {
       kc::set_conv_algo(algo);
-      kc::conv2d_forward(t.stream(), g, x.get(), w.get(), nullptr, y.get());
-      kc::conv2d_backward_input(t.stream(), g, dy.get(), w.get(), dx.get(), false);
-      kc::conv2d_backward_weight(t.stream(), g, x.get(), dy.get(), dw.get(), false);
-      kc::conv2d_backward_bias(t.stream(), g, dy.get(), db.get(), false);
+      kc::conv2d_forward<float>(t.stream(), g, x.get(), w.get(), nullptr, y.get());
+      kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx.get(), false);
+      kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw.get(), false);
+      kc::conv2d_backward_bias<float>(t.stream(), g, dy.get(), db.get(), false);
     }
-    kc::batch_norm_forward_train(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(), rv.get(), ybn.get(),
+    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(), rv.get(), ybn.get(),
                                  sm.get(), si.get());
-    kc::batch_norm_backward(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), dx.get(), false, db.get(),
+    kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), dx.get(), false, db.get(),
                             db.get(), false);
-    kc::cross_entropy_forward(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(), loss.get(), flag.get());
-    kc::cross_entropy_backward(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(), logits.get(), false);
-    kc::sum(t.stream(), y.size(), y.get(), s.get());
-    kc::gemm(t.stream(), false, true, 64, 128, 256, 1.f, y.get(), 256, dy.get(), 256, 0.f, dx.get(), 128);
+    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(), loss.get(), flag.get());
+    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(), logits.get(), false);
+    kc::sum<float>(t.stream(), y.size(), y.get(), 1.0, s.get());
+    kc::gemm<float>(t.stream(), false, true, 64, 128, 256, 1.f, y.get(), 256, dy.get(), 256, 0.f, dx.get(), 128);
     kc::synchronize(0);
   };
   step();
