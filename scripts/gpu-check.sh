@@ -286,6 +286,9 @@ record preflight ok "$pf" 20 "$( ((pf > 20)) && echo "over its 20 s bound")"
 # ---- 2. configure and build ----------------------------------------------------------------
 TARGETS=(minidl_tests train_resnet evaluate predict bench_conv bench_gemm bench_train)
 prefix_path=$(IFS=';'; echo "${PREFIXES[*]}")
+# In the environment too, for the CMake runs inside the tests (the install test's consumer
+# project finds zlib there through minidl's package config).
+export CMAKE_PREFIX_PATH="$(IFS=':'; echo "${PREFIXES[*]}")${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 rm -f "$BUILD/CMakeCache.txt"
 run_stage configure 60 20 "$BUILD_LOG" cmake -S "$ROOT" -B "$BUILD" -G "$GENERATOR" -DCMAKE_BUILD_TYPE=Release \
   -DMINIDL_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo \
@@ -323,7 +326,7 @@ mkdir -p "$RUNS"
 if [[ $DRYRUN == 1 ]]; then
   # No GPU: prove that the binaries start (every library resolves), that the CPU GEMM they use
   # is right, and that the apps train and read the carried Fashion-MNIST (zlib).
-  smoke="'$TESTS' --list-test-names-only '[cuda]' | head -3 && '$TRAIN' --help | head -2 && '$TESTS' '[gemm]' '[cuda]'"
+  smoke="'$TESTS' --list-test-names-only '[cuda]' | head -3 && '$TRAIN' --help | head -2 && '$TESTS' '[gemm],[cuda]'"
   smoke+=" && '$TRAIN' --device cpu --width 4 --input-size 32 --synthetic-size 96 --epochs 1 --batch-size 16 --workers 1 --quiet --out '$RUNS/smoke'"
   [[ -n "$FMNIST" ]] && smoke+=" && '$TRAIN' --device cpu --data 'fashion-mnist:$FMNIST' --input-size 28 --width 4 --train-limit 256 --epochs 1 --batch-size 64 --workers 1 --quiet --out '$RUNS/smoke-fmnist'"
   run_stage "smoke (CPU): binaries start, GEMM tests, two tiny trainings" 240 10 "$LOG" bash -c "$smoke"
