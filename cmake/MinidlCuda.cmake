@@ -25,7 +25,16 @@ if(MINIDL_WITH_CUDA)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   enable_language(CUDA)
+  # CMake 3.25.0 and 3.25.1 (Debian 12's) set a property on CUDA::nvToolsExt whenever the project
+  # asks for CMake >= 3.25, even when the toolkit has no such library, which CUDA 13 does not
+  # (fixed in 3.25.2): a stock Debian 12 machine could not configure. Let that check see a lower
+  # minimum; it only decides whether to attach a deprecation note.
+  set(_minidl_min_version ${CMAKE_MINIMUM_REQUIRED_VERSION})
+  if(CMAKE_VERSION VERSION_LESS 3.25.2)
+    set(CMAKE_MINIMUM_REQUIRED_VERSION 3.24)
+  endif()
   find_package(CUDAToolkit REQUIRED)
+  set(CMAKE_MINIMUM_REQUIRED_VERSION ${_minidl_min_version})
 
   if(NOT MINIDL_CUDNN STREQUAL "OFF")
     # An explicit root, the toolkit and the system first; then the nvidia-cudnn-cu13 pip wheel

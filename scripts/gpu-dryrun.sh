@@ -120,7 +120,9 @@ t=$SECONDS
 set +e
 chroot "$ROOTFS" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
   PATH=/opt/torch/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  GPU_CHECK_DRYRUN=1 GPU_CHECK_BUDGET="${GPU_CHECK_BUDGET:-1800}" GPU_CHECK_JOBS="$(nproc)" \
+  GPU_CHECK_DRYRUN=1 GPU_CHECK_BUDGET="${GPU_CHECK_BUDGET:-7200}" GPU_CHECK_BUILD_BOUND="${GPU_CHECK_BUILD_BOUND:-5400}" \
+  GPU_CHECK_JOBS="$(nproc)" \
+  GPU_CHECK_COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + local changes')" \
   bash /work/minidl/scripts/gpu-check.sh /work/out
 rc=$?
 set -e

@@ -29,8 +29,9 @@ for deb in "$tmp"/*.deb; do
   dpkg -x "$deb" "$dest"
   dpkg-deb -f "$deb" Package Version | paste -sd' ' | sed 's/^Package: //; s/ Version: /=/' >>"$dest/MANIFEST"
 done
-# Static archives, documentation and pkg-config files are not needed there.
-find "$dest" \( -name '*.a' -o -name '*.pc' \) -delete
+# Documentation and pkg-config files are not needed there (the static archives are: Catch2's
+# CMake package names libCatch2WithMain.a).
+find "$dest" -name '*.pc' -delete
 rm -rf "$dest/usr/share/doc" "$dest/usr/share/man" "$dest/usr/share/lintian"
 # Debian's links are absolute (libz.so -> /lib/<arch>/libz.so.1.2.13): point each at its target
 # inside .deps, relatively, so the folder works wherever it lands.
