@@ -45,8 +45,15 @@ cleanup() {
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+# Mounts a run killed half-way left behind: away before anything is deleted (rm also stays on
+# this file system, so it could never walk into /dev or /proc through one).
+unmount_below() {
+  local m
+  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk -v r="$1" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r)
+}
+unmount_below "$ROOTFS"
 if [[ "${GPU_DRYRUN_FRESH:-0}" == 1 || ! -f "$ROOTFS/.minidl-bare-root" ]]; then
-  rm -rf "$ROOTFS"
+  rm -rf --one-file-system "$ROOTFS"
   t=$SECONDS
   if ! command -v mmdebstrap >/dev/null && ! command -v debootstrap >/dev/null; then
     apt-get -o DPkg::Lock::Timeout=900 install -y -qq mmdebstrap >/dev/null 2>&1 ||
@@ -73,7 +80,7 @@ done
 
 # ---- 2. the CUDA toolkit, with cuDNN and NCCL moved into a pip layout ---------------------------
 t=$SECONDS
-rm -rf "$ROOTFS/usr/local/cuda-dryrun" "$ROOTFS/usr/local/cuda"
+rm -rf --one-file-system "$ROOTFS/usr/local/cuda-dryrun" "$ROOTFS/usr/local/cuda"
 cp -al "$CUDA" "$ROOTFS/usr/local/cuda-dryrun" 2>/dev/null ||
   die "cannot hard-link $CUDA into $ROOTFS (another file system?): set GPU_DRYRUN_ROOT to a folder on the same one"
 ln -s cuda-dryrun "$ROOTFS/usr/local/cuda"
@@ -97,7 +104,7 @@ phase "toolkit linked in, cuDNN and NCCL moved to $(echo "$site" | sed "s|^$ROOT
 # ---- 3. exactly what the device tool sends ----------------------------------------------------
 t=$SECONDS
 dest=$ROOTFS/work/minidl
-rm -rf "$dest"
+rm -rf --one-file-system "$dest"
 mkdir -p "$dest"
 carried=()
 for c in "${CARRY[@]}"; do [[ -e "$c" ]] && carried+=("$c"); done

@@ -113,8 +113,8 @@ def summary(work, outdir, budget, dryrun):
         json.dump(doc, f, indent=1)
 
     md = []
-    title = env.get("gpu", "no GPU")
-    md.append("### GPU check, %s, %s%s" % (env.get("date", "?"), title, " (dry run)" if dryrun == "1" else ""))
+    title = "dry run without a GPU" if dryrun == "1" else env.get("gpu", "no GPU")
+    md.append("### GPU check, %s, %s" % (env.get("date", "?"), title))
     md.append("")
     md.append("`bash scripts/gpu-check.sh \"$OUT\"` at commit %s: **%s**." % (env.get("commit", "?"), result))
     md.append("")
