@@ -26,15 +26,17 @@ void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, con
 // Backward. training=true: mean/invstd are the saved batch statistics and depend on x.
 // training=false: mean = running_mean, invstd = 1/sqrt(running_var+eps), constants.
 // dx, dgamma, dbeta may each be null (not needed); each has its own accumulate flag.
+// eps: the forward's epsilon. Our kernels use only invstd; cuDNN's backward is given eps too,
+// as its API asks (the same value as in the forward pass), since an engine may recompute from it.
 template <typename T>
 void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
-                         const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
+                         const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
                          bool accumulate_params);
 }  // namespace cpu
 
 namespace cuda {
 // Which implementation the CUDA batch-norm entry points use (a runtime switch, like
-// set_conv_algo). Default: cuDNN when built with it, else our kernels. cuDNN cannot express
+// set_conv_backend). Default: cuDNN when built with it, else our kernels. cuDNN cannot express
 // every call (no gamma/beta, eps < 1e-5, only some gradients wanted, eval-mode backward); those
 // run on our kernels whatever the switch says.
 enum class BatchNormImpl { Cudnn, Native };
@@ -50,7 +52,7 @@ void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, con
                              const T* running_mean, const T* running_var, double eps, T* y);
 template <typename T>
 void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x,
-                         const T* gamma, const T* mean, const T* invstd, T* dx, bool accumulate_dx,
+                         const T* gamma, const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx,
                          T* dgamma, T* dbeta, bool accumulate_params);
 }  // namespace cuda
 

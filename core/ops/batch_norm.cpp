@@ -15,8 +15,8 @@ namespace {
 // ones as they were at forward time (evaluation), so a later update cannot change backward.
 class BatchNormBackward : public Node {
  public:
-  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, Tensor mean, Tensor invstd)
-      : g_(g), training_(training), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
+  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, double eps, Tensor mean, Tensor invstd)
+      : g_(g), training_(training), eps_(eps), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
   const char* name() const override { return "BatchNormBackward"; }
 
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
@@ -31,7 +31,7 @@ class BatchNormBackward : public Node {
     dispatch("batch_norm backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       batch_norm_backward(s, g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
-                          invstd_.data<T>(), gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
+                          invstd_.data<T>(), eps_, gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
                           need_w ? gin[1].grad.data<T>() : nullptr, need_b ? gin[2].grad.data<T>() : nullptr,
                           acc_params);
     });
@@ -40,6 +40,7 @@ class BatchNormBackward : public Node {
  private:
   kernels::BatchNormGeometry g_;
   bool training_;
+  double eps_;  // the forward's: cuDNN's backward is given it
   Tensor mean_, invstd_;
 };
 
@@ -91,7 +92,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     for (double& e : v) e = 1.0 / std::sqrt(e + eps);
     invstd.copy_(Tensor::from_vector(v).to(x.dtype()).to(x.device()));
   }
-  return record(y, std::make_shared<BatchNormBackward>(g, training, mean, invstd), {x, weight, bias});
+  return record(y, std::make_shared<BatchNormBackward>(g, training, eps, mean, invstd), {x, weight, bias});
 }
 
 }  // namespace minidl

@@ -102,7 +102,7 @@ void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, con
 // while in evaluation they are constants and dx = gamma * invstd * dy.
 template <typename T>
 void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
-                         const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
+                         const T* mean, const T* invstd, double, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
                          bool accumulate_params) {
   MINIDL_CPU_PROFILE("batch_norm_backward");
   const bool need_sums = dgamma || dbeta || (dx && training);
@@ -154,7 +154,7 @@ void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, cons
   template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,    \
                                            const T*, double, T*);                                               \
   template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
-                                       const T*, T*, bool, T*, T*, bool);
+                                       const T*, double, T*, bool, T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)
 #undef MINIDL_INSTANTIATE

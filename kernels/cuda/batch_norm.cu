@@ -161,12 +161,15 @@ void batch_norm_forward_eval(Stream stream, const BatchNormGeometry& g, const T*
 }
 
 template <typename T>
-void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma, const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta, bool accumulate_params) {
+void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x,
+                         const T* gamma, const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx,
+                         T* dgamma, T* dbeta, bool accumulate_params) {
   if (g.c <= 0 || (!dx && !dgamma && !dbeta)) return;
   check_channels(g);
 #if MINIDL_WITH_CUDNN
-  if (use_cudnn() && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, dx, accumulate_dx,
-                                                       dgamma, dbeta, accumulate_params, native(stream)))
+  if (use_cudnn() && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, eps, dx,
+                                                       accumulate_dx, dgamma, dbeta, accumulate_params,
+                                                       native(stream)))
     return;
 #endif
   const unsigned blocks = static_cast<unsigned>(g.c);
@@ -192,7 +195,7 @@ void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool trainin
 #define MINIDL_INSTANTIATE(T) \
   template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double, double, T*, T*, T*, T*, T*); \
   template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*, const T*, double, T*); \
-  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, const T*, T*, bool, T*, T*, bool);
+  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, const T*, double, T*, bool, T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE
 
