@@ -74,6 +74,13 @@ TEST_CASE("train_resnet --ablation --resume continues an interrupted ablation ex
   }
   CHECK(minidl::data::testing::read_file(tmp / "whole/ablation.md") ==
         minidl::data::testing::read_file(tmp / "parts/ablation.md"));
+  // The figure's two panels, each with both runs' best epoch marked.
+  const std::string svg = minidl::data::testing::read_file(tmp / "parts/ablation.svg");
+  CHECK_THAT(svg, Catch::Matchers::Contains("Loss without and with augmentation") &&
+                      Catch::Matchers::Contains("Validation accuracy"));
+  int markers = 0;
+  for (std::size_t at = svg.find(">best "); at != std::string::npos; at = svg.find(">best ", at + 1)) ++markers;
+  CHECK(markers == 4);
   CHECK(std::filesystem::exists(tmp / "parts/report.html"));
   CHECK(std::filesystem::exists(tmp / "parts/aug-on/augmentation.png"));
 }
