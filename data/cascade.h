@@ -39,6 +39,9 @@ class Cascade {
   // The objects in a grayscale image, as detectMultiScale(image, scale_factor, min_neighbors,
   // 0, (min_size, min_size), (max_size, max_size)) returns them, clipped to the image.
   std::vector<Rect> detect(const GrayImage& image, const DetectOptions& options = {}) const;
+  // Every window that passed every stage, in image coordinates, before grouping and clipping
+  // (options.min_neighbors is not used): detect() is clip(group_rectangles(these)).
+  std::vector<Rect> detect_raw(const GrayImage& image, const DetectOptions& options = {}) const;
 
   FeatureType feature_type() const { return type_; }
   std::int64_t window_width() const { return win_w_; }

@@ -152,6 +152,15 @@ inline std::int64_t round_even(double v) { return static_cast<std::int64_t>(std:
 }  // namespace
 
 std::vector<Rect> Cascade::detect(const GrayImage& image, const DetectOptions& o) const {
+  std::vector<Rect> out;
+  for (const Rect& r : group_rectangles(detect_raw(image, o), o.min_neighbors, 0.2)) {
+    const Rect c = clip(r, image.w, image.h);
+    if (c.area() > 0) out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<Rect> Cascade::detect_raw(const GrayImage& image, const DetectOptions& o) const {
   MINIDL_CHECK(std::isfinite(o.scale_factor) && o.scale_factor > 1.0, "face detection: scale factor must be above 1, got ",
                o.scale_factor);
   MINIDL_CHECK(o.min_neighbors >= 0 && o.min_size >= 0 && o.max_size >= 0,
@@ -194,12 +203,7 @@ std::vector<Rect> Cascade::detect(const GrayImage& image, const DetectOptions& o
     for (const auto& rh : row_hits) hits.insert(hits.end(), rh.begin(), rh.end());
   }
 
-  std::vector<Rect> out;
-  for (const Rect& r : group_rectangles(hits, o.min_neighbors, 0.2)) {
-    const Rect c = clip(r, image.w, image.h);
-    if (c.area() > 0) out.push_back(c);
-  }
-  return out;
+  return hits;
 }
 
 }  // namespace minidl::data

@@ -40,14 +40,15 @@ std::size_t utf8_length(const std::string& s, std::size_t i) {
 }
 }  // namespace
 
-std::string json_string(const std::string& s) {
+std::string json_string(const std::string& s, bool* exact) {
   std::string out = "\"";
   char buf[8];
+  if (exact) *exact = true;
   for (std::size_t i = 0; i < s.size();) {
     const std::size_t n = utf8_length(s, i);
     if (n == 0) {
-      std::snprintf(buf, sizeof buf, "\\udc%02x", static_cast<unsigned>(static_cast<std::uint8_t>(s[i])));
-      out += buf;
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      if (exact) *exact = false;
       ++i;
       continue;
     }
@@ -75,6 +76,16 @@ std::string json_string(const std::string& s) {
     i += n;
   }
   return out + "\"";
+}
+
+std::string hex_bytes(const std::string& s) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
 }
 
 }  // namespace minidl::app

@@ -11,9 +11,13 @@ namespace minidl::app {
 // a quote, a line break or leading/trailing space. Bytes are not changed.
 std::string csv_field(const std::string& s);
 
-// A JSON string literal, quotes included. Valid UTF-8 is kept as is (with \", \\ and control
-// characters escaped); each byte that is not part of valid UTF-8 becomes \udcXX, the "surrogate
-// escape" Python uses for such file names, so os.fsencode(json.loads(...)) gives the bytes back.
-std::string json_string(const std::string& bytes);
+// A JSON string literal, quotes included, that every JSON parser accepts: valid UTF-8 is kept
+// (with \", \\ and control characters escaped), each byte that is not part of valid UTF-8
+// becomes U+FFFD. `exact` is set false when that happened (the caller then also writes the bytes
+// in hex, so nothing is lost).
+std::string json_string(const std::string& bytes, bool* exact = nullptr);
+
+// Lower-case hex of the bytes ("a\xff" -> "61ff").
+std::string hex_bytes(const std::string& bytes);
 
 }  // namespace minidl::app

@@ -116,7 +116,10 @@ void PredictionWriter::write(const ImageResult& r) {
   }
   std::string s = first_ ? "\n" : ",\n";
   first_ = false;
-  s += "  {\"image\": " + json_string(r.path);
+  bool exact = true;
+  s += "  {\"image\": " + json_string(r.path, &exact);
+  // A name that is not UTF-8 (a 0xFF byte) also goes out as its exact bytes.
+  if (!exact) s += ", \"image_bytes_hex\": \"" + hex_bytes(r.path) + "\"";
   if (!r.error.empty()) {
     s += ", \"error\": " + json_string(r.error) + "}";
   } else {
