@@ -61,31 +61,64 @@ Integral integral(const GrayImage& img, bool squares) {
   return in;
 }
 
-// Sum over [x, x + w) x [y, y + h) of an integral image, relative to `base` (the window's
-// top-left corner): the wrapped difference read as a signed 32-bit value, as OpenCV reads it.
-inline std::int32_t box(const std::uint32_t* base, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w,
-                        std::int64_t h) {
-  const std::uint32_t* p = base + y * stride + x;
-  return static_cast<std::int32_t>(p[0] - p[w] - p[h * stride] + p[h * stride + w]);
-}
+// A rectangle's sum in an integral image as four offsets from the window's corner, fixed once
+// per pyramid level (OpenCV's OptFeature): p[a] - p[b] - p[c] + p[d], the wrapped difference
+// read as a signed 32-bit value, as OpenCV reads it.
+struct Corners {
+  std::int32_t a = 0, b = 0, c = 0, d = 0;  // a window spans fewer than 2^31 integral elements
+  Corners() = default;
+  Corners(std::int64_t x, std::int64_t y, std::int64_t w, std::int64_t h, std::int64_t stride)
+      : a(static_cast<std::int32_t>(y * stride + x)),
+        b(static_cast<std::int32_t>(y * stride + x + w)),
+        c(static_cast<std::int32_t>((y + h) * stride + x)),
+        d(static_cast<std::int32_t>((y + h) * stride + x + w)) {}
+  std::int32_t sum(const std::uint32_t* p) const { return static_cast<std::int32_t>(p[a] - p[b] - p[c] + p[d]); }
+};
 
 class Evaluator {
  public:
   Evaluator(const Cascade& c, const Integral& in) : c_(c), in_(in) {
-    const std::int64_t nw = c.window_width() - 2, nh = c.window_height() - 2;
+    const std::int64_t nw = c.window_width() - 2, nh = c.window_height() - 2, s = in.stride;
     norm_area_ = static_cast<double>(nw * nh);
+    norm_ = Corners(1, 1, nw, nh, s);
+    for (const Cascade::Feature& f : c.features()) {
+      if (c.feature_type() == Cascade::FeatureType::Haar) {
+        Haar h;
+        for (int i = 0; i < 3; ++i) {
+          const auto& r = f.rects[i];
+          h.rect[i] = Corners(r.x, r.y, r.w, r.h, s);
+          h.weight[i] = r.weight;
+        }
+        haar_.push_back(h);
+      } else {
+        // The 3x3 blocks as sums of neighbouring grid points, clockwise from the top-left block
+        // (bit 7) as OpenCV numbers them, the centre block last.
+        const std::int64_t x = f.lbp[0], y = f.lbp[1], w = f.lbp[2], h = f.lbp[3];
+        const int order[9][2] = {{0, 0}, {1, 0}, {2, 0}, {2, 1}, {2, 2}, {1, 2}, {0, 2}, {0, 1}, {1, 1}};
+        Lbp l;
+        for (int k = 0; k < 9; ++k) l.block[k] = Corners(x + order[k][0] * w, y + order[k][1] * h, w, h, s);
+        lbp_.push_back(l);
+      }
+    }
+    bool all_stumps = true;
+    for (const Cascade::Tree& t : c.trees()) {
+      const Cascade::Node& n = c.nodes()[static_cast<std::size_t>(t.first_node)];
+      all_stumps = all_stumps && n.left <= 0 && n.right <= 0;
+      stumps_.push_back({n.feature, n.threshold, c.leaves()[static_cast<std::size_t>(t.first_leaf - n.left)],
+                         c.leaves()[static_cast<std::size_t>(t.first_leaf - n.right)]});
+    }
+    if (!all_stumps) stumps_.clear();
   }
 
   // OpenCV's runAt: 1 when every stage passes, -s when stage s rejects the window (so 0 when
   // the first stage does), -1 when a Haar window is too flat to normalise.
   int run_at(std::int64_t x, std::int64_t y) const {
     const std::uint32_t* win = in_.sum.data() + y * in_.stride + x;
+    const bool haar = c_.feature_type() == Cascade::FeatureType::Haar;
     float norm = 1.f;
-    if (c_.feature_type() == Cascade::FeatureType::Haar) {
-      const std::uint32_t* win_sq = in_.sqsum.data() + y * in_.stride + x;
-      const std::int64_t nw = c_.window_width() - 2, nh = c_.window_height() - 2;
-      const std::int32_t s = box(win, in_.stride, 1, 1, nw, nh);
-      const auto sq = static_cast<std::uint32_t>(box(win_sq, in_.stride, 1, 1, nw, nh));
+    if (haar) {
+      const std::int32_t s = norm_.sum(win);
+      const auto sq = static_cast<std::uint32_t>(norm_.sum(in_.sqsum.data() + y * in_.stride + x));
       double nf = norm_area_ * sq - static_cast<double>(s) * s;
       if (!(nf > 0.)) return -1;
       nf = std::sqrt(nf);
@@ -93,6 +126,18 @@ class Evaluator {
       if (!(norm_area_ * norm < 1e-1)) return -1;
     }
     const auto& stages = c_.stages();
+    if (!stumps_.empty() && haar) {  // the common case (every tree a single node), without the tree walk
+      const Stump* st = stumps_.data();
+      for (std::size_t si = 0; si < stages.size(); ++si) {
+        double sum = 0;
+        for (std::int32_t t = 0; t < stages[si].num_trees; ++t, ++st) {
+          const double value = haar_value(haar_[static_cast<std::size_t>(st->feature)], win) * norm;
+          sum += value < st->threshold ? st->left : st->right;
+        }
+        if (sum < stages[si].threshold) return -static_cast<int>(si);
+      }
+      return 1;
+    }
     const auto& trees = c_.trees();
     const auto& nodes = c_.nodes();
     const auto& leaves = c_.leaves();
@@ -104,12 +149,12 @@ class Evaluator {
         std::int32_t idx = 0;
         do {
           const Cascade::Node& node = nodes[static_cast<std::size_t>(tree.first_node + idx)];
-          const Cascade::Feature& f = c_.features()[static_cast<std::size_t>(node.feature)];
-          if (c_.feature_type() == Cascade::FeatureType::Haar) {
-            const double value = haar(f, win) * norm;
+          const auto f = static_cast<std::size_t>(node.feature);
+          if (haar) {
+            const double value = haar_value(haar_[f], win) * norm;
             idx = value < node.threshold ? node.left : node.right;
           } else {
-            const int code = lbp(f, win);
+            const int code = lbp_code(lbp_[f], win);
             const std::int32_t* subset = &c_.subsets()[static_cast<std::size_t>(node.subset)];
             idx = (subset[code >> 5] & (1 << (code & 31))) ? node.left : node.right;
           }
@@ -122,28 +167,41 @@ class Evaluator {
   }
 
  private:
+  struct Haar {
+    Corners rect[3];
+    float weight[3];
+  };
+  struct Lbp {
+    Corners block[9];
+  };
+  struct Stump {
+    std::int32_t feature;
+    float threshold, left, right;
+  };
+
   // Weighted sum of the feature's rectangles, in float as OpenCV's OptFeature::calc.
-  float haar(const Cascade::Feature& f, const std::uint32_t* win) const {
-    const auto& r = f.rects;
-    float v = r[0].weight * static_cast<float>(box(win, in_.stride, r[0].x, r[0].y, r[0].w, r[0].h)) +
-              r[1].weight * static_cast<float>(box(win, in_.stride, r[1].x, r[1].y, r[1].w, r[1].h));
-    if (r[2].weight != 0.0f) v += r[2].weight * static_cast<float>(box(win, in_.stride, r[2].x, r[2].y, r[2].w, r[2].h));
+  static float haar_value(const Haar& h, const std::uint32_t* win) {
+    float v = h.weight[0] * static_cast<float>(h.rect[0].sum(win)) + h.weight[1] * static_cast<float>(h.rect[1].sum(win));
+    if (h.weight[2] != 0.0f) v += h.weight[2] * static_cast<float>(h.rect[2].sum(win));
     return v;
   }
 
-  // The 8-bit local binary pattern of a 3x3 grid of blocks: bit set where a block's sum is at
-  // least the centre block's, clockwise from the top-left block (bit 7) as OpenCV numbers them.
-  int lbp(const Cascade::Feature& f, const std::uint32_t* win) const {
-    const std::int64_t x = f.lbp[0], y = f.lbp[1], w = f.lbp[2], h = f.lbp[3];
-    auto b = [&](int bx, int by) { return box(win, in_.stride, x + bx * w, y + by * h, w, h); };
-    const std::int32_t c = b(1, 1);
-    return (b(0, 0) >= c ? 128 : 0) | (b(1, 0) >= c ? 64 : 0) | (b(2, 0) >= c ? 32 : 0) | (b(2, 1) >= c ? 16 : 0) |
-           (b(2, 2) >= c ? 8 : 0) | (b(1, 2) >= c ? 4 : 0) | (b(0, 2) >= c ? 2 : 0) | (b(0, 1) >= c ? 1 : 0);
+  // The 8-bit local binary pattern: a bit per outer block, set where its sum is at least the
+  // centre block's.
+  static int lbp_code(const Lbp& l, const std::uint32_t* win) {
+    const std::int32_t centre = l.block[8].sum(win);
+    int code = 0;
+    for (int k = 0; k < 8; ++k) code = (code << 1) | (l.block[k].sum(win) >= centre ? 1 : 0);
+    return code;
   }
 
   const Cascade& c_;
   const Integral& in_;
   double norm_area_ = 0;
+  Corners norm_;
+  std::vector<Haar> haar_;
+  std::vector<Lbp> lbp_;
+  std::vector<Stump> stumps_;  // in stage order; empty unless every tree is one node
 };
 
 // cvRound: to nearest, ties to even.
