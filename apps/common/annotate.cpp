@@ -4,7 +4,7 @@
 #include <array>
 
 #include "common/bitmap_font.h"
-#include "common/svg.h"
+#include "minidl/core/file_io.h"
 #include "minidl/data/image_io.h"
 
 namespace minidl::app {
