@@ -150,14 +150,14 @@ TEST_CASE("predict: folders are searched recursively in a fixed order, and the b
 }
 
 TEST_CASE("predict: memory does not grow with the number of images (fixed-size batches)", "[apps][predict]") {
-  // A model with a larger input, so one batch of every image (what predict did before) would
-  // take hundreds of MB: 400 images of 128x128 through a width-8 ResNet.
+  // A model with a larger input, so one batch of every image (what predict did before) takes
+  // hundreds of MB: 240 images of 128x128 through a width-8 ResNet.
   TempDir dir("predict_mem");
   auto model = resnet18(1, 7, 8);
   std::map<std::string, Tensor> sd;
   for (auto& [k, v] : model->state_dict()) sd[k] = v;
   save_safetensors(dir / "m.safetensors", sd, {{"minidl.width", "8"}, {"minidl.input_size", "128"}});
-  for (int i = 0; i < 400; ++i) save_in_dir(dir / ("imgs/" + std::to_string(i) + ".png"), GrayImage(24, 24, static_cast<std::uint8_t>(i)));
+  for (int i = 0; i < 240; ++i) save_in_dir(dir / ("imgs/" + std::to_string(i) + ".png"), GrayImage(24, 24, static_cast<std::uint8_t>(i)));
   // Peak resident memory of one predict run: measured in a forked child that runs nothing else,
   // and sent back through a pipe.
   auto peak_mb = [&](const std::string& args) {
@@ -187,11 +187,11 @@ TEST_CASE("predict: memory does not grow with the number of images (fixed-size b
     return mb;
   };
   fs::create_directories(dir / "few");
-  for (int i = 0; i < 100; ++i) fs::copy_file(dir / ("imgs/" + std::to_string(i) + ".png"), dir / ("few/" + std::to_string(i) + ".png"));
+  for (int i = 0; i < 60; ++i) fs::copy_file(dir / ("imgs/" + std::to_string(i) + ".png"), dir / ("few/" + std::to_string(i) + ".png"));
   const long few = peak_mb("--batch-size 16 " + (dir / "few"));
   const long many = peak_mb("--batch-size 16 " + (dir / "imgs"));
-  const long one_batch = peak_mb("--batch-size 400 " + (dir / "imgs"));
-  std::printf("predict peak memory: 100 images %ld MB, 400 images %ld MB (batches of 16); 400 in one batch %ld MB\n", few,
+  const long one_batch = peak_mb("--batch-size 240 " + (dir / "imgs"));
+  std::printf("predict peak memory: 60 images %ld MB, 240 images %ld MB (batches of 16); 240 in one batch %ld MB\n", few,
               many, one_batch);
   CHECK(many <= few + 24);           // flat in the number of images
   CHECK(one_batch >= many + 100);    // and the measurement can see a batch's worth
@@ -362,20 +362,21 @@ TEST_CASE("predict: finds the face in a real portrait, as OpenCV's detector does
     return;
   }
   TempDir dir("predict_photo");
-  for (const char* f : {"grace_hopper_512x512.jpg", "astronaut.png"}) {
-    const std::string photo = test_assets::photos_dir() + "/" + f;
-    const Out r = predict("--detect-faces --json --annotate " + (dir / "out.png") + " --checkpoint " + kGolden + " " + photo);
-    std::printf("predict --detect-faces %s:\n%s", f, r.out.c_str());
-    INFO(r.err);
-    REQUIRE(r.code == 0);
-    const auto j = nlohmann::json::parse(r.out);
-    REQUIRE(j[0]["faces"].size() == 1);
-    DetectOptions o;
-    o.min_neighbors = 5;
-    const auto want = Cascade::load(kDefaultFaceCascade).detect(load_image_gray(photo), o);
-    REQUIRE(want.size() == 1);
-    const auto& b = j[0]["faces"][0]["box"];
-    CHECK(Rect{b["x"], b["y"], b["width"], b["height"]} == want[0]);
-    CHECK(load_image_gray(dir / "out.png").w == 512);
-  }
+  const std::string photo = test_assets::photos_dir() + "/grace_hopper_512x512.jpg";
+  const Out r = predict("--detect-faces --json --annotate " + (dir / "out.png") + " --checkpoint " + kGolden + " " + photo);
+  std::printf("predict --detect-faces --json --annotate out.png grace_hopper_512x512.jpg:\n%s", r.out.c_str());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j[0]["faces"].size() == 1);
+  // The face marked by hand (nose at 262, 232; 170 pixels cheek to cheek); test_face_photos.cpp
+  // checks that the box is OpenCV's.
+  const auto& b = j[0]["faces"][0]["box"];
+  const Rect f{b["x"], b["y"], b["width"], b["height"]};
+  CHECK((f.x < 262 && 262 < f.x + f.width && f.y < 232 && 232 < f.y + f.height));
+  CHECK(f.width >= 0.8 * 170);
+  CHECK(f.width <= 1.6 * 170);
+  const GrayImage ann = load_image_gray(dir / "out.png");
+  CHECK(ann.w == 512);
+  CHECK(ann.h == 512);
 }
