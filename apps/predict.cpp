@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
           if (std::stoll(v) >= 1) return std::string();
         } catch (const std::exception&) {
         }
-        return "--top-k must be a whole number of at least 1, got '" + v + "'";
+        return "must be a whole number of at least 1, got '" + v + "'";
       });
   app.add_flag("--json", o.json, "Machine-readable output on stdout (one JSON array, an entry per image)");
   app.add_option("--csv", o.csv, "Also write a CSV file: one row per image or face (path, box, label, probabilities)");
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   app.add_option("--scale-factor", o.detect_options.scale_factor, "Detection pyramid step (OpenCV's scaleFactor)")
       ->capture_default_str()
       ->check(CLI::Range(1.01, 4.0));
-  app.add_option("--min-face", o.detect_options.min_size, "Smallest face to look for, in pixels (0: the cascade's 24)")
+  app.add_option("--min-face", o.detect_options.min_size, "Smallest face to look for, in pixels (0: the cascade's window, 24 for the default)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
   app.add_option("--face-margin", o.margin, "Side of the face crop over the detector's box")

@@ -267,7 +267,7 @@ TEST_CASE("predict: bad flags name the flag", "[apps][predict]") {
     CHECK(r.code != 0);
     CHECK_THAT(r.err, Contains(flag.substr(0, flag.find(' '))));
   }
-  CHECK_THAT(predict("--top-k 0 --checkpoint " + kGolden + " " + (dir / "a.png")).err, Contains("--top-k must be a whole number of at least 1"));
+  CHECK_THAT(predict("--top-k 0 --checkpoint " + kGolden + " " + (dir / "a.png")).err, Contains("--top-k: must be a whole number of at least 1"));
   const Out both = predict("--detect-faces --no-detect-faces --checkpoint " + kGolden + " " + (dir / "a.png"));
   CHECK(both.code != 0);
   fs::create_directories(dir / "empty");

@@ -52,7 +52,7 @@ void PredictionWriter::text(const ImageResult& r) const {
     const auto p = ranked(probs);
     std::printf("%s", names_[p[0].second].c_str());
     for (std::size_t k = 0; k < top_k_; ++k)
-      std::printf("%s %s %.1f%%", k ? "," : "  (", names_[p[k].second].c_str(), 100 * p[k].first);
+      std::printf("%s%s %.1f%%", k ? ", " : "  (", names_[p[k].second].c_str(), 100 * p[k].first);
     std::printf(")\n");
   };
   if (!r.error.empty()) return;  // reported on stderr when it was skipped
