@@ -167,6 +167,11 @@ class Predictor {
       for (auto& v : p) v /= z;
       const Slot& s = slots_[static_cast<std::size_t>(i)];
       Pending& rec = pending_[s.record - done_offset_];
+      // A model can hold only finite numbers (load_model checks) and still overflow float32 on
+      // an image: refuse to report "Angry -nan%" as an answer.
+      if (!std::all_of(l, l + classes, [](double v) { return std::isfinite(v); }))
+        throw Error(detail::str(rec.result.path, ": the model's outputs for this image are not finite (NaN or infinity); "
+                                "its weights overflow float32 (is it a trained model?)"));
       rec.result.boxes[s.box].probs = std::move(p);
       --rec.unscored;
     }

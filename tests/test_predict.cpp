@@ -258,6 +258,23 @@ TEST_CASE("predict: names that are not UTF-8 or need quoting come out exactly in
   CHECK(rows[1].size() == rows[0].size());
 }
 
+TEST_CASE("predict: a model whose outputs overflow is refused, not reported as NaN", "[apps][predict]") {
+  // Every weight finite (so the checkpoint loads), but conv1's so large that a bright image
+  // overflows float32 on its way through.
+  TempDir dir("predict_overflow");
+  auto model = resnet18(1, 7, 4);
+  std::map<std::string, Tensor> sd;
+  for (auto& [k, v] : model->state_dict()) sd[k] = v;
+  sd["conv1.weight"] = Tensor::full(sd["conv1.weight"].shape(), 1e38);
+  save_safetensors(dir / "big.safetensors", sd);
+  save_image(dir / "white.png", GrayImage(64, 64, 255));
+  const Out r = predict("--json --checkpoint " + (dir / "big.safetensors") + " " + (dir / "white.png"));
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("white.png") && Contains("not finite"));
+  CHECK(r.out.find("nan") == std::string::npos);
+}
+
 TEST_CASE("predict: bad flags name the flag", "[apps][predict]") {
   TempDir dir("predict_flags");
   save_image(dir / "a.png", random_image(30, 30, 5));
