@@ -1,5 +1,6 @@
 #include "minidl/data/idx.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "minidl/core/file_io.h"
 #include "minidl/data/data_error.h"
 
 namespace minidl::data {
@@ -17,9 +19,13 @@ namespace {
 // The whole file, gunzipped when it is gzip (zlib reads plain files through unchanged).
 std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw_data_error(path, ": no such file");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
+  if (!std::filesystem::exists(path, ec)) throw_data_error(path, ": no such file");
+  const int fd = open_regular_file(path);  // a FIFO or device is refused, not read forever
+  gzFile f = gzdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
+  }
   std::vector<std::uint8_t> out;
   std::vector<std::uint8_t> chunk(1 << 20);
   while (true) {
