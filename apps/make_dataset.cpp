@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
   app.add_flag("--augment", c.augment, "apply the default training augmentation (epoch 0) to every face");
   app.add_flag("--force", c.force, "overwrite an existing file, or write into a non-empty folder");
   app.add_flag("-q,--quiet", c.quiet, "no progress line");
-  app_start();
+  minidl::app::app_start();
   CLI11_PARSE(app, argc, argv);
   if (c.size == 0) c.size = c.format == "csv" ? 48 : 64;
   try {
@@ -232,5 +232,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "make_dataset: error: %s\n", e.what());
     return 1;
   }
-  return app_exit(0);
+  return minidl::app::app_exit(0);
 }

@@ -124,7 +124,7 @@ void parse_pixels(const std::string& field, std::int64_t side, std::uint8_t* out
     const std::string token(start, p);
     const bool negative = token.size() > 1 && token[0] == '-' &&
                           std::all_of(token.begin() + 1, token.end(), [](unsigned char c) { return std::isdigit(c); });
-    if (negative) throw RowError{"pixel value " + std::to_string(n + 1) + " is " + excerpt(token) + ", not in 0..255"};
+    if (negative) throw RowError{"pixel value " + std::to_string(n + 1) + " '" + excerpt(token) + "' is not in 0..255"};
     if (!ok) throw RowError{"pixel value " + std::to_string(n + 1) + " '" + excerpt(token) + "' is not an integer"};
     if (v > 255) throw RowError{"pixel value " + std::to_string(n + 1) + " is " + excerpt(token) + ", not in 0..255"};
     if (n < expected) out[n] = static_cast<std::uint8_t>(v);

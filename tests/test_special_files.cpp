@@ -177,7 +177,7 @@ TEST_CASE("FER2013 CSV: a negative pixel value is out of range, not 'not an inte
   o.side = 4;
   o.height = o.width = 4;
   CHECK_THAT(error_of([&] { data::Fer2013Csv csv(path, o); }),
-             Contains("neg.csv:2:") && Contains("pixel value 6 is -1, not in 0..255"));
+             Contains("neg.csv:2:") && Contains("pixel value 6 '-1' is not in 0..255"));
 }
 
 TEST_CASE("stratified_head keeps the class balance and every class", "[data]") {
