@@ -14,7 +14,6 @@ namespace minidl::app {
 
 namespace {
 
-
 // --train-limit: n training images in the class balance of the whole training set.
 data::DatasetPtr limit(const data::DatasetPtr& d, std::int64_t n, std::string* note) {
   if (n <= 0 || n >= d->size()) return d;
