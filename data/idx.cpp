@@ -1,7 +1,12 @@
 #include "minidl/data/idx.h"
 
 #include <unistd.h>
+
+#include "minidl/config.h"
+
+#if MINIDL_WITH_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +21,7 @@ namespace minidl::data {
 
 namespace {
 
+#if MINIDL_WITH_ZLIB
 // The whole file, gunzipped when it is gzip (zlib reads plain files through unchanged).
 std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
   std::error_code ec;
@@ -44,6 +50,20 @@ std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
                      " decompressed bytes");
   return out;
 }
+#else
+// A build without zlib (a machine with no zlib headers) reads plain files only, and says so
+// when it meets a gzip stream (magic bytes 1f 8b) rather than reporting a bad IDX header.
+std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw_data_error(path, ": no such file");
+  const std::string bytes = read_regular_file(path);  // a FIFO or device is refused, not read forever
+  std::vector<std::uint8_t> out(bytes.begin(), bytes.end());
+  if (out.size() >= 2 && out[0] == 0x1f && out[1] == 0x8b)
+    throw_data_error(path, ": gzip'd, and this build of minidl has no zlib (MINIDL_WITH_ZLIB=0): gunzip the file, ",
+                     "or rebuild where zlib's headers are found (Debian: zlib1g-dev)");
+  return out;
+}
+#endif
 
 std::uint32_t be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};

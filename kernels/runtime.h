@@ -12,6 +12,7 @@ namespace minidl::kernels::cuda {
 // Number of usable GPUs; 0 (never an exception) when there is no driver or no device.
 int device_count();
 void set_device(int device);
+int current_device();
 // The stream minidl runs its work on for this device (created once, non-blocking).
 Stream stream(int device);
 void synchronize(int device);
