@@ -1,5 +1,6 @@
 #include "common/model_info.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -25,6 +26,14 @@ std::int64_t metadata_int(const std::string& key, const std::string& v, std::int
   MINIDL_CHECK(whole && x >= lo && x <= hi, "checkpoint metadata ", key, ": expected an integer from ", lo, " to ", hi,
                ", got '", printable(v), "'");
   return x;
+}
+
+nlohmann::json metadata_json(const std::string& key, const std::string& v) {
+  try {
+    return nlohmann::json::parse(v);
+  } catch (const std::exception& e) {
+    MINIDL_FAIL("checkpoint metadata ", key, ": not valid JSON (", e.what(), ")");
+  }
 }
 
 double metadata_number(const std::string& key, const nlohmann::json& j, const char* field, double lo, double hi) {
@@ -66,12 +75,7 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& met
   if (auto v = get("minidl.width")) info.width = metadata_int("minidl.width", *v, 1, kMaxWidth);
   if (auto v = get("minidl.input_size")) info.input_size = metadata_int("minidl.input_size", *v, kMinInputSize, kMaxInputSize);
   if (auto v = get("minidl.class_names")) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(*v);
-    } catch (const std::exception& e) {
-      MINIDL_FAIL("checkpoint metadata minidl.class_names: not valid JSON (", e.what(), ")");
-    }
+    const nlohmann::json j = metadata_json("minidl.class_names", *v);
     MINIDL_CHECK(j.is_array() && !j.empty(), "checkpoint metadata minidl.class_names: expected a non-empty list of names");
     std::set<std::string> seen;
     for (const auto& n : j) {
@@ -82,12 +86,7 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& met
     info.has_class_names = true;
   }
   if (auto v = get("minidl.normalize")) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(*v);
-    } catch (const std::exception& e) {
-      MINIDL_FAIL("checkpoint metadata minidl.normalize: not valid JSON (", e.what(), ")");
-    }
+    const nlohmann::json j = metadata_json("minidl.normalize", *v);
     // Pixels are scaled to [0, 1] first: a mean far outside it or a std near 0 only overflows.
     info.mean = metadata_number("minidl.normalize", j, "mean", -10, 10);
     info.std = metadata_number("minidl.normalize", j, "std", 1e-3, 1e3);
