@@ -1,5 +1,8 @@
 #include "common/escape.h"
 
+#include <cstdint>
+#include <cstdio>
+
 #include "minidl/core/error.h"
 
 namespace minidl::app {
@@ -83,7 +86,7 @@ std::string bytes_from_json(const nlohmann::json& j, const std::string& what) {
 }
 
 std::string csv_field(const std::string& s) {
-  const bool padded = !s.empty() && (s.front() == ' ' || s.back() == ' ');
+  const bool padded = !s.empty() && (s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t');
   if (!padded && s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
@@ -91,6 +94,54 @@ std::string csv_field(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+std::string json_string(const std::string& s, bool* exact) {
+  std::string out = "\"";
+  char buf[8];
+  if (exact) *exact = true;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      if (exact) *exact = false;
+      ++i;
+      continue;
+    }
+    if (n == 1) {
+      const char c = s[i];
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+          if (static_cast<std::uint8_t>(c) < 0x20) {
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+            out += buf;
+          } else {
+            out += c;
+          }
+      }
+    } else {
+      out.append(s, i, n);
+    }
+    i += n;
+  }
+  return out + "\"";
+}
+
+std::string hex_bytes(const std::string& s) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
 }
 
 }  // namespace minidl::app

@@ -30,4 +30,13 @@ std::string bytes_from_json(const nlohmann::json& j, const std::string& what);
 // comma, a quote, a line break or leading/trailing space. Bytes are not changed.
 std::string csv_field(const std::string& s);
 
+// A JSON string literal, quotes included, that every JSON parser accepts: valid UTF-8 is kept
+// (with \", \\ and control characters escaped), each byte that is not part of valid UTF-8
+// becomes U+FFFD. `exact` is set false when that happened (the caller then also writes the bytes
+// in hex, so nothing is lost).
+std::string json_string(const std::string& bytes, bool* exact = nullptr);
+
+// Lower-case hex of the bytes ("a\xff" -> "61ff").
+std::string hex_bytes(const std::string& bytes);
+
 }  // namespace minidl::app
