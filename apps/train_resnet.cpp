@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <set>
 
 #include "common/ablation.h"
+#include "common/app_main.h"
 #include "common/trainer.h"
 #include "minidl/config.h"
 #include "minidl/core/error.h"
@@ -71,7 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--synthetic-size", cfg.synthetic_size, "Synthetic faces to draw (train + validation)")->capture_default_str();
   app.add_option("--val-fraction", cfg.val_fraction, "Validation share where the data has no split of its own")
       ->capture_default_str();
-  app.add_option("--train-limit", cfg.train_limit, "Use only the first N training images (0: all)")->capture_default_str();
+  app.add_option("--train-limit", cfg.train_limit,
+                 "Use only N training images, in the class balance of the whole training set (0: all)")
+      ->capture_default_str();
   app.add_flag("--skip-bad", cfg.skip_bad, "Skip malformed CSV rows or unreadable images (and count them) instead of failing");
   app.add_option("--rotation", cfg.aug_options.max_rotation_deg, "Augmentation: max rotation in degrees")->capture_default_str();
   app.add_option("--translate", cfg.aug_options.max_translate, "Augmentation: max shift as a fraction of the size")
@@ -84,11 +88,15 @@ int main(int argc, char** argv) {
   app.add_option("--workers", cfg.workers, "Data-loading threads")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
-  app.add_option("--resume", cfg.resume, "Continue the run in this folder from its last epoch (--epochs may raise its length)");
+  app.add_option("--resume", cfg.resume,
+                 "Continue the run in this folder from its last epoch with its own settings (--epochs may raise its "
+                 "length; --stop-after, --device, --workers and --quiet apply)");
+  app.add_flag("--force", cfg.force, "Replace the run already in --out (its checkpoints and metrics are removed)");
   app.add_option("--stop-after", cfg.stop_after,
                  "Stop after N epochs of this invocation, as if interrupted (continue with --resume)");
   app.add_flag("--quiet", cfg.quiet, "Print only errors");
 
+  app_start();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -97,18 +105,21 @@ int main(int argc, char** argv) {
 
   try {
     cfg.aug = aug == "on";
-    if (!cfg.resume.empty() && !app.count("--epochs")) cfg.epochs = 0;  // keep the run's own length
+    std::set<std::string> given;  // what --resume checks against the run's own settings
+    for (const CLI::Option* o : app.get_options())
+      if (o->count() > 0) given.insert(o->get_name());
     if (!ablation) {
-      const TrainResult r = train(cfg);
-      return r.diverged ? 3 : 0;
+      const TrainResult r = train(cfg, given);
+      return app_exit(r.diverged ? 3 : 0);
     }
     if (cfg.resume.empty()) {
       if (!app.count("--epochs")) cfg.epochs = AblationDefaults::epochs;
       if (!app.count("--synthetic-size")) cfg.synthetic_size = AblationDefaults::synthetic_size;
       if (!app.count("--val-fraction") && cfg.data == "synthetic") cfg.val_fraction = AblationDefaults::val_fraction;
     }
-    const AblationResult r = run_ablation(cfg);
-    return r.diverged ? 3 : 0;
+    given.erase("--ablation");
+    const AblationResult r = run_ablation(cfg, given);
+    return app_exit(r.diverged ? 3 : 0);
   } catch (const minidl::OutOfMemoryError& e) {
     std::fprintf(stderr, "error: %s\nhint: try a smaller --batch-size\n", e.what());
     return 2;

@@ -190,7 +190,7 @@ std::string write_ablation(const std::string& dir, const std::vector<EpochMetric
   return md;
 }
 
-AblationResult run_ablation(const TrainConfig& flags) {
+AblationResult run_ablation(const TrainConfig& flags, const std::set<std::string>& given) {
   const bool resuming = !flags.resume.empty();
   const std::string root = resuming ? flags.resume : flags.out;
   TrainConfig parts[2] = {flags, flags};  // off, on
@@ -209,7 +209,7 @@ AblationResult run_ablation(const TrainConfig& flags) {
         // Not started (or killed before its first epoch): start it with the ablation's settings.
         p = base;
         p.resume.clear();
-        if (flags.epochs > 0) p.epochs = std::max(p.epochs, flags.epochs);
+        if (given.count("--epochs")) p.epochs = std::max(p.epochs, flags.epochs);
         p.quiet = flags.quiet;
         p.stop_after = flags.stop_after;
       }
@@ -224,7 +224,7 @@ AblationResult run_ablation(const TrainConfig& flags) {
     p.aug = i == 1;
     p.out = root + "/" + names[i];
     if (!p.quiet) std::printf("%s== augmentation %s ==\n", i ? "\n" : "", i ? "on" : "off");
-    const TrainResult r = train(p);
+    const TrainResult r = train(p, p.resume.empty() ? std::set<std::string>{} : given);
     if (r.diverged || r.stopped_early) {
       result.diverged = r.diverged, result.stopped_early = r.stopped_early;
       if (r.stopped_early && !p.quiet) std::printf("continue the ablation with --ablation --resume %s\n", root.c_str());

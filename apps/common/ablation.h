@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,8 @@ struct AblationResult {
 // Trains OUT/aug-off then OUT/aug-on from `flags` (aug and out set per run) and writes the
 // ablation's files. With flags.resume = an ablation folder: continues each run from its last
 // saved epoch, or starts it with aug-off's settings when it saved none, then writes the files
-// (so resuming a finished ablation rewrites its figures and report).
-AblationResult run_ablation(const TrainConfig& flags);
+// (so resuming a finished ablation rewrites its figures and report). `given` are the flags on
+// the command line (as "--epochs"), which a resumed run checks as resolve_config says.
+AblationResult run_ablation(const TrainConfig& flags, const std::set<std::string>& given = {});
 
 }  // namespace minidl::app
