@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "minidl/core/fault_injection.h"
+
 namespace minidl {
 namespace {
 
@@ -334,15 +336,17 @@ int open_for_read(const std::string& path) {
 
 // ----- writing -----
 
-void write_all(const std::string& path, const std::string& tmp, int fd, const void* buf, std::size_t n) {
+void write_all(const std::string& path, const std::string& tmp, int fd, const void* buf, std::size_t n,
+               fault::CheckpointWrite& fault) {
   const auto* p = static_cast<const char*>(buf);
   while (n > 0) {
-    const std::size_t chunk = std::min<std::size_t>(n, std::size_t{1} << 30);
+    const std::size_t chunk = fault.allowed(std::min<std::size_t>(n, std::size_t{1} << 30));
     const ssize_t put = ::write(fd, p, chunk);
     if (put < 0) {
       if (errno == EINTR) continue;
       save_failed(path, "writing '", tmp, "' failed: ", std::strerror(errno));
     }
+    fault.wrote(static_cast<std::size_t>(put));
     p += put;
     n -= static_cast<std::size_t>(put);
   }
@@ -415,9 +419,11 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     save_failed(path, "cannot create the temporary file '", tmp, "': ", std::strerror(err));
   }
   TempFileGuard guard(tmp);
+  // The crash-safety tests stop the process at chosen points of a chosen write (fault_injection.h).
+  fault::CheckpointWrite fault = fault::CheckpointWrite::begin(path);
 
-  write_all(path, tmp, fd.get(), len_bytes, sizeof len_bytes);
-  write_all(path, tmp, fd.get(), text.data(), text.size());
+  write_all(path, tmp, fd.get(), len_bytes, sizeof len_bytes, fault);
+  write_all(path, tmp, fd.get(), text.data(), text.size(), fault);
   for (const auto& [name, t] : tensors) {
     if (t.nbytes() == 0) continue;
     const Tensor host = t.to(Device::cpu());  // one tensor at a time: memory stays bounded
@@ -425,16 +431,18 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
       std::vector<char> buf(static_cast<const char*>(host.raw_data()),
                             static_cast<const char*>(host.raw_data()) + host.nbytes());
       reverse_elements(buf.data(), buf.size(), dtype_size(host.dtype()));
-      write_all(path, tmp, fd.get(), buf.data(), buf.size());
+      write_all(path, tmp, fd.get(), buf.data(), buf.size(), fault);
     } else {
-      write_all(path, tmp, fd.get(), host.raw_data(), host.nbytes());
+      write_all(path, tmp, fd.get(), host.raw_data(), host.nbytes(), fault);
     }
   }
   if (::fsync(fd.get()) != 0) save_failed(path, "fsync of '", tmp, "' failed: ", std::strerror(errno));
   if (fd.close() != 0) save_failed(path, "closing '", tmp, "' failed: ", std::strerror(errno));
+  fault.reached(fault::Point::TempWritten);
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     save_failed(path, "renaming '", tmp, "' over it failed: ", std::strerror(errno));
   guard.commit();
+  fault.reached(fault::Point::Renamed);
 
   // Make the rename itself durable. Best effort where the directory cannot be opened or the
   // file system does not sync directories; a real I/O error is reported.

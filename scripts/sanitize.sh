@@ -28,4 +28,4 @@ if dnnl=$(ldconfig -p | grep -o '/[^ ]*/libdnnl\.so\.2$' | head -1) && [[ -n "$d
   export LD_PRELOAD="$dnnl${LD_PRELOAD:+:$LD_PRELOAD}"
   ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0"
 fi
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -E '^install_and_consume$' "$@"
+scripts/run-ctest.sh "$build" -E '^install_and_consume$' "$@"
