@@ -305,15 +305,15 @@ TEST_CASE("train_resnet stopped dead at each point of a checkpoint write resumes
     INFO(err);
     REQUIRE(code == -SIGKILL);  // it stopped dead where the fault was planned, every time
     REQUIRE_THAT(err, Contains("MINIDL_FAULT_CHECKPOINT: stopping dead"));
+    const std::int64_t now_saved = check_checkpoints_load(dir);  // every checkpoint still loads
+    CHECK(now_saved >= saved);                                    // and no saved epoch is lost
     const fs::path temp = faulted_temp_file(err, c.pid);
     if (f.spec.find("renamed") != std::string::npos) {
       CHECK_FALSE(fs::exists(temp));  // the new file is in place
     } else {
-      REQUIRE(fs::exists(temp));  // the half-written file is left as a crash leaves it...
+      REQUIRE(fs::exists(temp));  // the half-written file is left as a crash leaves it, beside the old one
       if (f.bytes > 0) CHECK(static_cast<std::int64_t>(fs::file_size(temp)) == f.bytes);
     }
-    const std::int64_t now_saved = check_checkpoints_load(dir);  // ...and every checkpoint still loads
-    CHECK(now_saved >= saved);                                    // no saved epoch is lost
     std::printf("  fault %-16s: stopped in %s, epochs saved %lld -> %lld\n", f.spec.c_str(),
                 temp.filename().string().c_str(), static_cast<long long>(saved), static_cast<long long>(now_saved));
     saved = now_saved;
@@ -329,8 +329,7 @@ TEST_CASE("train_resnet stopped dead at each point of a checkpoint write resumes
   INFO(done.out << done.err);
   REQUIRE(done.code == 0);
   check_same_run(ref.dir, dir);
-  std::printf("crash safety: %zu faults inside checkpoint writes, then resumed: bit-identical to the uninterrupted run "
-              "(%.1f s of %.0f s budget)\n",
+  std::printf("crash safety: %zu faults inside checkpoint writes, then resumed to the end (%.1f s of %.0f s budget)\n",
               faults.size(), seconds_since(deadline.start), deadline.budget_s);
 }
 
@@ -383,8 +382,8 @@ TEST_CASE("train_resnet killed with SIGKILL at random moments resumes exactly", 
     check_same_run(ref.dir, dir);
     ++rounds;
   }
-  std::printf("crash safety: %d random kills, %d invocations, %d completed runs, each bit-identical to the "
-              "uninterrupted run (%.1f s of %.0f s budget)\n",
+  std::printf("crash safety: %d random kills, %d invocations, %d completed runs compared with the uninterrupted run "
+              "(%.1f s of %.0f s budget)\n",
               kills_done, invocations, rounds, seconds_since(deadline.start), deadline.budget_s);
 }
 
