@@ -106,7 +106,7 @@ void write_easy_folder(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("train_resnet learns (validation accuracy above chance); evaluate and predict agree with it", "[apps]") {
+TEST_CASE("train_resnet learns (validation accuracy above chance), and evaluate and predict agree with it", "[apps]") {
   TempDir tmp;
   const fs::path data_dir = tmp.path / "easy", run_dir = tmp.path / "run";
   write_easy_folder(data_dir);

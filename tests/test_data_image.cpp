@@ -155,7 +155,7 @@ TEST_CASE("bad image files give a DataError naming the file", "[data]") {
   }
 }
 
-TEST_CASE("JPEG check: valid files decode; image data cut short is refused, never read past", "[data]") {
+TEST_CASE("JPEG check: valid files decode, and image data cut short is refused, never read past", "[data]") {
   // tests/data/jpeg: baseline, optimised tables, progressive, 4:2:0, 4:2:2, 4:4:4, restart
   // intervals (make_fixtures.py). Each must decode. Then every cut of its image data, closed
   // with an end-of-image marker, must decode or be refused with a DataError; where the data ends
