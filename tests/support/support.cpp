@@ -136,6 +136,24 @@ int run_command(const std::string& command, std::string* output) {
   return WEXITSTATUS(status);
 }
 
+namespace {
+class FunctionInvoker : public Catch::ITestInvoker {
+ public:
+  explicit FunctionInvoker(std::function<void()> f) : f_(std::move(f)) {}
+  void invoke() const override { f_(); }
+
+ private:
+  std::function<void()> f_;
+};
+}  // namespace
+
+void register_test(const std::string& name, const std::string& tags, std::function<void()> body, const char* file,
+                   int line) {
+  // Catch copies the name and tags; the registry owns the invoker.
+  Catch::AutoReg(new FunctionInvoker(std::move(body)), Catch::SourceLineInfo(file, static_cast<std::size_t>(line)),
+                 Catch::StringRef(""), Catch::NameAndTags(Catch::StringRef(name), Catch::StringRef(tags)));
+}
+
 TempDir::TempDir(const std::string& tag) {
   std::string tmpl = (std::filesystem::temp_directory_path() / ("minidl_" + tag + "_XXXXXX")).string();
   if (::mkdtemp(tmpl.data()) == nullptr) FAIL("mkdtemp(" << tmpl << "): " << std::strerror(errno));

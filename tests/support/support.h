@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -43,6 +44,13 @@ bool no_torch();
 // Runs a shell command line; returns its exit code (-1 when it could not run or was killed),
 // with its stdout and stderr in `output`.
 int run_command(const std::string& command, std::string* output = nullptr);
+
+// ----- tests made from tables ------------------------------------------------------------
+// Registers a Catch2 test case at static-initialisation time, as TEST_CASE does, for a test made
+// from a table row (tests/core/op_table.h): each row becomes tests of its own, each its own CTest
+// test. `file` must be a string literal (__FILE__).
+void register_test(const std::string& name, const std::string& tags, std::function<void()> body, const char* file,
+                   int line);
 
 // ----- files -----------------------------------------------------------------------------
 // A fresh folder under the system temp dir, removed with everything in it at scope exit.
