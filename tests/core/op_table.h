@@ -1,5 +1,5 @@
 // One table of the ops, as ggml's tests/test-backend-ops.cpp has: each op is registered once,
-// with its arguments' shapes, and that one row becomes three tests (tests/core/test_op_table.cpp):
+// with its arguments' shapes, and that one row becomes three tests (op_table.cpp):
 //
 //   op NAME: gradient (float64)      backward against central differences, every input that
 //                                    requires grad, fresh gradients pre-filled with +inf, and
@@ -73,6 +73,17 @@ struct OpRow {
   Tol float32{1e-5, 2e-6};      // float32 forward vs the reference, and float32 vs float64 gradients
   Tol cuda{1e-4, 1e-5};         // CUDA vs CPU, forward and gradients
 };
+
+// A row with the defaults: a name, the arguments, the call and (optionally) the reference.
+inline OpRow row(std::string name, std::vector<Arg> args, std::function<Tensor(const Args&)> op,
+                 std::function<std::vector<double>(const Args&)> reference = {}) {
+  OpRow r;
+  r.name = std::move(name);
+  r.args = std::move(args);
+  r.op = std::move(op);
+  r.reference = std::move(reference);
+  return r;
+}
 
 // Adds a row and registers its tests (the row files call it at static-initialisation time,
 // through MINIDL_OP_ROWS). A name used twice is an error.
