@@ -33,6 +33,7 @@ std::string require_variable(Need need) {
     case Need::Gpu: return "MINIDL_REQUIRE_GPU";
     case Need::Mpi: return "MINIDL_REQUIRE_MPI";
     case Need::Torch: return "MINIDL_REQUIRE_TORCH";
+    case Need::Assets: return "MINIDL_REQUIRE_ASSETS";
   }
   return "";
 }
@@ -84,6 +85,7 @@ const char* need_name(Need need) {
     case Need::Gpu: return "gpu";
     case Need::Mpi: return "mpi";
     case Need::Torch: return "torch";
+    case Need::Assets: return "assets";
   }
   return "?";
 }

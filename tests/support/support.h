@@ -16,8 +16,10 @@ namespace minidl::test {
 
 // ----- skips -----------------------------------------------------------------------------
 // Only a test that needs something this machine may lack can skip, and only for one of these.
-enum class Need { Gpu, Mpi, Torch };
-const char* need_name(Need need);  // "gpu", "mpi", "torch"
+// Assets (the test photos, OpenCV, ONNX: tests/test_assets.h) are counted like the others but
+// never allowed: scripts/install-deps.sh --test installs them wherever the suite runs.
+enum class Need { Gpu, Mpi, Torch, Assets };
+const char* need_name(Need need);  // "gpu", "mpi", "torch", "assets"
 
 // Marks the running test as skipped for `reason` and returns true (use: `if (skip(...)) return;`).
 // The skip is printed, appended to the file named by MINIDL_SKIP_LOG (scripts/run-ctest.sh
