@@ -32,6 +32,7 @@ void* stbi_zeroed_malloc(std::size_t n) { return std::calloc(1, n ? n : 1); }
 #define STBI_FREE(p) std::free(p)
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO  // stb's file writers ignore write errors: save_image writes the bytes itself
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -64,16 +65,14 @@ Pixels load(const std::uint8_t* bytes, int size) {
 
 const char* failure_reason() { return stbi_failure_reason(); }
 
-bool write_png(const std::string& path, int w, int h, int channels, const std::uint8_t* pixels, int stride) {
-  return stbi_write_png(path.c_str(), w, h, channels, pixels, stride) != 0;
+bool write_bmp_to(void (*append)(void* ctx, void* data, int size), void* ctx, int w, int h, int channels,
+                  const std::uint8_t* pixels) {
+  return stbi_write_bmp_to_func(append, ctx, w, h, channels, pixels) != 0;
 }
 
-bool write_bmp(const std::string& path, int w, int h, int channels, const std::uint8_t* pixels) {
-  return stbi_write_bmp(path.c_str(), w, h, channels, pixels) != 0;
-}
-
-bool write_jpg(const std::string& path, int w, int h, int channels, const std::uint8_t* pixels, int quality) {
-  return stbi_write_jpg(path.c_str(), w, h, channels, pixels, quality) != 0;
+bool write_jpg_to(void (*append)(void* ctx, void* data, int size), void* ctx, int w, int h, int channels,
+                  const std::uint8_t* pixels, int quality) {
+  return stbi_write_jpg_to_func(append, ctx, w, h, channels, pixels, quality) != 0;
 }
 
 bool write_png_to(void (*append)(void* ctx, void* data, int size), void* ctx, int w, int h, int channels,

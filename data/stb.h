@@ -22,13 +22,14 @@ bool info(const std::uint8_t* bytes, int size, int* w, int* h, int* channels);
 Pixels load(const std::uint8_t* bytes, int size);
 const char* failure_reason();
 
-// Write an image of w x h pixels with `channels` interleaved 8-bit channels, rows `stride`
-// bytes apart. False on failure (errno tells why for the file writers).
-bool write_png(const std::string& path, int w, int h, int channels, const std::uint8_t* pixels, int stride);
-bool write_bmp(const std::string& path, int w, int h, int channels, const std::uint8_t* pixels);
-bool write_jpg(const std::string& path, int w, int h, int channels, const std::uint8_t* pixels, int quality);
-// A PNG into memory, handed to `append` piece by piece.
+// An image of w x h pixels with `channels` interleaved 8-bit channels (PNG rows `stride` bytes
+// apart) encoded into memory, handed to `append` piece by piece. False on failure. (No file
+// writers: stb's ignore write errors; save_image writes the bytes through AtomicFile.)
 bool write_png_to(void (*append)(void* ctx, void* data, int size), void* ctx, int w, int h, int channels,
                   const std::uint8_t* pixels, int stride);
+bool write_bmp_to(void (*append)(void* ctx, void* data, int size), void* ctx, int w, int h, int channels,
+                  const std::uint8_t* pixels);
+bool write_jpg_to(void (*append)(void* ctx, void* data, int size), void* ctx, int w, int h, int channels,
+                  const std::uint8_t* pixels, int quality);
 
 }  // namespace minidl::data::stb

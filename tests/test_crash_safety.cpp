@@ -236,7 +236,9 @@ struct Reference {
 
 std::vector<std::string> tiny_run_args(const fs::path& dir) {
   auto a = kTinyArgs;
-  a.insert(a.end(), {"--quiet", "--epochs", std::to_string(kEpochs), "--out", dir.string()});
+  // --force: a fresh start replaces what a run killed before its first training state left (a
+  // run folder that holds checkpoints is refused without it).
+  a.insert(a.end(), {"--quiet", "--epochs", std::to_string(kEpochs), "--out", dir.string(), "--force"});
   return a;
 }
 
