@@ -122,9 +122,13 @@ std::string line_chart_fragment(const LineChart& chart, double x0, double y0, do
     if (!std::isfinite(m.y)) continue;
     o << "<circle cx=\"" << fmt(px(m.x)) << "\" cy=\"" << fmt(py(m.y)) << "\" r=\"5\" fill=\"none\" stroke=\"" << m.color
       << "\" stroke-width=\"2\"/>\n";
+    // Labelled to the right of the ring, or to its left near the right edge, where the label
+    // would run out of the figure (a best epoch that is the last one).
+    const bool left_side = px(m.x) > x0 + left + pw * 0.85;
     if (!m.label.empty())
-      o << "<text x=\"" << fmt(px(m.x) + 7) << "\" y=\"" << fmt(py(m.y) - 7) << "\" font-size=\"11\" fill=\"" << m.color
-        << "\">" << xml_escape(m.label) << "</text>\n";
+      o << "<text x=\"" << fmt(px(m.x) + (left_side ? -7 : 7)) << "\" y=\"" << fmt(py(m.y) - 7) << "\" text-anchor=\""
+        << (left_side ? "end" : "start") << "\" font-size=\"11\" fill=\"" << m.color << "\">" << xml_escape(m.label)
+        << "</text>\n";
   }
   o << "</g>\n";
   return o.str();
