@@ -8,6 +8,7 @@
 #include "minidl/core/device.h"
 #include "minidl/core/error.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"
 #include "minidl/core/tensor.h"

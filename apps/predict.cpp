@@ -13,6 +13,7 @@
 #include "common/trainer.h"
 #include "minidl/config.h"
 #include "minidl/core/autograd.h"
+#include "minidl/core/precision.h"
 #include "minidl/data/image.h"
 #include "minidl/data/image_io.h"
 
@@ -20,7 +21,7 @@ using namespace minidl;
 using namespace minidl::app;
 
 int main(int argc, char** argv) {
-  std::string checkpoint, device_flag = "cpu";
+  std::string checkpoint, device_flag = "cpu", precision_flag = "fp32";
   std::vector<std::string> images;
   int top_k = 3;
   bool json_out = false;
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", top_k, "How many classes to list per image")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--json", json_out, "Machine-readable output (one JSON document)");
   app.add_option("--device", device_flag, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--precision", precision_flag, "fp32, or bf16: convolutions and linear layers in bf16 with FP32 accumulation")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    const Precision precision = parse_precision(precision_flag, "--precision");
     LoadedModel loaded = load_model(checkpoint);
     const Device device = resolve_device(device_flag, true);
     loaded.model->to(device);
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
       for (auto p : img.pixels) *px++ = static_cast<float>((p / 255.0 - loaded.info.mean) / loaded.info.std);
     }
     NoGradGuard no_grad;
+    AutocastGuard autocast(precision);
     const auto logits = loaded.model->forward(x.to(device)).to(Device::cpu()).to(DType::Float64).to_vector<double>();
 
     nlohmann::json out = nlohmann::json::array();

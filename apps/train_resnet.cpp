@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
   app.add_option("--flip", cfg.aug_options.flip_probability, "Augmentation: probability of a horizontal flip")
       ->capture_default_str();
   app.add_option("--device", cfg.device, "auto (a GPU when one is usable), cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--precision", cfg.precision,
+                 "fp32, or bf16: convolutions and linear layers in bf16 with FP32 accumulation; batch norm, "
+                 "the loss, the optimiser and the weights stay FP32")
+      ->capture_default_str();
   app.add_option("--workers", cfg.workers, "Data-loading threads")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();

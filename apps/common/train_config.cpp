@@ -5,6 +5,7 @@
 
 #include "minidl/config.h"
 #include "minidl/core/error.h"
+#include "minidl/core/precision.h"
 #include "minidl/layers/lr_schedule.h"
 
 using nlohmann::json;
@@ -38,6 +39,7 @@ json TrainConfig::to_json() const {
           {"class_weights", class_weights},
           {"sampler", sampler},
           {"clip_grad_norm", clip_grad_norm},
+          {"precision", precision},
           {"device", device},
           {"workers", workers},
           {"seed", seed},
@@ -76,6 +78,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   get("class_weights", c.class_weights);
   get("sampler", c.sampler);
   get("clip_grad_norm", c.clip_grad_norm);
+  get("precision", c.precision);
   get("device", c.device);
   get("workers", c.workers);
   get("seed", c.seed);
@@ -98,6 +101,7 @@ void TrainConfig::validate() const {
   MINIDL_CHECK(workers >= 0, "--workers must be non-negative");
   MINIDL_CHECK(val_fraction > 0 && val_fraction < 1, "--val-fraction must be in (0, 1)");
   LrSchedule::parse(schedule);
+  parse_precision(precision, "--precision");
   aug_options.validate();
 }
 

@@ -39,6 +39,7 @@ struct TrainConfig {
   std::string class_weights = "none";  // none | balanced
   std::string sampler = "uniform";     // uniform | balanced
   double clip_grad_norm = 0;           // 0: off
+  std::string precision = "fp32";      // fp32 | bf16 (core/precision.h)
   // running
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int workers = 2;

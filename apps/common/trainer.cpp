@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "common/report.h"
 #include "minidl/core/autograd.h"
@@ -45,6 +46,9 @@ void Trainer::setup() {
   cfg_.validate();
   if (parallel_.is_main()) run_.create(cfg_.quiet);
   device_ = resolve_device(cfg_.device, cfg_.quiet);
+  precision_ = parse_precision(cfg_.precision, "--precision");
+  if (precision_ == Precision::BFloat16 && device_.is_cpu() && !cfg_.quiet)
+    std::printf("note: %s\n", cpu_bf16_note().c_str());
   // Everything random below (the data's split, the initial weights) follows from the seed, in
   // this order: a resumed run rebuilds the same data and then loads the generator's state.
   manual_seed(cfg_.seed);
@@ -113,6 +117,7 @@ void Trainer::setup_model() {
 
   eval_options_.device = device_;
   eval_options_.workers = cfg_.workers;
+  eval_options_.precision = precision_;
 }
 
 void Trainer::setup_loader() {
@@ -174,6 +179,8 @@ EpochTally Trainer::train_epoch(std::int64_t epoch) {
 }
 
 Tensor Trainer::forward_loss(const Tensor& x, const Tensor& y, Tensor& logits) {
+  // The loss is computed under the policy too: cross-entropy stays FP32 whatever it says.
+  AutocastGuard autocast(precision_);
   logits = model_->forward(x);
   return (*loss_fn_)(logits, y);
 }

@@ -16,9 +16,9 @@
 //   after every backward, before clipping and the optimiser step: that is where gradients are
 //   all-reduced. The training loader is built in one place (setup_loader), where a distributed
 //   sampler shards the epoch; an epoch's EpochTally is what ranks sum for the epoch's figures.
-// - A precision policy (--precision fp32|bf16): the forward pass and the loss are computed in
-//   one place (forward_loss), where an autocast scope goes; the optimiser and the checkpoints
-//   stay on the FP32 master weights.
+// - The precision policy (--precision fp32|bf16, core/precision.h): the forward pass and the
+//   loss are computed in one place (forward_loss), under an AutocastGuard, as is validation;
+//   the optimiser and the checkpoints stay on the FP32 master weights.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,7 @@
 #include "common/progress.h"
 #include "common/run_folder.h"
 #include "common/train_config.h"
+#include "minidl/core/precision.h"
 #include "minidl/data/dataloader.h"
 #include "minidl/data/source.h"
 #include "minidl/layers/loss.h"
@@ -95,6 +96,7 @@ class Trainer {
   ParallelContext parallel_;
   TrainerHooks hooks_;
   Device device_;
+  Precision precision_ = Precision::Float32;
   RunFolder run_;  // written by the main rank only
   data::DataSplits splits_;
   data::DatasetPtr train_set_, val_set_;
