@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -25,6 +26,7 @@
 #include "minidl/core/error.h"
 #include "minidl/kernels/augment.h"
 #include "minidl/kernels/batch_norm.h"
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/elementwise.h"
 #include "minidl/kernels/linear.h"
@@ -637,6 +639,36 @@ TEST_CASE("cuda parity: elementwise ops, sum and fill_from_scalar", "[cuda][elem
   Buf z(std::vector<float>{kNaN});
   kc::sum<float>(t.stream(), 0, z.get(), 1.0, z.get());
   require_equal(z.download(), {0.f}, "sum of nothing");
+}
+
+// The precision policy's rounding (kernels/bf16.h): the CUDA kernel must give the CPU's bits,
+// on every kind of float (random bit patterns: normals, denormals, infinities, NaNs).
+TEST_CASE("cuda parity: bf16 rounding, bit for bit", "[cuda][bf16]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  for (const std::int64_t n : {std::int64_t(1), std::int64_t(4097), std::int64_t(1) << 20}) {
+    std::mt19937 gen(static_cast<std::uint32_t>(n));
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& v : x) {
+      const std::uint32_t u = gen();
+      std::memcpy(&v, &u, sizeof v);
+    }
+    std::vector<float> want(x.size());
+    cpu::round_to_bf16(cpu_stream, n, x.data(), want.data());
+    Buf dx(x), dy(std::vector<float>(x.size(), kNaN));
+    kc::round_to_bf16(t.stream(), n, dx.get(), dy.get());
+    const auto got = dy.download();
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      std::uint32_t a, b;
+      std::memcpy(&a, &got[i], sizeof a);
+      std::memcpy(&b, &want[i], sizeof b);
+      differ += a != b;
+    }
+    std::cout << "[cuda parity] round_to_bf16 n=" << n << ": " << differ << " of " << n << " bit patterns differ"
+              << std::endl;
+    REQUIRE(differ == 0);
+  }
 }
 
 TEST_CASE("cuda parity: batch norm, our kernels", "[cuda][batch_norm]") {
