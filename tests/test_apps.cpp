@@ -77,8 +77,12 @@ struct TempDir {
 };
 
 // The bf16-vs-FP32 run: small enough for CI, long enough to learn (see that test).
-const std::string kBf16Run = "--width 16 --input-size 32 --synthetic-size 1500 --batch-size 32 --epochs 8 --aug off";
-constexpr double kBf16RunFloor = 0.5;
+// Width 8 at 48x48 on 2400 faces (2041 / 359), AdamW, no augmentation: the cheapest setting
+// found that learns well above chance (FP32: 0.68 after 6 epochs; width 8 or 16 at 32x32 stayed
+// near 0.3 to 0.5 in as many epochs).
+const std::string kBf16Run =
+    "--width 8 --input-size 48 --synthetic-size 2400 --batch-size 32 --epochs 6 --aug off --optimizer adamw --lr 0.003";
+constexpr double kBf16RunFloor = 0.55;
 
 const std::string kTiny = "--width 4 --input-size 32 --synthetic-size 280 --batch-size 16 --workers 1 --quiet --seed 3";
 
