@@ -78,8 +78,8 @@ struct TempDir {
 
 // The bf16-vs-FP32 run: small enough for CI, long enough to learn (see that test).
 // Width 8 at 48x48 on 2400 faces (2041 / 359), AdamW, no augmentation: the cheapest setting
-// found that learns well above chance (FP32: 0.68 after 6 epochs; width 8 or 16 at 32x32 stayed
-// near 0.3 to 0.5 in as many epochs).
+// found that learns well above chance (width 8 or 16 at 32x32 stayed near 0.3 to 0.5 in as many
+// epochs). Measured 2026-12-02: final validation accuracy FP32 0.680, bf16 0.688.
 const std::string kBf16Run =
     "--width 8 --input-size 48 --synthetic-size 2400 --batch-size 32 --epochs 6 --aug off --optimizer adamw --lr 0.003";
 constexpr double kBf16RunFloor = 0.55;
