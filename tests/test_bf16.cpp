@@ -38,7 +38,7 @@ float from_bits(std::uint32_t u) {
 // past the largest bf16 is 2^128 (where IEEE rounding overflows to infinity); a tie goes to the
 // one with an even last mantissa bit.
 float nearest_bf16(float v) {
-  if (std::isinf(v)) return v;
+  if (std::isinf(v) || std::isnan(v)) return v;
   const std::uint32_t lo = bits(v) & 0xffff0000u, hi = lo + 0x10000u;
   const double mag_hi = std::isinf(from_bits(hi)) ? std::ldexp(1.0, 128) : std::fabs(double(from_bits(hi)));
   const double dl = std::fabs(double(v)) - std::fabs(double(from_bits(lo))), dh = mag_hi - std::fabs(double(v));
@@ -91,14 +91,13 @@ struct ConvRef {
 TEST_CASE("bf16: rounding is to nearest even and keeps NaN and infinity", "[bf16]") {
   std::vector<float> in;
   std::mt19937 rng(7);
-  for (int i = 0; i < 20000; ++i) {
-    const float v = from_bits(rng());
-    if (!std::isnan(v)) in.push_back(v);
-  }
+  for (int i = 0; i < 20000; ++i) in.push_back(from_bits(rng()));  // ~0.4% are NaNs
   // Exact ties (low half 0x8000) with an even and an odd last kept bit, both signs, the largest
   // float (rounds up past bf16's largest: infinity), denormals, zeros, infinities.
+  // NaNs whose payload is only in the low 16 bits (truncating them would make an infinity).
   for (std::uint32_t u : {0x3f808000u, 0x3f818000u, 0xbf808000u, 0xbf818000u, 0x7f7fffffu, 0x7f7f8000u, 0x7f7f7fffu,
-                          0x00000001u, 0x00018000u, 0x80000000u, 0x00000000u, 0x7f800000u, 0xff800000u})
+                          0x00000001u, 0x00018000u, 0x80000000u, 0x00000000u, 0x7f800000u, 0xff800000u, 0x7f800001u,
+                          0xff80ffffu, 0x7fc00000u})
     in.push_back(from_bits(u));
   Tensor x = Tensor::from_vector(in);
   Tensor y = Tensor::empty_like(x);
@@ -107,7 +106,8 @@ TEST_CASE("bf16: rounding is to nearest even and keeps NaN and infinity", "[bf16
   std::size_t bad = 0;
   for (std::size_t i = 0; i < in.size(); ++i) {
     const float want = nearest_bf16(in[i]);
-    if (bits(got[i]) != bits(want)) {
+    const bool same = std::isnan(want) ? std::isnan(got[i]) && (bits(got[i]) & 0xffffu) == 0 : bits(got[i]) == bits(want);
+    if (!same) {
       if (bad++ < 5) UNSCOPED_INFO("input bits " << std::hex << bits(in[i]) << " got " << bits(got[i]) << " want " << bits(want));
     }
   }
@@ -115,10 +115,6 @@ TEST_CASE("bf16: rounding is to nearest even and keeps NaN and infinity", "[bf16
   CHECK(bits(kernels::round_to_bf16(from_bits(0x3f808000u))) == 0x3f800000u);  // tie, even: down
   CHECK(bits(kernels::round_to_bf16(from_bits(0x3f818000u))) == 0x3f820000u);  // tie, odd: up
   CHECK(std::isinf(kernels::round_to_bf16(std::numeric_limits<float>::max())));
-  for (std::uint32_t nan : {0x7fc00000u, 0x7f800001u, 0xff800100u, 0x7f80ffffu}) {
-    INFO("NaN bits " << std::hex << nan);
-    CHECK(std::isnan(kernels::round_to_bf16(from_bits(nan))));  // a payload in the low bits only must stay NaN
-  }
 }
 
 TEST_CASE("bf16: the policy is scoped, nests, and parses its names", "[bf16]") {
