@@ -192,6 +192,7 @@ Allocator& allocator_for(Device device) {
         with_env_limit(new CachingAllocator("CPU", &cpu_raw_alloc, &cpu_raw_free), "MINIDL_CPU_MEMORY_LIMIT");
     return *cpu;
   }
+  check_device_available(device);  // "no GPU" in words, before the driver says it in codes
 #if MINIDL_WITH_CUDA
   MINIDL_CHECK(device.index >= 0 && device.index < kMaxDevices, "no CUDA device ", device.index);
   // Never destroyed either: the driver may be torn down before static destructors run.
@@ -204,8 +205,7 @@ Allocator& allocator_for(Device device) {
                        "MINIDL_CUDA_MEMORY_LIMIT");
   return *a;
 #else
-  MINIDL_FAIL("this build of minidl has no CUDA backend (configure with -DMINIDL_CUDA=ON); asked for ",
-              device.str());
+  MINIDL_FAIL("unreachable: check_device_available accepts no GPU in a CPU-only build");
 #endif
 }
 

@@ -39,7 +39,10 @@ struct ResNetOptions {
 class ResNet : public Module {
  public:
   explicit ResNet(const ResNetOptions& opt);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override;  // fc(features(x))
+  // Everything up to the classifier: the pooled, flattened [n, 8 * width] features (what
+  // feature extraction wants; a forward hook on any submodule gives its output too).
+  Tensor features(const Tensor& x);
   std::string type_name() const override { return "ResNet"; }
   const ResNetOptions& options() const { return opt_; }
   // The geometry of every convolution (20 of them) for a given input, in forward order; what

@@ -49,14 +49,6 @@ class Counting : public Dataset {
   std::vector<std::string> names_;
 };
 
-std::vector<Batch> run_epoch(DataLoader& loader, std::int64_t epoch) {
-  loader.start_epoch(epoch);
-  std::vector<Batch> out;
-  Batch b;
-  while (loader.next(b)) out.push_back(b);
-  return out;
-}
-
 bool same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t k = 0; k < a.size(); ++k) {

@@ -112,7 +112,7 @@ TEST_CASE("a batch of 8 overfits to near-zero loss", "[model][slow]") {
   Generator gen(6);
   Tensor x = Tensor::randn({8, 1, 32, 32}, gen);
   Tensor y = Tensor::from_vector<std::int64_t>({0, 1, 2, 3, 0, 1, 2, 3});
-  SGD opt(model->named_parameters(), {0.05, 0.9, 0.0, 0.0, false});
+  SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9));
   CrossEntropyLoss loss_fn;
   double first = 0, last = 0;
   for (int step = 0; step < 40; ++step) {
