@@ -58,5 +58,5 @@ CMAKE
     echo "FAIL: find_package(minidl) without the CUDA toolkit did not say what is needed" >&2
     exit 1
   }
-  echo "a consumer without the CUDA toolkit is told: $(grep -o 'needs the CUDA[^.]*' <<< "$said" | head -1)"
+  echo "a consumer without the CUDA toolkit is told: $(grep -o 'this minidl.*shared one[^.]*' <<< "$said" | head -1)"
 fi
