@@ -15,7 +15,10 @@
 // image needs no gradient).
 //
 //   bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter]
-//              [--gpu-peak-tflops 67] [--only N]
+//              [--gpu-peak-tflops 67] [--only N] [--gpu-only]
+//
+// --gpu-only: the validation as always, then only the GPU timings (what scripts/gpu-check.sh
+// runs: the CPU rows take minutes and are not what a GPU machine is lent for).
 #include <omp.h>
 
 #include <cmath>
@@ -251,6 +254,7 @@ int main(int argc, char** argv) {
   double min_time = 0.2;
   [[maybe_unused]] double gpu_peak = 67.0;
   int only = -1;
+  bool gpu_only = false;
   for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
     const std::string f = a.flag();
     if (f == "--batch") batches = mb::parse_list(a.value());
@@ -258,6 +262,7 @@ int main(int argc, char** argv) {
     else if (f == "--threads") omp_set_num_threads(std::stoi(a.value()));
     else if (f == "--gpu-peak-tflops") gpu_peak = std::stod(a.value());
     else if (f == "--only") only = std::stoi(a.value());
+    else if (f == "--gpu-only") gpu_only = true;
     else if (f == "--dir") {
       dirs.clear();
       const std::string v = a.value();
@@ -265,17 +270,20 @@ int main(int argc, char** argv) {
         if (("," + v + ",").find("," + std::string(kDirName[d]) + ",") != std::string::npos) dirs.push_back(Dir(d));
     } else if (f == "--help" || f == "-h") {
       std::printf("bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter] "
-                  "[--gpu-peak-tflops 67] [--only INDEX]\n");
+                  "[--gpu-peak-tflops 67] [--only INDEX] [--gpu-only]\n");
       return 0;
     } else a.unknown();
   }
   mb::print_machine("bench_conv");
   const auto convs = distinct_convs();
   const std::vector<CpuVersion> versions = cpu_versions();
-  const double bar = cpu_gemm_bar(min_time);
+  const double bar = gpu_only ? 0.0 : cpu_gemm_bar(min_time);
   std::printf("model: resnet18(1, 7) at 1x64x64: %zu distinct convolutions of 20\n", convs.size());
-  std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n",
-              bar, omp_get_max_threads());
+  if (gpu_only)
+    std::printf("CPU rows: not timed (--gpu-only); the CPU versions are still validated\n");
+  else
+    std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n", bar,
+                omp_get_max_threads());
   std::printf("CPU versions: im2col + OpenBLAS GEMM (gemm)%s, GEMMs per output position and tap run (taps), and "
               "auto (the default: per direction and geometry, the one measured fastest)\n",
               kc::dnnl_available() ? ", oneDNN (dnnl)" : "; oneDNN not available in this build or machine");
@@ -348,7 +356,8 @@ int main(int argc, char** argv) {
             kc::set_conv_impl(impl);
             cpu_run(g, b, d);
           });
-        const std::vector<double> secs = time_interleaved(runs, min_time);
+        const std::vector<double> secs =
+            gpu_only ? std::vector<double>(versions.size(), 0.0) : time_interleaved(runs, min_time);
         kc::set_conv_impl(kc::ConvImpl::Auto);
         cpu_times.emplace_back(i, d, secs);
         if (!(i == 0 && d == BwdData))
@@ -360,7 +369,7 @@ int main(int argc, char** argv) {
       const Conv2dGeometry g = with_batch(convs[i].g, n);
       // The stem's input is the image, which needs no gradient: training never runs its bwd-data.
       const bool in_step = !(i == 0 && d == BwdData);
-      for (std::size_t v = 0; v < versions.size(); ++v) {
+      for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v) {
         const double gflops = g.forward_flops() / secs[v] / 1e9;
         std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %7.2fx %6.0f%% %7.1f%%%s\n",
                     v == 0 ? describe(g).c_str() : "", v == 0 ? std::to_string(convs[i].count).c_str() : "",
@@ -381,14 +390,15 @@ int main(int argc, char** argv) {
           const double t = gpu_time(g, db, d, min_time);
           if (algo == cu::ConvAlgo::Cudnn) cudnn = t;
           const double tflops = g.forward_flops() / t / 1e12;
-          std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n", "", "", kDirName[d],
+          std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
+                      gpu_only ? describe(g).c_str() : "", "", kDirName[d],
                       algo == cu::ConvAlgo::Cudnn ? "gpu cudnn" : "gpu igemm", 1e3 * t, 1e3 * tflops,
                       cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
         }
       }
 #endif
     }
-    for (std::size_t v = 0; v < versions.size(); ++v)
+    for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v)
       std::printf("  %-5s: CPU convolution time of one training step (every conv x its count, 3 directions): "
                   "%7.1f ms, %6.1f images/s if convolutions were all\n",
                   versions[v].name, 1e3 * totals[v], n / totals[v]);

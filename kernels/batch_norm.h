@@ -47,9 +47,11 @@ void batch_norm_forward_train(const BatchNormGeometry& g, const float* x, const 
 void batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
                              const float* running_mean, const float* running_var, double eps, float* y,
                              Stream stream);
+// eps: the forward's epsilon. Our kernels use only invstd; cuDNN's backward is given eps too,
+// as its API asks (the same value as in the forward pass), since an engine may recompute from it.
 void batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x,
-                         const float* gamma, const float* mean, const float* invstd, float* dx, bool accumulate_dx,
-                         float* dgamma, float* dbeta, bool accumulate_params, Stream stream);
+                         const float* gamma, const float* mean, const float* invstd, double eps, float* dx,
+                         bool accumulate_dx, float* dgamma, float* dbeta, bool accumulate_params, Stream stream);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

@@ -11,7 +11,8 @@ struct LinearGeometry {
 };
 
 namespace cpu {
-// Row-major C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C, through OpenBLAS.
+// Row-major C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C, through OpenBLAS (or minidl's own
+// blocked GEMM in a build without it: cpu/gemm_blocked.h).
 // With beta == 0, C is never read.
 template <typename T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,

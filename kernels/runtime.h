@@ -15,6 +15,7 @@ int device_count();
 // "CUDA driver version is insufficient for CUDA runtime version"); empty when it is not.
 const char* device_count_error();
 void set_device(int device);
+int current_device();
 // The stream minidl runs its work on for this device (created once, non-blocking).
 Stream stream(int device);
 void synchronize(int device);

@@ -16,8 +16,8 @@ namespace {
 // ones as they were at forward time (evaluation), so a later update cannot change backward.
 class BatchNormBackward : public Node {
  public:
-  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, Tensor mean, Tensor invstd)
-      : g_(g), training_(training), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
+  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, double eps, Tensor mean, Tensor invstd)
+      : g_(g), training_(training), eps_(eps), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
   const char* name() const override { return "BatchNormBackward"; }
 
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
@@ -31,7 +31,7 @@ class BatchNormBackward : public Node {
       if (gin[i].needed && acc_params && !gin[i].accumulate) gin[i].grad.zero_();
     MINIDL_IF_CUDA(gout, kernels::cuda::batch_norm_backward(
                              g_, training_, gout.data<float>(), x.data<float>(), ptr<float>(weight),
-                             mean_.data<float>(), invstd_.data<float>(),
+                             mean_.data<float>(), invstd_.data<float>(), eps_,
                              gin[0].needed ? gin[0].grad.data<float>() : nullptr, gin[0].accumulate,
                              need_w ? gin[1].grad.data<float>() : nullptr,
                              need_b ? gin[2].grad.data<float>() : nullptr, acc_params, cuda_stream(gout))) {
@@ -48,6 +48,7 @@ class BatchNormBackward : public Node {
  private:
   kernels::BatchNormGeometry g_;
   bool training_;
+  double eps_;  // the forward's: cuDNN's backward is given it
   Tensor mean_, invstd_;
 };
 
@@ -114,7 +115,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       invstd.copy_(Tensor::from_vector(v).to(x.dtype()).to(x.device()));
     }
   }
-  return record(y, std::make_shared<BatchNormBackward>(g, training, mean, invstd), {x, weight, bias});
+  return record(y, std::make_shared<BatchNormBackward>(g, training, eps, mean, invstd), {x, weight, bias});
 }
 
 }  // namespace minidl

@@ -1,15 +1,22 @@
-// GEMM through OpenBLAS, and the fully connected layer on top of it.
+// GEMM through OpenBLAS (or, in a build without it, minidl's own blocked GEMM), and the fully
+// connected layer on top of it.
 #include "minidl/kernels/linear.h"
 
+#include "minidl/config.h"
+
+#if MINIDL_WITH_OPENBLAS
 #include <cblas.h>
+#endif
 
 #include <climits>
 
 #include "minidl/core/error.h"
+#include "minidl/kernels/cpu/gemm_blocked.h"
 #include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {
 
+#if MINIDL_WITH_OPENBLAS
 namespace {
 
 void sgemm_or_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n, blasint k, float alpha,
@@ -23,12 +30,16 @@ void sgemm_or_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n
 }
 
 }  // namespace
+#endif
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   MINIDL_CPU_PROFILE("gemm");
   if (m == 0 || n == 0) return;
+#if !MINIDL_WITH_OPENBLAS
+  detail::gemm_blocked<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
   if (k == 0) {
     // Nothing to multiply; BLAS would reject the leading dimensions of the empty operands. The
     // contract still holds: beta == 0 writes zeros without reading C.
@@ -44,6 +55,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   sgemm_or_dgemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                  static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
                  static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+#endif
 }
 
 // y = x W^T + b. The bias is broadcast into y first so the GEMM adds onto it (beta = 1): one

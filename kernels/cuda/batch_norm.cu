@@ -162,13 +162,14 @@ void batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, const f
 }
 
 void batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x, const float* gamma,
-                         const float* mean, const float* invstd, float* dx, bool accumulate_dx, float* dgamma,
-                         float* dbeta, bool accumulate_params, Stream stream) {
+                         const float* mean, const float* invstd, double eps, float* dx, bool accumulate_dx,
+                         float* dgamma, float* dbeta, bool accumulate_params, Stream stream) {
   if (g.c <= 0 || (!dx && !dgamma && !dbeta)) return;
   check_channels(g);
 #if MINIDL_WITH_CUDNN
-  if (use_cudnn() && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, dx, accumulate_dx,
-                                                       dgamma, dbeta, accumulate_params, native(stream)))
+  if (use_cudnn() && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, eps, dx,
+                                                       accumulate_dx, dgamma, dbeta, accumulate_params,
+                                                       native(stream)))
     return;
 #endif
   const unsigned blocks = static_cast<unsigned>(g.c);

@@ -55,6 +55,12 @@ const char* device_count_error() { return g_count_status == cudaSuccess ? "" : c
 
 void set_device(int device) { CUDA_CHECK(cudaSetDevice(device)); }
 
+int current_device() {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
 Stream stream(int device) { return reinterpret_cast<Stream>(detail::context(device).stream()); }
 
 void synchronize(int device) {
