@@ -1,6 +1,7 @@
 // Where a tensor lives.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace minidl {
@@ -35,5 +36,10 @@ int cuda_device_count();
 // no CUDA backend in this build, no GPU visible (with the driver's reason and
 // CUDA_VISIBLE_DEVICES), or an index past the last GPU. Every CUDA allocation checks first.
 void check_device_available(Device device);
+
+// How many times tensor values were read into host memory (Tensor::item(), to_vector(), a copy
+// of a GPU tensor to the CPU). On a GPU each read waits for the device; they are counted for CPU
+// tensors too, so that a test on the CPU catches a read that would stall a GPU mid-step.
+std::uint64_t host_reads();
 
 }  // namespace minidl

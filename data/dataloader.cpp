@@ -50,7 +50,8 @@ void put_image(const Dataset& dataset, const Sample& s, std::int64_t idx, std::i
       // Every channel of an image moves with the same warp.
       for (std::int64_t ch = 0; ch < c; ++ch) {
         float* d = dst + ch * plane;
-        kernels::cpu::affine_warp<std::uint8_t>(h, w, s.image.pixels.data() + ch * plane, m, o.augment_options.fill, d);
+        kernels::cpu::affine_warp(kernels::cpu::Stream{}, 1, h, w, s.image.pixels.data() + ch * plane, &m,
+                                  o.augment_options.fill, d);
         for (std::int64_t q = 0; q < plane; ++q) d[q] = d[q] * scale + shift;
       }
       return;

@@ -3,14 +3,8 @@
 #include <cmath>
 #include <set>
 
-#include "minidl/config.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
-#include "minidl/kernels/elementwise.h"
-#include "minidl/kernels/optim.h"
-#if MINIDL_WITH_CUDA
-#include "minidl/kernels/runtime.h"
-#endif
 
 namespace minidl {
 
@@ -133,37 +127,20 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& opt)
 void SGD::step() {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    kernels::SgdOptions o{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
+    const kernels::SgdOptions o{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
     // PyTorch starts a momentum buffer as a copy of the parameter's first gradient; a
     // parameter seen for the first time later (unfrozen, or without a gradient so far) too.
-    std::vector<kernels::ParamSlice<float>> cuda_first, cuda_rest;
+    std::vector<OptimizerSlot> first, rest;
     for (std::size_t j = 0; j < grp.params.size(); ++j) {
       const Tensor& p = grp.params[j].second;
-      const Tensor g = p.grad();
+      Tensor g = p.grad();
       if (!g.defined()) continue;
-      bool first = true;
-      Tensor* buf = o.momentum != 0 ? &state(gi, j, "momentum_buffer", &first) : nullptr;
-      if (p.device().is_cuda()) {
-        (first ? cuda_first : cuda_rest)
-            .push_back({p.data<float>(), g.data<float>(), buf ? buf->data<float>() : nullptr, nullptr, p.numel()});
-        continue;
-      }
-      if (p.dtype() == DType::Float32)
-        kernels::cpu::sgd_step<float>({p.data<float>(), g.data<float>(), buf ? buf->data<float>() : nullptr, nullptr,
-                                       p.numel()}, o, first);
-      else
-        kernels::cpu::sgd_step<double>({p.data<double>(), g.data<double>(), buf ? buf->data<double>() : nullptr,
-                                        nullptr, p.numel()}, o, first);
+      bool created = true;
+      Tensor buf = o.momentum != 0 ? state(gi, j, "momentum_buffer", &created) : Tensor();
+      (created ? first : rest).push_back({p, std::move(g), std::move(buf), Tensor()});
     }
-#if MINIDL_WITH_CUDA
-    for (const auto* slices : {&cuda_first, &cuda_rest}) {
-      if (slices->empty()) continue;
-      const int dev = grp.params[0].second.device().index;
-      kernels::cuda::set_device(dev);
-      kernels::cuda::sgd_step(slices->data(), static_cast<int>(slices->size()), o, slices == &cuda_first,
-                              kernels::cuda::stream(dev));
-    }
-#endif
+    if (!first.empty()) sgd_step_(first, o, true);
+    if (!rest.empty()) sgd_step_(rest, o, false);
   }
   ++steps_;
 }
@@ -181,60 +158,27 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& opt)
 void AdamW::step() {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    kernels::AdamWOptions o{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
-    std::vector<kernels::ParamSlice<float>> cuda_slices;
+    const kernels::AdamWOptions o{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
+    std::vector<OptimizerSlot> slots;
     for (std::size_t j = 0; j < grp.params.size(); ++j) {
       const Tensor& p = grp.params[j].second;
-      const Tensor g = p.grad();
+      Tensor g = p.grad();
       if (!g.defined()) continue;
-      Tensor& m = state(gi, j, "exp_avg");
-      Tensor& v = state(gi, j, "exp_avg_sq");
-      if (p.device().is_cuda()) {
-        cuda_slices.push_back({p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel()});
-        continue;
-      }
-      if (p.dtype() == DType::Float32)
-        kernels::cpu::adamw_step<float>({p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel()}, o);
-      else
-        kernels::cpu::adamw_step<double>(
-            {p.data<double>(), g.data<double>(), m.data<double>(), v.data<double>(), p.numel()}, o);
+      slots.push_back({p, std::move(g), state(gi, j, "exp_avg"), state(gi, j, "exp_avg_sq")});
     }
-#if MINIDL_WITH_CUDA
-    if (!cuda_slices.empty()) {
-      const int dev = grp.params[0].second.device().index;
-      kernels::cuda::set_device(dev);
-      kernels::cuda::adamw_step(cuda_slices.data(), static_cast<int>(cuda_slices.size()), o,
-                                kernels::cuda::stream(dev));
-    }
-#endif
+    if (!slots.empty()) adamw_step_(slots, o);
   }
   ++steps_;
 }
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   NoGradGuard no_grad;
-  double total_sq = 0;
-  for (const Tensor& p : params) {
-    const Tensor g = p.grad();
-    if (!g.defined()) continue;
-    if (g.device().is_cuda()) {
-#if MINIDL_WITH_CUDA
-      Tensor out = Tensor::empty({}, DType::Float32, g.device());
-      kernels::cuda::set_device(g.device().index);
-      kernels::cuda::sum_squares(g.numel(), g.data<float>(), out.data<float>(), kernels::cuda::stream(g.device().index));
-      total_sq += out.item();
-#endif
-    } else if (g.dtype() == DType::Float32) {
-      total_sq += kernels::cpu::sum_squares<float>(g.numel(), g.data<float>());
-    } else {
-      total_sq += kernels::cpu::sum_squares<double>(g.numel(), g.data<double>());
-    }
-  }
-  const double norm = std::sqrt(total_sq);
-  const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0)
-    for (const Tensor& p : params)
-      if (p.grad().defined()) p.grad().copy_(mul(p.grad(), coef));
+  std::vector<Tensor> grads;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return Tensor::zeros({}, DType::Float64);
+  Tensor norm = get_total_norm(grads);
+  clip_grads_with_norm_(grads, max_norm, norm);
   return norm;
 }
 
