@@ -24,6 +24,7 @@
 #include "minidl/data/split.h"
 #include "minidl/data/synthetic_faces.h"
 #include "minidl/data/tensor_dataset.h"
+#include "minidl/layers/activation.h"
 #include "minidl/layers/batch_norm.h"
 #include "minidl/layers/checkpoint.h"
 #include "minidl/layers/conv.h"

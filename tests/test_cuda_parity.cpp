@@ -20,6 +20,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "minidl/core/error.h"
@@ -27,10 +28,13 @@
 #include "minidl/kernels/batch_norm.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/elementwise.h"
+#include "minidl/kernels/indexing.h"
 #include "minidl/kernels/linear.h"
 #include "minidl/kernels/loss.h"
 #include "minidl/kernels/optim.h"
+#include "minidl/kernels/pointwise.h"
 #include "minidl/kernels/pool.h"
+#include "minidl/kernels/reduce_dim.h"
 #include "minidl/kernels/runtime.h"
 
 namespace {
@@ -1008,6 +1012,240 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
             << " -> " << after.frees << std::endl;
   CHECK(after.mallocs == before.mallocs);
   CHECK(after.frees == before.frees);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The torch-named ops of issue 24: pointwise maps, strided copies, index ops, reductions over a
+// dim, softmax. CPU and CUDA share the per-element formulas (pointwise_math.h, indexing_math.h),
+// so these check the launches, the grid-stride loops and the indexing.
+// ---------------------------------------------------------------------------------------------
+
+// Runs an output-writing kernel on both devices and compares: `cpu_run(out)` and
+// `gpu_run(out_device)` with out pre-filled with NaN (overwrite) or `prior` (accumulate).
+template <typename CpuRun, typename GpuRun>
+void both_ways(std::size_t n, const std::vector<float>& prior, bool accumulate, CpuRun cpu_run, GpuRun gpu_run,
+               const std::string& what, double atol = 1e-6, double rtol = 1e-5) {
+  std::vector<float> want = accumulate ? prior : std::vector<float>(n, kNaN);
+  cpu_run(want.data());
+  Buf got(accumulate ? prior : std::vector<float>(n, kNaN));
+  gpu_run(got.get());
+  require_close(got.download(), want, atol, rtol, what + (accumulate ? " accumulate" : " overwrite"));
+}
+
+TEST_CASE("cuda parity: unary and binary pointwise ops, where, dropout mask", "[cuda][pointwise]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  for (const std::int64_t n : {std::int64_t(1), std::int64_t(777), std::int64_t(70001)}) {
+    std::mt19937 gen(static_cast<std::uint32_t>(n));
+    const auto x = random_vector(n, gen, -3.f, 3.f), pos = random_vector(n, gen, 0.5f, 2.f);
+    const auto dy = random_vector(n, gen), prior = random_vector(n, gen);
+    Buf dx_in(x), dpos(pos), ddy(dy);
+    const std::string tag = " n=" + std::to_string(n);
+    const std::vector<std::pair<std::string, k::UnaryOp>> unary = {
+        {"neg", {k::Unary::Neg}},          {"exp", {k::Unary::Exp}},         {"log", {k::Unary::Log}},
+        {"sqrt", {k::Unary::Sqrt}},        {"abs", {k::Unary::Abs}},         {"sigmoid", {k::Unary::Sigmoid}},
+        {"tanh", {k::Unary::Tanh}},        {"gelu", {k::Unary::Gelu}},       {"silu", {k::Unary::Silu}},
+        {"clamp", {k::Unary::Clamp, -0.5, 0.75}}, {"pow", {k::Unary::Pow, 2.5}}, {"affine", {k::Unary::Affine, -2, 0.5}},
+        {"rdiv", {k::Unary::Rdiv, 1.5}}};
+    for (const auto& [name, op] : unary) {
+      // log, sqrt, pow and rdiv on positive inputs (their domain), the rest on [-3, 3].
+      const bool positive = name == "log" || name == "sqrt" || name == "pow" || name == "rdiv";
+      const std::vector<float>& in = positive ? pos : x;
+      const Buf& din = positive ? dpos : dx_in;
+      std::vector<float> y(n);
+      cpu::unary_forward<float>(cpu_stream, n, op, in.data(), y.data());
+      Buf gy(std::vector<float>(n, kNaN));
+      kc::unary_forward<float>(t.stream(), n, op, din.get(), gy.get());
+      require_close(gy.download(), y, 1e-6, 1e-5, name + " forward" + tag);
+      Buf dy_saved(y);
+      for (const bool acc : {false, true})
+        both_ways(
+            n, prior, acc, [&](float* o) { cpu::unary_backward<float>(cpu_stream, n, op, dy.data(), in.data(), y.data(), o, acc); },
+            [&](float* o) { kc::unary_backward<float>(t.stream(), n, op, ddy.get(), din.get(), dy_saved.get(), o, acc); },
+            name + " backward" + tag);
+    }
+    for (const auto& [name, op] : std::vector<std::pair<std::string, k::Binary>>{
+             {"add", k::Binary::Add}, {"sub", k::Binary::Sub}, {"mul", k::Binary::Mul}, {"div", k::Binary::Div},
+             {"pow", k::Binary::Pow}, {"gt", k::Binary::Gt}, {"eq", k::Binary::Eq}}) {
+      std::vector<float> y(n);
+      cpu::binary_forward<float>(cpu_stream, n, op, pos.data(), x.data(), y.data());
+      Buf gy(std::vector<float>(n, kNaN));
+      kc::binary_forward<float>(t.stream(), n, op, dpos.get(), dx_in.get(), gy.get());
+      require_close(gy.download(), y, 1e-6, 1e-5, name + " forward" + tag);
+      Buf ysaved(y);
+      for (const bool acc : {false, true}) {
+        // Both gradients in one call: a with one accumulate flag, b with the other.
+        std::vector<float> da = acc ? prior : std::vector<float>(n, kNaN), db = acc ? std::vector<float>(n, kNaN) : prior;
+        cpu::binary_backward<float>(cpu_stream, n, op, dy.data(), pos.data(), x.data(), y.data(), da.data(), acc,
+                                    db.data(), !acc);
+        Buf gda(acc ? prior : std::vector<float>(n, kNaN)), gdb(acc ? std::vector<float>(n, kNaN) : prior);
+        kc::binary_backward<float>(t.stream(), n, op, ddy.get(), dpos.get(), dx_in.get(), ysaved.get(), gda.get(), acc,
+                                   gdb.get(), !acc);
+        require_close(gda.download(), da, 1e-6, 1e-5, name + " backward a" + tag);
+        require_close(gdb.download(), db, 1e-6, 1e-5, name + " backward b" + tag);
+      }
+    }
+    // where: the condition from the sign of x.
+    std::vector<float> cond(n);
+    for (std::int64_t i = 0; i < n; ++i) cond[i] = x[i] > 0 ? 1.f : 0.f;
+    Buf dcond(cond);
+    std::vector<float> w(n);
+    cpu::where_forward<float>(cpu_stream, n, cond.data(), x.data(), pos.data(), w.data());
+    Buf gw(std::vector<float>(n, kNaN));
+    kc::where_forward<float>(t.stream(), n, dcond.get(), dx_in.get(), dpos.get(), gw.get());
+    require_equal(gw.download(), w, "where forward" + tag);
+    for (const bool acc : {false, true})
+      both_ways(
+          n, prior, acc, [&](float* o) { cpu::where_backward<float>(cpu_stream, n, cond.data(), dy.data(), o, acc, nullptr, false); },
+          [&](float* o) { kc::where_backward<float>(t.stream(), n, dcond.get(), ddy.get(), o, acc, nullptr, false); },
+          "where backward (a)" + tag);
+    // The dropout mask: the same bits on both devices for the same seed.
+    std::vector<float> mask(n);
+    cpu::dropout_mask<float>(cpu_stream, n, 0.7, 12345, mask.data());
+    Buf gm(std::vector<float>(n, kNaN));
+    kc::dropout_mask<float>(t.stream(), n, 0.7, 12345, gm.get());
+    require_equal(gm.download(), mask, "dropout mask" + tag);
+  }
+}
+
+TEST_CASE("cuda parity: strided copy, index_select and gather", "[cuda][indexing]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::mt19937 gen(7);
+  // A [3, 4, 5] tensor permuted to [5, 3, 4], and expanded from [3, 1, 5] to [3, 4, 5].
+  const auto x = random_vector(60, gen), prior = random_vector(60, gen);
+  Buf dx(x);
+  k::StridedCopy perm;
+  perm.rank = 3;
+  const std::int64_t ps[3] = {5, 3, 4}, pst[3] = {1, 20, 5}, pdst[3] = {12, 4, 1};
+  for (int d = 0; d < 3; ++d) perm.shape[d] = ps[d], perm.src_stride[d] = pst[d], perm.dst_stride[d] = pdst[d];
+  for (const bool acc : {false, true})
+    both_ways(60, prior, acc, [&](float* o) { cpu::strided_copy<float>(cpu_stream, perm, x.data(), o, acc); },
+              [&](float* o) { kc::strided_copy<float>(t.stream(), perm, dx.get(), o, acc); }, "strided copy (permute)", 0, 0);
+  k::StridedCopy ex = perm;
+  const std::int64_t es[3] = {3, 4, 5}, est[3] = {5, 0, 1}, edst[3] = {20, 5, 1};
+  for (int d = 0; d < 3; ++d) ex.shape[d] = es[d], ex.src_stride[d] = est[d], ex.dst_stride[d] = edst[d];
+  both_ways(60, prior, false, [&](float* o) { cpu::strided_copy<float>(cpu_stream, ex, x.data(), o, false); },
+            [&](float* o) { kc::strided_copy<float>(t.stream(), ex, dx.get(), o, false); }, "strided copy (expand)", 0, 0);
+
+  // index_select along the middle of [3, 4, 5]: 6 picks with repeats (their gradients add up).
+  const k::IndexGeometry g{3, 4, 5, 6};
+  const std::vector<std::int64_t> idx = {3, 0, 3, 1, 1, 3};
+  DeviceBuffer<std::int64_t> didx(idx), bad(std::vector<std::int64_t>{0});
+  std::int64_t cpu_bad = 0;
+  both_ways(90, {}, false, [&](float* o) { cpu::index_select_forward<float>(cpu_stream, g, x.data(), idx.data(), o, &cpu_bad); },
+            [&](float* o) { kc::index_select_forward<float>(t.stream(), g, dx.get(), didx.get(), o, bad.get()); },
+            "index_select forward", 0, 0);
+  REQUIRE(bad.download()[0] == 0);
+  const auto dy = random_vector(90, gen);
+  Buf ddy(dy);
+  for (const bool acc : {false, true})
+    both_ways(60, prior, acc, [&](float* o) { cpu::index_select_backward<float>(cpu_stream, g, dy.data(), idx.data(), o, acc); },
+              [&](float* o) { kc::index_select_backward<float>(t.stream(), g, ddy.get(), didx.get(), o, acc); },
+              "index_select backward");
+  // A bad index is reported (1 + its position), not read.
+  DeviceBuffer<std::int64_t> dbadidx(std::vector<std::int64_t>{0, 9, 0, 0, 0, 0});
+  Buf junk(std::vector<float>(90, kNaN));
+  kc::index_select_forward<float>(t.stream(), g, dx.get(), dbadidx.get(), junk.get(), bad.get());
+  REQUIRE(bad.download()[0] == 2);
+
+  // gather along the last dim of [3, 4, 5] with an index [3, 4, 2].
+  const k::IndexGeometry gg{12, 5, 1, 2};
+  std::vector<std::int64_t> gidx(24);
+  for (auto& v : gidx) v = std::uniform_int_distribution<std::int64_t>(0, 4)(gen);
+  DeviceBuffer<std::int64_t> dgidx(gidx), gbad(std::vector<std::int64_t>{0});
+  both_ways(24, {}, false, [&](float* o) { cpu::gather_forward<float>(cpu_stream, gg, x.data(), gidx.data(), o, &cpu_bad); },
+            [&](float* o) { kc::gather_forward<float>(t.stream(), gg, dx.get(), dgidx.get(), o, gbad.get()); },
+            "gather forward", 0, 0);
+  REQUIRE(cpu_bad == 0);
+  REQUIRE(gbad.download()[0] == 0);
+  for (const bool acc : {false, true})
+    both_ways(60, prior, acc, [&](float* o) { cpu::gather_backward<float>(cpu_stream, gg, dy.data(), gidx.data(), o, acc); },
+              [&](float* o) { kc::gather_backward<float>(t.stream(), gg, ddy.get(), dgidx.get(), o, acc); },
+              "gather backward");
+}
+
+TEST_CASE("cuda parity: sum over dims, max/min over a dim, softmax and log_softmax", "[cuda][reduce_dim]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::mt19937 gen(11);
+  // [4, 6, 7]: sum over dims {0, 2} and over the middle; max and softmax over each dim.
+  const std::vector<std::int64_t> s = {4, 6, 7};
+  const auto x = random_vector(168, gen, -2.f, 2.f), prior = random_vector(168, gen), dy = random_vector(168, gen);
+  Buf dx(x), ddy(dy);
+  for (const std::vector<bool>& red : std::vector<std::vector<bool>>{{true, false, true}, {false, true, false}}) {
+    k::ReduceGeometry g;
+    g.rank = 3;
+    const std::int64_t st[3] = {42, 7, 1};
+    std::int64_t m = 1;
+    for (int d = 0; d < 3; ++d) {
+      g.kept[d] = red[d] ? 1 : s[d];
+      g.reduced[d] = red[d] ? s[d] : 1;
+      g.stride[d] = st[d];
+      m *= g.kept[d];
+    }
+    for (const bool acc : {false, true})
+      both_ways(m, std::vector<float>(prior.begin(), prior.begin() + m), acc,
+                [&](float* o) { cpu::reduce_sum<float>(cpu_stream, g, 0.5, x.data(), o, acc); },
+                [&](float* o) { kc::reduce_sum<float>(t.stream(), g, 0.5, dx.get(), o, acc); }, "reduce_sum", 1e-6, 1e-5);
+  }
+  for (std::int64_t d = 0; d < 3; ++d) {
+    k::DimGeometry g{1, s[d], 1};
+    for (std::int64_t i = 0; i < d; ++i) g.outer *= s[i];
+    for (std::int64_t i = d + 1; i < 3; ++i) g.inner *= s[i];
+    const std::int64_t rows = g.outer * g.inner;
+    const std::string tag = " over dim " + std::to_string(d);
+    for (const bool is_min : {false, true}) {
+      std::vector<float> v(rows);
+      std::vector<std::int64_t> ix(rows);
+      cpu::max_dim_forward<float>(cpu_stream, g, is_min, x.data(), v.data(), ix.data());
+      Buf gv(std::vector<float>(rows, kNaN));
+      DeviceBuffer<std::int64_t> gix(std::vector<std::int64_t>(rows, -1));
+      kc::max_dim_forward<float>(t.stream(), g, is_min, dx.get(), gv.get(), gix.get());
+      require_equal(gv.download(), v, (is_min ? "min" : "max") + tag);
+      REQUIRE(gix.download() == ix);
+      for (const bool acc : {false, true})
+        both_ways(168, prior, acc, [&](float* o) { cpu::max_dim_backward<float>(cpu_stream, g, dy.data(), ix.data(), o, acc); },
+                  [&](float* o) { kc::max_dim_backward<float>(t.stream(), g, ddy.get(), gix.get(), o, acc); },
+                  (is_min ? "min backward" : "max backward") + tag, 0, 0);
+    }
+    for (const bool log : {false, true}) {
+      const std::string name = (log ? "log_softmax" : "softmax") + tag;
+      std::vector<float> y(168);
+      cpu::softmax_forward<float>(cpu_stream, g, log, x.data(), y.data());
+      Buf gy(std::vector<float>(168, kNaN));
+      kc::softmax_forward<float>(t.stream(), g, log, dx.get(), gy.get());
+      require_close(gy.download(), y, 1e-6, 1e-5, name + " forward");
+      Buf ysaved(y);
+      for (const bool acc : {false, true})
+        both_ways(168, prior, acc, [&](float* o) { cpu::softmax_backward<float>(cpu_stream, g, log, dy.data(), y.data(), o, acc); },
+                  [&](float* o) { kc::softmax_backward<float>(t.stream(), g, log, ddy.get(), ysaved.get(), o, acc); },
+                  name + " backward");
+    }
+  }
+}
+
+TEST_CASE("cuda parity: avg_pool2d forward and backward", "[cuda][pool]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::mt19937 gen(13);
+  for (const auto& [k, st, p] : std::vector<std::tuple<int, int, int>>{{2, 2, 0}, {3, 2, 1}, {3, 1, 1}}) {
+    k::Pool2dGeometry g{2, 3, 9, 7, k, k, st, st, p, p, 0, 0};
+    REQUIRE(g.finalize());
+    const std::size_t nin = 2 * 3 * 9 * 7, nout = static_cast<std::size_t>(2 * 3 * g.oh * g.ow);
+    const auto x = random_vector(nin, gen), dy = random_vector(nout, gen), prior = random_vector(nin, gen);
+    Buf dx(x), ddy(dy);
+    for (const bool inc : {true, false}) {
+      const std::string tag = " k" + std::to_string(k) + " s" + std::to_string(st) + " p" + std::to_string(p) +
+                              (inc ? " count_include_pad" : "");
+      both_ways(nout, {}, false, [&](float* o) { cpu::avg_pool2d_forward<float>(cpu_stream, g, inc, x.data(), o); },
+                [&](float* o) { kc::avg_pool2d_forward<float>(t.stream(), g, inc, dx.get(), o); }, "avg_pool2d forward" + tag);
+      for (const bool acc : {false, true})
+        both_ways(nin, prior, acc, [&](float* o) { cpu::avg_pool2d_backward<float>(cpu_stream, g, inc, dy.data(), o, acc); },
+                  [&](float* o) { kc::avg_pool2d_backward<float>(t.stream(), g, inc, ddy.get(), o, acc); },
+                  "avg_pool2d backward" + tag);
+    }
+  }
 }
 
 #else  // !MINIDL_WITH_CUDA
