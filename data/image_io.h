@@ -22,7 +22,9 @@ GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const s
 Image load_image(const std::string& path, int channels);
 Image decode_image(const std::uint8_t* bytes, std::size_t size, const std::string& name, int channels);
 
-// Writes by extension: .png, .bmp, .jpg/.jpeg (quality 95). Throws DataError on failure.
+// Writes by extension: .png, .bmp, .jpg/.jpeg (quality 95), atomically and checked (see
+// core/file_io.h). Throws DataError for a bad image or type, minidl::Error naming the file when
+// it cannot be written (a full disk, a FIFO or device in its place).
 void save_image(const std::string& path, const GrayImage& image);
 
 // PNG bytes of a grayscale image, in memory (for images inlined into HTML reports).
