@@ -70,6 +70,9 @@ class DeviceAccess {
   DeviceAccess& operator=(const DeviceAccess&) = delete;
 };
 
+// After a change of Settings::check_host: the arena open to the host, or closed.
+void apply_host_check();
+
 // Page-locked host memory (cudaMallocHost): its own mappings, so that the pages of a buffer an
 // asynchronous copy still uses can be protected against the host.
 struct PinnedUse {

@@ -52,6 +52,11 @@ std::uint64_t g_next_id = 1;
 std::uintptr_t g_high_water = 0;  // end of the furthest block ever used (page aligned)
 int g_access_depth = 0;
 bool g_protected = false;
+// New allocations get their 0xFF fill at the start of the next stretch of device work (nothing
+// can look at them before), so that cudaMalloc does not have to open the arena to the host.
+std::vector<std::pair<std::uintptr_t, std::size_t>> g_pending_poison;
+// What a real device shows as used before any allocation (its context); only reported.
+constexpr std::size_t kContextBytes = std::size_t(512) << 20;
 
 std::uintptr_t align_up(std::uintptr_t v, std::size_t a) { return (v + a - 1) / a * a; }
 
@@ -96,7 +101,10 @@ void grow_high_water(std::uintptr_t end) {
   const bool none = g_access_depth == 0 && config().check_host;
   if (mprotect(reinterpret_cast<void*>(old), end - old, none ? PROT_NONE : PROT_READ | PROT_WRITE) != 0)
     fatal(str("mprotect of the device arena failed: %s", std::strerror(errno)));
-  if (none) g_protected = true;
+  if (none) {
+    g_protected = true;
+    install_signal_handler();
+  }
 }
 
 void release_range(std::uintptr_t lo, std::size_t bytes) {
@@ -224,7 +232,7 @@ std::uintptr_t arena_lo() { return g_base; }
 std::uintptr_t arena_hi() { return g_base + g_size; }
 bool in_arena(const void* p) { return reinterpret_cast<std::uintptr_t>(p) - g_base < g_size; }
 bool in_shared_window(std::uintptr_t a) { return a - g_base < kSharedWindow; }
-std::size_t device_bytes_in_use() { return g_in_use; }
+std::size_t device_bytes_in_use() { return g_in_use + kContextBytes; }
 std::size_t device_total_bytes() { return g_size - kSharedWindow; }
 
 Allocation* allocation_near(std::uintptr_t a) {
@@ -302,12 +310,9 @@ cudaError_t device_malloc(void** p, std::size_t bytes) {
   set_shadow(al->lo, al->base, kLeftRedzone);
   set_shadow(al->base, al->hi, kRightRedzone);
   mark_addressable(al->base, bytes);
-  {
-    // Fresh device memory holds garbage on a GPU: here 0xFF bytes (NaN as float), so a kernel
-    // that reads an output before writing it shows NaN.
-    DeviceAccess access;
-    std::memset(reinterpret_cast<void*>(al->base), 0xff, bytes);
-  }
+  // Fresh device memory holds garbage on a GPU: here 0xFF bytes (NaN as float), so a kernel
+  // that reads an output before writing it shows NaN.
+  g_pending_poison.emplace_back(al->base, bytes);
   g_in_use += bytes;
   *p = reinterpret_cast<void*>(al->base);
   g_allocs.emplace(lo, std::move(al));
@@ -331,6 +336,14 @@ cudaError_t device_free(void* p) {
   al->uses.clear();
   g_in_use -= al->bytes;
   set_shadow(al->base, align_up(al->base + al->bytes, 8), kFreed);
+  for (auto it = g_pending_poison.begin(); it != g_pending_poison.end(); ++it)
+    if (it->first == al->base) {
+      g_pending_poison.erase(it);
+      break;
+    }
+  // The shadow alone keeps the block poisoned in quarantine: its pages can go back now.
+  const std::uintptr_t plo = align_up(al->lo, g_page), phi = al->hi / g_page * g_page;
+  if (phi > plo) madvise(reinterpret_cast<void*>(plo), phi - plo, MADV_DONTNEED);
   g_quarantine.push_back(al);
   g_quarantine_bytes += al->hi - al->lo;
   drain_quarantine(std::min<std::size_t>(std::size_t(256) << 20, device_total_bytes() / 4));
@@ -339,11 +352,25 @@ cudaError_t device_free(void* p) {
 
 DeviceAccess::DeviceAccess() {
   memory_init();
-  if (g_access_depth++ == 0 && g_protected) protect_arena(false);
+  if (g_access_depth++ != 0) return;
+  if (g_protected) protect_arena(false);
+  for (const auto& [base, bytes] : g_pending_poison) std::memset(reinterpret_cast<void*>(base), 0xff, bytes);
+  g_pending_poison.clear();
 }
 
 DeviceAccess::~DeviceAccess() {
-  if (--g_access_depth == 0 && config().check_host) protect_arena(true);
+  if (--g_access_depth == 0 && config().check_host) {
+    install_signal_handler();  // about to rely on it again
+    protect_arena(true);
+  }
+}
+
+void apply_host_check() {
+  memory_init();
+  if (g_access_depth) return;
+  const bool want = config().check_host;
+  if (want != g_protected) protect_arena(want);
+  if (want) install_signal_handler();
 }
 
 // ---- shared memory ------------------------------------------------------------------------------
@@ -474,6 +501,7 @@ bool is_pinned(const void* p, std::size_t bytes) {
 void pinned_use(const PinnedUse& use, bool add) {
   Pinned* pa = pinned_at(use.lo);
   if (!pa) return;
+  if (add) install_signal_handler();
   if (add) {
     pa->uses.push_back(use);
   } else {

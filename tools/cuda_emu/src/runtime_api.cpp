@@ -56,7 +56,7 @@ struct Call {
   Call() {
     config();
     memory_init();
-    install_signal_handler();
+    install_signal_handler();  // Catch2 puts its own in at every test case
     report_pinned_violation();
   }
 };
@@ -156,6 +156,7 @@ void set_settings(const Settings& s) {
   synchronize_device();  // queued work runs under the settings it was queued with
   config() = s;
   restart_order();
+  apply_host_check();
 }
 void clear_error() {
   std::lock_guard<std::recursive_mutex> lock(api_mutex());
@@ -411,7 +412,7 @@ cudaError_t cudaFreeHost(void* p) {
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   Call call;
   *total_bytes = device_total_bytes();
-  *free_bytes = device_total_bytes() - device_bytes_in_use();
+  *free_bytes = device_total_bytes() > device_bytes_in_use() ? device_total_bytes() - device_bytes_in_use() : 0;
   return sticky_error();
 }
 

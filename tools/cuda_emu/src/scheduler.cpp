@@ -65,8 +65,8 @@ std::mt19937_64 g_rng;
 std::uint64_t g_launch_counter = 0;
 
 std::map<std::string, KernelStats>& stats() {
-  static std::map<std::string, KernelStats> s;
-  return s;
+  static auto* s = new std::map<std::string, KernelStats>();  // still there for the log written at exit
+  return *s;
 }
 
 void init_stacks() {

@@ -98,6 +98,7 @@ cudaError_t execute(const std::shared_ptr<Op>& op);
 
 void complete(const std::shared_ptr<Op>& op) {
   if (!op || op->done) return;
+  DeviceAccess access;  // one opening of the arena for the whole stretch of work
   Stream& s = g_streams[op->stream];
   while (!s.pending.empty()) {
     std::shared_ptr<Op> front = s.pending.front();
@@ -113,7 +114,7 @@ cudaError_t execute(const std::shared_ptr<Op>& op) {
   cudaError_t r = cudaSuccess;
   if (sticky_error() == cudaSuccess) {
     // After a failure the device runs nothing more, as a GPU with a sticky error.
-    DeviceAccess access;
+    DeviceAccess access;  // already open when called from complete()
     r = op->run();
   }
   op->done = true;
@@ -225,6 +226,10 @@ cudaError_t synchronize_stream(cudaStream_t stream) {
 
 cudaError_t synchronize_device() {
   ensure_default();
+  bool pending = false;
+  for (const Stream& s : g_streams) pending = pending || !s.pending.empty();
+  std::unique_ptr<DeviceAccess> access;
+  if (pending) access = std::make_unique<DeviceAccess>();
   for (std::size_t i = 0; i < g_streams.size(); ++i)
     if (g_streams[i].last) complete(g_streams[i].last);
   for (const Stream& s : g_streams) join(g_host, s.vc);
