@@ -6,10 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/app_flags.h"
 #include "common/evaluation.h"
 #include "common/model_info.h"
 #include "common/report.h"
-#include "common/trainer.h"
+#include "common/train_config.h"
 #include "minidl/config.h"
 #include "minidl/data/source.h"
 

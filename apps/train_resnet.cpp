@@ -9,6 +9,7 @@
 #include "common/trainer.h"
 #include "minidl/config.h"
 #include "minidl/core/error.h"
+#include "minidl/core/file_io.h"
 
 using namespace minidl;
 using namespace minidl::app;

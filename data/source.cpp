@@ -21,8 +21,22 @@ DataSourceOptions DataSourceOptions::parse(const std::string& spec) {
   o.kind = spec.substr(0, colon);
   o.path = colon == std::string::npos ? "" : spec.substr(colon + 1);
   const bool known = o.kind == "synthetic" || o.kind == "fer2013" || o.kind == "folder" || o.kind == "fashion-mnist";
-  MINIDL_CHECK(known, "data source '", spec,
-               "': expected synthetic, fer2013:FILE.csv, folder:DIR or fashion-mnist[:DIR]");
+  if (!known) {
+    // A bare path: the kind follows from what it is.
+    std::error_code ec;
+    o.path = spec;
+    if (fs::is_directory(spec, ec)) {
+      o.kind = "folder";
+    } else if (spec.size() > 4 && spec.compare(spec.size() - 4, 4, ".csv") == 0) {
+      o.kind = "fer2013";
+    } else {
+      MINIDL_FAIL("data source '", spec,
+                  "': expected synthetic, fer2013:FILE.csv, folder:DIR, fashion-mnist[:DIR], a FER2013 .csv file or "
+                  "an image folder",
+                  fs::exists(spec, ec) ? "" : " (no such file or folder)");
+    }
+    return o;
+  }
   MINIDL_CHECK(o.kind == "synthetic" || o.kind == "fashion-mnist" || !o.path.empty(), "data source '", spec,
                "': ", o.kind, " needs a path (", o.kind, ":PATH)");
   MINIDL_CHECK(o.kind != "synthetic" || o.path.empty(), "data source '", spec, "': synthetic takes no path");

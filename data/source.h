@@ -6,6 +6,7 @@
 //   fer2013:PATH              a FER2013 CSV file
 //   folder:PATH               an image folder (PATH/<class>/..., or PATH/{train,val,test}/<class>/...)
 //   fashion-mnist[:DIR]       the IDX files of Fashion-MNIST (default /usr/share/datasets/fashion-mnist)
+//   PATH                      a folder is an image folder, a .csv file a FER2013 CSV
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,8 @@ struct DataSourceOptions {
   double val_fraction = 0.1;       // where a split must be made
   bool skip_bad = false;           // skip bad CSV rows / image files, and count them
 
-  // "fer2013:/data/fer2013.csv" -> kind and path. Throws minidl::Error naming the valid kinds.
+  // "fer2013:/data/fer2013.csv" (or "/data/fer2013.csv") -> kind and path. Throws minidl::Error
+  // naming the valid kinds.
   static DataSourceOptions parse(const std::string& spec);
   std::string str() const;
 };

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/svg.h"
+#include "minidl/core/file_io.h"
 #include "minidl/data/image_io.h"
 
 namespace minidl::app {

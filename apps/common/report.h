@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/evaluation.h"
-#include "common/trainer.h"
+#include "common/run_folder.h"
 #include "minidl/data/dataset.h"
 
 namespace minidl::app {

@@ -3,12 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
-
-#include "minidl/core/error.h"
 
 namespace minidl::app {
 
@@ -160,20 +156,6 @@ std::string svg_document(double width, double height, const std::vector<std::str
   for (const auto& f : fragments) o << f;
   o << "</svg>\n";
   return o.str();
-}
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    MINIDL_CHECK(f.good(), "cannot write ", tmp);
-    f << text;
-    f.flush();
-    MINIDL_CHECK(f.good(), "cannot write ", tmp, " (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  MINIDL_CHECK(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
 }
 
 }  // namespace minidl::app

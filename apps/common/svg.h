@@ -40,7 +40,4 @@ std::string svg_document(double width, double height, const std::vector<std::str
 // Escapes &, <, > and quotes for text and attributes.
 std::string xml_escape(const std::string& s);
 
-// Writes text to path atomically (temporary file, then rename).
-void write_file_atomic(const std::string& path, const std::string& text);
-
 }  // namespace minidl::app

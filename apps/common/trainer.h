@@ -1,78 +1,46 @@
 // The training run behind train_resnet: data, model, optimiser and schedule from a config; a
 // loop with progress lines, a validation pass per epoch, metrics files, curves, checkpoints
-// (written atomically), a NaN guard, and exact resume from the last checkpoint.
+// (written atomically), a NaN guard, and exact resume from the last checkpoint. What the run
+// folder holds is in run_folder.h, the settings in train_config.h, the printing in progress.h.
 //
-// A run folder holds:
-//   config.json                 every setting, the seed and the version
-//   metrics.csv, metrics.jsonl  one row per epoch
-//   curves.svg                  loss and accuracy, training and validation, rewritten per epoch
-//   last.safetensors            the model after the latest epoch (PyTorch state_dict names + metadata)
-//   best.safetensors            the model of the best validation accuracy so far
-//   train_state.safetensors     optimiser state, epoch, history: what --resume needs beyond last
-//   confusion_*.csv/svg, per_class.csv, report.html   written at the end (see report.h)
+// A run is a Trainer taken through its steps:
+//   setup()                 data, model, loss, optimiser, loader, schedule; resume state
+//   train_epoch(e)          one pass over the training set, one train_step() per batch
+//   end_epoch(e, tally)     validation, history, checkpoints, metrics, curves
+//   finish()                the best model's evaluation files and report.html
+// train() below is that loop.
+//
+// Where the next features plug in:
+// - Data-parallel training (MPI/NCCL): ParallelContext says which rank this process is; only
+//   the main rank writes the run folder and prints. TrainerHooks::after_backward is called
+//   after every backward, before clipping and the optimiser step: that is where gradients are
+//   all-reduced. The training loader is built in one place (setup_loader), where a distributed
+//   sampler shards the epoch; an epoch's EpochTally is what ranks sum for the epoch's figures.
+// - A precision policy (--precision fp32|bf16): the forward pass and the loss are computed in
+//   one place (forward_loss), where an autocast scope goes; the optimiser and the checkpoints
+//   stay on the FP32 master weights.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "minidl/core/device.h"
-#include "minidl/data/augment.h"
+#include "common/app_flags.h"
+#include "common/evaluation.h"
+#include "common/model_info.h"
+#include "common/progress.h"
+#include "common/run_folder.h"
+#include "common/train_config.h"
+#include "minidl/data/dataloader.h"
 #include "minidl/data/source.h"
+#include "minidl/layers/loss.h"
+#include "minidl/layers/lr_schedule.h"
+#include "minidl/layers/optim.h"
+#include "minidl/models/resnet.h"
 
 namespace minidl::app {
-
-struct TrainConfig {
-  // data
-  std::string data = "synthetic";  // synthetic | FILE.csv | DIR | fashion-mnist[:DIR] | kind:PATH
-  std::int64_t input_size = 64;
-  std::int64_t synthetic_size = 6000;  // train + validation images of the built-in faces
-  double val_fraction = 0.15;
-  std::int64_t train_limit = 0;        // use only the first N training images (0: all)
-  bool skip_bad = false;
-  // augmentation
-  bool aug = true;
-  data::AugmentOptions aug_options;
-  // model
-  std::int64_t width = 64;
-  // optimisation
-  std::int64_t epochs = 8;
-  std::int64_t batch_size = 64;
-  std::string optimizer = "sgd";  // sgd | adamw
-  double lr = 0.05;
-  double momentum = 0.9;
-  bool nesterov = false;
-  double weight_decay = 5e-4;
-  std::string schedule = "onecycle";  // constant | step | cosine | warmup-cosine | onecycle
-  double warmup_epochs = 1;
-  double label_smoothing = 0.0;
-  std::string class_weights = "none";  // none | balanced
-  std::string sampler = "uniform";     // uniform | balanced
-  double clip_grad_norm = 0;           // 0: off
-  // running
-  std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  int workers = 2;
-  std::uint64_t seed = 1;
-  std::string out = "runs/latest";
-  std::string resume;  // a run folder to continue
-  std::int64_t stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
-  bool quiet = false;
-  bool write_report = true;
-
-  nlohmann::json to_json() const;
-  static TrainConfig from_json(const nlohmann::json& j);
-  // Throws minidl::Error for invalid combinations, naming the flag.
-  void validate() const;
-};
-
-struct EpochMetrics {
-  std::int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
-  double lr = 0, seconds = 0, images_per_sec = 0;
-  nlohmann::json to_json() const;
-  static EpochMetrics from_json(const nlohmann::json& j);
-};
 
 struct TrainResult {
   std::vector<EpochMetrics> history;
@@ -83,12 +51,66 @@ struct TrainResult {
   std::string out;           // the run folder
 };
 
-// "synthetic", "data.csv", "faces/", "fashion-mnist" or "kind:path" -> a data source.
-data::DataSourceOptions data_source_from_flag(const std::string& flag);
-// auto -> cuda when a GPU is usable, else cpu (saying so).
-Device resolve_device(const std::string& flag, bool quiet = false);
+// Which process of a data-parallel job this is; one process by default.
+struct ParallelContext {
+  int rank = 0, world_size = 1;
+  // The rank that writes files and prints.
+  bool is_main() const { return rank == 0; }
+};
+
+struct TrainerHooks {
+  // Called with the parameters after each backward pass, before clipping and the step.
+  std::function<void(const std::vector<Tensor>& parameters)> after_backward;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(TrainConfig config, ParallelContext parallel = {}, TrainerHooks hooks = {});
+
+  // Everything before the first epoch. Throws minidl::Error (or DataError) on bad input.
+  void setup();
+  std::int64_t first_epoch() const { return start_epoch_; }
+  std::int64_t epochs() const { return cfg_.epochs; }
+  // Whether --stop-after ends the run before `epoch`; says so and marks the result.
+  bool stop_before(std::int64_t epoch);
+  // One pass over the training set. A non-finite loss stops it: the result is marked diverged.
+  EpochTally train_epoch(std::int64_t epoch);
+  void end_epoch(std::int64_t epoch, const EpochTally& tally);
+  void finish();
+  const TrainResult& result() const { return result_; }
+
+ private:
+  void setup_data();
+  void setup_model();
+  void setup_loader();  // and the schedule, which counts its steps
+  void restore();
+  void announce();
+  Tensor forward_loss(const Tensor& x, const Tensor& y, Tensor& logits);
+  // One optimiser step on a batch; false when the loss is not finite (nothing is updated).
+  bool train_step(std::int64_t epoch, const data::Batch& batch, EpochTally& tally);
+  std::map<std::string, std::string> checkpoint_metadata(const EpochMetrics& m) const;
+  std::string curves_title() const;
+
+  TrainConfig cfg_;
+  ParallelContext parallel_;
+  TrainerHooks hooks_;
+  Device device_;
+  RunFolder run_;  // written by the main rank only
+  data::DataSplits splits_;
+  data::DatasetPtr train_set_, val_set_;
+  ModelInfo info_;
+  std::shared_ptr<ResNet> model_;
+  std::unique_ptr<CrossEntropyLoss> loss_fn_;
+  std::unique_ptr<Optimizer> opt_;
+  std::unique_ptr<data::DataLoader> loader_;
+  LrSchedule sched_;
+  std::int64_t steps_per_epoch_ = 0, start_epoch_ = 0, global_step_ = 0;
+  std::unique_ptr<TrainProgress> progress_;
+  EvalOptions eval_options_;
+  TrainResult result_;
+};
 
 // Runs (or, with config.resume, continues) a training run. Throws minidl::Error on bad input.
-TrainResult train(TrainConfig config);
+TrainResult train(const TrainConfig& config);
 
 }  // namespace minidl::app

@@ -1,0 +1,63 @@
+// Everything a training run is configured by: the flags of train_resnet, kept in the run folder
+// as config.json (so a run can be resumed, evaluated and reported with its own settings), and
+// checked before any work starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "minidl/data/augment.h"
+
+namespace minidl::app {
+
+struct TrainConfig {
+  // data
+  std::string data = "synthetic";  // synthetic | FILE.csv | DIR | fashion-mnist[:DIR] | kind:PATH
+  std::int64_t input_size = 64;
+  std::int64_t synthetic_size = 6000;  // train + validation images of the built-in faces
+  double val_fraction = 0.15;
+  std::int64_t train_limit = 0;        // use only the first N training images (0: all)
+  bool skip_bad = false;
+  // augmentation
+  bool aug = true;
+  data::AugmentOptions aug_options;
+  // model
+  std::int64_t width = 64;
+  // optimisation
+  std::int64_t epochs = 8;
+  std::int64_t batch_size = 64;
+  std::string optimizer = "sgd";  // sgd | adamw
+  double lr = 0.05;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 5e-4;
+  std::string schedule = "onecycle";  // constant | step | cosine | warmup-cosine | onecycle
+  double warmup_epochs = 1;
+  double label_smoothing = 0.0;
+  std::string class_weights = "none";  // none | balanced
+  std::string sampler = "uniform";     // uniform | balanced
+  double clip_grad_norm = 0;           // 0: off
+  // running
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  int workers = 2;
+  std::uint64_t seed = 1;
+  std::string out = "runs/latest";
+  std::string resume;  // a run folder to continue
+  std::int64_t stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
+  bool quiet = false;
+  bool write_report = true;
+
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j);
+  // Throws minidl::Error for invalid combinations, naming the flag.
+  void validate() const;
+};
+
+// The configuration a run goes by. Without --resume, the flags. With --resume DIR, DIR's own
+// config.json, with the settings a resume may change taken from the flags: a longer --epochs
+// (0 keeps the run's), --stop-after and --quiet; the run writes into DIR.
+TrainConfig resolve_config(const TrainConfig& flags);
+
+}  // namespace minidl::app
