@@ -19,9 +19,10 @@ log="$PWD/$build/emu-kernels.tsv"
 rm -f "$log"
 export MINIDL_EMU_LOG="$log"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -E '^install_and_consume$' "$@"
-# What ran: kernel, launches, blocks and the largest grid, summed over every test process.
+# What ran: each kernel's launches and blocks summed over every test process, its largest grid.
 if [[ -s "$log" ]]; then
-  echo "emu: kernels run under the emulator (launches, blocks, largest grid):"
-  awk -F'\t' '{ l[$1] += $2; b[$1] += $3; if (length($5) > length(g[$1]) || $5 > g[$1]) g[$1] = $5 }
-    END { for (k in l) printf "  %-60s %8d %10d  %s\n", k, l[k], b[k], g[k] }' "$log" | sort
+  echo "emu: kernels run under the emulator (launches, blocks, largest grid x y z):"
+  awk -F'\t' '{ l[$1] += $2; b[$1] += $3
+                 if ($5 > x[$1]) x[$1] = $5; if ($6 > y[$1]) y[$1] = $6; if ($7 > z[$1]) z[$1] = $7 }
+    END { for (k in l) printf "  %-48s %7d %9d  %d %d %d\n", k, l[k], b[k], x[k], y[k], z[k] }' "$log" | sort
 fi

@@ -44,9 +44,10 @@ void write_log_at_exit() {
   const char* path = std::getenv("MINIDL_EMU_LOG");
   if (!path || !*path) return;
   std::ofstream out(path, std::ios::app);
+  // kernel, launches, blocks, threads, largest grid x, y, z, largest block, seconds of emulation
   for (const KernelStats& s : kernel_stats())
-    out << s.name << '\t' << s.launches << '\t' << s.blocks << '\t' << s.threads << '\t' << s.max_grid[0] << 'x'
-        << s.max_grid[1] << 'x' << s.max_grid[2] << '\t' << s.max_block << '\t' << s.seconds << '\n';
+    out << s.name << '\t' << s.launches << '\t' << s.blocks << '\t' << s.threads << '\t' << s.max_grid[0] << '\t'
+        << s.max_grid[1] << '\t' << s.max_grid[2] << '\t' << s.max_block << '\t' << s.seconds << '\n';
 }
 
 // Every API call: the lock, the emulator set up, a pending host violation turned into the
