@@ -18,11 +18,7 @@ export MINIDL_EMU_SM_COUNT="${MINIDL_EMU_SM_COUNT:-132}"
 log="$PWD/$build/emu-kernels.tsv"
 rm -f "$log"
 export MINIDL_EMU_LOG="$log"
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -E '^install_and_consume$' "$@"
-# What ran: each kernel's launches and blocks summed over every test process, its largest grid.
-if [[ -s "$log" ]]; then
-  echo "emu: kernels run under the emulator (launches, blocks, largest grid x y z):"
-  awk -F'\t' '{ l[$1] += $2; b[$1] += $3
-                 if ($5 > x[$1]) x[$1] = $5; if ($6 > y[$1]) y[$1] = $6; if ($7 > z[$1]) z[$1] = $7 }
-    END { for (k in l) printf "  %-48s %7d %9d  %d %d %d\n", k, l[k], b[k], x[k], y[k], z[k] }' "$log" | sort
-fi
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 600 -E '^install_and_consume$' "$@"
+# What ran: each product kernel's launches, blocks, largest grid and the tests that ran it.
+[[ -s "$log" ]] && python3 tools/cuda_emu/kernel_table.py "$log"
+exit 0

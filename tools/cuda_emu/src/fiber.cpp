@@ -5,7 +5,9 @@
 
 #if defined(__x86_64__)
 
-// System V x86-64: rbx, rbp, r12-r15, the x87 control word and MXCSR are callee-saved.
+// System V x86-64: rbx, rbp and r12-r15 are callee-saved. (The x87 control word and MXCSR are
+// too, but nothing in a kernel changes them and every fiber runs on the same thread: left alone,
+// which makes a switch noticeably cheaper.)
 extern "C" void emu_fiber_switch(void** save_sp, void* to_sp);
 extern "C" void emu_fiber_entry();
 asm(R"(
@@ -19,14 +21,8 @@ emu_fiber_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -58,11 +54,6 @@ void* fiber_prepare(char* lo, char* hi, void (*fn)(void*), void* arg) {
   *--sp = reinterpret_cast<std::uint64_t>(fn);                 // r13
   *--sp = 0;                                                   // r14
   *--sp = 0;                                                   // r15
-  const std::uint32_t mxcsr = 0x1f80;                          // round to nearest, all exceptions masked
-  const std::uint16_t fpucw = 0x037f;
-  *--sp = 0;
-  std::memcpy(sp, &mxcsr, 4);
-  std::memcpy(reinterpret_cast<char*>(sp) + 4, &fpucw, 2);
   return sp;
 }
 

@@ -104,6 +104,7 @@ struct HookState {
   std::uintptr_t args_lo = 0, args_size = 0;    // the launch's argument block
 };
 extern thread_local HookState g_hook __attribute__((tls_model("initial-exec")));
+extern bool g_check_memory;  // Settings::check_memory
 
 // ---- kernels (scheduler.cpp) ------------------------------------------------------------------
 // Runs every block of the launch; returns cudaSuccess or the failure (with set_sticky_error done).

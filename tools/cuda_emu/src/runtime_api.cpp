@@ -43,11 +43,17 @@ Order parse_order(const char* v) {
 void write_log_at_exit() {
   const char* path = std::getenv("MINIDL_EMU_LOG");
   if (!path || !*path) return;
+  // Who ran them: the program and its arguments (under CTest, the test's name).
+  std::ifstream cmdline("/proc/self/cmdline");
+  std::string who, arg;
+  while (std::getline(cmdline, arg, '\0')) who += (who.empty() ? "" : " ") + arg;
+  for (char& c : who)
+    if (c == '\t' || c == '\n') c = ' ';
   std::ofstream out(path, std::ios::app);
-  // kernel, launches, blocks, threads, largest grid x, y, z, largest block, seconds of emulation
+  // kernel, launches, blocks, threads, largest grid x, y, z, largest block, seconds of emulation, who
   for (const KernelStats& s : kernel_stats())
     out << s.name << '\t' << s.launches << '\t' << s.blocks << '\t' << s.threads << '\t' << s.max_grid[0] << '\t'
-        << s.max_grid[1] << '\t' << s.max_grid[2] << '\t' << s.max_block << '\t' << s.seconds << '\n';
+        << s.max_grid[1] << '\t' << s.max_grid[2] << '\t' << s.max_block << '\t' << s.seconds << '\t' << who << '\n';
 }
 
 // Every API call: the lock, the emulator set up, a pending host violation turned into the
@@ -156,6 +162,7 @@ void set_settings(const Settings& s) {
   std::lock_guard<std::recursive_mutex> lock(api_mutex());
   synchronize_device();  // queued work runs under the settings it was queued with
   config() = s;
+  g_check_memory = s.check_memory;
   restart_order();
   apply_host_check();
 }
