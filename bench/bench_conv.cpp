@@ -15,7 +15,10 @@
 // image needs no gradient).
 //
 //   bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter]
-//              [--gpu-peak-tflops 67] [--only N]
+//              [--gpu-peak-tflops 67] [--only N] [--gpu-only]
+//
+// --gpu-only: the validation as always, then only the GPU timings (what scripts/gpu-check.sh
+// runs: the CPU rows take minutes and are not what a GPU machine is lent for).
 #include <omp.h>
 
 #include <cmath>
@@ -102,9 +105,9 @@ struct Buffers {
 const std::vector<float>& output(const Buffers& b, Dir d) { return d == Fwd ? b.y : d == BwdData ? b.dx : b.dw; }
 
 void cpu_run(const Conv2dGeometry& g, Buffers& b, Dir d) {
-  if (d == Fwd) kc::conv2d_forward<float>(g, b.x.data(), b.w.data(), nullptr, b.y.data());
-  else if (d == BwdData) kc::conv2d_backward_input<float>(g, b.dy.data(), b.w.data(), b.dx.data(), false);
-  else kc::conv2d_backward_weight<float>(g, b.x.data(), b.dy.data(), b.dw.data(), false);
+  if (d == Fwd) kc::conv2d_forward<float>(kc::Stream{}, g, b.x.data(), b.w.data(), nullptr, b.y.data());
+  else if (d == BwdData) kc::conv2d_backward_input<float>(kc::Stream{}, g, b.dy.data(), b.w.data(), b.dx.data(), false);
+  else kc::conv2d_backward_weight<float>(kc::Stream{}, g, b.x.data(), b.dy.data(), b.dw.data(), false);
 }
 
 // The float64 reference output of direction d on b's inputs.
@@ -182,7 +185,7 @@ double cpu_gemm_bar(double min_time) {
   const auto a = random_vector<float>(n * n, gen), b = random_vector<float>(n * n, gen);
   std::vector<float> c(static_cast<std::size_t>(n * n));
   const double sec = time_median(
-      [&] { kc::gemm<float>(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
+      [&] { kc::gemm<float>(kc::Stream{}, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
   return 2.0 * n * n * n / sec / 1e9;
 }
 
@@ -192,7 +195,7 @@ namespace cu = minidl::kernels::cuda;
 struct DeviceBuffers {
   float *x, *w, *y, *dy, *dx, *dw;
   std::size_t nx, nw, ny;
-  DeviceBuffers(const Buffers& b, kernels::Stream s) : nx(b.x.size()), nw(b.w.size()), ny(b.y.size()) {
+  DeviceBuffers(const Buffers& b, cu::Stream s) : nx(b.x.size()), nw(b.w.size()), ny(b.y.size()) {
     auto up = [&](const std::vector<float>& v) {
       float* p = static_cast<float*>(cu::malloc(v.size() * sizeof(float)));
       cu::memcpy_async(p, v.data(), v.size() * sizeof(float), cu::CopyKind::HostToDevice, s);
@@ -210,13 +213,13 @@ struct DeviceBuffers {
   DeviceBuffers& operator=(const DeviceBuffers&) = delete;
 };
 
-void gpu_run(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, kernels::Stream s) {
-  if (d == Fwd) cu::conv2d_forward(g, b.x, b.w, nullptr, b.y, s);
-  else if (d == BwdData) cu::conv2d_backward_input(g, b.dy, b.w, b.dx, false, s);
-  else cu::conv2d_backward_weight(g, b.x, b.dy, b.dw, false, s);
+void gpu_run(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, cu::Stream s) {
+  if (d == Fwd) cu::conv2d_forward<float>(s, g, b.x, b.w, nullptr, b.y);
+  else if (d == BwdData) cu::conv2d_backward_input<float>(s, g, b.dy, b.w, b.dx, false);
+  else cu::conv2d_backward_weight<float>(s, g, b.x, b.dy, b.dw, false);
 }
 
-std::vector<float> gpu_output(DeviceBuffers& b, Dir d, kernels::Stream s) {
+std::vector<float> gpu_output(DeviceBuffers& b, Dir d, cu::Stream s) {
   const float* p = d == Fwd ? b.y : d == BwdData ? b.dx : b.dw;
   std::vector<float> out(d == Fwd ? b.ny : d == BwdData ? b.nx : b.nw);
   cu::memcpy_async(out.data(), p, out.size() * sizeof(float), cu::CopyKind::DeviceToHost, s);
@@ -225,7 +228,7 @@ std::vector<float> gpu_output(DeviceBuffers& b, Dir d, kernels::Stream s) {
 }
 
 double gpu_time(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, double min_time) {
-  const kernels::Stream s = cu::stream(0);
+  const cu::Stream s = cu::stream(0);
   gpu_run(g, b, d, s);  // warm-up: algorithm search, workspace
   cu::synchronize(0);
   double t0 = mb::now_s();
@@ -251,6 +254,7 @@ int main(int argc, char** argv) {
   double min_time = 0.2;
   [[maybe_unused]] double gpu_peak = 67.0;
   int only = -1;
+  bool gpu_only = false;
   for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
     const std::string f = a.flag();
     if (f == "--batch") batches = mb::parse_list(a.value());
@@ -258,6 +262,7 @@ int main(int argc, char** argv) {
     else if (f == "--threads") omp_set_num_threads(std::stoi(a.value()));
     else if (f == "--gpu-peak-tflops") gpu_peak = std::stod(a.value());
     else if (f == "--only") only = std::stoi(a.value());
+    else if (f == "--gpu-only") gpu_only = true;
     else if (f == "--dir") {
       dirs.clear();
       const std::string v = a.value();
@@ -265,17 +270,20 @@ int main(int argc, char** argv) {
         if (("," + v + ",").find("," + std::string(kDirName[d]) + ",") != std::string::npos) dirs.push_back(Dir(d));
     } else if (f == "--help" || f == "-h") {
       std::printf("bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter] "
-                  "[--gpu-peak-tflops 67] [--only INDEX]\n");
+                  "[--gpu-peak-tflops 67] [--only INDEX] [--gpu-only]\n");
       return 0;
     } else a.unknown();
   }
   mb::print_machine("bench_conv");
   const auto convs = distinct_convs();
   const std::vector<CpuVersion> versions = cpu_versions();
-  const double bar = cpu_gemm_bar(min_time);
+  const double bar = gpu_only ? 0.0 : cpu_gemm_bar(min_time);
   std::printf("model: resnet18(1, 7) at 1x64x64: %zu distinct convolutions of 20\n", convs.size());
-  std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n",
-              bar, omp_get_max_threads());
+  if (gpu_only)
+    std::printf("CPU rows: not timed (--gpu-only); the CPU versions are still validated\n");
+  else
+    std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n", bar,
+                omp_get_max_threads());
   std::printf("CPU versions: im2col + OpenBLAS GEMM (gemm)%s, GEMMs per output position and tap run (taps), and "
               "auto (the default: per direction and geometry, the one measured fastest)\n",
               kc::dnnl_available() ? ", oneDNN (dnnl)" : "; oneDNN not available in this build or machine");
@@ -312,7 +320,7 @@ int main(int argc, char** argv) {
       kc::set_conv_impl(kc::ConvImpl::Auto);
 #if MINIDL_WITH_CUDA
       if (gpu) {
-        const kernels::Stream s = cu::stream(0);
+        const cu::Stream s = cu::stream(0);
         for (cu::ConvAlgo algo : {cu::ConvAlgo::ImplicitGemm, cu::ConvAlgo::Cudnn}) {
           if (algo == cu::ConvAlgo::Cudnn && !MINIDL_WITH_CUDNN) continue;
           cu::set_conv_algo(algo);
@@ -348,7 +356,8 @@ int main(int argc, char** argv) {
             kc::set_conv_impl(impl);
             cpu_run(g, b, d);
           });
-        const std::vector<double> secs = time_interleaved(runs, min_time);
+        const std::vector<double> secs =
+            gpu_only ? std::vector<double>(versions.size(), 0.0) : time_interleaved(runs, min_time);
         kc::set_conv_impl(kc::ConvImpl::Auto);
         cpu_times.emplace_back(i, d, secs);
         if (!(i == 0 && d == BwdData))
@@ -360,7 +369,7 @@ int main(int argc, char** argv) {
       const Conv2dGeometry g = with_batch(convs[i].g, n);
       // The stem's input is the image, which needs no gradient: training never runs its bwd-data.
       const bool in_step = !(i == 0 && d == BwdData);
-      for (std::size_t v = 0; v < versions.size(); ++v) {
+      for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v) {
         const double gflops = g.forward_flops() / secs[v] / 1e9;
         std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %7.2fx %6.0f%% %7.1f%%%s\n",
                     v == 0 ? describe(g).c_str() : "", v == 0 ? std::to_string(convs[i].count).c_str() : "",
@@ -370,7 +379,7 @@ int main(int argc, char** argv) {
       }
 #if MINIDL_WITH_CUDA
       if (gpu) {
-        const kernels::Stream s = cu::stream(0);
+        const cu::Stream s = cu::stream(0);
         Buffers b(g, 7 + static_cast<std::uint32_t>(i));
         DeviceBuffers db(b, s);
         cu::synchronize(0);
@@ -381,14 +390,15 @@ int main(int argc, char** argv) {
           const double t = gpu_time(g, db, d, min_time);
           if (algo == cu::ConvAlgo::Cudnn) cudnn = t;
           const double tflops = g.forward_flops() / t / 1e12;
-          std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n", "", "", kDirName[d],
+          std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
+                      gpu_only ? describe(g).c_str() : "", "", kDirName[d],
                       algo == cu::ConvAlgo::Cudnn ? "gpu cudnn" : "gpu igemm", 1e3 * t, 1e3 * tflops,
                       cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
         }
       }
 #endif
     }
-    for (std::size_t v = 0; v < versions.size(); ++v)
+    for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v)
       std::printf("  %-5s: CPU convolution time of one training step (every conv x its count, 3 directions): "
                   "%7.1f ms, %6.1f images/s if convolutions were all\n",
                   versions[v].name, 1e3 * totals[v], n / totals[v]);

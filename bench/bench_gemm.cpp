@@ -1,11 +1,15 @@
 // bench_gemm: single-precision GEMM on the shapes the FER model runs (each convolution as the
 // im2col GEMM over the whole batch, in its three directions, and the fc layer), and on square
-// sizes. Rows: the CPU GEMM (kernels::cpu::gemm, OpenBLAS) and, in a CUDA build with a GPU,
+// sizes. Rows: the CPU GEMM (kernels::cpu::gemm: OpenBLAS, and minidl's blocked fallback) and, in a CUDA build with a GPU,
 // cuBLAS (kernels::cuda::gemm) and our tiled SGEMM (kernels::cuda::sgemm_tiled), with the ratio
 // to cuBLAS. Every version is first checked against float64 dot products on sampled entries.
 //
 //   bench_gemm [--batch 64] [--squares 1024,2048,4096,8192] [--cpu-max 2048] [--min-time 0.3]
-//              [--threads N] [--gpu-peak-tflops 67]
+//              [--threads N] [--gpu-peak-tflops 67] [--gpu-only]
+//
+// --gpu-only: no CPU rows (scripts/gpu-check.sh). In a build without OpenBLAS the CPU row is
+// minidl's own blocked GEMM (kernels/cpu/gemm_blocked.cpp); with OpenBLAS, a "cpu blocked" row
+// shows that fallback beside OpenBLAS on the model's shapes and the squares up to --cpu-max.
 //
 // The CPU runs the square sizes up to --cpu-max only (8192^3 takes minutes on two cores).
 // GPU times: a synchronize before and after a loop of launches, divided by the count (kernels/
@@ -18,10 +22,12 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bench_common.h"
 #include "minidl/config.h"
+#include "minidl/kernels/cpu/gemm_blocked.h"
 #include "minidl/kernels/linear.h"
 #include "minidl/models/resnet.h"
 #if MINIDL_WITH_CUDA
@@ -89,6 +95,24 @@ double check(const GemmShape& s, const std::vector<float>& a, const std::vector<
   return worst;
 }
 
+// Runs f and g in turn until min_time has passed (at least 3 each), so that drift in the
+// machine's speed hits both alike; returns the two median run times.
+template <typename F, typename G>
+std::pair<double, double> time_pair(F&& f, G&& g, double min_time) {
+  f(), g();  // warm-up
+  std::vector<double> tf, tg;
+  const double start = mb::now_s();
+  while (tf.size() < 3 || (mb::now_s() - start < 2 * min_time && tf.size() < 1000)) {
+    double t0 = mb::now_s();
+    f();
+    tf.push_back(mb::now_s() - t0);
+    t0 = mb::now_s();
+    g();
+    tg.push_back(mb::now_s() - t0);
+  }
+  return {mb::median(tf), mb::median(tg)};
+}
+
 // Repeats f until min_time has passed (at least 3 runs) and returns the median run time.
 template <typename F>
 double time_median(F&& f, double min_time) {
@@ -105,11 +129,12 @@ double time_median(F&& f, double min_time) {
 
 constexpr double kTolerance = 1e-5;  // relative to sum |a_ip b_pj|: float32 accumulation
 
-void print_row(const char* who, const GemmShape& s, double sec, double err, double ratio, double peak_tflops) {
+void print_row(const char* who, const GemmShape& s, double sec, double err, double ratio, double peak_tflops,
+               const char* versus = "cuBLAS") {
   std::printf("  %-44s %-12s %5lld %6lld %6lld %10.3f ms %9.1f GFLOP/s", s.name.c_str(), who, (long long)s.m,
               (long long)s.n, (long long)s.k, 1e3 * sec, s.flops() / sec / 1e9);
   if (peak_tflops > 0) std::printf(" %5.1f%% peak", 100.0 * s.flops() / sec / 1e12 / peak_tflops);
-  if (ratio > 0) std::printf("  x%.2f vs cuBLAS", ratio);
+  if (ratio > 0) std::printf("  x%.2f vs %s", ratio, versus);
   std::printf("  err %.1e%s\n", err, err > kTolerance ? "  FAILED CHECK" : "");
 }
 
@@ -120,6 +145,7 @@ int main(int argc, char** argv) {
   std::vector<long long> squares{1024, 2048, 4096, 8192};
   double min_time = 0.3;
   [[maybe_unused]] double gpu_peak = 67.0;
+  bool gpu_only = false;
   for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
     const std::string f = a.flag();
     if (f == "--batch") batch = std::stoll(a.value());
@@ -128,9 +154,10 @@ int main(int argc, char** argv) {
     else if (f == "--min-time") min_time = std::stod(a.value());
     else if (f == "--threads") omp_set_num_threads(std::stoi(a.value()));
     else if (f == "--gpu-peak-tflops") gpu_peak = std::stod(a.value());
+    else if (f == "--gpu-only") gpu_only = true;
     else if (f == "--help" || f == "-h") {
       std::printf("bench_gemm [--batch 64] [--squares 1024,2048,4096,8192] [--cpu-max 2048] [--min-time 0.3] "
-                  "[--threads N] [--gpu-peak-tflops 67]\n");
+                  "[--threads N] [--gpu-peak-tflops 67] [--gpu-only]\n");
       return 0;
     } else a.unknown();
   }
@@ -140,8 +167,13 @@ int main(int argc, char** argv) {
   std::printf("shapes: the FER model's convolutions as im2col GEMMs over a batch of %lld (whole batch, one GEMM), "
               "its fc, and squares; row-major, C[m,n] = op(A)[m,k] op(B)[k,n]\n",
               (long long)batch);
-  std::printf("CPU: kernels::cpu::gemm (OpenBLAS), %d threads; squares above %lld skipped on the CPU\n\n",
-              omp_get_max_threads(), (long long)cpu_max);
+  if (gpu_only)
+    std::printf("CPU: not run (--gpu-only)\n\n");
+  else
+    std::printf("CPU: kernels::cpu::gemm (%s), %d threads, interleaved; squares above %lld skipped on the CPU\n\n",
+                MINIDL_WITH_OPENBLAS ? "OpenBLAS, and minidl's blocked GEMM beside it"
+                                     : "minidl's blocked GEMM: this build has no OpenBLAS",
+                omp_get_max_threads(), (long long)cpu_max);
 
   std::mt19937 gen(1);
   std::printf("  %-44s %-12s %5s %6s %6s %13s %17s\n", "shape", "version", "m", "n", "k", "median", "rate");
@@ -150,18 +182,32 @@ int main(int argc, char** argv) {
     const auto b = random_vector(static_cast<std::size_t>(s.k * s.n), gen);
     std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
     const bool square = s.name.rfind("square", 0) == 0;
-    if (!square || s.m <= cpu_max) {
-      kc::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n);
+    if (!gpu_only && (!square || s.m <= cpu_max)) {
+      auto library = [&] {
+        kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(),
+                        s.n);
+      };
+      library();
       const double err = check(s, a, b, c);
-      const double sec = time_median(
-          [&] { kc::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n); },
-          min_time);
+#if MINIDL_WITH_OPENBLAS
+      std::vector<float> c2(c.size());
+      auto blocked = [&] {
+        kc::detail::gemm_blocked<float>(s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f,
+                                        c2.data(), s.n);
+      };
+      blocked();
+      const double err2 = check(s, a, b, c2);
+      const auto [sec, sec2] = time_pair(library, blocked, min_time);
       print_row("cpu", s, sec, err, 0, 0);
+      print_row("cpu blocked", s, sec2, err2, sec / sec2, 0, "OpenBLAS");
+#else
+      print_row("cpu blocked", s, time_median(library, min_time), err, 0, 0);
+#endif
     }
 #if MINIDL_WITH_CUDA
     namespace cu = minidl::kernels::cuda;
     if (cu::device_count() > 0) {
-      const kernels::Stream st = cu::stream(0);
+      const cu::Stream st = cu::stream(0);
       float *da = static_cast<float*>(cu::malloc(a.size() * 4)), *db = static_cast<float*>(cu::malloc(b.size() * 4)),
             *dc = static_cast<float*>(cu::malloc(c.size() * 4));
       cu::memcpy_async(da, a.data(), a.size() * 4, cu::CopyKind::HostToDevice, st);
@@ -169,8 +215,8 @@ int main(int argc, char** argv) {
       double cublas_sec = 0;
       for (int v = 0; v < 2; ++v) {
         auto run = [&] {
-          if (v == 0) cu::gemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n, st);
-          else cu::sgemm_tiled(s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n, st);
+          if (v == 0) cu::gemm(st, s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n);
+          else cu::sgemm_tiled(st, s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n);
         };
         run();
         cu::memcpy_async(c.data(), dc, c.size() * 4, cu::CopyKind::DeviceToHost, st);

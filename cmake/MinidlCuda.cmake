@@ -30,17 +30,43 @@ if(MINIDL_WITH_CUDA AND NOT MINIDL_CUDA_EMU)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   enable_language(CUDA)
+  # CMake 3.25.0 and 3.25.1 (Debian 12's) set a property on CUDA::nvToolsExt whenever the project
+  # asks for CMake >= 3.25, even when the toolkit has no such library, which CUDA 13 does not
+  # (fixed in 3.25.2): a stock Debian 12 machine could not configure. Let that check see a lower
+  # minimum; it only decides whether to attach a deprecation note.
+  set(_minidl_min_version ${CMAKE_MINIMUM_REQUIRED_VERSION})
+  if(CMAKE_VERSION VERSION_LESS 3.25.2)
+    set(CMAKE_MINIMUM_REQUIRED_VERSION 3.24)
+  endif()
   find_package(CUDAToolkit REQUIRED)
+  set(CMAKE_MINIMUM_REQUIRED_VERSION ${_minidl_min_version})
 
   if(NOT MINIDL_CUDNN STREQUAL "OFF")
+    # An explicit root, the toolkit and the system first; then the nvidia-cudnn-cu13 pip wheel
+    # (site-packages/nvidia/cudnn), which is where cuDNN is on GPU images built around PyTorch.
     set(_cudnn_hints ${MINIDL_CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} /usr/local/cuda /usr)
     find_path(MINIDL_CUDNN_INCLUDE cudnn.h HINTS ${_cudnn_hints} PATH_SUFFIXES include)
+    # The wheel ships only the versioned name (libcudnn.so.9), no libcudnn.so link.
     find_library(MINIDL_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
       HINTS ${_cudnn_hints} PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu)
+    set(MINIDL_CUDNN_FROM "toolkit or system")
+    if(NOT MINIDL_CUDNN_INCLUDE OR NOT MINIDL_CUDNN_LIBRARY)
+      include(${CMAKE_CURRENT_LIST_DIR}/MinidlNvidiaWheel.cmake)
+      minidl_find_nvidia_wheel(cudnn _cudnn_wheel)
+      if(_cudnn_wheel)
+        unset(MINIDL_CUDNN_INCLUDE CACHE)
+        unset(MINIDL_CUDNN_LIBRARY CACHE)
+        find_path(MINIDL_CUDNN_INCLUDE cudnn.h PATHS ${_cudnn_wheel}/include NO_DEFAULT_PATH)
+        find_library(MINIDL_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 PATHS ${_cudnn_wheel}/lib NO_DEFAULT_PATH)
+        set(MINIDL_CUDNN_FROM "pip wheel ${_cudnn_wheel}")
+      endif()
+    endif()
     if(MINIDL_CUDNN_INCLUDE AND MINIDL_CUDNN_LIBRARY)
       set(MINIDL_WITH_CUDNN ON)
     elseif(MINIDL_CUDNN STREQUAL "ON")
-      message(FATAL_ERROR "MINIDL_CUDNN=ON but cudnn.h / libcudnn were not found (set MINIDL_CUDNN_ROOT)")
+      message(FATAL_ERROR "MINIDL_CUDNN=ON but cudnn.h / libcudnn were not found in MINIDL_CUDNN_ROOT, CUDNN_ROOT, "
+                          "the CUDA toolkit, the system, or a python3's site-packages/nvidia/cudnn "
+                          "(set MINIDL_CUDNN_ROOT, or MINIDL_PYTHON to the interpreter that has the wheel)")
     endif()
   endif()
 endif()

@@ -24,7 +24,7 @@ std::string mib(std::size_t bytes) { return detail::str(bytes / (1024.0 * 1024.0
 }  // namespace
 
 CachingAllocator::CachingAllocator(const char* name, RawAlloc raw_alloc, RawFree raw_free)
-    : name_(name), raw_alloc_(raw_alloc), raw_free_(raw_free) {}
+    : name_(name), raw_alloc_(std::move(raw_alloc)), raw_free_(std::move(raw_free)) {}
 
 CachingAllocator::~CachingAllocator() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -110,6 +110,40 @@ void CachingAllocator::release_cached_locked() {
   }
 }
 
+namespace {
+// Switches to `device` for a scope and restores the previous one, on every path out.
+class ScopedDevice {
+ public:
+  ScopedDevice(const DeviceMemoryApi& api, int device) : api_(api), previous_(api.current_device()) {
+    if (previous_ != device) api_.set_device(device);
+    switched_ = previous_ != device;
+  }
+  ~ScopedDevice() {
+    if (switched_) api_.set_device(previous_);
+  }
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+
+ private:
+  const DeviceMemoryApi& api_;
+  int previous_;
+  bool switched_ = false;
+};
+}  // namespace
+
+std::unique_ptr<CachingAllocator> make_device_allocator(const char* name, int device, const DeviceMemoryApi& api) {
+  return std::make_unique<CachingAllocator>(
+      name,
+      [api, device](std::size_t bytes) {
+        ScopedDevice on(api, device);
+        return api.malloc(bytes);
+      },
+      [api, device](void* p) {
+        ScopedDevice on(api, device);
+        api.free(p);
+      });
+}
+
 std::size_t parse_memory_limit(const std::string& text, const char* what) {
   auto bad = [&]() {
     MINIDL_FAIL(what, "='", text, "': expected a memory size in bytes, optionally with a K, M, G or T suffix ",
@@ -159,29 +193,17 @@ CachingAllocator* with_env_limit(CachingAllocator* a, const char* env_name) {
 }
 
 #if MINIDL_WITH_CUDA
-// The caching allocator's raw functions are plain function pointers; one pair per device would
-// need the device index, so each GPU's allocator sets its device before allocating.
-template <int D>
-void* cuda_raw_alloc(std::size_t bytes) {
-  kernels::cuda::set_device(D);
-  try {
-    return kernels::cuda::malloc(bytes);
-  } catch (const OutOfMemoryError&) {
-    return nullptr;  // lets the caching allocator free its cache and retry, then report
-  }
-}
-template <int D>
-void cuda_raw_free(void* p) {
-  kernels::cuda::set_device(D);
-  kernels::cuda::free(p);
-}
 constexpr int kMaxDevices = 8;
-template <int... D>
-CachingAllocator* make_cuda_allocator(int device, std::integer_sequence<int, D...>) {
-  static CachingAllocator::RawAlloc allocs[] = {&cuda_raw_alloc<D>...};
-  static CachingAllocator::RawFree frees[] = {&cuda_raw_free<D>...};
-  return new CachingAllocator("CUDA", allocs[device], frees[device]);
-}
+const DeviceMemoryApi kCudaMemory{
+    &kernels::cuda::current_device, &kernels::cuda::set_device,
+    [](std::size_t bytes) -> void* {
+      try {
+        return kernels::cuda::malloc(bytes);
+      } catch (const OutOfMemoryError&) {
+        return nullptr;  // lets the caching allocator free its cache and retry, then report
+      }
+    },
+    &kernels::cuda::free};
 #endif
 }  // namespace
 
@@ -200,8 +222,7 @@ Allocator& allocator_for(Device device) {
   std::lock_guard<std::mutex> lock(mu);
   auto& a = gpus[device.index];
   if (!a)
-    a = with_env_limit(make_cuda_allocator(device.index, std::make_integer_sequence<int, kMaxDevices>{}),
-                       "MINIDL_CUDA_MEMORY_LIMIT");
+    a = with_env_limit(make_device_allocator("CUDA", device.index, kCudaMemory).release(), "MINIDL_CUDA_MEMORY_LIMIT");
   return *a;
 #else
   MINIDL_FAIL("this build of minidl has no CUDA backend (configure with -DMINIDL_CUDA=ON); asked for ",

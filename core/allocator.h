@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,8 +39,9 @@ class Allocator {
 // A size-bucketed caching allocator over a raw malloc/free pair (the OS, or cudaMalloc).
 class CachingAllocator : public Allocator {
  public:
-  using RawAlloc = void* (*)(std::size_t);
-  using RawFree = void (*)(void*);
+  // raw_alloc returns nullptr when the system has no memory left.
+  using RawAlloc = std::function<void*(std::size_t)>;
+  using RawFree = std::function<void(void*)>;
   CachingAllocator(const char* name, RawAlloc raw_alloc, RawFree raw_free);
   ~CachingAllocator() override;
 
@@ -70,6 +73,20 @@ class CachingAllocator : public Allocator {
 // empty or 0: no limit). They let a user cap a shared machine's memory, and let a test drive a
 // whole program into the out-of-memory path on purpose.
 Allocator& allocator_for(Device device);
+
+// What a GPU's caching allocator asks of the driver, as a table so that a test can stand in for
+// it. malloc returns nullptr when the device is out of memory.
+struct DeviceMemoryApi {
+  int (*current_device)();
+  void (*set_device)(int);
+  void* (*malloc)(std::size_t);
+  void (*free)(void*);
+};
+
+// The caching allocator of GPU `device` over `api`. Each raw allocation or free switches to
+// `device` and then back to the device that was current, so that memory taken for one GPU never
+// moves the caller's later launches and copies onto it.
+std::unique_ptr<CachingAllocator> make_device_allocator(const char* name, int device, const DeviceMemoryApi& api);
 
 // "2G" -> 2147483648: the limit variables' syntax. Throws minidl::Error naming `what` (the
 // variable) for anything else.

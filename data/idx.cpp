@@ -1,11 +1,17 @@
 #include "minidl/data/idx.h"
 
+#include "minidl/config.h"
+
+#if MINIDL_WITH_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "minidl/data/data_error.h"
@@ -14,6 +20,7 @@ namespace minidl::data {
 
 namespace {
 
+#if MINIDL_WITH_ZLIB
 // The whole file, gunzipped when it is gzip (zlib reads plain files through unchanged).
 std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
   std::error_code ec;
@@ -38,6 +45,21 @@ std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
                      " decompressed bytes");
   return out;
 }
+#else
+// A build without zlib (a machine with no zlib headers) reads plain files only, and says so
+// when it meets a gzip stream (magic bytes 1f 8b) rather than reporting a bad IDX header.
+std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw_data_error(path, ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
+  std::vector<std::uint8_t> out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (out.size() >= 2 && out[0] == 0x1f && out[1] == 0x8b)
+    throw_data_error(path, ": gzip'd, and this build of minidl has no zlib (MINIDL_WITH_ZLIB=0): gunzip the file, ",
+                     "or rebuild where zlib's headers are found (Debian: zlib1g-dev)");
+  return out;
+}
+#endif
 
 std::uint32_t be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};

@@ -1,7 +1,11 @@
 // IDX files (Fashion-MNIST's format), raw and gzip'd, good and bad.
 #include <catch2/catch.hpp>
 
+#include "minidl/config.h"
+
+#if MINIDL_WITH_ZLIB
 #include <zlib.h>
+#endif
 
 #include <filesystem>
 
@@ -24,12 +28,14 @@ std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<
   return b;
 }
 
+#if MINIDL_WITH_ZLIB
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   REQUIRE(f != nullptr);
   REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
   gzclose(f);
 }
+#endif
 
 // 5 images of 3x4 with pixel (i, k) = 10*i + k, labels 0..4.
 struct Fixture {
@@ -46,6 +52,7 @@ struct Fixture {
 
 }  // namespace
 
+#if MINIDL_WITH_ZLIB
 TEST_CASE("IDX: raw and gzip'd files read the same", "[data]") {
   TempDir dir("idx");
   Fixture fx;
@@ -75,6 +82,14 @@ TEST_CASE("IDX: raw and gzip'd files read the same", "[data]") {
   CHECK(a.dims == std::vector<std::int64_t>{5, 3, 4});
   CHECK(a.values == fx.pixels);
 }
+#else
+TEST_CASE("IDX: a build without zlib names a gzip'd file and what to do", "[data]") {
+  TempDir dir("idxnoz");
+  // A gzip member header (magic 1f 8b, deflate, no flags) in front of the IDX bytes.
+  write_file(dir / "img.gz", std::string("\x1f\x8b\x08\x00", 4) + Fixture().images());
+  CHECK_THAT(data_error_of([&] { read_idx(dir / "img.gz"); }), Contains("img.gz") && Contains("no zlib"));
+}
+#endif
 
 TEST_CASE("IDX: truncated, corrupt and inconsistent files", "[data]") {
   TempDir dir("idxbad");
@@ -90,6 +105,7 @@ TEST_CASE("IDX: truncated, corrupt and inconsistent files", "[data]") {
     write_file(dir / "img", fx.images().substr(0, 9));
     CHECK_THAT(data_error_of([&] { read_idx(dir / "img"); }), Contains("truncated IDX header"));
   }
+#if MINIDL_WITH_ZLIB
   SECTION("truncated gzip stream") {
     write_gz(dir / "full.gz", fx.images());
     const std::string gz = read_file(dir / "full.gz");
@@ -106,6 +122,7 @@ TEST_CASE("IDX: truncated, corrupt and inconsistent files", "[data]") {
     CHECK_THAT(data_error_of([&] { read_idx(dir / "bad.gz"); }),
                Contains("bad.gz") && Contains("corrupt or truncated gzip data"));
   }
+#endif
   SECTION("trailing bytes") {
     write_file(dir / "img", fx.images() + "xx");
     CHECK_THAT(data_error_of([&] { read_idx(dir / "img"); }), Contains("2 bytes after the 5 items"));
@@ -144,6 +161,10 @@ TEST_CASE("IDX: truncated, corrupt and inconsistent files", "[data]") {
 TEST_CASE("Fashion-MNIST as Debian installs it", "[data]") {
   if (!std::filesystem::exists(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz")) {
     WARN("MINIDL_SKIPPED: " << kFashionMnistDir << " is not installed (Debian package dataset-fashion-mnist)");
+    return;
+  }
+  if (!MINIDL_WITH_ZLIB) {
+    CHECK_THAT(data_error_of([] { fashion_mnist(false); }), Contains("no zlib"));
     return;
   }
   auto test = fashion_mnist(false);

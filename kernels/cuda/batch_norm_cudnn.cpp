@@ -69,19 +69,22 @@ bool cudnn_batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, c
 }
 
 bool cudnn_batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x,
-                               const float* gamma, const float* mean, const float* invstd, float* dx,
+                               const float* gamma, const float* mean, const float* invstd, double eps, float* dx,
                                bool accumulate_dx, float* dgamma, float* dbeta, bool accumulate_params,
                                cudaStream_t s) {
-  // cuDNN's backward is the training-mode one and computes all three gradients.
-  if (!fits(g) || !training || !gamma || !dx || !dgamma || !dbeta || !mean || !invstd) return false;
+  // cuDNN's backward is the training-mode one and computes all three gradients; the forward
+  // refused eps below CUDNN_BN_MIN_EPSILON, so such statistics came from our kernels: keep
+  // backward on ours too.
+  if (!fits(g) || !training || !gamma || !dx || !dgamma || !dbeta || !mean || !invstd || eps < CUDNN_BN_MIN_EPSILON)
+    return false;
   Context& ctx = context();
   BatchNormPlan& p = plan_for(ctx, g);
   const float one = 1.f, beta_dx = accumulate_dx ? 1.f : 0.f, beta_params = accumulate_params ? 1.f : 0.f;
-  // With the saved mean and inverse std given, cuDNN uses them and not epsilon; it still wants
-  // a legal epsilon.
+  // The forward's epsilon, as cuDNN's API asks: with the saved mean and inverse std given it
+  // should not need it, but nothing promises that every engine leaves it unused.
   CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx.cudnn(s), CUDNN_BATCHNORM_SPATIAL, &one, &beta_dx, &one, &beta_params,
                                               p.x.get(), x, p.x.get(), dy, p.x.get(), dx, p.param.get(), gamma, dgamma,
-                                              dbeta, CUDNN_BN_MIN_EPSILON, mean, invstd));
+                                              dbeta, eps, mean, invstd));
   return true;
 }
 

@@ -54,8 +54,13 @@ void throw_cublas_error(cublasStatus_t status, const char* call, const char* fil
 
 #if MINIDL_WITH_CUDNN
 void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line) {
+  // cuDNN 9 keeps a longer account of the last failure (which sub-library did not load, which
+  // parameter was wrong) than the status name: add it.
+  char detail[512] = {};
+  cudnnGetLastErrorString(detail, sizeof detail);
   throw CudnnError(std::string("cuDNN error ") + cudnnGetErrorString(status) + " (" +
-                   std::to_string(static_cast<int>(status)) + ")" + where(call, file, line));
+                   std::to_string(static_cast<int>(status)) + ")" + where(call, file, line) +
+                   (detail[0] ? std::string(": ") + detail : std::string()));
 }
 #endif
 

@@ -39,7 +39,24 @@ DeviceGuard::~DeviceGuard() {
   if (cudaGetDevice(&current) == cudaSuccess && current != previous_) cudaSetDevice(previous_);
 }
 
-Context::Context(int device) : device_(device) {
+Context::Context(int device)
+    : device_(device)
+#if MINIDL_WITH_CUDNN
+      ,
+      cudnn_("cuDNN (libcudnn.so.9 and its libcudnn_*.so.9 sub-libraries)",
+             "minidl's own convolution and batch-norm kernels do not need it: "
+             "kernels::cuda::set_conv_algo(ConvAlgo::ImplicitGemm) and set_batch_norm_impl(BatchNormImpl::Native), "
+             "or a build configured with -DMINIDL_CUDNN=OFF; or put the folder holding libcudnn*.so.9 on "
+             "LD_LIBRARY_PATH",
+             [this] {
+               DeviceGuard guard(device_);
+               cudnnHandle_t h = nullptr;
+               CUDNN_CHECK(cudnnCreate(&h));
+               CUDNN_CHECK(cudnnSetStream(h, stream_));
+               return h;
+             })
+#endif
+{
   DeviceGuard guard(device);
   CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -48,9 +65,7 @@ Context::Context(int device) : device_(device) {
   CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
   CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
 #if MINIDL_WITH_CUDNN
-  CUDNN_CHECK(cudnnCreate(&cudnn_));
-  CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
-  cudnn_cache_ = new CudnnCache();
+  cudnn_cache_ = new CudnnCache();  // plain maps: no cuDNN call until a plan is made
 #endif
 }
 
@@ -90,11 +105,15 @@ void* Context::workspace(std::size_t bytes) {
 
 #if MINIDL_WITH_CUDNN
 cudnnHandle_t Context::cudnn(cudaStream_t s) {
-  CUDNN_CHECK(cudnnSetStream(cudnn_, s));
-  return cudnn_;
+  cudnnHandle_t h = cudnn_.get();
+  CUDNN_CHECK(cudnnSetStream(h, s));
+  return h;
 }
 
-CudnnCache& Context::cudnn_cache() { return *cudnn_cache_; }
+CudnnCache& Context::cudnn_cache() {
+  cudnn_.get();
+  return *cudnn_cache_;
+}
 #endif
 
 Context& context(int device) {

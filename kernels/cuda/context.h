@@ -15,6 +15,9 @@
 
 #if MINIDL_WITH_CUDNN
 #include <cudnn.h>
+
+#include "minidl/core/error.h"
+#include "minidl/kernels/cuda/lazy_handle.h"
 #endif
 
 namespace minidl::kernels::cuda::detail {
@@ -43,7 +46,12 @@ class Context {
   std::size_t workspace_size() const { return workspace_bytes_; }
 
 #if MINIDL_WITH_CUDNN
+  // The cuDNN handle bound to `s`. Made on the first call, not with the context: a machine
+  // whose cuDNN does not load still runs everything else, and the first cuDNN operation throws
+  // one CudnnError naming the library (and every later one the same message).
   cudnnHandle_t cudnn(cudaStream_t s);
+  // The per-shape plans; also makes the handle first, so that a cuDNN that does not load is
+  // reported as such and not as a failed descriptor call.
   CudnnCache& cudnn_cache();
 #endif
 
@@ -60,7 +68,7 @@ class Context {
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
 #if MINIDL_WITH_CUDNN
-  cudnnHandle_t cudnn_ = nullptr;
+  LazyHandle<cudnnHandle_t, CudnnError> cudnn_;
   CudnnCache* cudnn_cache_ = nullptr;  // lives as long as the context (for ever)
 #endif
   std::mutex mutex_;

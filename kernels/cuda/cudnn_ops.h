@@ -30,7 +30,7 @@ bool cudnn_batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, c
                                    const float* running_mean, const float* running_var, double eps, float* y,
                                    cudaStream_t s);
 bool cudnn_batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x,
-                               const float* gamma, const float* mean, const float* invstd, float* dx,
+                               const float* gamma, const float* mean, const float* invstd, double eps, float* dx,
                                bool accumulate_dx, float* dgamma, float* dbeta, bool accumulate_params, cudaStream_t s);
 
 }  // namespace minidl::kernels::cuda::detail
