@@ -18,7 +18,7 @@ set(CUDA_EMU_GEN ${CMAKE_BINARY_DIR}/cuda_emu)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   set(CUDA_EMU_KERNEL_FLAGS -fsanitize=kernel-address --param=asan-instrumentation-with-call-threshold=0
       --param=asan-stack=0 --param=asan-globals=0 --param=asan-use-after-return=0 -ffp-contract=fast
-      -Wno-unknown-pragmas)
+      -Wno-unknown-pragmas -Wno-subobject-linkage)  # #line makes gcc take the kernel file for a header
 elseif(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   set(CUDA_EMU_KERNEL_FLAGS -fsanitize=kernel-address -mllvm -asan-instrumentation-with-call-threshold=0
       -mllvm -asan-stack=0 -mllvm -asan-globals=0 -ffp-contract=fast -Wno-unknown-pragmas)
