@@ -31,9 +31,14 @@ def kernels_in(root):
 
 
 def test_name(cmdline):
-    """What a process ran: its arguments (under CTest, the test's name), or the program."""
+    """What a process ran: the test's name for the test binary (CTest passes it as the
+    argument), else the program with its --device flag (train_resnet started by a test)."""
     parts = cmdline.split(' ', 1)
-    return parts[1].replace('\\,', ',') if len(parts) > 1 and parts[1] else os.path.basename(parts[0])
+    prog, args = os.path.basename(parts[0]), parts[1] if len(parts) > 1 else ''
+    if prog == 'minidl_tests' and args:
+        return args.replace('\\,', ',')
+    device = re.search(r'--device \S+', args)
+    return prog + (' ' + device.group(0) if device else '')
 
 
 def main():
@@ -47,7 +52,7 @@ def main():
         if len(f) < 10:
             continue
         base = f[0].split('<')[0].strip()
-        if base not in defined:
+        if base not in defined or os.path.basename(f[9].split(' ')[0]) == 'cuda_emu_tests':
             continue  # the emulator's own test kernels
         r = runs[f[0]]
         r['launches'] += int(f[1])
@@ -59,7 +64,7 @@ def main():
     for name in sorted(runs, key=lambda n: (defined[n.split('<')[0].strip()], n)):
         r = runs[name]
         tests = sorted(r['tests'])
-        shown = '; '.join(tests[:3]) + (' and %d more' % (len(tests) - 3) if len(tests) > 3 else '')
+        shown = '; '.join(tests[:2]) + (' and %d more' % (len(tests) - 2) if len(tests) > 2 else '')
         print('| `%s` | %s | %d | %d | %d x %d x %d | %s |' % (
             name, defined[name.split('<')[0].strip()], r['launches'], r['blocks'], *r['grid'], shown))
     ran = {n.split('<')[0].strip() for n in runs}

@@ -133,6 +133,16 @@ __global__ void fill_kernel(float* y, int n, float value) {
   if (i < n) y[i] = value;
 }
 
+// Written for at most 128 threads per block (a GPU compiles it to fit that).
+__global__ void __launch_bounds__(128) bounded_kernel(float* y) { y[blockIdx.x * blockDim.x + threadIdx.x] = 1.f; }
+
+__global__ void dynamic_shared_kernel(float* y) {
+  extern __shared__ float smem[];
+  smem[threadIdx.x] = float(threadIdx.x);
+  __syncthreads();
+  y[threadIdx.x] = smem[blockDim.x - 1 - threadIdx.x];
+}
+
 unsigned blocks_for(int n) { return unsigned((n + 255) / 256); }
 
 }  // namespace
@@ -219,6 +229,23 @@ cudaError_t sum_with_fixed_partials(const float* x, int n, float* partial64, flo
   const int blocks = 2 * sms;  // fill the GPU
   partial_sum_kernel<<<blocks, 256, 0, s>>>(x, n, partial64);
   final_sum_kernel<<<1, 32, 0, s>>>(partial64, blocks < 64 ? blocks : 64, out);
+  return cudaGetLastError();
+}
+
+cudaError_t past_launch_bounds(float* y, cudaStream_t s) {
+  bounded_kernel<<<1, 256, 0, s>>>(y);
+  return cudaGetLastError();
+}
+
+cudaError_t too_many_threads(float* y, cudaStream_t s) {
+  fill_kernel<<<1, 2048, 0, s>>>(y, 2048, 1.f);
+  return cudaGetLastError();
+}
+
+cudaError_t large_dynamic_shared(float* y, bool set_attribute, cudaStream_t s) {
+  const int bytes = 64 * 1024;
+  if (set_attribute) cudaFuncSetAttribute(dynamic_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  dynamic_shared_kernel<<<1, 256, bytes, s>>>(y);
   return cudaGetLastError();
 }
 

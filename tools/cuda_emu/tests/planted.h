@@ -49,6 +49,15 @@ cudaError_t shared_overflow(float* out, cudaStream_t s);
 // 2 x (SM count) blocks. out = sum of x.
 cudaError_t sum_with_fixed_partials(const float* x, int n, float* partial64, float* out, cudaStream_t s);
 
+// Launch configuration: a __launch_bounds__(128) kernel launched with 256 threads per block.
+cudaError_t past_launch_bounds(float* y, cudaStream_t s);
+// Launch configuration: 2048 threads per block (the limit is 1024).
+cudaError_t too_many_threads(float* y, cudaStream_t s);
+// Launch configuration: 64 KiB of dynamic shared memory, with or without first raising the
+// kernel's cudaFuncAttributeMaxDynamicSharedMemorySize (without, a GPU refuses the launch).
+// y[t] = 255 - t for 256 threads.
+cudaError_t large_dynamic_shared(float* y, bool set_attribute, cudaStream_t s);
+
 // y[i] = value.
 cudaError_t fill(float* y, int n, float value, cudaStream_t s);
 
