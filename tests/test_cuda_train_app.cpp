@@ -1,7 +1,8 @@
 // train_resnet --device cuda against --device cpu: one short epoch of a narrow model (4 steps),
 // the same losses and the same final weights within the parity tolerances of the training-step
 // test. (Longer runs drift apart as training amplifies rounding differences: after 8 steps the
-// validation loss of this model differs by 2e-3 relative.) Skipped (and reported so) without a GPU; runs under the CUDA emulator (tools/cuda_emu).
+// validation loss of this model differs by 2e-3 relative.) Skipped (a counted
+// skip, tests/support/support.h) without a GPU; runs under the CUDA emulator (tools/cuda_emu).
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 
 #include "minidl/core/device.h"
 #include "minidl/core/safetensors.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 
@@ -55,10 +57,9 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("cuda: train_resnet --device cuda trains a narrow model as the CPU does", "[cuda][training][apps]") {
-  if (!minidl::cuda_available()) {
-    std::printf("MINIDL_SKIPPED: no GPU visible, train_resnet --device cuda did not run\n");
+  if (!minidl::cuda_available() &&
+      minidl::test::skip(minidl::test::Need::Gpu, "no GPU visible, train_resnet --device cuda did not run"))
     return;
-  }
   const fs::path dir = fs::temp_directory_path() / ("minidl_cuda_app_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
