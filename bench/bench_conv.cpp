@@ -105,9 +105,9 @@ struct Buffers {
 const std::vector<float>& output(const Buffers& b, Dir d) { return d == Fwd ? b.y : d == BwdData ? b.dx : b.dw; }
 
 void cpu_run(const Conv2dGeometry& g, Buffers& b, Dir d) {
-  if (d == Fwd) kc::conv2d_forward<float>(g, b.x.data(), b.w.data(), nullptr, b.y.data());
-  else if (d == BwdData) kc::conv2d_backward_input<float>(g, b.dy.data(), b.w.data(), b.dx.data(), false);
-  else kc::conv2d_backward_weight<float>(g, b.x.data(), b.dy.data(), b.dw.data(), false);
+  if (d == Fwd) kc::conv2d_forward<float>(kc::Stream{}, g, b.x.data(), b.w.data(), nullptr, b.y.data());
+  else if (d == BwdData) kc::conv2d_backward_input<float>(kc::Stream{}, g, b.dy.data(), b.w.data(), b.dx.data(), false);
+  else kc::conv2d_backward_weight<float>(kc::Stream{}, g, b.x.data(), b.dy.data(), b.dw.data(), false);
 }
 
 // The float64 reference output of direction d on b's inputs.
@@ -185,7 +185,7 @@ double cpu_gemm_bar(double min_time) {
   const auto a = random_vector<float>(n * n, gen), b = random_vector<float>(n * n, gen);
   std::vector<float> c(static_cast<std::size_t>(n * n));
   const double sec = time_median(
-      [&] { kc::gemm<float>(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
+      [&] { kc::gemm<float>(kc::Stream{}, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
   return 2.0 * n * n * n / sec / 1e9;
 }
 
@@ -195,7 +195,7 @@ namespace cu = minidl::kernels::cuda;
 struct DeviceBuffers {
   float *x, *w, *y, *dy, *dx, *dw;
   std::size_t nx, nw, ny;
-  DeviceBuffers(const Buffers& b, kernels::Stream s) : nx(b.x.size()), nw(b.w.size()), ny(b.y.size()) {
+  DeviceBuffers(const Buffers& b, cu::Stream s) : nx(b.x.size()), nw(b.w.size()), ny(b.y.size()) {
     auto up = [&](const std::vector<float>& v) {
       float* p = static_cast<float*>(cu::malloc(v.size() * sizeof(float)));
       cu::memcpy_async(p, v.data(), v.size() * sizeof(float), cu::CopyKind::HostToDevice, s);
@@ -213,13 +213,13 @@ struct DeviceBuffers {
   DeviceBuffers& operator=(const DeviceBuffers&) = delete;
 };
 
-void gpu_run(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, kernels::Stream s) {
-  if (d == Fwd) cu::conv2d_forward(g, b.x, b.w, nullptr, b.y, s);
-  else if (d == BwdData) cu::conv2d_backward_input(g, b.dy, b.w, b.dx, false, s);
-  else cu::conv2d_backward_weight(g, b.x, b.dy, b.dw, false, s);
+void gpu_run(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, cu::Stream s) {
+  if (d == Fwd) cu::conv2d_forward<float>(s, g, b.x, b.w, nullptr, b.y);
+  else if (d == BwdData) cu::conv2d_backward_input<float>(s, g, b.dy, b.w, b.dx, false);
+  else cu::conv2d_backward_weight<float>(s, g, b.x, b.dy, b.dw, false);
 }
 
-std::vector<float> gpu_output(DeviceBuffers& b, Dir d, kernels::Stream s) {
+std::vector<float> gpu_output(DeviceBuffers& b, Dir d, cu::Stream s) {
   const float* p = d == Fwd ? b.y : d == BwdData ? b.dx : b.dw;
   std::vector<float> out(d == Fwd ? b.ny : d == BwdData ? b.nx : b.nw);
   cu::memcpy_async(out.data(), p, out.size() * sizeof(float), cu::CopyKind::DeviceToHost, s);
@@ -228,7 +228,7 @@ std::vector<float> gpu_output(DeviceBuffers& b, Dir d, kernels::Stream s) {
 }
 
 double gpu_time(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, double min_time) {
-  const kernels::Stream s = cu::stream(0);
+  const cu::Stream s = cu::stream(0);
   gpu_run(g, b, d, s);  // warm-up: algorithm search, workspace
   cu::synchronize(0);
   double t0 = mb::now_s();
@@ -320,7 +320,7 @@ int main(int argc, char** argv) {
       kc::set_conv_impl(kc::ConvImpl::Auto);
 #if MINIDL_WITH_CUDA
       if (gpu) {
-        const kernels::Stream s = cu::stream(0);
+        const cu::Stream s = cu::stream(0);
         for (cu::ConvAlgo algo : {cu::ConvAlgo::ImplicitGemm, cu::ConvAlgo::Cudnn}) {
           if (algo == cu::ConvAlgo::Cudnn && !MINIDL_WITH_CUDNN) continue;
           cu::set_conv_algo(algo);
@@ -379,7 +379,7 @@ int main(int argc, char** argv) {
       }
 #if MINIDL_WITH_CUDA
       if (gpu) {
-        const kernels::Stream s = cu::stream(0);
+        const cu::Stream s = cu::stream(0);
         Buffers b(g, 7 + static_cast<std::uint32_t>(i));
         DeviceBuffers db(b, s);
         cu::synchronize(0);

@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
     const bool square = s.name.rfind("square", 0) == 0;
     if (!gpu_only && (!square || s.m <= cpu_max)) {
       auto library = [&] {
-        kc::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n);
+        kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(),
+                        s.n);
       };
       library();
       const double err = check(s, a, b, c);
@@ -206,7 +207,7 @@ int main(int argc, char** argv) {
 #if MINIDL_WITH_CUDA
     namespace cu = minidl::kernels::cuda;
     if (cu::device_count() > 0) {
-      const kernels::Stream st = cu::stream(0);
+      const cu::Stream st = cu::stream(0);
       float *da = static_cast<float*>(cu::malloc(a.size() * 4)), *db = static_cast<float*>(cu::malloc(b.size() * 4)),
             *dc = static_cast<float*>(cu::malloc(c.size() * 4));
       cu::memcpy_async(da, a.data(), a.size() * 4, cu::CopyKind::HostToDevice, st);
@@ -214,8 +215,8 @@ int main(int argc, char** argv) {
       double cublas_sec = 0;
       for (int v = 0; v < 2; ++v) {
         auto run = [&] {
-          if (v == 0) cu::gemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n, st);
-          else cu::sgemm_tiled(s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n, st);
+          if (v == 0) cu::gemm(st, s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n);
+          else cu::sgemm_tiled(st, s.ta, s.tb, s.m, s.n, s.k, 1.f, da, lda(s), db, ldb(s), 0.f, dc, s.n);
         };
         run();
         cu::memcpy_async(c.data(), dc, c.size() * 4, cu::CopyKind::DeviceToHost, st);

@@ -1,6 +1,7 @@
 // Where a tensor lives.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace minidl {
@@ -31,5 +32,10 @@ struct Device {
 bool cuda_built();
 bool cuda_available();
 int cuda_device_count();
+
+// How many times tensor values were read into host memory (Tensor::item(), to_vector(), a copy
+// of a GPU tensor to the CPU). On a GPU each read waits for the device; they are counted for CPU
+// tensors too, so that a test on the CPU catches a read that would stall a GPU mid-step.
+std::uint64_t host_reads();
 
 }  // namespace minidl

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "minidl/core/tensor.h"
+#include "minidl/kernels/optim.h"
 
 namespace minidl {
 
@@ -77,5 +78,23 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
 
 // Index of the largest value in each row of [rows, cols] (int64 [rows]); no autograd.
 Tensor argmax(const Tensor& x);
+
+// ----- optimiser updates and gradient clipping: in place, no autograd -----
+// One parameter of an update: its gradient and its state buffers (SGD: state1 = momentum buffer,
+// undefined without momentum; AdamW: state1 = exp_avg, state2 = exp_avg_sq), all its shape.
+struct OptimizerSlot {
+  Tensor param, grad, state1, state2;
+};
+// Every parameter in one call, with PyTorch's rules (kernels/optim.h): one kernel launch per
+// device and dtype on a GPU, the parameters in order on the CPU.
+void sgd_step_(const std::vector<OptimizerSlot>& slots, const kernels::SgdOptions& opt, bool first_step);
+void adamw_step_(const std::vector<OptimizerSlot>& slots, const kernels::AdamWOptions& opt);
+
+// The L2 norm of all the tensors together, as one vector (torch.nn.utils.get_total_norm): a
+// float64 [] tensor on their device, computed there, so nothing is read back to the host.
+Tensor get_total_norm(const std::vector<Tensor>& tensors);
+// Scales the tensors by max_norm / (total_norm + 1e-6) when that is below 1
+// (torch.nn.utils.clip_grads_with_norm_); the factor is computed on the device from total_norm.
+void clip_grads_with_norm_(const std::vector<Tensor>& tensors, double max_norm, const Tensor& total_norm);
 
 }  // namespace minidl

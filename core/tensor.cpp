@@ -4,14 +4,10 @@
 #include <cstring>
 #include <sstream>
 
-#include "minidl/config.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/ops/copy.h"
 #include "minidl/core/rng.h"
-#include "minidl/kernels/elementwise.h"
-#if MINIDL_WITH_CUDA
-#include "minidl/kernels/runtime.h"
-#endif
 
 namespace minidl {
 
@@ -20,28 +16,6 @@ namespace {
 void check_shape(const Shape& shape, const char* what) {
   for (auto d : shape)
     MINIDL_CHECK(d >= 0, what, ": negative dimension in shape ", shape_str(shape));
-}
-
-// Copies bytes between any two devices (the CUDA path waits for the copy to finish when the
-// destination is the host, so the caller can read it).
-void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) {
-  if (bytes == 0) return;
-  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
-    std::memcpy(dst, src, bytes);
-    return;
-  }
-#if MINIDL_WITH_CUDA
-  using kernels::cuda::CopyKind;
-  const int dev = dst_dev.is_cuda() ? dst_dev.index : src_dev.index;
-  kernels::cuda::set_device(dev);
-  const CopyKind kind = dst_dev.is_cpu()   ? CopyKind::DeviceToHost
-                        : src_dev.is_cpu() ? CopyKind::HostToDevice
-                                           : CopyKind::DeviceToDevice;
-  kernels::cuda::memcpy_async(dst, src, bytes, kind, kernels::cuda::stream(dev));
-  if (kind != CopyKind::DeviceToDevice) kernels::cuda::synchronize(dev);
-#else
-  MINIDL_FAIL("copy between ", src_dev.str(), " and ", dst_dev.str(), ": this build has no CUDA backend");
-#endif
 }
 
 template <typename F>
@@ -152,7 +126,7 @@ template <typename T>
 std::vector<T> Tensor::to_vector() const {
   check_dtype(dtype_v<T>, "to_vector<T>()");
   std::vector<T> v(static_cast<std::size_t>(numel()));
-  copy_bytes(v.data(), Device::cpu(), raw_data(), device(), nbytes());
+  ops_detail::read_to_host(v.data(), *this, nbytes());
   return v;
 }
 template std::vector<float> Tensor::to_vector<float>() const;
@@ -165,7 +139,7 @@ double Tensor::item() const {
   dispatch_all(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T x;
-    copy_bytes(&x, Device::cpu(), raw_data(), device(), sizeof(T));
+    ops_detail::read_to_host(&x, *this, sizeof(T));
     v = static_cast<double>(x);
   });
   return v;
@@ -244,14 +218,14 @@ Tensor Tensor::detach() const {
 
 Tensor Tensor::clone() const {
   Tensor t = empty(shape(), dtype(), device());
-  copy_bytes(t.raw_data(), t.device(), raw_data(), device(), nbytes());
+  ops_detail::copy_bytes(t.raw_data(), t.device(), raw_data(), device(), nbytes());
   return t;
 }
 
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
   Tensor t = empty(shape(), dtype(), device);
-  copy_bytes(t.raw_data(), device, raw_data(), this->device(), nbytes());
+  ops_detail::copy_bytes(t.raw_data(), device, raw_data(), this->device(), nbytes());
   return t;
 }
 
@@ -266,43 +240,16 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
   check_defined("copy_");
   MINIDL_CHECK(src.defined() && src.numel() == numel(), "copy_: cannot copy ", src.str(), " into ", str());
   if (src.dtype() == dtype()) {
-    copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
+    ops_detail::copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
     return *this;
   }
-  MINIDL_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_: dtype conversion (", dtype_name(src.dtype()),
-               " to ", dtype_name(dtype()), ") is done on the CPU; move ", src.str(), " there first");
-  MINIDL_CHECK(is_floating(dtype()), "copy_: cannot convert ", dtype_name(src.dtype()), " to ",
-               dtype_name(dtype()));
-  dispatch_all(src.dtype(), [&](auto from) {
-    using From = decltype(from);
-    dispatch_all(dtype(), [&](auto to) {
-      using To = decltype(to);
-      if constexpr (!std::is_same_v<To, std::int64_t>)
-        kernels::cpu::convert<From, To>(numel(), src.data<From>(), data<To>());
-    });
-  });
+  ops_detail::convert(src, *this);
   return *this;
 }
 
 const Tensor& Tensor::fill_(double value) const {
   check_defined("fill_");
-  if (device().is_cpu()) {
-    dispatch_all(dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      T* p = data<T>();
-      std::fill(p, p + numel(), static_cast<T>(value));
-    });
-    return *this;
-  }
-#if MINIDL_WITH_CUDA
-  MINIDL_CHECK(dtype() == DType::Float32 || value == 0.0, "fill_: on ", device().str(),
-               " only float32 tensors can be filled with non-zero values");
-  kernels::cuda::set_device(device().index);
-  if (value == 0.0)
-    kernels::cuda::memset_async(raw_data(), 0, nbytes(), kernels::cuda::stream(device().index));
-  else
-    kernels::cuda::fill(numel(), static_cast<float>(value), data<float>(), kernels::cuda::stream(device().index));
-#endif
+  ops_detail::fill(*this, value);
   return *this;
 }
 

@@ -87,8 +87,8 @@ kernels::AffineMatrix affine_matrix(const AugmentParams& p, std::int64_t h, std:
 void augment_image(const GrayImage& image, const AugmentParams& params, float fill, float* out) {
   MINIDL_CHECK(static_cast<std::int64_t>(image.pixels.size()) == image.h * image.w && image.h > 0,
                "augment_image: image ", image.h, "x", image.w, " holds ", image.pixels.size(), " pixels");
-  kernels::cpu::affine_warp<std::uint8_t>(image.h, image.w, image.pixels.data(), affine_matrix(params, image.h, image.w),
-                                          fill, out);
+  const kernels::AffineMatrix m = affine_matrix(params, image.h, image.w);
+  kernels::cpu::affine_warp(kernels::cpu::Stream{}, 1, image.h, image.w, image.pixels.data(), &m, fill, out);
 }
 
 GrayImage augment_image(const GrayImage& image, const AugmentParams& params, float fill) {

@@ -49,7 +49,8 @@ Batch make_batch(const Dataset& dataset, const std::vector<std::int64_t>& indice
       if (!warp_now) {
         b.warps.push_back(m);
       } else {
-        kernels::cpu::affine_warp<std::uint8_t>(h, w, s.image.pixels.data(), m, o.augment_options.fill, dst);
+        kernels::cpu::affine_warp(kernels::cpu::Stream{}, 1, h, w, s.image.pixels.data(), &m, o.augment_options.fill,
+                                  dst);
         for (std::int64_t q = 0; q < h * w; ++q) dst[q] = dst[q] * scale + shift;
         continue;
       }

@@ -12,16 +12,20 @@ struct AffineMatrix {
   float m[6];
 };
 
+// n images [n, h, w] in, n float images out; mats holds one matrix per image, in the memory of
+// the device the kernel runs on. The output keeps the input's scale.
 namespace cpu {
-// One image: src and dst are h*w; In is std::uint8_t or float; the output keeps the input's scale.
+// In = std::uint8_t (the loader's decoded images, warped in its threads) or float.
 template <typename In>
-void affine_warp(std::int64_t h, std::int64_t w, const In* src, const AffineMatrix& m, float fill, float* dst);
+void affine_warp(Stream, std::int64_t n, std::int64_t h, std::int64_t w, const In* src, const AffineMatrix* mats,
+                 float fill, float* dst);
 }  // namespace cpu
 
 namespace cuda {
-// A batch of n float images [n, h, w] in place of n calls; mats is device memory (n matrices).
-void affine_warp(std::int64_t n, std::int64_t h, std::int64_t w, const float* src, const AffineMatrix* mats,
-                 float fill, float* dst, Stream stream);
+// In = float: the whole batch in one launch.
+template <typename In>
+void affine_warp(Stream, std::int64_t n, std::int64_t h, std::int64_t w, const In* src, const AffineMatrix* mats,
+                 float fill, float* dst);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

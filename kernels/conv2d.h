@@ -20,13 +20,13 @@ struct Conv2dGeometry {
 namespace cpu {
 // Fast path: oneDNN or im2col + OpenBLAS GEMM (see ConvImpl below), threaded.
 template <typename T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+void conv2d_forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
 template <typename T>
-void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+void conv2d_backward_input(Stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
 template <typename T>
-void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
+void conv2d_backward_weight(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
 template <typename T>
-void conv2d_backward_bias(const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
+void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
 
 // Which implementation the float32 fast path uses (float64 always uses im2col + GEMM):
 //   Gemm: im2col + OpenBLAS GEMM, chunked over the batch.
@@ -62,14 +62,14 @@ enum class ConvAlgo { Cudnn, ImplicitGemm };
 void set_conv_algo(ConvAlgo a);
 ConvAlgo conv_algo();
 
-void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y,
-                    Stream stream);
-void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* weight, float* dx,
-                           bool accumulate, Stream stream);
-void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
-                            bool accumulate, Stream stream);
-void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* dbias, bool accumulate,
-                          Stream stream);
+template <typename T>
+void conv2d_forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+template <typename T>
+void conv2d_backward_input(Stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+template <typename T>
+void conv2d_backward_weight(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
+template <typename T>
+void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

@@ -15,35 +15,37 @@ namespace cpu {
 // blocked GEMM in a build without it: cpu/gemm_blocked.h).
 // With beta == 0, C is never read.
 template <typename T>
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+void gemm(Stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
 
 template <typename T>
-void linear_forward(const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+void linear_forward(Stream, const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y);
 template <typename T>
-void linear_backward_input(const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+void linear_backward_input(Stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
 template <typename T>
-void linear_backward_weight(const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
+void linear_backward_weight(Stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
 template <typename T>
-void linear_backward_bias(const LinearGeometry& g, const T* dy, T* dbias, bool accumulate);
+void linear_backward_bias(Stream, const LinearGeometry& g, const T* dy, T* dbias, bool accumulate);
 }  // namespace cpu
 
 namespace cuda {
 // cuBLAS SGEMM, row-major, strict FP32 unless TF32 was allowed (see runtime.h).
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
-          std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, Stream stream);
+template <typename T>
+void gemm(Stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
 // Our own tiled SGEMM, same contract, for the implicit-GEMM conv and as a benchmark subject.
-void sgemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                 const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                 std::int64_t ldc, Stream stream);
+template <typename T>
+void sgemm_tiled(Stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                 const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
 
-void linear_forward(const LinearGeometry& g, const float* x, const float* weight, const float* bias, float* y,
-                    Stream stream);
-void linear_backward_input(const LinearGeometry& g, const float* dy, const float* weight, float* dx, bool accumulate,
-                           Stream stream);
-void linear_backward_weight(const LinearGeometry& g, const float* x, const float* dy, float* dweight,
-                            bool accumulate, Stream stream);
-void linear_backward_bias(const LinearGeometry& g, const float* dy, float* dbias, bool accumulate, Stream stream);
+template <typename T>
+void linear_forward(Stream, const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+template <typename T>
+void linear_backward_input(Stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+template <typename T>
+void linear_backward_weight(Stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
+template <typename T>
+void linear_backward_bias(Stream, const LinearGeometry& g, const T* dy, T* dbias, bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

@@ -13,36 +13,42 @@ namespace minidl::kernels {
 
 namespace cpu {
 template <typename T>
-void log_softmax_forward(std::int64_t rows, std::int64_t cols, const T* x, T* y);
+void log_softmax_forward(Stream, std::int64_t rows, std::int64_t cols, const T* x, T* y);
 // dx (+)= dy - exp(y) * sum(dy) per row, y being log_softmax's output.
 template <typename T>
-void log_softmax_backward(std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx, bool accumulate);
+void log_softmax_backward(Stream, std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx,
+                          bool accumulate);
 
-// Returns the loss; writes the row-wise log-probabilities into logp (rows*cols) for backward.
-// Throws minidl::Error if a target is outside [0, cols).
+// Writes the mean loss into *loss and the row-wise log-probabilities into logp (rows*cols) for
+// backward. A target outside [0, cols) is never used as an index: the kernel writes 1 + its
+// row into *bad_target (any one such row when there are several; nothing when all are valid)
+// and the loss is then meaningless. The caller reports it (core/ops/device_check.h).
 template <typename T>
-double cross_entropy_forward(std::int64_t rows, std::int64_t cols, const T* logits, const std::int64_t* target,
-                             const T* class_weight, double label_smoothing, T* logp);
-// dlogits (+)= grad_loss * d loss / d logits, from the saved logp.
+void cross_entropy_forward(Stream, std::int64_t rows, std::int64_t cols, const T* logits, const std::int64_t* target,
+                           const T* class_weight, double label_smoothing, T* logp, T* loss,
+                           std::int64_t* bad_target);
+// dlogits (+)= (*grad_loss) * d loss / d logits, from the saved logp. Rows with a bad target
+// contribute nothing.
 template <typename T>
-void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const T* logp, const std::int64_t* target,
-                            const T* class_weight, double label_smoothing, double grad_loss, T* dlogits,
+void cross_entropy_backward(Stream, std::int64_t rows, std::int64_t cols, const T* logp, const std::int64_t* target,
+                            const T* class_weight, double label_smoothing, const T* grad_loss, T* dlogits,
                             bool accumulate);
 }  // namespace cpu
 
 namespace cuda {
-void log_softmax_forward(std::int64_t rows, std::int64_t cols, const float* x, float* y, Stream stream);
-void log_softmax_backward(std::int64_t rows, std::int64_t cols, const float* dy, const float* y, float* dx,
-                          bool accumulate, Stream stream);
-// The loss lands in *loss (device memory) so that training never waits on the host.
-// Targets outside [0, cols) set *error_flag (device int) to 1.
-void cross_entropy_forward(std::int64_t rows, std::int64_t cols, const float* logits, const std::int64_t* target,
-                           const float* class_weight, double label_smoothing, float* logp, float* loss,
-                           int* error_flag, Stream stream);
-// grad_loss is a device scalar (the upstream gradient).
-void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const float* logp, const std::int64_t* target,
-                            const float* class_weight, double label_smoothing, const float* grad_loss,
-                            float* dlogits, bool accumulate, Stream stream);
+template <typename T>
+void log_softmax_forward(Stream, std::int64_t rows, std::int64_t cols, const T* x, T* y);
+template <typename T>
+void log_softmax_backward(Stream, std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx,
+                          bool accumulate);
+template <typename T>
+void cross_entropy_forward(Stream, std::int64_t rows, std::int64_t cols, const T* logits, const std::int64_t* target,
+                           const T* class_weight, double label_smoothing, T* logp, T* loss,
+                           std::int64_t* bad_target);
+template <typename T>
+void cross_entropy_backward(Stream, std::int64_t rows, std::int64_t cols, const T* logp, const std::int64_t* target,
+                            const T* class_weight, double label_smoothing, const T* grad_loss, T* dlogits,
+                            bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

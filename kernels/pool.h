@@ -19,26 +19,30 @@ namespace cpu {
 // argmax[i] is the index within its input plane (0 .. h*w-1) of the element that won output i;
 // ties go to the first in row-major window order, as in PyTorch.
 template <typename T>
-void max_pool2d_forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax);
+void max_pool2d_forward(Stream, const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax);
 template <typename T>
-void max_pool2d_backward(const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate);
+void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate);
 
 template <typename T>
-void adaptive_avg_pool2d_forward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
+void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
                                  std::int64_t ow, const T* x, T* y);
 template <typename T>
-void adaptive_avg_pool2d_backward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
+void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
                                   std::int64_t ow, const T* dy, T* dx, bool accumulate);
 }  // namespace cpu
 
 namespace cuda {
-void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, std::int64_t* argmax, Stream stream);
-void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const std::int64_t* argmax, float* dx,
-                         bool accumulate, Stream stream);
-void adaptive_avg_pool2d_forward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                 std::int64_t ow, const float* x, float* y, Stream stream);
-void adaptive_avg_pool2d_backward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                  std::int64_t ow, const float* dy, float* dx, bool accumulate, Stream stream);
+template <typename T>
+void max_pool2d_forward(Stream, const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax);
+template <typename T>
+void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx,
+                         bool accumulate);
+template <typename T>
+void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
+                                 std::int64_t ow, const T* x, T* y);
+template <typename T>
+void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
+                                  std::int64_t ow, const T* dy, T* dx, bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

@@ -37,9 +37,11 @@ bool allow_tf32();
 void set_deterministic(bool deterministic);
 bool deterministic();
 
-// Counters for the "no cudaMalloc in a steady-state step" test.
+// Counters for the "no cudaMalloc and no host synchronisation in a steady-state step" tests:
+// driver allocations and frees, and synchronize() calls (every read of device memory by the
+// host, Tensor::item() included, goes through one).
 struct DriverCounters {
-  std::size_t mallocs = 0, frees = 0;
+  std::size_t mallocs = 0, frees = 0, syncs = 0;
 };
 DriverCounters driver_counters();
 

@@ -2,13 +2,8 @@
 
 #include <cmath>
 
-#include "minidl/config.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
-#include "minidl/kernels/elementwise.h"
-#if MINIDL_WITH_CUDA
-#include "minidl/kernels/runtime.h"
-#endif
 
 namespace minidl {
 
@@ -65,32 +60,15 @@ SGD::SGD(NamedTensors params, const kernels::SgdOptions& opt) : Optimizer(std::m
 void SGD::step() {
   kernels::SgdOptions o = opt_;
   o.lr = lr_;
-  const bool first = steps_ == 0;
-  std::vector<kernels::ParamSlice<float>> cuda_slices;
+  std::vector<OptimizerSlot> slots;
+  slots.reserve(params_.size());
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
-    const Tensor g = p.grad();
+    Tensor g = p.grad();
     if (!g.defined()) continue;
-    Tensor* buf = o.momentum != 0 ? &state(i, "momentum_buffer") : nullptr;
-    if (p.device().is_cuda()) {
-      cuda_slices.push_back({p.data<float>(), g.data<float>(), buf ? buf->data<float>() : nullptr, nullptr, p.numel()});
-      continue;
-    }
-    if (p.dtype() == DType::Float32)
-      kernels::cpu::sgd_step<float>({p.data<float>(), g.data<float>(), buf ? buf->data<float>() : nullptr, nullptr,
-                                     p.numel()}, o, first);
-    else
-      kernels::cpu::sgd_step<double>({p.data<double>(), g.data<double>(), buf ? buf->data<double>() : nullptr,
-                                      nullptr, p.numel()}, o, first);
+    slots.push_back({p, std::move(g), o.momentum != 0 ? state(i, "momentum_buffer") : Tensor(), Tensor()});
   }
-#if MINIDL_WITH_CUDA
-  if (!cuda_slices.empty()) {
-    const int dev = params_[0].second.device().index;
-    kernels::cuda::set_device(dev);
-    kernels::cuda::sgd_step(cuda_slices.data(), static_cast<int>(cuda_slices.size()), o, first,
-                            kernels::cuda::stream(dev));
-  }
-#endif
+  sgd_step_(slots, o, steps_ == 0);
   ++steps_;
 }
 
@@ -103,57 +81,26 @@ void AdamW::step() {
   kernels::AdamWOptions o = opt_;
   o.lr = lr_;
   o.step = steps_ + 1;
-  std::vector<kernels::ParamSlice<float>> cuda_slices;
+  std::vector<OptimizerSlot> slots;
+  slots.reserve(params_.size());
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
-    const Tensor g = p.grad();
+    Tensor g = p.grad();
     if (!g.defined()) continue;
-    Tensor& m = state(i, "exp_avg");
-    Tensor& v = state(i, "exp_avg_sq");
-    if (p.device().is_cuda()) {
-      cuda_slices.push_back({p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel()});
-      continue;
-    }
-    if (p.dtype() == DType::Float32)
-      kernels::cpu::adamw_step<float>({p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel()}, o);
-    else
-      kernels::cpu::adamw_step<double>(
-          {p.data<double>(), g.data<double>(), m.data<double>(), v.data<double>(), p.numel()}, o);
+    slots.push_back({p, std::move(g), state(i, "exp_avg"), state(i, "exp_avg_sq")});
   }
-#if MINIDL_WITH_CUDA
-  if (!cuda_slices.empty()) {
-    const int dev = params_[0].second.device().index;
-    kernels::cuda::set_device(dev);
-    kernels::cuda::adamw_step(cuda_slices.data(), static_cast<int>(cuda_slices.size()), o, kernels::cuda::stream(dev));
-  }
-#endif
+  adamw_step_(slots, o);
   ++steps_;
 }
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   NoGradGuard no_grad;
-  double total_sq = 0;
-  for (const Tensor& p : params) {
-    const Tensor g = p.grad();
-    if (!g.defined()) continue;
-    if (g.device().is_cuda()) {
-#if MINIDL_WITH_CUDA
-      Tensor out = Tensor::empty({}, DType::Float32, g.device());
-      kernels::cuda::set_device(g.device().index);
-      kernels::cuda::sum_squares(g.numel(), g.data<float>(), out.data<float>(), kernels::cuda::stream(g.device().index));
-      total_sq += out.item();
-#endif
-    } else if (g.dtype() == DType::Float32) {
-      total_sq += kernels::cpu::sum_squares<float>(g.numel(), g.data<float>());
-    } else {
-      total_sq += kernels::cpu::sum_squares<double>(g.numel(), g.data<double>());
-    }
-  }
-  const double norm = std::sqrt(total_sq);
-  const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0)
-    for (const Tensor& p : params)
-      if (p.grad().defined()) p.grad().copy_(mul(p.grad(), coef));
+  std::vector<Tensor> grads;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return Tensor::zeros({}, DType::Float64);
+  Tensor norm = get_total_norm(grads);
+  clip_grads_with_norm_(grads, max_norm, norm);
   return norm;
 }
 

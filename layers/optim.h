@@ -58,7 +58,9 @@ class AdamW : public Optimizer {
 };
 
 // Scales every gradient so that their global L2 norm is at most max_norm (torch.nn.utils.
-// clip_grad_norm_). Returns the norm before clipping.
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
+// clip_grad_norm_). Returns the norm before clipping as a float64 [] tensor on the gradients'
+// device: the norm and the scaling stay there, so a training step never waits for the GPU
+// (read it with .item() when you want it on the host).
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace minidl

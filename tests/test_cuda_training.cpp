@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "minidl/config.h"
+#include "minidl/core/ops.h"
 #include "minidl/core/rng.h"
 #include "minidl/layers/loss.h"
 #include "minidl/layers/optim.h"
@@ -70,8 +71,9 @@ TEST_CASE("cuda: one SGD training step of the FER model matches the CPU", "[cuda
   std::printf("cuda training step: worst parameter relative error after 2 steps %.3g\n", worst);
 }
 
-TEST_CASE("cuda: steady-state training steps take no memory from the driver", "[cuda][training][allocator]") {
-  if (skip_without_gpu("the GPU allocation count")) return;
+TEST_CASE("cuda: steady-state training steps take no memory from the driver and never wait for the GPU",
+          "[cuda][training][allocator]") {
+  if (skip_without_gpu("the GPU allocation and synchronisation count")) return;
 #if MINIDL_WITH_CUDA
   manual_seed(23);
   auto model = resnet18(1, 7, 16);
@@ -84,6 +86,7 @@ TEST_CASE("cuda: steady-state training steps take no memory from the driver", "[
   auto step = [&] {
     opt.zero_grad();
     loss_fn(model->forward(x), y).backward();
+    clip_grad_norm_(model->parameters(), 1.0);
     opt.step();
   };
   step();
@@ -95,5 +98,20 @@ TEST_CASE("cuda: steady-state training steps take no memory from the driver", "[
   const auto after = kernels::cuda::driver_counters();
   CHECK(after.mallocs == before.mallocs);
   CHECK(after.frees == before.frees);
+  // The one synchronize() above: none inside the steps (no item() in the loss, no norm read back).
+  CHECK(after.syncs - before.syncs == 1);
 #endif
+}
+
+TEST_CASE("cuda: a bad target surfaces at the next synchronisation, naming its row", "[cuda][training]") {
+  if (skip_without_gpu("the deferred target check")) return;
+  const Tensor logits = Tensor::zeros({3, 4}, DType::Float32, Device::cuda());
+  const Tensor bad = Tensor::from_vector<std::int64_t>({0, 4, 1}).to(Device::cuda());
+  Tensor loss;
+  REQUIRE_NOTHROW(loss = cross_entropy(logits, bad));  // the forward pass does not wait for the GPU
+  CHECK_THROWS_WITH(loss.item(), Catch::Matchers::Contains("cross_entropy: the target of row 1 is outside the 4 "
+                                                           "classes [0, 4)"));
+  // Reported once: the slot was cleared, and a good call works.
+  const Tensor good = Tensor::from_vector<std::int64_t>({0, 1, 2}).to(Device::cuda());
+  CHECK(cross_entropy(logits, good).item() == Approx(std::log(4.0)));
 }

@@ -33,7 +33,7 @@ TEST_CASE("identity parameters return the input exactly", "[data]") {
   // The float kernel too, with values that are not integers.
   std::vector<float> src(img.pixels.size()), dst(src.size());
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = img.pixels[i] * 0.37f - 3.1f;
-  kernels::cpu::affine_warp<float>(13, 17, src.data(), m, 0.f, dst.data());
+  kernels::cpu::affine_warp<float>(kernels::cpu::Stream{}, 1, 13, 17, src.data(), &m, 0.f, dst.data());
   CHECK(dst == src);
   // And what sample_augment draws when every range is the identity.
   const AugmentParams p = sample_augment(AugmentOptions::none(), 5, 3, 7, 13, 17);
@@ -156,13 +156,13 @@ TEST_CASE("the warp reads fill far outside the image and never out of bounds", "
   const GrayImage img = random_image(8, 8, 14);
   kernels::AffineMatrix far{{1, 0, 1e9f, 0, 1, -1e9f}};
   std::vector<float> out(64);
-  kernels::cpu::affine_warp<std::uint8_t>(8, 8, img.pixels.data(), far, 42.f, out.data());
+  kernels::cpu::affine_warp<std::uint8_t>(kernels::cpu::Stream{}, 1, 8, 8, img.pixels.data(), &far, 42.f, out.data());
   for (float v : out) REQUIRE(v == 42.f);
   kernels::AffineMatrix nan{{std::nanf(""), 0, 0, 0, 1, 0}};
-  kernels::cpu::affine_warp<std::uint8_t>(8, 8, img.pixels.data(), nan, 7.f, out.data());
+  kernels::cpu::affine_warp<std::uint8_t>(kernels::cpu::Stream{}, 1, 8, 8, img.pixels.data(), &nan, 7.f, out.data());
   for (float v : out) REQUIRE(v == 7.f);
   // Half a pixel outside blends the edge pixel with the fill.
   kernels::AffineMatrix half{{1, 0, -0.5f, 0, 1, 0}};
-  kernels::cpu::affine_warp<std::uint8_t>(8, 8, img.pixels.data(), half, 0.f, out.data());
+  kernels::cpu::affine_warp<std::uint8_t>(kernels::cpu::Stream{}, 1, 8, 8, img.pixels.data(), &half, 0.f, out.data());
   CHECK(out[0] == Approx(0.5f * img.at(0, 0)));
 }

@@ -100,9 +100,12 @@ TEST_CASE("clip_grad_norm_ scales gradients to the norm and reports the norm bef
   Tensor a = Tensor::zeros({2}, DType::Float64).requires_grad_(), b = Tensor::zeros({1}, DType::Float64).requires_grad_();
   a.set_grad(Tensor::from_vector<double>({3, 0}));
   b.set_grad(Tensor::from_vector<double>({4}));
-  CHECK(clip_grad_norm_({a, b}, 10.0) == Approx(5.0));
+  const Tensor norm = clip_grad_norm_({a, b}, 10.0);
+  CHECK(norm.dtype() == DType::Float64);
+  CHECK(norm.device() == a.device());
+  CHECK(norm.item() == Approx(5.0));
   CHECK(a.grad().to_vector<double>()[0] == 3.0);  // under the limit: unchanged
-  CHECK(clip_grad_norm_({a, b}, 1.0) == Approx(5.0));
+  CHECK(clip_grad_norm_({a, b}, 1.0).item() == Approx(5.0));
   CHECK(a.grad().to_vector<double>()[0] == Approx(0.6).epsilon(1e-6));
   CHECK(b.grad().to_vector<double>()[0] == Approx(0.8).epsilon(1e-6));
 }

@@ -8,7 +8,6 @@
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
@@ -29,20 +28,13 @@ class BatchNormBackward : public Node {
     const bool acc_params = (need_w && gin[1].accumulate) || (need_b && gin[2].accumulate);
     for (int i : {1, 2})
       if (gin[i].needed && acc_params && !gin[i].accumulate) gin[i].grad.zero_();
-    MINIDL_IF_CUDA(gout, kernels::cuda::batch_norm_backward(
-                             g_, training_, gout.data<float>(), x.data<float>(), ptr<float>(weight),
-                             mean_.data<float>(), invstd_.data<float>(), eps_,
-                             gin[0].needed ? gin[0].grad.data<float>() : nullptr, gin[0].accumulate,
-                             need_w ? gin[1].grad.data<float>() : nullptr,
-                             need_b ? gin[2].grad.data<float>() : nullptr, acc_params, cuda_stream(gout))) {
-      dispatch_cpu(gout, "batch_norm backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::batch_norm_backward<T>(g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
-                                   invstd_.data<T>(), gin[0].needed ? gin[0].grad.data<T>() : nullptr,
-                                   gin[0].accumulate, need_w ? gin[1].grad.data<T>() : nullptr,
-                                   need_b ? gin[2].grad.data<T>() : nullptr, acc_params);
-      });
-    }
+    dispatch("batch_norm backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      batch_norm_backward(s, g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
+                          invstd_.data<T>(), eps_, gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
+                          need_w ? gin[1].grad.data<T>() : nullptr, need_b ? gin[2].grad.data<T>() : nullptr,
+                          acc_params);
+    });
   }
 
  private:
@@ -83,37 +75,22 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({c}, x.dtype(), x.device());
   Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
-  if (training) {
-    MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_forward_train(
-                          g, x.data<float>(), ptr<float>(weight), ptr<float>(bias), eps, momentum,
-                          ptr<float>(running_mean), ptr<float>(running_var), y.data<float>(), mean.data<float>(),
-                          invstd.data<float>(), cuda_stream(x))) {
-      dispatch_cpu(x, "batch_norm", [&](auto tag) {
-        using T = decltype(tag);
-        kc::batch_norm_forward_train<T>(g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), eps, momentum,
-                                        ptr<T>(running_mean), ptr<T>(running_var), y.data<T>(), mean.data<T>(),
-                                        invstd.data<T>());
-      });
-    }
-  } else {
-    MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_forward_eval(g, x.data<float>(), ptr<float>(weight),
-                                                             ptr<float>(bias), running_mean.data<float>(),
-                                                             running_var.data<float>(), eps, y.data<float>(),
-                                                             cuda_stream(x))) {
-      dispatch_cpu(x, "batch_norm", [&](auto tag) {
-        using T = decltype(tag);
-        kc::batch_norm_forward_eval<T>(g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), running_mean.data<T>(),
-                                       running_var.data<T>(), eps, y.data<T>());
-      });
-    }
-    if (any_requires_grad({&x, &weight, &bias})) {
-      // Backward in evaluation mode treats the running statistics as constants: snapshot them.
-      mean.copy_(running_mean);
-      Tensor var = running_var.to(Device::cpu()).to(DType::Float64);
-      std::vector<double> v = var.to_vector<double>();
-      for (double& e : v) e = 1.0 / std::sqrt(e + eps);
-      invstd.copy_(Tensor::from_vector(v).to(x.dtype()).to(x.device()));
-    }
+  dispatch("batch_norm", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    if (training)
+      batch_norm_forward_train(s, g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), eps, momentum, ptr<T>(running_mean),
+                               ptr<T>(running_var), y.data<T>(), mean.data<T>(), invstd.data<T>());
+    else
+      batch_norm_forward_eval(s, g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), running_mean.data<T>(),
+                              running_var.data<T>(), eps, y.data<T>());
+  });
+  if (!training && any_requires_grad({&x, &weight, &bias})) {
+    // Backward in evaluation mode treats the running statistics as constants: snapshot them.
+    mean.copy_(running_mean);
+    Tensor var = running_var.to(Device::cpu()).to(DType::Float64);
+    std::vector<double> v = var.to_vector<double>();
+    for (double& e : v) e = 1.0 / std::sqrt(e + eps);
+    invstd.copy_(Tensor::from_vector(v).to(x.dtype()).to(x.device()));
   }
   return record(y, std::make_shared<BatchNormBackward>(g, training, eps, mean, invstd), {x, weight, bias});
 }

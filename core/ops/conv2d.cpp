@@ -5,7 +5,6 @@
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
@@ -17,28 +16,15 @@ class Conv2dBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     const Tensor& x = inputs[0];
     const Tensor& w = inputs[1];
-    MINIDL_IF_CUDA(gout, {
-      kernels::Stream s = cuda_stream(gout);
+    dispatch("conv2d backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
       if (gin[0].needed)
-        kernels::cuda::conv2d_backward_input(g_, gout.data<float>(), w.data<float>(), gin[0].grad.data<float>(),
-                                             gin[0].accumulate, s);
+        conv2d_backward_input(s, g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
       if (gin[1].needed)
-        kernels::cuda::conv2d_backward_weight(g_, x.data<float>(), gout.data<float>(), gin[1].grad.data<float>(),
-                                              gin[1].accumulate, s);
+        conv2d_backward_weight(s, g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
       if (gin.size() > 2 && gin[2].needed)
-        kernels::cuda::conv2d_backward_bias(g_, gout.data<float>(), gin[2].grad.data<float>(), gin[2].accumulate,
-                                            s);
-    }) {
-      dispatch_cpu(gout, "conv2d backward", [&](auto tag) {
-        using T = decltype(tag);
-        if (gin[0].needed)
-          kc::conv2d_backward_input<T>(g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
-        if (gin[1].needed)
-          kc::conv2d_backward_weight<T>(g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
-        if (gin.size() > 2 && gin[2].needed)
-          kc::conv2d_backward_bias<T>(g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
-      });
-    }
+        conv2d_backward_bias(s, g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
+    });
   }
 
  private:
@@ -69,13 +55,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                opt.padding[1], "] does not fit the input ", shape_str(x.shape()));
 
   Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
-  MINIDL_IF_CUDA(x, kernels::cuda::conv2d_forward(g, x.data<float>(), weight.data<float>(), ptr<float>(bias),
-                                                  y.data<float>(), cuda_stream(x))) {
-    dispatch_cpu(x, "conv2d", [&](auto tag) {
-      using T = decltype(tag);
-      kc::conv2d_forward<T>(g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
-    });
-  }
+  dispatch("conv2d", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    conv2d_forward(s, g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
+  });
   return record(y, std::make_shared<Conv2dBackward>(g), {x, weight, bias});
 }
 

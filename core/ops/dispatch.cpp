@@ -39,13 +39,16 @@ void check_dim(const Tensor& t, std::int64_t dims, const char* op, const char* a
                shape_str(t.shape()));
 }
 
-kernels::Stream cuda_stream([[maybe_unused]] const Tensor& t) {
 #if MINIDL_WITH_CUDA
+kernels::cuda::Stream cuda_stream(const Tensor& t) {
   kernels::cuda::set_device(t.device().index);
   return kernels::cuda::stream(t.device().index);
-#else
-  MINIDL_FAIL("this build has no CUDA backend");
+}
 #endif
+
+void fail_no_kernel(const char* op, const Tensor& t) {
+  MINIDL_FAIL(op, ": no kernel for ", t.str(),
+              t.device().is_cuda() && !MINIDL_WITH_CUDA ? " (this build has no CUDA backend)" : "");
 }
 
 }  // namespace minidl::ops_detail

@@ -5,7 +5,6 @@
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
@@ -16,27 +15,14 @@ class LinearBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     const Tensor& x = inputs[0];
     const Tensor& w = inputs[1];
-    MINIDL_IF_CUDA(gout, {
-      kernels::Stream s = cuda_stream(gout);
+    dispatch("linear backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
       if (gin[0].needed)
-        kernels::cuda::linear_backward_input(g_, gout.data<float>(), w.data<float>(), gin[0].grad.data<float>(),
-                                             gin[0].accumulate, s);
+        linear_backward_input(s, g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
       if (gin[1].needed)
-        kernels::cuda::linear_backward_weight(g_, x.data<float>(), gout.data<float>(), gin[1].grad.data<float>(),
-                                              gin[1].accumulate, s);
-      if (gin[2].needed)
-        kernels::cuda::linear_backward_bias(g_, gout.data<float>(), gin[2].grad.data<float>(), gin[2].accumulate, s);
-    }) {
-      dispatch_cpu(gout, "linear backward", [&](auto tag) {
-        using T = decltype(tag);
-        if (gin[0].needed)
-          kc::linear_backward_input<T>(g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
-        if (gin[1].needed)
-          kc::linear_backward_weight<T>(g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
-        if (gin[2].needed)
-          kc::linear_backward_bias<T>(g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
-      });
-    }
+        linear_backward_weight(s, g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
+      if (gin[2].needed) linear_backward_bias(s, g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
+    });
   }
 
  private:
@@ -58,13 +44,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_same_dtype("linear", {&x, &weight, &bias});
   const kernels::LinearGeometry g{x.size(0), x.size(1), weight.size(0)};
   Tensor y = Tensor::empty({g.batch, g.out}, x.dtype(), x.device());
-  MINIDL_IF_CUDA(x, kernels::cuda::linear_forward(g, x.data<float>(), weight.data<float>(), ptr<float>(bias),
-                                                  y.data<float>(), cuda_stream(x))) {
-    dispatch_cpu(x, "linear", [&](auto tag) {
-      using T = decltype(tag);
-      kc::linear_forward<T>(g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
-    });
-  }
+  dispatch("linear", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    linear_forward(s, g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
+  });
   return record(y, std::make_shared<LinearBackward>(g), {x, weight, bias});
 }
 

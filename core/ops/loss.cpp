@@ -1,11 +1,11 @@
 // log_softmax, cross_entropy (fused softmax + NLL with weights and label smoothing), argmax.
+#include "minidl/core/ops/device_check.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/loss.h"
 
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
@@ -16,15 +16,10 @@ class LogSoftmaxBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     if (!gin[0].needed) return;
     const std::int64_t rows = y_.size(0), cols = y_.size(1);
-    MINIDL_IF_CUDA(gout, kernels::cuda::log_softmax_backward(rows, cols, gout.data<float>(), y_.data<float>(),
-                                                             gin[0].grad.data<float>(), gin[0].accumulate,
-                                                             cuda_stream(gout))) {
-      dispatch_cpu(gout, "log_softmax backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::log_softmax_backward<T>(rows, cols, gout.data<T>(), y_.data<T>(), gin[0].grad.data<T>(),
-                                    gin[0].accumulate);
-      });
-    }
+    dispatch("log_softmax backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      log_softmax_backward(s, rows, cols, gout.data<T>(), y_.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
+    });
   }
 
  private:
@@ -39,16 +34,12 @@ class CrossEntropyBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     if (!gin[0].needed) return;
     const std::int64_t rows = logp_.size(0), cols = logp_.size(1);
-    MINIDL_IF_CUDA(gout, kernels::cuda::cross_entropy_backward(
-                             rows, cols, logp_.data<float>(), target_.data<std::int64_t>(), ptr<float>(weight_),
-                             smoothing_, gout.data<float>(), gin[0].grad.data<float>(), gin[0].accumulate,
-                             cuda_stream(gout))) {
-      dispatch_cpu(gout, "cross_entropy backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::cross_entropy_backward<T>(rows, cols, logp_.data<T>(), target_.data<std::int64_t>(), ptr<T>(weight_),
-                                      smoothing_, gout.item(), gin[0].grad.data<T>(), gin[0].accumulate);
-      });
-    }
+    // The upstream gradient is read by the kernel where it lies: no host read in backward.
+    dispatch("cross_entropy backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      cross_entropy_backward(s, rows, cols, logp_.data<T>(), target_.data<std::int64_t>(), ptr<T>(weight_),
+                             smoothing_, gout.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
+    });
   }
 
  private:
@@ -64,13 +55,10 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
                "log_softmax: supports dim 1 of a 2-d input [rows, classes], got input ", shape_str(x.shape()),
                " and dim ", dim);
   Tensor y = Tensor::empty_like(x);
-  MINIDL_IF_CUDA(x, kernels::cuda::log_softmax_forward(x.size(0), x.size(1), x.data<float>(), y.data<float>(),
-                                                       cuda_stream(x))) {
-    dispatch_cpu(x, "log_softmax", [&](auto tag) {
-      using T = decltype(tag);
-      kc::log_softmax_forward<T>(x.size(0), x.size(1), x.data<T>(), y.data<T>());
-    });
-  }
+  dispatch("log_softmax", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    log_softmax_forward(s, x.size(0), x.size(1), x.data<T>(), y.data<T>());
+  });
   return record(y, std::make_shared<LogSoftmaxBackward>(y.detach()), {x});
 }
 
@@ -95,21 +83,15 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   const std::int64_t rows = logits.size(0), cols = logits.size(1);
   Tensor logp = Tensor::empty_like(logits);
   Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
-  MINIDL_IF_CUDA(logits, {
-    Tensor flag = Tensor::zeros({1}, DType::Int64, logits.device());
-    kernels::cuda::cross_entropy_forward(rows, cols, logits.data<float>(), target.data<std::int64_t>(),
-                                         ptr<float>(w), opt.label_smoothing, logp.data<float>(),
-                                         loss.data<float>(), reinterpret_cast<int*>(flag.data<std::int64_t>()),
-                                         cuda_stream(logits));
-    MINIDL_CHECK(flag.item() == 0, "cross_entropy: a target is outside [0, ", cols, ")");
-  }) {
-    dispatch_cpu(logits, "cross_entropy", [&](auto tag) {
-      using T = decltype(tag);
-      *loss.data<T>() = static_cast<T>(kc::cross_entropy_forward<T>(
-          rows, cols, logits.data<T>(), target.data<std::int64_t>(), ptr<T>(w), opt.label_smoothing,
-          logp.data<T>()));
-    });
-  }
+  // A bad target is reported through the check's slot: at once on the CPU, at the next
+  // synchronisation on a GPU, so the forward pass never waits for the device.
+  IndexCheck bad_target(target, "cross_entropy", "target", "classes", cols);
+  dispatch("cross_entropy", logits, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    cross_entropy_forward(s, rows, cols, logits.data<T>(), target.data<std::int64_t>(), ptr<T>(w),
+                          opt.label_smoothing, logp.data<T>(), loss.data<T>(), bad_target.slot());
+  });
+  bad_target.done();
   return record(loss, std::make_shared<CrossEntropyBackward>(logp, target, w, opt.label_smoothing), {logits});
 }
 

@@ -5,7 +5,6 @@
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
@@ -15,15 +14,11 @@ class MaxPool2dBackward : public Node {
   const char* name() const override { return "MaxPool2dBackward"; }
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     if (!gin[0].needed) return;
-    MINIDL_IF_CUDA(gout, kernels::cuda::max_pool2d_backward(g_, gout.data<float>(), argmax_.data<std::int64_t>(),
-                                                            gin[0].grad.data<float>(), gin[0].accumulate,
-                                                            cuda_stream(gout))) {
-      dispatch_cpu(gout, "max_pool2d backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::max_pool2d_backward<T>(g_, gout.data<T>(), argmax_.data<std::int64_t>(), gin[0].grad.data<T>(),
-                                   gin[0].accumulate);
-      });
-    }
+    dispatch("max_pool2d backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      max_pool2d_backward(s, g_, gout.data<T>(), argmax_.data<std::int64_t>(), gin[0].grad.data<T>(),
+                          gin[0].accumulate);
+    });
   }
 
  private:
@@ -37,15 +32,11 @@ class AdaptiveAvgPool2dBackward : public Node {
   const char* name() const override { return "AdaptiveAvgPool2dBackward"; }
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     if (!gin[0].needed) return;
-    MINIDL_IF_CUDA(gout, kernels::cuda::adaptive_avg_pool2d_backward(in_[0], in_[1], in_[2], in_[3], oh_, ow_,
-                                                                     gout.data<float>(), gin[0].grad.data<float>(),
-                                                                     gin[0].accumulate, cuda_stream(gout))) {
-      dispatch_cpu(gout, "adaptive_avg_pool2d backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::adaptive_avg_pool2d_backward<T>(in_[0], in_[1], in_[2], in_[3], oh_, ow_, gout.data<T>(),
-                                            gin[0].grad.data<T>(), gin[0].accumulate);
-      });
-    }
+    dispatch("adaptive_avg_pool2d backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      adaptive_avg_pool2d_backward(s, in_[0], in_[1], in_[2], in_[3], oh_, ow_, gout.data<T>(), gin[0].grad.data<T>(),
+                                   gin[0].accumulate);
+    });
   }
 
  private:
@@ -71,13 +62,10 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dOptions& opt) {
                shape_str(x.shape()));
   Tensor y = Tensor::empty({g.n, g.c, g.oh, g.ow}, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(y.shape(), DType::Int64, x.device());
-  MINIDL_IF_CUDA(x, kernels::cuda::max_pool2d_forward(g, x.data<float>(), y.data<float>(),
-                                                      argmax.data<std::int64_t>(), cuda_stream(x))) {
-    dispatch_cpu(x, "max_pool2d", [&](auto tag) {
-      using T = decltype(tag);
-      kc::max_pool2d_forward<T>(g, x.data<T>(), y.data<T>(), argmax.data<std::int64_t>());
-    });
-  }
+  dispatch("max_pool2d", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    max_pool2d_forward(s, g, x.data<T>(), y.data<T>(), argmax.data<std::int64_t>());
+  });
   return record(y, std::make_shared<MaxPool2dBackward>(g, argmax), {x});
 }
 
@@ -88,14 +76,10 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_s
   MINIDL_CHECK(oh > 0 && ow > 0 && x.size(2) > 0 && x.size(3) > 0, "adaptive_avg_pool2d: output size [", oh, ", ",
                ow, "] and input ", shape_str(x.shape()), " must be non-empty");
   Tensor y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device());
-  MINIDL_IF_CUDA(x, kernels::cuda::adaptive_avg_pool2d_forward(x.size(0), x.size(1), x.size(2), x.size(3), oh, ow,
-                                                               x.data<float>(), y.data<float>(), cuda_stream(x))) {
-    dispatch_cpu(x, "adaptive_avg_pool2d", [&](auto tag) {
-      using T = decltype(tag);
-      kc::adaptive_avg_pool2d_forward<T>(x.size(0), x.size(1), x.size(2), x.size(3), oh, ow, x.data<T>(),
-                                         y.data<T>());
-    });
-  }
+  dispatch("adaptive_avg_pool2d", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    adaptive_avg_pool2d_forward(s, x.size(0), x.size(1), x.size(2), x.size(3), oh, ow, x.data<T>(), y.data<T>());
+  });
   return record(y, std::make_shared<AdaptiveAvgPool2dBackward>(x.shape(), oh, ow), {x});
 }
 

@@ -5,11 +5,11 @@
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
-// d(alpha * sum(x)) / dx = alpha everywhere: a broadcast of the upstream scalar.
+// d(alpha * sum(x)) / dx = alpha everywhere: a broadcast of the upstream scalar, read where it
+// lies (on a GPU, without a trip to the host).
 class SumBackward : public Node {
  public:
   SumBackward(double alpha, const char* name) : alpha_(alpha), name_(name) {}
@@ -17,21 +17,10 @@ class SumBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     GradSlot& slot = gin[0];
     if (!slot.needed) return;
-    const std::int64_t n = slot.grad.numel();
-    MINIDL_IF_CUDA(gout, kernels::cuda::fill_from_scalar(n, gout.data<float>(), static_cast<float>(alpha_),
-                                                         slot.grad.data<float>(), slot.accumulate,
-                                                         cuda_stream(gout))) {
-      dispatch_cpu(gout, "sum backward", [&](auto tag) {
-        using T = decltype(tag);
-        const T g = static_cast<T>(gout.item() * alpha_);
-        if (!slot.accumulate) {
-          kc::fill<T>(n, g, slot.grad.data<T>());
-        } else {
-          Tensor ones = Tensor::ones(slot.grad.shape(), slot.grad.dtype());
-          kc::scale<T>(n, g, ones.data<T>(), slot.grad.data<T>(), true);
-        }
-      });
-    }
+    dispatch("sum backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      fill_from_scalar(s, slot.grad.numel(), gout.data<T>(), alpha_, slot.grad.data<T>(), slot.accumulate);
+    });
   }
 
  private:
@@ -43,16 +32,10 @@ Tensor reduce(const Tensor& x, bool mean, const char* op) {
   check_float(x, op, "input");
   const double alpha = mean ? 1.0 / static_cast<double>(x.numel() ? x.numel() : 1) : 1.0;
   Tensor y = Tensor::empty({}, x.dtype(), x.device());
-  MINIDL_IF_CUDA(x, {
-    kernels::Stream s = cuda_stream(x);
-    kernels::cuda::sum(x.numel(), x.data<float>(), y.data<float>(), s);
-    if (mean) kernels::cuda::scale(1, static_cast<float>(alpha), y.data<float>(), y.data<float>(), false, s);
-  }) {
-    dispatch_cpu(x, op, [&](auto tag) {
-      using T = decltype(tag);
-      *y.data<T>() = static_cast<T>(kc::sum<T>(x.numel(), x.data<T>()) * alpha);
-    });
-  }
+  dispatch(op, x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    sum(s, x.numel(), x.data<T>(), alpha, y.data<T>());
+  });
   return record(y, std::make_shared<SumBackward>(alpha, mean ? "MeanBackward" : "SumBackward"), {x});
 }
 

@@ -6,8 +6,10 @@
 
 namespace minidl::kernels::cpu {
 
+namespace {
+
 template <typename In>
-void affine_warp(std::int64_t h, std::int64_t w, const In* src, const AffineMatrix& mat, float fill, float* dst) {
+void warp_one(std::int64_t h, std::int64_t w, const In* src, const AffineMatrix& mat, float fill, float* dst) {
   const float* m = mat.m;
   for (std::int64_t y = 0; y < h; ++y) {
     const float fy = static_cast<float>(y);
@@ -39,8 +41,17 @@ void affine_warp(std::int64_t h, std::int64_t w, const In* src, const AffineMatr
   }
 }
 
-template void affine_warp<std::uint8_t>(std::int64_t, std::int64_t, const std::uint8_t*, const AffineMatrix&, float,
-                                        float*);
-template void affine_warp<float>(std::int64_t, std::int64_t, const float*, const AffineMatrix&, float, float*);
+}  // namespace
+
+template <typename In>
+void affine_warp(Stream, std::int64_t n, std::int64_t h, std::int64_t w, const In* src, const AffineMatrix* mats,
+                 float fill, float* dst) {
+  for (std::int64_t i = 0; i < n; ++i) warp_one(h, w, src + i * h * w, mats[i], fill, dst + i * h * w);
+}
+
+template void affine_warp<std::uint8_t>(Stream, std::int64_t, std::int64_t, std::int64_t, const std::uint8_t*,
+                                        const AffineMatrix*, float, float*);
+template void affine_warp<float>(Stream, std::int64_t, std::int64_t, std::int64_t, const float*, const AffineMatrix*,
+                                 float, float*);
 
 }  // namespace minidl::kernels::cpu

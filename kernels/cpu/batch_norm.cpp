@@ -52,7 +52,7 @@ void affine_channel(const BatchNormGeometry& g, const T* x, std::int64_t c, doub
 }  // namespace
 
 template <typename T>
-void batch_norm_forward_train(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
+void batch_norm_forward_train(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
                               T* save_invstd) {
   MINIDL_CPU_PROFILE("batch_norm_forward_train");
@@ -83,7 +83,7 @@ void batch_norm_forward_train(const BatchNormGeometry& g, const T* x, const T* g
 }
 
 template <typename T>
-void batch_norm_forward_eval(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
                              const T* running_mean, const T* running_var, double eps, T* y) {
   MINIDL_CPU_PROFILE("batch_norm_forward_eval");
 #pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
@@ -101,8 +101,8 @@ void batch_norm_forward_eval(const BatchNormGeometry& g, const T* x, const T* ga
 //   dx = gamma * invstd * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy (x - mean)))
 // while in evaluation they are constants and dx = gamma * invstd * dy.
 template <typename T>
-void batch_norm_backward(const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
-                         const T* mean, const T* invstd, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
+void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
+                         const T* mean, const T* invstd, double, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
                          bool accumulate_params) {
   MINIDL_CPU_PROFILE("batch_norm_backward");
   const bool need_sums = dgamma || dbeta || (dx && training);
@@ -149,12 +149,12 @@ void batch_norm_backward(const BatchNormGeometry& g, bool training, const T* dy,
 }
 
 #define MINIDL_INSTANTIATE(T)                                                                                    \
-  template void batch_norm_forward_train<T>(const BatchNormGeometry&, const T*, const T*, const T*, double,      \
+  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double,      \
                                             double, T*, T*, T*, T*, T*);                                         \
-  template void batch_norm_forward_eval<T>(const BatchNormGeometry&, const T*, const T*, const T*, const T*,    \
+  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,    \
                                            const T*, double, T*);                                               \
-  template void batch_norm_backward<T>(const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
-                                       const T*, T*, bool, T*, T*, bool);
+  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
+                                       const T*, double, T*, bool, T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)
 #undef MINIDL_INSTANTIATE

@@ -244,7 +244,7 @@ ConvImpl conv_impl() { return impl_setting().load(); }
 
 // y[k, cols] = W[k, crs] col[crs, cols] (+ bias), per chunk.
 template <typename T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+void conv2d_forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   MINIDL_CPU_PROFILE("conv2d_forward");
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(Dir::Forward, g);
@@ -261,12 +261,12 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const 
       // GEMM adds onto it.
       if (bias)
         for (std::int64_t k = 0; k < g.k; ++k) std::fill(yb + k * ohw, yb + (k + 1) * ohw, bias[k]);
-      gemm<T>(false, false, g.k, ohw, crs, T(1), weight, crs, col, ohw, bias ? T(1) : T(0), yb, ohw);
+      gemm<T>(Stream{}, false, false, g.k, ohw, crs, T(1), weight, crs, col, ohw, bias ? T(1) : T(0), yb, ohw);
       return;
     }
     // [k][nb*ohw] -> y's [nb][k][ohw], adding the bias on the way.
     T* out = scratch<T>(Scratch::Gemm, g.k * cols);
-    gemm<T>(false, false, g.k, cols, crs, T(1), weight, crs, col, cols, T(0), out, cols);
+    gemm<T>(Stream{}, false, false, g.k, cols, crs, T(1), weight, crs, col, cols, T(0), out, cols);
     for (std::int64_t k = 0; k < g.k; ++k) {
       const T add = bias ? bias[k] : T(0);
       for (std::int64_t b = 0; b < nb; ++b) {
@@ -282,7 +282,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const 
 // dcol[crs, cols] = W^T[crs, k] dy[k, cols], folded back onto dx by col2im. Chunks write
 // disjoint images of dx.
 template <typename T>
-void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+void conv2d_backward_input(Stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_input");
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(Dir::BackwardData, g);
@@ -295,11 +295,11 @@ void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight
     const T* dyc = dy_matrix(g, dy + b0 * g.k * ohw, nb);
     T* dxb = dx + b0 * g.c * g.h * g.w;
     if (nb == 1 && is_pointwise(g)) {  // dcol is dx itself
-      gemm<T>(true, false, crs, cols, g.k, T(1), weight, crs, dyc, cols, accumulate ? T(1) : T(0), dxb, cols);
+      gemm<T>(Stream{}, true, false, crs, cols, g.k, T(1), weight, crs, dyc, cols, accumulate ? T(1) : T(0), dxb, cols);
       return;
     }
     T* dcol = scratch<T>(Scratch::Columns, crs * cols);
-    gemm<T>(true, false, crs, cols, g.k, T(1), weight, crs, dyc, cols, T(0), dcol, cols);
+    gemm<T>(Stream{}, true, false, crs, cols, g.k, T(1), weight, crs, dyc, cols, T(0), dcol, cols);
     col2im(g, dcol, nb, dxb, accumulate);
   });
 }
@@ -308,7 +308,7 @@ void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight
 // writes its own partial dW, and the partials are then added in chunk order: the result does
 // not depend on which thread ran which chunk, so training stays bit-reproducible.
 template <typename T>
-void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+void conv2d_backward_weight(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_weight");
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(Dir::BackwardWeight, g);
@@ -324,9 +324,9 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
     const T* col = columns_of(g, x + b0 * g.c * g.h * g.w, nb);
     const T* dyc = dy_matrix(g, dy + b0 * g.k * ohw, nb);
     if (partials)
-      gemm<T>(false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, T(0), partials + i * size, crs);
+      gemm<T>(Stream{}, false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, T(0), partials + i * size, crs);
     else
-      gemm<T>(false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, accumulate ? T(1) : T(0), dweight, crs);
+      gemm<T>(Stream{}, false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, accumulate ? T(1) : T(0), dweight, crs);
   });
   if (!partials) return;
 #pragma omp parallel for simd schedule(static) if (chunks.count * size >= kParallelGrain)
@@ -340,7 +340,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
 // dbias[k] = sum of dy over images and positions. Each channel is summed by one thread in a
 // fixed order, so the result does not depend on the thread count.
 template <typename T>
-void conv2d_backward_bias(const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate) {
+void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_bias");
   const std::int64_t ohw = g.oh * g.ow;
 #pragma omp parallel for schedule(static) if (g.n * g.k * ohw >= kParallelGrain)
@@ -356,10 +356,10 @@ void conv2d_backward_bias(const Conv2dGeometry& g, const T* dy, T* dbias, bool a
 }
 
 #define MINIDL_INSTANTIATE(T)                                                                    \
-  template void conv2d_forward<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);     \
-  template void conv2d_backward_input<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);  \
-  template void conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*, bool); \
-  template void conv2d_backward_bias<T>(const Conv2dGeometry&, const T*, T*, bool);
+  template void conv2d_forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);     \
+  template void conv2d_backward_input<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);  \
+  template void conv2d_backward_weight<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool); \
+  template void conv2d_backward_bias<T>(Stream, const Conv2dGeometry&, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)
 #undef MINIDL_INSTANTIATE

@@ -114,7 +114,7 @@ void taps_conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, c
     bool first = true;
     for (std::int64_t r = rr.begin; r < rr.end && ss.begin < ss.end; ++r) {
       const std::int64_t iy = oy * g.stride_h - g.pad_h + r, ix0 = ox * g.stride_w - g.pad_w + ss.begin;
-      gemm<T>(false, false, m, g.n, (ss.end - ss.begin) * g.c, T(1), w2 + (k0 * taps + r * g.s + ss.begin) * g.c,
+      gemm<T>(Stream{}, false, false, m, g.n, (ss.end - ss.begin) * g.c, T(1), w2 + (k0 * taps + r * g.s + ss.begin) * g.c,
               taps * g.c, xt + (iy * g.w + ix0) * g.c * g.n, g.n, first ? T(0) : T(1), out, g.n);
       first = false;
     }
@@ -144,7 +144,7 @@ void taps_conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* w
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
         const std::int64_t s = ix - ox * g.stride_w + g.pad_w;
         if (s < 0 || s >= g.s) continue;
-        gemm<T>(true, false, m, g.n, g.k, T(1), w2 + (r * g.s + s) * g.c + c0, taps * g.c,
+        gemm<T>(Stream{}, true, false, m, g.n, g.k, T(1), w2 + (r * g.s + s) * g.c + c0, taps * g.c,
                 dyt + (oy * g.ow + ox) * g.k * g.n, g.n, first ? T(0) : T(1), out, g.n);
         first = false;
       }
@@ -174,7 +174,7 @@ void taps_conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* d
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
         const std::int64_t ix = ox * g.stride_w - g.pad_w + s;
         if (ix < 0 || ix >= g.w) continue;
-        gemm<T>(false, true, m, g.c, g.n, T(1), dyt + ((oy * g.ow + ox) * g.k + k0) * g.n, g.n,
+        gemm<T>(Stream{}, false, true, m, g.c, g.n, T(1), dyt + ((oy * g.ow + ox) * g.k + k0) * g.n, g.n,
                 xt + (iy * g.w + ix) * g.c * g.n, g.n, first ? T(0) : T(1), out, taps * g.c);
         first = false;
       }

@@ -33,7 +33,7 @@ void sgemm_or_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n
 #endif
 
 template <typename T>
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+void gemm(Stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   MINIDL_CPU_PROFILE("gemm");
   if (m == 0 || n == 0) return;
@@ -61,33 +61,33 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 // y = x W^T + b. The bias is broadcast into y first so the GEMM adds onto it (beta = 1): one
 // pass over y instead of a GEMM pass and a bias pass.
 template <typename T>
-void linear_forward(const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+void linear_forward(Stream, const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   MINIDL_CPU_PROFILE("linear_forward");
   if (bias) {
     for (std::int64_t i = 0; i < g.batch; ++i)
       for (std::int64_t o = 0; o < g.out; ++o) y[i * g.out + o] = bias[o];
   }
-  gemm<T>(false, true, g.batch, g.out, g.in, T(1), x, g.in, weight, g.in, bias ? T(1) : T(0), y, g.out);
+  gemm<T>(Stream{}, false, true, g.batch, g.out, g.in, T(1), x, g.in, weight, g.in, bias ? T(1) : T(0), y, g.out);
 }
 
 // dx[batch, in] = dy[batch, out] W[out, in]
 template <typename T>
-void linear_backward_input(const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+void linear_backward_input(Stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("linear_backward_input");
-  gemm<T>(false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx, g.in);
+  gemm<T>(Stream{}, false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx, g.in);
 }
 
 // dW[out, in] = dy^T[out, batch] x[batch, in]
 template <typename T>
-void linear_backward_weight(const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+void linear_backward_weight(Stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   MINIDL_CPU_PROFILE("linear_backward_weight");
-  gemm<T>(true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight, g.in);
+  gemm<T>(Stream{}, true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight, g.in);
 }
 
 // dbias[o] = sum over the batch of dy[., o]: rows are added in order, so the inner loop runs
 // along a row and vectorises.
 template <typename T>
-void linear_backward_bias(const LinearGeometry& g, const T* dy, T* dbias, bool accumulate) {
+void linear_backward_bias(Stream, const LinearGeometry& g, const T* dy, T* dbias, bool accumulate) {
   MINIDL_CPU_PROFILE("linear_backward_bias");
   if (!accumulate)
     for (std::int64_t o = 0; o < g.out; ++o) dbias[o] = T(0);
@@ -99,12 +99,12 @@ void linear_backward_bias(const LinearGeometry& g, const T* dy, T* dbias, bool a
 }
 
 #define MINIDL_INSTANTIATE(T)                                                                                     \
-  template void gemm<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, \
+  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, \
                         std::int64_t, T, T*, std::int64_t);                                                        \
-  template void linear_forward<T>(const LinearGeometry&, const T*, const T*, const T*, T*);                       \
-  template void linear_backward_input<T>(const LinearGeometry&, const T*, const T*, T*, bool);                    \
-  template void linear_backward_weight<T>(const LinearGeometry&, const T*, const T*, T*, bool);                   \
-  template void linear_backward_bias<T>(const LinearGeometry&, const T*, T*, bool);
+  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*);                       \
+  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                    \
+  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                   \
+  template void linear_backward_bias<T>(Stream, const LinearGeometry&, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)
 #undef MINIDL_INSTANTIATE

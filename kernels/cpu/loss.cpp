@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
-#include "minidl/core/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -15,24 +15,19 @@ namespace {
 
 using detail::kParallelGrain;
 
-// Before any target is used as an index: a wrong label must be an error that names it, never an
-// out-of-bounds read.
-void check_targets(const char* op, std::int64_t rows, std::int64_t cols, const std::int64_t* target) {
-  for (std::int64_t i = 0; i < rows; ++i)
-    MINIDL_CHECK(target[i] >= 0 && target[i] < cols, op, ": target of row ", i, " is ", target[i],
-                 ", outside the ", cols, " classes [0, ", cols, ")");
-}
+bool valid_target(std::int64_t t, std::int64_t cols) { return t >= 0 && t < cols; }
 
 template <typename T>
 double weight_of(const T* class_weight, std::int64_t c) {
   return class_weight ? static_cast<double>(class_weight[c]) : 1.0;
 }
 
-// W = sum_i w[y_i], the normaliser of the mean reduction.
+// W = sum_i w[y_i], the normaliser of the mean reduction, over the rows with a valid target.
 template <typename T>
-double total_weight(std::int64_t rows, const std::int64_t* target, const T* class_weight) {
+double total_weight(std::int64_t rows, std::int64_t cols, const std::int64_t* target, const T* class_weight) {
   double total = 0.0;
-  for (std::int64_t i = 0; i < rows; ++i) total += weight_of(class_weight, target[i]);
+  for (std::int64_t i = 0; i < rows; ++i)
+    if (valid_target(target[i], cols)) total += weight_of(class_weight, target[i]);
   return total;
 }
 
@@ -40,7 +35,7 @@ double total_weight(std::int64_t rows, const std::int64_t* target, const T* clas
 
 // y = x - (max + log sum exp(x - max)): shifting by the row's max keeps exp from overflowing.
 template <typename T>
-void log_softmax_forward(std::int64_t rows, std::int64_t cols, const T* x, T* y) {
+void log_softmax_forward(Stream, std::int64_t rows, std::int64_t cols, const T* x, T* y) {
   MINIDL_CPU_PROFILE("log_softmax_forward");
   if (cols <= 0) return;
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelGrain)
@@ -57,7 +52,7 @@ void log_softmax_forward(std::int64_t rows, std::int64_t cols, const T* x, T* y)
 }
 
 template <typename T>
-void log_softmax_backward(std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx, bool accumulate) {
+void log_softmax_backward(Stream, std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("log_softmax_backward");
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelGrain)
   for (std::int64_t i = 0; i < rows; ++i) {
@@ -74,11 +69,18 @@ void log_softmax_backward(std::int64_t rows, std::int64_t cols, const T* dy, con
 }
 
 template <typename T>
-double cross_entropy_forward(std::int64_t rows, std::int64_t cols, const T* logits, const std::int64_t* target,
-                             const T* class_weight, double label_smoothing, T* logp) {
+void cross_entropy_forward(Stream s, std::int64_t rows, std::int64_t cols, const T* logits,
+                           const std::int64_t* target, const T* class_weight, double label_smoothing, T* logp, T* loss,
+                           std::int64_t* bad_target) {
   MINIDL_CPU_PROFILE("cross_entropy_forward");
-  check_targets("cross_entropy", rows, cols, target);
-  log_softmax_forward(rows, cols, logits, logp);
+  // Before any target is used as an index: a wrong label is reported, never an out-of-bounds read.
+  for (std::int64_t i = 0; i < rows; ++i)
+    if (!valid_target(target[i], cols)) {
+      *bad_target = i + 1;
+      *loss = std::numeric_limits<T>::quiet_NaN();
+      return;
+    }
+  log_softmax_forward(s, rows, cols, logits, logp);
   // Summed in row order on one thread: the loss of a batch is the same whatever the threads.
   double nll = 0.0, smooth = 0.0;
   for (std::int64_t i = 0; i < rows; ++i) {
@@ -88,19 +90,20 @@ double cross_entropy_forward(std::int64_t rows, std::int64_t cols, const T* logi
       for (std::int64_t c = 0; c < cols; ++c) smooth -= weight_of(class_weight, c) * static_cast<double>(lp[c]);
   }
   // W == 0 (every target has weight 0) gives NaN, as in PyTorch.
-  const double W = total_weight(rows, target, class_weight);
-  return (1.0 - label_smoothing) * nll / W + label_smoothing / static_cast<double>(cols) * smooth / W;
+  const double W = total_weight(rows, cols, target, class_weight);
+  *loss = static_cast<T>((1.0 - label_smoothing) * nll / W +
+                         label_smoothing / static_cast<double>(cols) * smooth / W);
 }
 
 // d loss / d logits[i,j] = p[i,j] * S_i - q_i[j], with q_i[j] the weight row i's loss puts on
 // class j (see loss.h) and S_i their sum.
 template <typename T>
-void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const T* logp, const std::int64_t* target,
-                            const T* class_weight, double label_smoothing, double grad_loss, T* dlogits,
+void cross_entropy_backward(Stream, std::int64_t rows, std::int64_t cols, const T* logp, const std::int64_t* target,
+                            const T* class_weight, double label_smoothing, const T* grad_loss_ptr, T* dlogits,
                             bool accumulate) {
   MINIDL_CPU_PROFILE("cross_entropy_backward");
-  check_targets("cross_entropy backward", rows, cols, target);
-  const double W = total_weight(rows, target, class_weight);
+  const double grad_loss = static_cast<double>(*grad_loss_ptr);
+  const double W = total_weight(rows, cols, target, class_weight);
   double weight_sum = 0.0;  // sum_c w[c]
   for (std::int64_t c = 0; c < cols; ++c) weight_sum += weight_of(class_weight, c);
   const double hard = (1.0 - label_smoothing) / W;                         // times w[y_i] at j == y_i
@@ -110,9 +113,10 @@ void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const T* logp,
     const T* lp = logp + i * cols;
     T* d = dlogits + i * cols;
     const std::int64_t y = target[i];
-    const double S = hard * weight_of(class_weight, y) + soft * weight_sum;
+    const bool ok = valid_target(y, cols);  // a bad row's loss was reported; it adds nothing
+    const double S = ok ? hard * weight_of(class_weight, y) + soft * weight_sum : 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      double q = soft * weight_of(class_weight, j);
+      double q = ok ? soft * weight_of(class_weight, j) : 0.0;
       if (j == y) q += hard * weight_of(class_weight, y);
       const double v = grad_loss * (std::exp(static_cast<double>(lp[j])) * S - q);
       d[j] = static_cast<T>(accumulate ? static_cast<double>(d[j]) + v : v);
@@ -120,13 +124,13 @@ void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const T* logp,
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                  \
-  template void log_softmax_forward<T>(std::int64_t, std::int64_t, const T*, T*);                             \
-  template void log_softmax_backward<T>(std::int64_t, std::int64_t, const T*, const T*, T*, bool);            \
-  template double cross_entropy_forward<T>(std::int64_t, std::int64_t, const T*, const std::int64_t*, const T*, \
-                                           double, T*);                                                        \
-  template void cross_entropy_backward<T>(std::int64_t, std::int64_t, const T*, const std::int64_t*, const T*, \
-                                          double, double, T*, bool);
+#define MINIDL_INSTANTIATE(T)                                                                                    \
+  template void log_softmax_forward<T>(Stream, std::int64_t, std::int64_t, const T*, T*);                         \
+  template void log_softmax_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const T*, T*, bool);        \
+  template void cross_entropy_forward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,       \
+                                         const T*, double, T*, T*, std::int64_t*);                                \
+  template void cross_entropy_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,      \
+                                          const T*, double, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)
 #undef MINIDL_INSTANTIATE

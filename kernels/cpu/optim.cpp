@@ -14,10 +14,11 @@ namespace minidl::kernels::cpu {
 
 using detail::kParallelGrain;
 
+namespace {
+
 template <typename T>
-void sgd_step(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
-  MINIDL_CPU_PROFILE("sgd_step");
-  MINIDL_CHECK(o.momentum == 0.0 || p.state1, "sgd_step: momentum ", o.momentum,
+void sgd_one(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
+  MINIDL_CHECK(o.momentum == 0.0 || p.n <= 0 || p.state1, "sgd_step: momentum ", o.momentum,
                " needs a momentum buffer, got none for a parameter of ", p.n, " elements");
   const T wd = static_cast<T>(o.weight_decay), momentum = static_cast<T>(o.momentum);
   const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-o.lr);
@@ -40,9 +41,7 @@ void sgd_step(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
 }
 
 template <typename T>
-void adamw_step(const ParamSlice<T>& p, const AdamWOptions& o) {
-  MINIDL_CPU_PROFILE("adamw_step");
-  MINIDL_CHECK(o.step >= 1, "adamw_step: step counts from 1, got ", o.step);
+void adamw_one(const ParamSlice<T>& p, const AdamWOptions& o) {
   const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(o.step));
   const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(o.step));
   const T decay = static_cast<T>(1.0 - o.lr * o.weight_decay);
@@ -69,9 +68,50 @@ void adamw_step(const ParamSlice<T>& p, const AdamWOptions& o) {
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                  \
-  template void sgd_step<T>(const ParamSlice<T>&, const SgdOptions&, bool); \
-  template void adamw_step<T>(const ParamSlice<T>&, const AdamWOptions&);
+}  // namespace
+
+// One tensor after the other, each threaded on its own, in the order given: the same order as
+// the one-tensor-at-a-time loop PyTorch runs, so results match it bit for bit.
+template <typename T>
+void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdOptions& o, bool first_step) {
+  MINIDL_CPU_PROFILE("sgd_step");
+  for (int i = 0; i < count; ++i) sgd_one(params[i], o, first_step);
+}
+
+template <typename T>
+void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWOptions& o) {
+  MINIDL_CPU_PROFILE("adamw_step");
+  MINIDL_CHECK(o.step >= 1, "adamw_step: step counts from 1, got ", o.step);
+  for (int i = 0; i < count; ++i) adamw_one(params[i], o);
+}
+
+// Each tensor's sum of squares in double (detail::blocked_sum), added in tensor order.
+template <typename T>
+void total_norm(Stream, const Span<const T>* xs, int count, double* norm) {
+  MINIDL_CPU_PROFILE("total_norm");
+  double total = 0.0;
+  for (int i = 0; i < count; ++i) total += detail::blocked_sum(xs[i].n, xs[i].data, [](double v) { return v * v; });
+  *norm = std::sqrt(total);
+}
+
+template <typename T>
+void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, double max_norm) {
+  MINIDL_CPU_PROFILE("clip_by_norm");
+  const double coef = max_norm / (*norm + 1e-6);
+  if (!(coef < 1.0)) return;
+  const T c = static_cast<T>(coef);
+  for (int i = 0; i < count; ++i) {
+    T* x = xs[i].data;
+#pragma omp parallel for simd schedule(static) if (xs[i].n >= kParallelGrain)
+    for (std::int64_t j = 0; j < xs[i].n; ++j) x[j] = c * x[j];
+  }
+}
+
+#define MINIDL_INSTANTIATE(T)                                                                  \
+  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool);     \
+  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);       \
+  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                   \
+  template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)
 #undef MINIDL_INSTANTIATE

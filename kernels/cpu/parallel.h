@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 #include <new>
@@ -75,6 +76,30 @@ inline void* scratch_bytes(Scratch slot, std::size_t bytes) {
 template <typename T>
 T* scratch(Scratch slot, std::int64_t count) {
   return static_cast<T*>(scratch_bytes(slot, static_cast<std::size_t>(count) * sizeof(T)));
+}
+
+// The sum of term(x[i]) over a buffer, in double. The buffer is cut into blocks whose size
+// depends on n alone, each block summed in double (vectorised), and the block sums combined
+// pairwise in a fixed order. The result is thus the same for any thread count (bit-identical
+// training runs depend on it), and the error grows like log(blocks) rather than n.
+template <typename T, typename F>
+double blocked_sum(std::int64_t n, const T* x, F term) {
+  constexpr std::int64_t kMaxBlocks = 1024, kMinBlock = 4096;
+  if (n <= 0) return 0.0;
+  const std::int64_t block = std::max(kMinBlock, (n + kMaxBlocks - 1) / kMaxBlocks);
+  const std::int64_t blocks = (n + block - 1) / block;
+  double partial[kMaxBlocks];
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+  for (std::int64_t bi = 0; bi < blocks; ++bi) {
+    const std::int64_t begin = bi * block, end = std::min(n, begin + block);
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t i = begin; i < end; ++i) acc += term(static_cast<double>(x[i]));
+    partial[bi] = acc;
+  }
+  for (std::int64_t width = 1; width < blocks; width *= 2)
+    for (std::int64_t i = 0; i + width < blocks; i += 2 * width) partial[i] += partial[i + width];
+  return partial[0];
 }
 
 }  // namespace minidl::kernels::cpu::detail

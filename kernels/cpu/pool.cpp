@@ -144,7 +144,7 @@ bool is_3x3s2p1(const Pool2dGeometry& g) {
 // Windows are clipped to the image, so padding cells are never candidates (as if they held
 // -inf); finalize() guarantees every window keeps at least one real cell.
 template <typename T>
-void max_pool2d_forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax) {
+void max_pool2d_forward(Stream, const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax) {
   MINIDL_CPU_PROFILE("max_pool2d_forward");
   const std::int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   // Output columns whose window lies inside the image: ox * stride_w - pad_w >= 0 and
@@ -188,7 +188,7 @@ void max_pool2d_forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t*
 }
 
 template <typename T>
-void max_pool2d_backward(const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate) {
+void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("max_pool2d_backward");
   const std::int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
 #pragma omp parallel for schedule(static) if (planes * (hw + ohw) >= kParallelGrain)
@@ -203,7 +203,7 @@ void max_pool2d_backward(const Pool2dGeometry& g, const T* dy, const std::int64_
 }
 
 template <typename T>
-void adaptive_avg_pool2d_forward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
+void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
                                  std::int64_t ow, const T* x, T* y) {
   MINIDL_CPU_PROFILE("adaptive_avg_pool2d_forward");
   const std::int64_t planes = n * c;
@@ -227,7 +227,7 @@ void adaptive_avg_pool2d_forward(std::int64_t n, std::int64_t c, std::int64_t h,
 // Each output spreads its gradient evenly over its window; windows overlap when the sizes do
 // not divide, and then a cell collects from every window that holds it.
 template <typename T>
-void adaptive_avg_pool2d_backward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
+void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
                                   std::int64_t ow, const T* dy, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("adaptive_avg_pool2d_backward");
   const std::int64_t planes = n * c;
@@ -249,11 +249,11 @@ void adaptive_avg_pool2d_backward(std::int64_t n, std::int64_t c, std::int64_t h
 }
 
 #define MINIDL_INSTANTIATE(T)                                                                                    \
-  template void max_pool2d_forward<T>(const Pool2dGeometry&, const T*, T*, std::int64_t*);                      \
-  template void max_pool2d_backward<T>(const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);         \
-  template void adaptive_avg_pool2d_forward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t,          \
+  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*);                      \
+  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);         \
+  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,          \
                                                std::int64_t, std::int64_t, const T*, T*);                        \
-  template void adaptive_avg_pool2d_backward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
+  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
                                                 std::int64_t, std::int64_t, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

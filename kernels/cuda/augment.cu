@@ -50,12 +50,16 @@ __global__ void affine_warp_kernel(std::int64_t n, std::int64_t h, std::int64_t 
 
 }  // namespace
 
-void affine_warp(std::int64_t n, std::int64_t h, std::int64_t w, const float* src, const AffineMatrix* mats, float fill,
-                 float* dst, Stream stream) {
+template <typename In>
+void affine_warp(Stream stream, std::int64_t n, std::int64_t h, std::int64_t w, const In* src,
+                 const AffineMatrix* mats, float fill, float* dst) {
   const std::int64_t total = n * h * w;
   if (total <= 0) return;
   affine_warp_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(n, h, w, src, mats, fill, dst);
   CUDA_LAUNCH_CHECK("affine_warp_kernel");
 }
+
+template void affine_warp<float>(Stream, std::int64_t, std::int64_t, std::int64_t, const float*, const AffineMatrix*,
+                                 float, float*);
 
 }  // namespace minidl::kernels::cuda

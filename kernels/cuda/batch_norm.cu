@@ -132,9 +132,8 @@ void set_batch_norm_impl(BatchNormImpl impl) {
 
 BatchNormImpl batch_norm_impl() { return g_impl.load(); }
 
-void batch_norm_forward_train(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
-                              double eps, double momentum, float* running_mean, float* running_var, float* y,
-                              float* save_mean, float* save_invstd, Stream stream) {
+template <typename T>
+void batch_norm_forward_train(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd) {
   if (g.c <= 0 || g.n * g.hw <= 0) return;
   check_channels(g);
 #if MINIDL_WITH_CUDNN
@@ -147,8 +146,8 @@ void batch_norm_forward_train(const BatchNormGeometry& g, const float* x, const 
   CUDA_LAUNCH_CHECK("bn_forward_train_kernel");
 }
 
-void batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
-                             const float* running_mean, const float* running_var, double eps, float* y, Stream stream) {
+template <typename T>
+void batch_norm_forward_eval(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var, double eps, T* y) {
   const std::int64_t total = g.n * g.c * g.hw;
   if (total <= 0) return;
 #if MINIDL_WITH_CUDNN
@@ -161,9 +160,10 @@ void batch_norm_forward_eval(const BatchNormGeometry& g, const float* x, const f
   CUDA_LAUNCH_CHECK("bn_forward_eval_kernel");
 }
 
-void batch_norm_backward(const BatchNormGeometry& g, bool training, const float* dy, const float* x, const float* gamma,
-                         const float* mean, const float* invstd, double eps, float* dx, bool accumulate_dx,
-                         float* dgamma, float* dbeta, bool accumulate_params, Stream stream) {
+template <typename T>
+void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x,
+                         const T* gamma, const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx,
+                         T* dgamma, T* dbeta, bool accumulate_params) {
   if (g.c <= 0 || (!dx && !dgamma && !dbeta)) return;
   check_channels(g);
 #if MINIDL_WITH_CUDNN
@@ -191,5 +191,12 @@ void batch_norm_backward(const BatchNormGeometry& g, bool training, const float*
   }
   CUDA_LAUNCH_CHECK("bn_backward_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T) \
+  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double, double, T*, T*, T*, T*, T*); \
+  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*, const T*, double, T*); \
+  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, const T*, double, T*, bool, T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -181,8 +181,8 @@ void set_conv_algo(ConvAlgo a) {
 
 ConvAlgo conv_algo() { return g_conv_algo.load(); }
 
-void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y,
-                    Stream stream) {
+template <typename T>
+void conv2d_forward(Stream stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   const Dims d = dims_of(g);
   const std::int64_t total = g.n * g.k * g.oh * g.ow;
   if (total == 0) return;
@@ -202,8 +202,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight
                            "conv2d_forward (implicit GEMM)");
 }
 
-void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* weight, float* dx, bool accumulate,
-                           Stream stream) {
+template <typename T>
+void conv2d_backward_input(Stream stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   const Dims d = dims_of(g);
   if (g.n * g.c * g.h * g.w == 0) return;
   const cudaStream_t s = native(stream);
@@ -223,8 +223,8 @@ void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float
                              BwdDataEpilogue<false>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
 }
 
-void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dweight, bool accumulate,
-                            Stream stream) {
+template <typename T>
+void conv2d_backward_weight(Stream stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   const Dims d = dims_of(g);
   if (g.k * g.c * g.r * g.s == 0) return;
   const cudaStream_t s = native(stream);
@@ -244,7 +244,8 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
                              s, "conv2d_backward_weight (implicit GEMM)");
 }
 
-void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* dbias, bool accumulate, Stream stream) {
+template <typename T>
+void conv2d_backward_bias(Stream stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate) {
   if (g.k <= 0) return;
   MINIDL_CHECK(g.k <= INT_MAX, "conv2d_backward_bias (CUDA): too many channels");
   const unsigned blocks = static_cast<unsigned>(g.k);
@@ -254,5 +255,13 @@ void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* dbias
     conv_bias_grad_kernel<false><<<blocks, kBlock, 0, native(stream)>>>(g.n, g.k, g.oh * g.ow, dy, dbias);
   CUDA_LAUNCH_CHECK("conv_bias_grad_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T) \
+  template void conv2d_forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*); \
+  template void conv2d_backward_input<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool); \
+  template void conv2d_backward_weight<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool); \
+  template void conv2d_backward_bias<T>(Stream, const Conv2dGeometry&, const T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -1,6 +1,6 @@
 // Elementwise ops and the whole-buffer sum.
-#include "minidl/kernels/cuda/context.h"
 #include "minidl/kernels/cuda/launch.cuh"
+#include "minidl/kernels/cuda/reduce.cuh"
 #include "minidl/kernels/elementwise.h"
 
 namespace minidl::kernels::cuda {
@@ -11,14 +11,15 @@ using detail::native;
 
 namespace {
 
-__global__ void fill_kernel(std::int64_t n, float value, float* y) {
+template <typename T>
+__global__ void fill_kernel(std::int64_t n, T value, T* y) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x)
     y[i] = value;
 }
 
-template <bool Accumulate>
-__global__ void scale_kernel(std::int64_t n, float alpha, const float* x, float* y) {
+template <bool Accumulate, typename T>
+__global__ void scale_kernel(std::int64_t n, T alpha, const T* x, T* y) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     if (Accumulate)
@@ -28,33 +29,36 @@ __global__ void scale_kernel(std::int64_t n, float alpha, const float* x, float*
   }
 }
 
-__global__ void add_kernel(std::int64_t n, const float* a, const float* b, float* y) {
+template <typename T>
+__global__ void add_kernel(std::int64_t n, const T* a, const T* b, T* y) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x)
     y[i] = a[i] + b[i];
 }
 
-__global__ void add_relu_kernel(std::int64_t n, const float* a, const float* b, float* y) {
+template <typename T>
+__global__ void add_relu_kernel(std::int64_t n, const T* a, const T* b, T* y) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
-    const float v = a[i] + b[i];
-    y[i] = v > 0.f ? v : 0.f;
+    const T v = a[i] + b[i];
+    y[i] = v > T(0) ? v : T(0);
   }
 }
 
-__global__ void relu_forward_kernel(std::int64_t n, const float* x, float* y) {
+template <typename T>
+__global__ void relu_forward_kernel(std::int64_t n, const T* x, T* y) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
-    const float v = x[i];
-    y[i] = v > 0.f ? v : 0.f;
+    const T v = x[i];
+    y[i] = v > T(0) ? v : T(0);
   }
 }
 
-template <bool Accumulate>
-__global__ void relu_backward_kernel(std::int64_t n, const float* dy, const float* y, float* dx) {
+template <bool Accumulate, typename T>
+__global__ void relu_backward_kernel(std::int64_t n, const T* dy, const T* y, T* dx) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
-    const float g = y[i] > 0.f ? dy[i] : 0.f;
+    const T g = y[i] > T(0) ? dy[i] : T(0);
     if (Accumulate)
       dx[i] += g;
     else
@@ -62,46 +66,9 @@ __global__ void relu_backward_kernel(std::int64_t n, const float* dy, const floa
   }
 }
 
-// The summand: x, or x^2 for the sum of squares (gradient clipping's norm).
-template <bool Square>
-__device__ __forceinline__ double term(float v) {
-  return Square ? double(v) * double(v) : double(v);
-}
-
-// Stage 1 of the sum: each block reduces a grid-stride slice in double into partial[block].
-// The grid size depends on n only, and both stages add in a fixed order: bit-reproducible.
-template <bool Square>
-__global__ void sum_partial_kernel(std::int64_t n, const float* x, double* partial) {
-  __shared__ double scratch[32];
-  double acc = 0.0;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
-    acc += term<Square>(x[i]);
-  acc = detail::block_sum(acc, scratch);
-  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
-}
-
-__global__ void sum_final_kernel(int parts, const double* partial, float* out) {
-  __shared__ double scratch[32];
-  double acc = 0.0;
-  for (int i = threadIdx.x; i < parts; i += blockDim.x) acc += partial[i];
-  acc = detail::block_sum(acc, scratch);
-  if (threadIdx.x == 0) *out = static_cast<float>(acc);
-}
-
-// One block, for small n: no second stage, no workspace.
-template <bool Square>
-__global__ void sum_single_kernel(std::int64_t n, const float* x, float* out) {
-  __shared__ double scratch[32];
-  double acc = 0.0;
-  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) acc += term<Square>(x[i]);
-  acc = detail::block_sum(acc, scratch);
-  if (threadIdx.x == 0) *out = static_cast<float>(acc);
-}
-
-template <bool Accumulate>
-__global__ void fill_from_scalar_kernel(std::int64_t n, const float* scalar, float alpha, float* y) {
-  const float v = alpha * *scalar;
+template <bool Accumulate, typename T>
+__global__ void fill_from_scalar_kernel(std::int64_t n, const T* scalar, double alpha, T* y) {
+  const T v = T(alpha * double(*scalar));
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     if (Accumulate)
@@ -111,82 +78,92 @@ __global__ void fill_from_scalar_kernel(std::int64_t n, const float* scalar, flo
   }
 }
 
+// sum's store: *out = alpha * total, rounded once.
+template <typename T>
+struct StoreScaled {
+  T* out;
+  double alpha;
+  __device__ void operator()(double total) const { *out = T(total * alpha); }
+};
+
 }  // namespace
 
-void fill(std::int64_t n, float value, float* y, Stream stream) {
+template <typename T>
+void fill(Stream s, std::int64_t n, T value, T* y) {
   if (n <= 0) return;
-  fill_kernel<<<grid_for(n), kBlock, 0, native(stream)>>>(n, value, y);
+  fill_kernel<T><<<grid_for(n), kBlock, 0, native(s)>>>(n, value, y);
   CUDA_LAUNCH_CHECK("fill_kernel");
 }
 
-void scale(std::int64_t n, float alpha, const float* x, float* y, bool accumulate, Stream stream) {
+template <typename T>
+void scale(Stream s, std::int64_t n, T alpha, const T* x, T* y, bool accumulate) {
   if (n <= 0) return;
   if (accumulate)
-    scale_kernel<true><<<grid_for(n), kBlock, 0, native(stream)>>>(n, alpha, x, y);
+    scale_kernel<true, T><<<grid_for(n), kBlock, 0, native(s)>>>(n, alpha, x, y);
   else
-    scale_kernel<false><<<grid_for(n), kBlock, 0, native(stream)>>>(n, alpha, x, y);
+    scale_kernel<false, T><<<grid_for(n), kBlock, 0, native(s)>>>(n, alpha, x, y);
   CUDA_LAUNCH_CHECK("scale_kernel");
 }
 
-void add(std::int64_t n, const float* a, const float* b, float* y, Stream stream) {
+template <typename T>
+void add(Stream s, std::int64_t n, const T* a, const T* b, T* y) {
   if (n <= 0) return;
-  add_kernel<<<grid_for(n), kBlock, 0, native(stream)>>>(n, a, b, y);
+  add_kernel<T><<<grid_for(n), kBlock, 0, native(s)>>>(n, a, b, y);
   CUDA_LAUNCH_CHECK("add_kernel");
 }
 
-void add_relu(std::int64_t n, const float* a, const float* b, float* y, Stream stream) {
+template <typename T>
+void add_relu(Stream s, std::int64_t n, const T* a, const T* b, T* y) {
   if (n <= 0) return;
-  add_relu_kernel<<<grid_for(n), kBlock, 0, native(stream)>>>(n, a, b, y);
+  add_relu_kernel<T><<<grid_for(n), kBlock, 0, native(s)>>>(n, a, b, y);
   CUDA_LAUNCH_CHECK("add_relu_kernel");
 }
 
-void relu_forward(std::int64_t n, const float* x, float* y, Stream stream) {
+template <typename T>
+void relu_forward(Stream s, std::int64_t n, const T* x, T* y) {
   if (n <= 0) return;
-  relu_forward_kernel<<<grid_for(n), kBlock, 0, native(stream)>>>(n, x, y);
+  relu_forward_kernel<T><<<grid_for(n), kBlock, 0, native(s)>>>(n, x, y);
   CUDA_LAUNCH_CHECK("relu_forward_kernel");
 }
 
-void relu_backward(std::int64_t n, const float* dy, const float* y, float* dx, bool accumulate, Stream stream) {
+template <typename T>
+void relu_backward(Stream s, std::int64_t n, const T* dy, const T* y, T* dx, bool accumulate) {
   if (n <= 0) return;
   if (accumulate)
-    relu_backward_kernel<true><<<grid_for(n), kBlock, 0, native(stream)>>>(n, dy, y, dx);
+    relu_backward_kernel<true, T><<<grid_for(n), kBlock, 0, native(s)>>>(n, dy, y, dx);
   else
-    relu_backward_kernel<false><<<grid_for(n), kBlock, 0, native(stream)>>>(n, dy, y, dx);
+    relu_backward_kernel<false, T><<<grid_for(n), kBlock, 0, native(s)>>>(n, dy, y, dx);
   CUDA_LAUNCH_CHECK("relu_backward_kernel");
 }
 
-namespace {
-template <bool Square>
-void reduce(std::int64_t n, const float* x, float* out, Stream stream) {
-  constexpr int kThreads = 1024;
-  constexpr std::int64_t kPerThread = 16;
-  if (n <= kThreads * kPerThread) {
-    // n == 0 lands here too and writes 0.
-    sum_single_kernel<Square><<<1, kThreads, 0, native(stream)>>>(n, x, out);
-    CUDA_LAUNCH_CHECK("sum_single_kernel");
-    return;
-  }
-  std::int64_t parts = (n + kBlock * kPerThread - 1) / (kBlock * kPerThread);
-  if (parts > 1024) parts = 1024;
-  auto* partial = static_cast<double*>(detail::context().workspace(sizeof(double) * parts));
-  sum_partial_kernel<Square><<<static_cast<unsigned>(parts), kBlock, 0, native(stream)>>>(n, x, partial);
-  CUDA_LAUNCH_CHECK("sum_partial_kernel");
-  sum_final_kernel<<<1, kThreads, 0, native(stream)>>>(static_cast<int>(parts), partial, out);
-  CUDA_LAUNCH_CHECK("sum_final_kernel");
+template <typename T>
+void sum(Stream s, std::int64_t n, const T* x, double alpha, T* out) {
+  detail::reduce<false>(n, x, StoreScaled<T>{out, alpha}, native(s));
 }
-}  // namespace
 
-void sum(std::int64_t n, const float* x, float* out, Stream stream) { reduce<false>(n, x, out, stream); }
-
-void sum_squares(std::int64_t n, const float* x, float* out, Stream stream) { reduce<true>(n, x, out, stream); }
-
-void fill_from_scalar(std::int64_t n, const float* scalar, float alpha, float* y, bool accumulate, Stream stream) {
+template <typename T>
+void fill_from_scalar(Stream s, std::int64_t n, const T* scalar, double alpha, T* y, bool accumulate) {
   if (n <= 0) return;
   if (accumulate)
-    fill_from_scalar_kernel<true><<<grid_for(n), kBlock, 0, native(stream)>>>(n, scalar, alpha, y);
+    fill_from_scalar_kernel<true, T><<<grid_for(n), kBlock, 0, native(s)>>>(n, scalar, alpha, y);
   else
-    fill_from_scalar_kernel<false><<<grid_for(n), kBlock, 0, native(stream)>>>(n, scalar, alpha, y);
+    fill_from_scalar_kernel<false, T><<<grid_for(n), kBlock, 0, native(s)>>>(n, scalar, alpha, y);
   CUDA_LAUNCH_CHECK("fill_from_scalar_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T)                                                           \
+  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                  \
+  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                   \
+  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);              \
+  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                    \
+  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);   \
+  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                     \
+  template void fill_from_scalar<T>(Stream, std::int64_t, const T*, double, T*, bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
+
+template void fill<float>(Stream, std::int64_t, float, float*);
+template void fill<double>(Stream, std::int64_t, double, double*);
+template void fill<std::int64_t>(Stream, std::int64_t, std::int64_t, std::int64_t*);
 
 }  // namespace minidl::kernels::cuda

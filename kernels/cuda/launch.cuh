@@ -12,7 +12,7 @@ namespace minidl::kernels::cuda::detail {
 
 constexpr int kBlock = 256;
 
-inline cudaStream_t native(Stream s) { return reinterpret_cast<cudaStream_t>(s); }
+inline cudaStream_t native(Stream s) { return s.handle; }  // CUstream_st* is cudaStream_t
 
 // Blocks for a grid-stride loop over n items: enough to fill the GPU, few enough that each
 // thread does a handful of items.

@@ -44,12 +44,12 @@ int to_int(std::int64_t v, const char* what) {
 
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
-          std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, Stream stream) {
+template <typename T>
+void gemm(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     // C = beta C (never read when beta == 0): the tiled kernel does exactly that with no K loop.
-    sgemm_tiled(trans_a, trans_b, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc, stream);
+    sgemm_tiled(stream, trans_a, trans_b, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
@@ -59,30 +59,31 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
                            c, to_int(ldc, "ldc")));
 }
 
-void linear_forward(const LinearGeometry& g, const float* x, const float* weight, const float* bias, float* y,
-                    Stream stream) {
+template <typename T>
+void linear_forward(Stream stream, const LinearGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   if (g.batch <= 0 || g.out <= 0) return;
   if (bias) {
     broadcast_rows_kernel<<<grid_for(g.batch * g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, bias, y);
     CUDA_LAUNCH_CHECK("broadcast_rows_kernel");
   }
   // y[batch, out] (+)= x[batch, in] W[out, in]^T
-  gemm(false, true, g.batch, g.out, g.in, 1.f, x, g.in, weight, g.in, bias ? 1.f : 0.f, y, g.out, stream);
+  gemm(stream, false, true, g.batch, g.out, g.in, T(1), x, g.in, weight, g.in, bias ? T(1) : T(0), y, g.out);
 }
 
-void linear_backward_input(const LinearGeometry& g, const float* dy, const float* weight, float* dx, bool accumulate,
-                           Stream stream) {
+template <typename T>
+void linear_backward_input(Stream stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   // dx[batch, in] (+)= dy[batch, out] W[out, in]
-  gemm(false, false, g.batch, g.in, g.out, 1.f, dy, g.out, weight, g.in, accumulate ? 1.f : 0.f, dx, g.in, stream);
+  gemm(stream, false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx, g.in);
 }
 
-void linear_backward_weight(const LinearGeometry& g, const float* x, const float* dy, float* dweight, bool accumulate,
-                            Stream stream) {
+template <typename T>
+void linear_backward_weight(Stream stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   // dW[out, in] (+)= dy[batch, out]^T x[batch, in]
-  gemm(true, false, g.out, g.in, g.batch, 1.f, dy, g.out, x, g.in, accumulate ? 1.f : 0.f, dweight, g.in, stream);
+  gemm(stream, true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight, g.in);
 }
 
-void linear_backward_bias(const LinearGeometry& g, const float* dy, float* dbias, bool accumulate, Stream stream) {
+template <typename T>
+void linear_backward_bias(Stream stream, const LinearGeometry& g, const T* dy, T* dbias, bool accumulate) {
   if (g.out <= 0) return;
   if (accumulate)
     column_sum_kernel<true><<<grid_for(g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, dy, dbias);
@@ -90,5 +91,14 @@ void linear_backward_bias(const LinearGeometry& g, const float* dy, float* dbias
     column_sum_kernel<false><<<grid_for(g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, dy, dbias);
   CUDA_LAUNCH_CHECK("column_sum_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T) \
+  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, std::int64_t, T, T*, std::int64_t); \
+  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*); \
+  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool); \
+  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool); \
+  template void linear_backward_bias<T>(Stream, const LinearGeometry&, const T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -68,7 +68,7 @@ __device__ __forceinline__ bool valid_target(std::int64_t t, std::int64_t cols) 
 __global__ void __launch_bounds__(1024)
     cross_entropy_forward_kernel(std::int64_t rows, std::int64_t cols, const float* logits, const std::int64_t* target,
                                  const float* class_weight, double smoothing, float* logp, float* loss,
-                                 int* error_flag) {
+                                 std::int64_t* bad_target) {
   __shared__ double scratch[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   double num = 0.0, den = 0.0;
@@ -79,7 +79,7 @@ __global__ void __launch_bounds__(1024)
     const float lse = row_logsumexp(xr, cols, lane);
     const std::int64_t t = target[row];
     const bool ok = valid_target(t, cols);
-    if (!ok && lane == 0 && error_flag) *error_flag = 1;
+    if (!ok && lane == 0) *bad_target = row + 1;  // any one bad row will do
     double smooth = 0.0;
     for (std::int64_t j = lane; j < cols; j += 32) {
       const float lp = xr[j] - lse;
@@ -147,14 +147,16 @@ __global__ void cross_entropy_backward_kernel(std::int64_t rows, std::int64_t co
 
 }  // namespace
 
-void log_softmax_forward(std::int64_t rows, std::int64_t cols, const float* x, float* y, Stream stream) {
+template <typename T>
+void log_softmax_forward(Stream stream, std::int64_t rows, std::int64_t cols, const T* x, T* y) {
   if (rows <= 0 || cols <= 0) return;
   log_softmax_forward_kernel<<<row_blocks(rows), kWarpsPerBlock * 32, 0, native(stream)>>>(rows, cols, x, y);
   CUDA_LAUNCH_CHECK("log_softmax_forward_kernel");
 }
 
-void log_softmax_backward(std::int64_t rows, std::int64_t cols, const float* dy, const float* y, float* dx,
-                          bool accumulate, Stream stream) {
+template <typename T>
+void log_softmax_backward(Stream stream, std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx,
+                          bool accumulate) {
   if (rows <= 0 || cols <= 0) return;
   if (accumulate)
     log_softmax_backward_kernel<true>
@@ -165,19 +167,21 @@ void log_softmax_backward(std::int64_t rows, std::int64_t cols, const float* dy,
   CUDA_LAUNCH_CHECK("log_softmax_backward_kernel");
 }
 
-void cross_entropy_forward(std::int64_t rows, std::int64_t cols, const float* logits, const std::int64_t* target,
-                           const float* class_weight, double label_smoothing, float* logp, float* loss, int* error_flag,
-                           Stream stream) {
+template <typename T>
+void cross_entropy_forward(Stream stream, std::int64_t rows, std::int64_t cols, const T* logits,
+                           const std::int64_t* target, const T* class_weight, double label_smoothing, T* logp, T* loss,
+                           std::int64_t* bad_target) {
   if (cols <= 0) return;
   // rows == 0 gives 0/0 = NaN, as PyTorch's mean over an empty batch does.
   cross_entropy_forward_kernel<<<1, 1024, 0, native(stream)>>>(rows, cols, logits, target, class_weight,
-                                                               label_smoothing, logp, loss, error_flag);
+                                                               label_smoothing, logp, loss, bad_target);
   CUDA_LAUNCH_CHECK("cross_entropy_forward_kernel");
 }
 
-void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const float* logp, const std::int64_t* target,
-                            const float* class_weight, double label_smoothing, const float* grad_loss, float* dlogits,
-                            bool accumulate, Stream stream) {
+template <typename T>
+void cross_entropy_backward(Stream stream, std::int64_t rows, std::int64_t cols, const T* logp,
+                            const std::int64_t* target, const T* class_weight, double label_smoothing,
+                            const T* grad_loss, T* dlogits, bool accumulate) {
   if (rows <= 0 || cols <= 0) return;
   const cudaStream_t s = native(stream);
   double* sums = nullptr;
@@ -194,5 +198,15 @@ void cross_entropy_backward(std::int64_t rows, std::int64_t cols, const float* l
         rows, cols, logp, target, class_weight, label_smoothing, sums, grad_loss, dlogits);
   CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T)                                                                                    \
+  template void log_softmax_forward<T>(Stream, std::int64_t, std::int64_t, const T*, T*);                         \
+  template void log_softmax_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const T*, T*, bool);        \
+  template void cross_entropy_forward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,       \
+                                         const T*, double, T*, T*, std::int64_t*);                                \
+  template void cross_entropy_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,      \
+                                          const T*, double, const T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -1,10 +1,13 @@
 // SGD (momentum, dampening, nesterov, weight decay) and AdamW over every parameter tensor in
 // one launch: the slices and a prefix sum of their block counts travel as a kernel argument
-// (under the classic 4 KB limit), and each block finds its slice by binary search.
+// (under the classic 4 KB limit), and each block finds its slice by binary search. Gradient
+// clipping: the global norm by one reduction per tensor into a device double, and the scaling by
+// a kernel per tensor that reads it, so the host never waits.
 #include <cmath>
 
 #include "minidl/core/error.h"
 #include "minidl/kernels/cuda/launch.cuh"
+#include "minidl/kernels/cuda/reduce.cuh"
 #include "minidl/kernels/optim.h"
 
 namespace minidl::kernels::cuda {
@@ -106,9 +109,28 @@ void for_each_table(const ParamSlice<float>* params, int count, Launch launch) {
   flush();
 }
 
+// total_norm's store: adds one tensor's sum of squares into the running total.
+struct AddTo {
+  double* total;
+  __device__ void operator()(double v) const { *total += v; }
+};
+
+__global__ void sqrt_in_place_kernel(double* v) { *v = sqrt(*v); }
+
+template <typename T>
+__global__ void clip_kernel(std::int64_t n, T* x, const double* norm, double max_norm) {
+  const double coef = max_norm / (*norm + 1e-6);
+  if (!(coef < 1.0)) return;
+  const T c = T(coef);
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    x[i] = c * x[i];
+}
+
 }  // namespace
 
-void sgd_step(const ParamSlice<float>* params, int count, const SgdOptions& o, bool first_step, Stream stream) {
+template <typename T>
+void sgd_step(Stream stream, const ParamSlice<T>* params, int count, const SgdOptions& o, bool first_step) {
   if (o.momentum != 0.0)
     for (int i = 0; i < count; ++i)
       MINIDL_CHECK(params[i].n <= 0 || params[i].state1, "sgd_step (CUDA): parameter ", i,
@@ -121,7 +143,8 @@ void sgd_step(const ParamSlice<float>* params, int count, const SgdOptions& o, b
   });
 }
 
-void adamw_step(const ParamSlice<float>* params, int count, const AdamWOptions& o, Stream stream) {
+template <typename T>
+void adamw_step(Stream stream, const ParamSlice<T>* params, int count, const AdamWOptions& o) {
   for (int i = 0; i < count; ++i)
     MINIDL_CHECK(params[i].n <= 0 || (params[i].state1 && params[i].state2), "adamw_step (CUDA): parameter ", i,
                  " has no exp_avg / exp_avg_sq buffers");
@@ -140,5 +163,33 @@ void adamw_step(const ParamSlice<float>* params, int count, const AdamWOptions& 
     CUDA_LAUNCH_CHECK("adamw_kernel");
   });
 }
+
+// Sums of squares in tensor order into *norm (each a fixed-order reduction), then its root.
+template <typename T>
+void total_norm(Stream stream, const Span<const T>* xs, int count, double* norm) {
+  const cudaStream_t s = native(stream);
+  CUDA_CHECK(cudaMemsetAsync(norm, 0, sizeof(double), s));
+  for (int i = 0; i < count; ++i) detail::reduce<true>(xs[i].n, xs[i].data, AddTo{norm}, s);
+  sqrt_in_place_kernel<<<1, 1, 0, s>>>(norm);
+  CUDA_LAUNCH_CHECK("sqrt_in_place_kernel");
+}
+
+template <typename T>
+void clip_by_norm(Stream stream, const Span<T>* xs, int count, const double* norm, double max_norm) {
+  for (int i = 0; i < count; ++i) {
+    if (xs[i].n <= 0) continue;
+    clip_kernel<T><<<detail::grid_for(xs[i].n), detail::kBlock, 0, native(stream)>>>(xs[i].n, xs[i].data, norm,
+                                                                                       max_norm);
+    CUDA_LAUNCH_CHECK("clip_kernel");
+  }
+}
+
+#define MINIDL_INSTANTIATE(T)                                                              \
+  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool); \
+  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);   \
+  template void total_norm<T>(Stream, const Span<const T>*, int, double*);               \
+  template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -120,15 +120,16 @@ __global__ void adaptive_avg_pool_backward_kernel(std::int64_t planes, std::int6
 
 }  // namespace
 
-void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, std::int64_t* argmax, Stream stream) {
+template <typename T>
+void max_pool2d_forward(Stream stream, const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax) {
   const std::int64_t total = g.n * g.c * g.oh * g.ow;
   if (total <= 0) return;
   max_pool_forward_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(g, x, y, argmax);
   CUDA_LAUNCH_CHECK("max_pool_forward_kernel");
 }
 
-void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const std::int64_t* argmax, float* dx,
-                         bool accumulate, Stream stream) {
+template <typename T>
+void max_pool2d_backward(Stream stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate) {
   const std::int64_t total = g.n * g.c * g.h * g.w;
   if (total <= 0) return;
   if (accumulate)
@@ -138,16 +139,16 @@ void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const std::in
   CUDA_LAUNCH_CHECK("max_pool_backward_kernel");
 }
 
-void adaptive_avg_pool2d_forward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                 std::int64_t ow, const float* x, float* y, Stream stream) {
+template <typename T>
+void adaptive_avg_pool2d_forward(Stream stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh, std::int64_t ow, const T* x, T* y) {
   const std::int64_t total = n * c * oh * ow;
   if (total <= 0) return;
   adaptive_avg_pool_forward_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(n * c, h, w, oh, ow, x, y);
   CUDA_LAUNCH_CHECK("adaptive_avg_pool_forward_kernel");
 }
 
-void adaptive_avg_pool2d_backward(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                  std::int64_t ow, const float* dy, float* dx, bool accumulate, Stream stream) {
+template <typename T>
+void adaptive_avg_pool2d_backward(Stream stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh, std::int64_t ow, const T* dy, T* dx, bool accumulate) {
   const std::int64_t total = n * c * h * w;
   if (total <= 0) return;
   if (accumulate)
@@ -158,5 +159,13 @@ void adaptive_avg_pool2d_backward(std::int64_t n, std::int64_t c, std::int64_t h
         <<<grid_for(total), kBlock, 0, native(stream)>>>(n * c, h, w, oh, ow, dy, dx);
   CUDA_LAUNCH_CHECK("adaptive_avg_pool_backward_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T) \
+  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*); \
+  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool); \
+  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, T*); \
+  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, T*, bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -18,8 +18,9 @@ std::atomic<bool> g_allow_tf32{false};
 std::atomic<bool> g_deterministic{false};
 std::atomic<std::size_t> g_mallocs{0};
 std::atomic<std::size_t> g_frees{0};
+std::atomic<std::size_t> g_syncs{0};
 
-cudaStream_t native(Stream s) { return reinterpret_cast<cudaStream_t>(s); }
+cudaStream_t native(Stream s) { return s.handle; }
 
 std::string human_bytes(std::size_t bytes) {
   std::ostringstream os;
@@ -54,11 +55,12 @@ int current_device() {
   return device;
 }
 
-Stream stream(int device) { return reinterpret_cast<Stream>(detail::context(device).stream()); }
+Stream stream(int device) { return Stream{detail::context(device).stream()}; }
 
 void synchronize(int device) {
   detail::DeviceGuard guard(device);
   CUDA_CHECK(cudaStreamSynchronize(detail::context(device).stream()));
+  g_syncs.fetch_add(1, std::memory_order_relaxed);
 }
 
 void* malloc(std::size_t bytes) {
@@ -142,6 +144,7 @@ DriverCounters driver_counters() {
   DriverCounters c;
   c.mallocs = g_mallocs.load();
   c.frees = g_frees.load();
+  c.syncs = g_syncs.load();
   return c;
 }
 

@@ -34,7 +34,11 @@ blas_lib=/usr/lib/$arch/openblas-openmp
 common=(-std=c++17 -O2 -fopenmp -I"$here/include" -I"$work/gen" -I"$work/inc" -I"$blas_inc")
 emu_flags=(-Wall -Wextra -Wno-unknown-pragmas -Wno-unused-parameter -Wno-unused-function)
 
-python3 "$here/translate.py" "$root/kernels/cuda/gemm_tile.cuh" "$work/gen/minidl/kernels/cuda/gemm_tile.cuh"
+# Headers with launches in them (gemm_tile.cuh, reduce.cuh) are translated too; the translated
+# copies come first on the include path.
+for h in "$root"/kernels/cuda/*.cuh; do
+  python3 "$here/translate.py" "$h" "$work/gen/minidl/kernels/cuda/$(basename "$h")"
+done
 jobs=()
 for f in "$root"/kernels/cuda/*.cu; do
   b=$(basename "$f" .cu)
