@@ -7,7 +7,6 @@
 namespace minidl {
 
 using namespace ops_detail;
-namespace kc = kernels::cpu;
 
 namespace {
 
@@ -30,14 +29,10 @@ class SyncBatchNormBackward : public Node {
     const std::int64_t c = g_.c;
     Tensor sums = Tensor::empty({4 * c}, DType::Float64, x.device());
     Tensor global = sums.narrow0(2 * c, 2 * c);
-    MINIDL_IF_CUDA(gout, kernels::cuda::batch_norm_grad_sums(g_, gout.data<float>(), x.data<float>(),
-                                                             mean_.data<float>(), sums.data<double>(),
-                                                             cuda_stream(gout))) {
-      dispatch_cpu(gout, "sync_batch_norm backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::batch_norm_grad_sums<T>(g_, gout.data<T>(), x.data<T>(), mean_.data<T>(), sums.data<double>());
-      });
-    }
+    dispatch("sync_batch_norm backward", gout, [&](auto st, auto tag) {
+      using T = decltype(tag);
+      batch_norm_grad_sums(st, g_, gout.data<T>(), x.data<T>(), mean_.data<T>(), sums.data<double>());
+    });
     global.copy_(sums.narrow0(0, 2 * c));
     group_.all_reduce(global);
     apply_grads(gout, x, weight, sums, global, gin, need_w, need_b, acc_params);
@@ -45,22 +40,15 @@ class SyncBatchNormBackward : public Node {
 
  private:
   void apply_grads(const Tensor& gout, const Tensor& x, const Tensor& weight, const Tensor& sums, const Tensor& global,
-               std::vector<GradSlot>& gin, bool need_w, bool need_b, bool acc_params) {
-    MINIDL_IF_CUDA(gout, kernels::cuda::batch_norm_grad_apply(
-                             g_, gout.data<float>(), x.data<float>(), ptr<float>(weight), mean_.data<float>(),
-                             invstd_.data<float>(), sums.data<double>(), global.data<double>(),
-                             stats_.data<double>(), gin[0].needed ? gin[0].grad.data<float>() : nullptr,
-                             gin[0].accumulate, need_w ? gin[1].grad.data<float>() : nullptr,
-                             need_b ? gin[2].grad.data<float>() : nullptr, acc_params, cuda_stream(gout))) {
-      dispatch_cpu(gout, "sync_batch_norm backward", [&](auto tag) {
-        using T = decltype(tag);
-        kc::batch_norm_grad_apply<T>(g_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
-                                     invstd_.data<T>(), sums.data<double>(), global.data<double>(),
-                                     stats_.data<double>(), gin[0].needed ? gin[0].grad.data<T>() : nullptr,
-                                     gin[0].accumulate, need_w ? gin[1].grad.data<T>() : nullptr,
-                                     need_b ? gin[2].grad.data<T>() : nullptr, acc_params);
-      });
-    }
+                   std::vector<GradSlot>& gin, bool need_w, bool need_b, bool acc_params) {
+    dispatch("sync_batch_norm backward", gout, [&](auto st, auto tag) {
+      using T = decltype(tag);
+      batch_norm_grad_apply(st, g_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(), invstd_.data<T>(),
+                            sums.data<double>(), global.data<double>(), stats_.data<double>(),
+                            gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
+                            need_w ? gin[1].grad.data<T>() : nullptr, need_b ? gin[2].grad.data<T>() : nullptr,
+                            acc_params);
+    });
   }
 
   kernels::BatchNormGeometry g_;
@@ -95,19 +83,15 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor
 
   // [count, c sums, c squared deviations], each part summed over ranks before the next is made.
   Tensor stats = Tensor::empty({2 * c + 1}, DType::Float64, x.device());
-  MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_sums(g, x.data<float>(), stats.data<double>(), cuda_stream(x))) {
-    dispatch_cpu(x, "sync_batch_norm", [&](auto tag) {
-      using T = decltype(tag);
-      kc::batch_norm_sums<T>(g, x.data<T>(), stats.data<double>());
-    });
-  }
+  dispatch("sync_batch_norm", x, [&](auto st, auto tag) {
+    using T = decltype(tag);
+    batch_norm_sums(st, g, x.data<T>(), stats.data<double>());
+  });
   group.all_reduce(stats.narrow0(0, c + 1));
-  MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_sq_dev(g, x.data<float>(), stats.data<double>(), cuda_stream(x))) {
-    dispatch_cpu(x, "sync_batch_norm", [&](auto tag) {
-      using T = decltype(tag);
-      kc::batch_norm_sq_dev<T>(g, x.data<T>(), stats.data<double>());
-    });
-  }
+  dispatch("sync_batch_norm", x, [&](auto st, auto tag) {
+    using T = decltype(tag);
+    batch_norm_sq_dev(st, g, x.data<T>(), stats.data<double>());
+  });
   group.all_reduce(stats.narrow0(c + 1, c));
   // Like batch_norm: the global batch needs more than one value per channel. Read on the host
   // only on the CPU (a GPU build would wait for the device here); the count is known anyway.
@@ -118,18 +102,11 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({c}, x.dtype(), x.device());
   Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
-  MINIDL_IF_CUDA(x, kernels::cuda::batch_norm_apply_stats(g, x.data<float>(), ptr<float>(weight), ptr<float>(bias),
-                                                          stats.data<double>(), eps, momentum,
-                                                          ptr<float>(running_mean), ptr<float>(running_var),
-                                                          y.data<float>(), mean.data<float>(), invstd.data<float>(),
-                                                          cuda_stream(x))) {
-    dispatch_cpu(x, "sync_batch_norm", [&](auto tag) {
-      using T = decltype(tag);
-      kc::batch_norm_apply_stats<T>(g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), stats.data<double>(), eps, momentum,
-                                    ptr<T>(running_mean), ptr<T>(running_var), y.data<T>(), mean.data<T>(),
-                                    invstd.data<T>());
-    });
-  }
+  dispatch("sync_batch_norm", x, [&](auto st, auto tag) {
+    using T = decltype(tag);
+    batch_norm_apply_stats(st, g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), stats.data<double>(), eps, momentum,
+                           ptr<T>(running_mean), ptr<T>(running_var), y.data<T>(), mean.data<T>(), invstd.data<T>());
+  });
   return record(y, std::make_shared<SyncBatchNormBackward>(g, group, stats, mean, invstd), {x, weight, bias});
 }
 

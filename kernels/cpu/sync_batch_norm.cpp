@@ -27,7 +27,7 @@ void each_run(const BatchNormGeometry& g, std::int64_t ch, const T* a, const T* 
 }  // namespace
 
 template <typename T>
-void batch_norm_sums(const BatchNormGeometry& g, const T* x, double* stats) {
+void batch_norm_sums(Stream, const BatchNormGeometry& g, const T* x, double* stats) {
   MINIDL_CPU_PROFILE("batch_norm_sums");
   stats[0] = static_cast<double>(g.n * g.hw);
 #pragma omp parallel for schedule(static) if (parallel(g))
@@ -42,7 +42,7 @@ void batch_norm_sums(const BatchNormGeometry& g, const T* x, double* stats) {
 }
 
 template <typename T>
-void batch_norm_sq_dev(const BatchNormGeometry& g, const T* x, double* stats) {
+void batch_norm_sq_dev(Stream, const BatchNormGeometry& g, const T* x, double* stats) {
   MINIDL_CPU_PROFILE("batch_norm_sq_dev");
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
@@ -60,7 +60,7 @@ void batch_norm_sq_dev(const BatchNormGeometry& g, const T* x, double* stats) {
 }
 
 template <typename T>
-void batch_norm_apply_stats(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, const double* stats,
+void batch_norm_apply_stats(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, const double* stats,
                             double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
                             T* save_invstd) {
   MINIDL_CPU_PROFILE("batch_norm_apply_stats");
@@ -90,7 +90,7 @@ void batch_norm_apply_stats(const BatchNormGeometry& g, const T* x, const T* gam
 }
 
 template <typename T>
-void batch_norm_grad_sums(const BatchNormGeometry& g, const T* dy, const T* x, const T* mean, double* sums) {
+void batch_norm_grad_sums(Stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* mean, double* sums) {
   MINIDL_CPU_PROFILE("batch_norm_grad_sums");
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
@@ -110,7 +110,7 @@ void batch_norm_grad_sums(const BatchNormGeometry& g, const T* dy, const T* x, c
 }
 
 template <typename T>
-void batch_norm_grad_apply(const BatchNormGeometry& g, const T* dy, const T* x, const T* gamma, const T* mean,
+void batch_norm_grad_apply(Stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* gamma, const T* mean,
                            const T* invstd, const double* local_sums, const double* global_sums, const double* stats,
                            T* dx, bool accumulate_dx, T* dgamma, T* dbeta, bool accumulate_params) {
   MINIDL_CPU_PROFILE("batch_norm_grad_apply");
@@ -144,12 +144,12 @@ void batch_norm_grad_apply(const BatchNormGeometry& g, const T* dy, const T* x, 
 }
 
 #define MINIDL_INSTANTIATE(T)                                                                                        \
-  template void batch_norm_sums<T>(const BatchNormGeometry&, const T*, double*);                                   \
-  template void batch_norm_sq_dev<T>(const BatchNormGeometry&, const T*, double*);                                 \
-  template void batch_norm_apply_stats<T>(const BatchNormGeometry&, const T*, const T*, const T*, const double*,   \
+  template void batch_norm_sums<T>(Stream, const BatchNormGeometry&, const T*, double*);                                   \
+  template void batch_norm_sq_dev<T>(Stream, const BatchNormGeometry&, const T*, double*);                                 \
+  template void batch_norm_apply_stats<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const double*,   \
                                           double, double, T*, T*, T*, T*, T*);                                      \
-  template void batch_norm_grad_sums<T>(const BatchNormGeometry&, const T*, const T*, const T*, double*);         \
-  template void batch_norm_grad_apply<T>(const BatchNormGeometry&, const T*, const T*, const T*, const T*,        \
+  template void batch_norm_grad_sums<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double*);         \
+  template void batch_norm_grad_apply<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,        \
                                          const T*, const double*, const double*, const double*, T*, bool, T*, T*, \
                                          bool);
 MINIDL_INSTANTIATE(float)

@@ -121,23 +121,26 @@ unsigned channel_blocks(std::int64_t c) { return static_cast<unsigned>((c + kBlo
 
 }  // namespace
 
-void batch_norm_sums(const BatchNormGeometry& g, const float* x, double* stats, Stream stream) {
+template <typename T>
+void batch_norm_sums(Stream stream, const BatchNormGeometry& g, const T* x, double* stats) {
   check_channels(g);
   if (g.c <= 0) return;
   sums_kernel<false><<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, x, stats);
   CUDA_LAUNCH_CHECK("sums_kernel<false>");
 }
 
-void batch_norm_sq_dev(const BatchNormGeometry& g, const float* x, double* stats, Stream stream) {
+template <typename T>
+void batch_norm_sq_dev(Stream stream, const BatchNormGeometry& g, const T* x, double* stats) {
   check_channels(g);
   if (g.c <= 0) return;
   sums_kernel<true><<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, x, stats);
   CUDA_LAUNCH_CHECK("sums_kernel<true>");
 }
 
-void batch_norm_apply_stats(const BatchNormGeometry& g, const float* x, const float* gamma, const float* beta,
-                            const double* stats, double eps, double momentum, float* running_mean, float* running_var,
-                            float* y, float* save_mean, float* save_invstd, Stream stream) {
+template <typename T>
+void batch_norm_apply_stats(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+                            const double* stats, double eps, double momentum, T* running_mean, T* running_var,
+                            T* y, T* save_mean, T* save_invstd) {
   check_channels(g);
   if (g.c <= 0) return;
   const cudaStream_t s = native(stream);
@@ -150,18 +153,19 @@ void batch_norm_apply_stats(const BatchNormGeometry& g, const float* x, const fl
   CUDA_LAUNCH_CHECK("apply_kernel");
 }
 
-void batch_norm_grad_sums(const BatchNormGeometry& g, const float* dy, const float* x, const float* mean, double* sums,
-                          Stream stream) {
+template <typename T>
+void batch_norm_grad_sums(Stream stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* mean, double* sums) {
   check_channels(g);
   if (g.c <= 0) return;
   grad_sums_kernel<<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, dy, x, mean, sums);
   CUDA_LAUNCH_CHECK("grad_sums_kernel");
 }
 
-void batch_norm_grad_apply(const BatchNormGeometry& g, const float* dy, const float* x, const float* gamma,
-                           const float* mean, const float* invstd, const double* local_sums, const double* global_sums,
-                           const double* stats, float* dx, bool accumulate_dx, float* dgamma, float* dbeta,
-                           bool accumulate_params, Stream stream) {
+template <typename T>
+void batch_norm_grad_apply(Stream stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* gamma,
+                           const T* mean, const T* invstd, const double* local_sums, const double* global_sums,
+                           const double* stats, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
+                           bool accumulate_params) {
   check_channels(g);
   if (g.c <= 0) return;
   const cudaStream_t s = native(stream);
@@ -180,5 +184,17 @@ void batch_norm_grad_apply(const BatchNormGeometry& g, const float* dy, const fl
                                                                 global_sums, stats, dx);
   CUDA_LAUNCH_CHECK("grad_input_kernel");
 }
+
+#define MINIDL_INSTANTIATE(T)                                                                                        \
+  template void batch_norm_sums<T>(Stream, const BatchNormGeometry&, const T*, double*);                           \
+  template void batch_norm_sq_dev<T>(Stream, const BatchNormGeometry&, const T*, double*);                         \
+  template void batch_norm_apply_stats<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*,           \
+                                          const double*, double, double, T*, T*, T*, T*, T*);                      \
+  template void batch_norm_grad_sums<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double*); \
+  template void batch_norm_grad_apply<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,  \
+                                         const T*, const double*, const double*, const double*, T*, bool, T*, T*, \
+                                         bool);
+MINIDL_INSTANTIATE(float)
+#undef MINIDL_INSTANTIATE
 
 }  // namespace minidl::kernels::cuda

@@ -147,27 +147,27 @@ TEMPLATE_TEST_CASE("SyncBatchNorm's kernels on two halves of a batch, sums added
   auto add_parts = [&](std::size_t from, std::size_t count) {
     for (std::size_t i = from; i < from + count; ++i) stats[0][i] = stats[1][i] = stats[0][i] + stats[1][i];
   };
-  for (int r = 0; r < 2; ++r) kernels::cpu::batch_norm_sums<T>(g, x.data<T>() + r * per, stats[r].data());
+  for (int r = 0; r < 2; ++r) kernels::cpu::batch_norm_sums<T>(kernels::cpu::Stream{}, g, x.data<T>() + r * per, stats[r].data());
   add_parts(0, static_cast<std::size_t>(c + 1));
-  for (int r = 0; r < 2; ++r) kernels::cpu::batch_norm_sq_dev<T>(g, x.data<T>() + r * per, stats[r].data());
+  for (int r = 0; r < 2; ++r) kernels::cpu::batch_norm_sq_dev<T>(kernels::cpu::Stream{}, g, x.data<T>() + r * per, stats[r].data());
   add_parts(static_cast<std::size_t>(c + 1), static_cast<std::size_t>(c));
   Tensor y = Tensor::empty({n, c, hw}, dt), mean[2], invstd[2], rm[2], rv[2], dx = Tensor::empty({n, c, hw}, dt);
   std::vector<double> local[2], global(static_cast<std::size_t>(2 * c), 0.0);
   for (int r = 0; r < 2; ++r) {
     mean[r] = Tensor::empty({c}, dt), invstd[r] = Tensor::empty({c}, dt);
     rm[r] = Tensor::zeros({c}, dt), rv[r] = Tensor::ones({c}, dt);
-    kernels::cpu::batch_norm_apply_stats<T>(g, x.data<T>() + r * per, gamma.data<T>(), beta.data<T>(), stats[r].data(),
+    kernels::cpu::batch_norm_apply_stats<T>(kernels::cpu::Stream{}, g, x.data<T>() + r * per, gamma.data<T>(), beta.data<T>(), stats[r].data(),
                                             1e-5, 0.1, rm[r].data<T>(), rv[r].data<T>(), y.data<T>() + r * per,
                                             mean[r].data<T>(), invstd[r].data<T>());
     local[r].assign(static_cast<std::size_t>(2 * c), 0.0);
-    kernels::cpu::batch_norm_grad_sums<T>(g, dy.data<T>() + r * per, x.data<T>() + r * per, mean[r].data<T>(),
+    kernels::cpu::batch_norm_grad_sums<T>(kernels::cpu::Stream{}, g, dy.data<T>() + r * per, x.data<T>() + r * per, mean[r].data<T>(),
                                           local[r].data());
     for (std::size_t i = 0; i < global.size(); ++i) global[i] += local[r][i];
   }
   Tensor dgamma[2], dbeta[2];
   for (int r = 0; r < 2; ++r) {
     dgamma[r] = Tensor::empty({c}, dt), dbeta[r] = Tensor::empty({c}, dt);
-    kernels::cpu::batch_norm_grad_apply<T>(g, dy.data<T>() + r * per, x.data<T>() + r * per, gamma.data<T>(),
+    kernels::cpu::batch_norm_grad_apply<T>(kernels::cpu::Stream{}, g, dy.data<T>() + r * per, x.data<T>() + r * per, gamma.data<T>(),
                                            mean[r].data<T>(), invstd[r].data<T>(), local[r].data(), global.data(),
                                            stats[r].data(), dx.data<T>() + r * per, false, dgamma[r].data<T>(),
                                            dbeta[r].data<T>(), false);
