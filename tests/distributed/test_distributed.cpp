@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -193,7 +194,12 @@ TEST_CASE("distributed: mpirun -np 2 train_resnet --sync-bn --batch-size B/2 mat
           "[distributed]") {
   if (skip_without_mpi()) return;
   TempDir dir;
-  const std::string args = kTiny + "--epochs 1 --out ";
+  // --lr 0.01 --aug off: at the default peak of 0.05, or with augmentation, this width-4 model
+  // is chaotic enough that float32 reduction-order differences (1e-7) grow to 1e-2 in the loss
+  // within 12 steps although both runs see the same batches (the first 4 steps' losses agree to
+  // 4 digits, then they drift apart; measured 2026-12-02). Here both runs print the same
+  // 4-digit loss at every step.
+  const std::string args = kTiny + "--epochs 1 --lr 0.01 --aug off --out ";
   const Result one = sh("OMP_NUM_THREADS=1 " + kTrain + args + (dir / "one") + " --batch-size 16");
   REQUIRE(one.code == 0);
   const Result two = sh(mpirun(2) + kTrain + args + (dir / "two") + " --batch-size 8 --sync-bn");
