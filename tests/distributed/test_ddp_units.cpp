@@ -62,7 +62,7 @@ TEST_CASE("autograd: a post-accumulate-grad hook runs once per backward, with th
     events.push_back("w1");
     seen_w1 = vec(p.grad());
   });
-  const int h2 = m.w2.register_post_accumulate_grad_hook([&](const Tensor& p) {
+  const int h2 = m.w2.register_post_accumulate_grad_hook([&](const Tensor&) {
     events.push_back("w2");
     // When w2's gradient is final, w1's is not yet there: backward is still running.
     CHECK_FALSE(m.w1.grad().defined());
