@@ -70,7 +70,12 @@ endif()
 
 function(minidl_configure_distributed_target target)
   if(MINIDL_WITH_MPI)
-    target_link_libraries(${target} PRIVATE MPI::MPI_C)
+    # Built with MPI's imported target; an installed (static) minidl names MPI's library files
+    # instead, so that a consumer needs neither find_package(MPI) nor the C language enabled.
+    target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:MPI::MPI_C>)
+    foreach(_lib ${MPI_C_LIBRARIES})
+      target_link_libraries(${target} PRIVATE $<INSTALL_INTERFACE:${_lib}>)
+    endforeach()
   endif()
   if(MINIDL_WITH_NCCL)
     target_include_directories(${target} PRIVATE ${MINIDL_NCCL_INCLUDE})
