@@ -2,6 +2,8 @@
 // x: [n, c, h, w], weight: [k, c, r, s], bias: [k], y: [n, k, oh, ow].
 #pragma once
 
+#include <string>
+
 #include "minidl/kernels/common.h"
 
 namespace minidl::kernels {
@@ -43,6 +45,10 @@ enum class ConvImpl { Auto, Gemm, Dnnl, Taps };
 void set_conv_impl(ConvImpl impl);
 ConvImpl conv_impl();
 bool dnnl_available();
+// Whether this build compiled the oneDNN path, and why dnnl_available() is false ("" when it is
+// true). Built in but not loadable is reported once on stderr at the first use, and fails a test.
+bool dnnl_built();
+std::string dnnl_unavailable_reason();
 
 // Reference: the definition as plain loops. Slow; for tests and CUDA parity only.
 namespace ref {

@@ -369,6 +369,20 @@ TEST_CASE("conv2d: float64 always runs im2col + GEMM, whatever the float32 setti
   check_conv_fast_against_ref<double>(conv_geometry(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1), 17);
 }
 
+TEST_CASE("conv2d: oneDNN, when built in, loads (a fallback to im2col + GEMM is never silent)", "[kernels]") {
+  // Built with libdnnl-dev's headers but running where libdnnl.so.2 does not load, every float32
+  // convolution would quietly take the slower path and the oneDNN tests above would test nothing.
+  INFO("oneDNN built in: " << cpu::dnnl_built() << ", available: " << cpu::dnnl_available() << ", reason: "
+                           << cpu::dnnl_unavailable_reason());
+  if (cpu::dnnl_built()) {
+    CHECK(cpu::dnnl_available());
+    CHECK(cpu::dnnl_unavailable_reason().empty());
+  } else {
+    CHECK_FALSE(cpu::dnnl_available());
+    CHECK_THAT(cpu::dnnl_unavailable_reason(), Contains("built without"));
+  }
+}
+
 TEST_CASE("conv2d: set_conv_impl(Dnnl) without oneDNN is an error that says so", "[kernels]") {
   if (cpu::dnnl_available()) {
     ConvImplGuard guard(cpu::ConvImpl::Dnnl);

@@ -21,6 +21,7 @@
 
 #include <omp.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,13 +75,24 @@ struct Api {
   dnnl_engine_t engine = nullptr;
   dnnl_stream_t stream = nullptr;
   bool ok = false;
+  std::string why_not;  // when !ok: what failed
 };
 
 const Api& api() {
   static const Api a = [] {
     Api r;
+    // Built with oneDNN but running without it is a slower fallback nobody asked for: say so
+    // once, on stderr, instead of dropping to im2col + GEMM silently.
+    auto fail = [&r](std::string why) {
+      r.why_not = "oneDNN was built in but cannot be used: " + why;
+      std::fprintf(stderr, "minidl: %s; CPU convolutions run on im2col + GEMM\n", r.why_not.c_str());
+      return r;
+    };
     void* lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return r;
+    if (!lib) {
+      const char* e = dlerror();
+      return fail(e ? e : "dlopen(libdnnl.so.2) failed");
+    }
     bool all = true;
 #define MINIDL_DNNL_LOAD(name)                                     \
   r.name = reinterpret_cast<decltype(r.name)>(dlsym(lib, #name)); \
@@ -110,9 +122,10 @@ const Api& api() {
     MINIDL_DNNL_LOAD(dnnl_primitive_create)
     MINIDL_DNNL_LOAD(dnnl_primitive_execute)
 #undef MINIDL_DNNL_LOAD
-    if (!all) return r;
-    if (r.dnnl_engine_create(&r.engine, dnnl_cpu, 0) != dnnl_success) return r;
-    if (r.dnnl_stream_create(&r.stream, r.engine, dnnl_stream_default_flags) != dnnl_success) return r;
+    if (!all) return fail("libdnnl.so.2 lacks a function minidl calls (not oneDNN 2.x?)");
+    if (r.dnnl_engine_create(&r.engine, dnnl_cpu, 0) != dnnl_success) return fail("dnnl_engine_create failed");
+    if (r.dnnl_stream_create(&r.stream, r.engine, dnnl_stream_default_flags) != dnnl_success)
+      return fail("dnnl_stream_create failed");
     r.ok = true;
     return r;
   }();
@@ -333,6 +346,8 @@ void execute(Plan& p, const Conv2dGeometry& g, const void* const* inputs, void* 
 }  // namespace
 
 bool dnnl_available() { return api().ok; }
+bool dnnl_built() { return true; }
+std::string dnnl_unavailable_reason() { return api().why_not; }
 
 namespace detail {
 
@@ -367,6 +382,8 @@ bool dnnl_conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const 
 #else  // no oneDNN headers at build time: the switch alone
 
 bool dnnl_available() { return false; }
+bool dnnl_built() { return false; }
+std::string dnnl_unavailable_reason() { return "built without oneDNN's headers (libdnnl-dev)"; }
 
 namespace detail {
 bool dnnl_conv2d_forward(const Conv2dGeometry&, const float*, const float*, const float*, float*) { return false; }
