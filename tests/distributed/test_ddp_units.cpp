@@ -10,6 +10,7 @@
 #include <set>
 
 #include "../gradcheck.h"
+#include "../support/support.h"
 #include "minidl/config.h"
 #include "minidl/core/distributed.h"
 #include "minidl/core/ops.h"
@@ -276,11 +277,10 @@ TEST_CASE("distributed: a process that no launcher started is a world of one, wi
 TEST_CASE("NCCL communicator of one GPU: all_reduce (sum, average) and broadcast on the device, ordered after the "
           "compute stream",
           "[distributed][cuda]") {
-  if (!cuda_available()) {
-    std::printf("MINIDL_SKIPPED: no GPU visible; the NCCL backend (%s) compiled but did not run\n",
-                kernels::cuda::nccl_version());
+  if (!cuda_available() &&
+      test::skip(test::Need::Gpu, std::string("no GPU visible; the NCCL backend (") + kernels::cuda::nccl_version() +
+                                      ") compiled but did not run"))
     return;
-  }
   kernels::cuda::NcclComm comm(1, 0, kernels::cuda::nccl_unique_id(), 0);
   Generator g(3);
   const Tensor host = Tensor::randn({1000}, g);

@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 
+#include "../support/support.h"
 #include "ddp_case.h"
 #include "minidl/config.h"
 #include "minidl/core/distributed.h"
@@ -45,9 +46,7 @@ std::string mpi_missing() {
 
 bool skip_without_mpi() {
   const std::string why = mpi_missing();
-  if (why.empty()) return false;
-  std::printf("MINIDL_SKIPPED: %s\n", why.c_str());
-  return true;
+  return !why.empty() && test::skip(test::Need::Mpi, why);
 }
 
 // mpirun with what a 2-core CI runner (as root) needs: more ranks than cores are fine, one
@@ -307,14 +306,9 @@ TEST_CASE("distributed: a rank that fails on bad input stops every rank with its
 TEST_CASE("distributed: the NCCL backend in a world of one (GPU tensors, one DDP step against the CPU)",
           "[distributed][cuda]") {
   if (skip_without_mpi()) return;
-  if (!dist::nccl_built()) {
-    std::printf("MINIDL_SKIPPED: %s\n", dist::unavailable_reason().c_str());
+  if (!dist::nccl_built() && test::skip(test::Need::Gpu, dist::unavailable_reason())) return;
+  if (!cuda_available() && test::skip(test::Need::Gpu, "no GPU visible; the NCCL backend compiled but did not run"))
     return;
-  }
-  if (!cuda_available()) {
-    std::printf("MINIDL_SKIPPED: no GPU visible; the NCCL backend compiled but did not run\n");
-    return;
-  }
   const Result r = sh(mpirun(1) + kWorker + " nccl");
   REQUIRE(r.code == 0);
   CHECK_THAT(r.output, Contains("nccl ok on 1 ranks (backend nccl)"));
