@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <set>
 
-#include "../gradcheck.h"
+#include "../core/gradcheck.h"
 #include "../support/support.h"
 #include "minidl/config.h"
 #include "minidl/core/distributed.h"
