@@ -118,7 +118,7 @@ const std::string kTiny = " --width 4 --input-size 32 --synthetic-size 240 --wor
 
 }  // namespace
 
-TEST_CASE("distributed: all_reduce, broadcast and barrier on 2 ranks; the sampler's shards are disjoint and cover the data",
+TEST_CASE("distributed: all_reduce, broadcast and barrier on 2 ranks, and the sampler's shards are disjoint and cover the data",
           "[distributed]") {
   if (skip_without_mpi()) return;
   const Result r = sh(mpirun(2) + kWorker + " collectives");
@@ -126,7 +126,7 @@ TEST_CASE("distributed: all_reduce, broadcast and barrier on 2 ranks; the sample
   CHECK_THAT(r.output, Contains("collectives ok on 2 ranks (backend mpi)"));
 }
 
-TEST_CASE("distributed: 2 ranks x batch B/2 with SyncBatchNorm give the gradients and weights of 1 rank x batch B; "
+TEST_CASE("distributed: 2 ranks x batch B/2 with SyncBatchNorm give the gradients and weights of 1 rank x batch B, and "
           "the ranks' weights are bit-identical",
           "[distributed]") {
   if (skip_without_mpi()) return;
@@ -234,7 +234,7 @@ TEST_CASE("distributed: mpirun -np 2 train_resnet --sync-bn --batch-size B/2 mat
   CHECK(fs::exists(dir / "two/report.html"));
 }
 
-TEST_CASE("distributed: --resume of a 2-rank run continues exactly; another number of ranks is refused", "[distributed]") {
+TEST_CASE("distributed: --resume of a 2-rank run continues exactly, and another number of ranks is refused", "[distributed]") {
   if (skip_without_mpi()) return;
   TempDir dir;
   const std::string args = kTiny + "--epochs 2 --batch-size 8 --quiet --out ";
@@ -251,7 +251,7 @@ TEST_CASE("distributed: --resume of a 2-rank run continues exactly; another numb
   }
 }
 
-TEST_CASE("distributed: kill -9 of one rank ends the job within seconds naming the rank; the checkpoints load and "
+TEST_CASE("distributed: kill -9 of one rank ends the job within seconds naming the rank, and the checkpoints load and "
           "the run resumes",
           "[distributed]") {
   if (skip_without_mpi()) return;
