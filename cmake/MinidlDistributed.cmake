@@ -24,7 +24,7 @@ if(NOT MINIDL_MPI STREQUAL "OFF")
 endif()
 
 if(NOT MINIDL_NCCL STREQUAL "OFF")
-  if(MINIDL_WITH_CUDA)
+  if(MINIDL_WITH_CUDA AND NOT MINIDL_CUDA_EMU)  # the emulator has no NCCL
     # The toolkit and the system first, then the nvidia-nccl-cu13 pip wheel (site-packages/nvidia/nccl),
     # found the way scripts/gpu-check.sh's preflight finds it (cmake/MinidlNvidiaWheel.cmake).
     set(_nccl_hints ${MINIDL_NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_ROOT} /usr/local/cuda /usr)
