@@ -7,8 +7,8 @@
 
 #include "common/svg.h"
 #include "common/trainer.h"
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 
 using namespace minidl;
 using namespace minidl::app;

@@ -53,7 +53,7 @@ struct Distinct {
 
 std::vector<Distinct> distinct_convs() {
   std::vector<Distinct> out;
-  for (const auto& g : resnet18(1, 7)->conv_geometries(1, 64, 64)) {
+  for (const auto& g : mb::resnet18_conv_geometries(1, 64, 64)) {
     bool found = false;
     for (auto& d : out)
       if (d.g.c == g.c && d.g.h == g.h && d.g.w == g.w && d.g.k == g.k && d.g.r == g.r && d.g.s == g.s &&

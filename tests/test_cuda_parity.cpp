@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/augment.h"
 #include "minidl/kernels/batch_norm.h"
 #include "minidl/kernels/conv2d.h"
@@ -809,8 +809,8 @@ TEST_CASE("cuda parity: SGD multi-tensor step", "[cuda][optim]") {
   std::vector<std::int64_t> sizes = {1, 1000, 4096, 4097, 70000, 0, 3};
   for (int i = 0; i < 63; ++i) sizes.push_back(17 + i);
   std::uint32_t seed = 61;
-  for (const auto& o : {k::SgdOptions{0.1, 0.0, 0.0, 0.0, false}, k::SgdOptions{0.05, 0.9, 0.0, 5e-4, false},
-                        k::SgdOptions{0.05, 0.9, 0.1, 1e-4, false}, k::SgdOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
+  for (const auto& o : {SgdOptions{0.1, 0.0, 0.0, 0.0, false}, SgdOptions{0.05, 0.9, 0.0, 5e-4, false},
+                        SgdOptions{0.05, 0.9, 0.1, 1e-4, false}, SgdOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
     std::ostringstream ts;
     ts << "sgd lr " << o.lr << " momentum " << o.momentum << " dampening " << o.dampening << " wd " << o.weight_decay
        << (o.nesterov ? " nesterov" : "");
@@ -866,7 +866,7 @@ TEST_CASE("cuda parity: AdamW multi-tensor step", "[cuda][optim]") {
     dv.push_back(std::make_unique<Buf>(v[i]));
     slices.push_back({dp[i]->get(), dg[i]->get(), dm[i]->get(), dv[i]->get(), sizes[i]});
   }
-  k::AdamWOptions o;
+  AdamWOptions o;
   o.lr = 1e-2;
   o.weight_decay = 0.05;
   for (std::int64_t step = 1; step <= 3; ++step) {
@@ -928,7 +928,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   const std::int64_t n = 6, h = 48, w = 64;
   std::mt19937 gen(81);
   const auto src = random_vector(n * h * w, gen, 0.f, 1.f);
-  std::vector<k::AffineMatrix> mats(n);
+  std::vector<AffineMatrix> mats(n);
   mats[0] = {{1, 0, 0, 0, 1, 0}};              // identity: exact
   mats[1] = {{-1, 0, float(w - 1), 0, 1, 0}};  // horizontal flip: exact
   for (std::int64_t i = 2; i < n; ++i) {       // rotation, scale, translation
@@ -942,7 +942,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   std::vector<float> want(n * h * w);
   cpu::affine_warp<float>(cpu_stream, n, h, w, src.data(), mats.data(), 0.25f, want.data());
   Buf dsrc(src), dst(std::vector<float>(n * h * w, kNaN));
-  DeviceBuffer<k::AffineMatrix> dmats(mats);
+  DeviceBuffer<AffineMatrix> dmats(mats);
   kc::affine_warp<float>(t.stream(), n, h, w, dsrc.get(), dmats.get(), 0.25f, dst.get());
   const auto got = dst.download();
   // Off integer coordinates, one rounding step in sx (an ulp is 4e-6 at 60) moves the sample by

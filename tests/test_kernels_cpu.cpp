@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/batch_norm.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/elementwise.h"
@@ -1039,11 +1039,11 @@ TEST_CASE("cross_entropy reports a target outside the classes by its row, and ne
 
 // One parameter tensor through the multi-tensor steps.
 template <typename T>
-void sgd_one(const k::ParamSlice<T>& p, const k::SgdOptions& o, bool first_step) {
+void sgd_one(const k::ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
   cpu::sgd_step<T>(cpu_stream, &p, 1, o, first_step);
 }
 template <typename T>
-void adamw_one(const k::ParamSlice<T>& p, const k::AdamWOptions& o) {
+void adamw_one(const k::ParamSlice<T>& p, const AdamWOptions& o) {
   cpu::adamw_step<T>(cpu_stream, &p, 1, o);
 }
 
@@ -1051,14 +1051,14 @@ TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov",
   // Plain: p = 1 - 0.1 * 0.5.
   {
     std::vector<double> p{1.0}, g{0.5};
-    sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, k::SgdOptions{0.1, 0, 0, 0, false}, true);
+    sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, SgdOptions{0.1, 0, 0, 0, false}, true);
     CHECK(p[0] == Approx(0.95).epsilon(1e-15));
   }
   // lr 0.1, momentum 0.9, dampening 0.5, weight decay 0.1, g = 0.5 twice, p = 1:
   //   step 1: g' = 0.5 + 0.1 * 1 = 0.6, buf = 0.6 (undamped copy), p = 1 - 0.06 = 0.94
   //   step 2: g' = 0.5 + 0.094 = 0.594, buf = 0.9 * 0.6 + 0.5 * 0.594 = 0.837, p = 0.94 - 0.0837
   {
-    const k::SgdOptions o{0.1, 0.9, 0.5, 0.1, false};
+    const SgdOptions o{0.1, 0.9, 0.5, 0.1, false};
     std::vector<double> p{1.0}, g{0.5}, buf{kInf};  // the first step must not read the buffer
     const k::ParamSlice<double> s{p.data(), g.data(), buf.data(), nullptr, 1};
     sgd_one(s, o, true);
@@ -1072,7 +1072,7 @@ TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov",
   //   step 1: buf = 0.5, g = 0.5 + 0.45 = 0.95, p = 0.905
   //   step 2: buf = 0.45 + 0.5 = 0.95, g = 0.5 + 0.855 = 1.355, p = 0.905 - 0.1355 = 0.7695
   {
-    const k::SgdOptions o{0.1, 0.9, 0.0, 0.0, true};
+    const SgdOptions o{0.1, 0.9, 0.0, 0.0, true};
     std::vector<float> p{1.0f}, g{0.5f}, buf{0.0f};
     const k::ParamSlice<float> s{p.data(), g.data(), buf.data(), nullptr, 1};
     sgd_one(s, o, true);
@@ -1084,7 +1084,7 @@ TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov",
   // Momentum without a buffer is an error, not a crash.
   std::vector<double> p{1.0}, g{0.5};
   REQUIRE_THROWS_WITH(
-      sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, k::SgdOptions{0.1, 0.9, 0, 0, false}, true),
+      sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, SgdOptions{0.1, 0.9, 0, 0, false}, true),
       Contains("momentum buffer"));
 }
 
@@ -1094,7 +1094,7 @@ TEST_CASE("sgd_step over a large buffer matches the scalar rule", "[kernels]") {
   auto p = random_vector<float>(n, gen);
   const auto g = random_vector<float>(n, gen);
   std::vector<float> buf(n), p0 = p;
-  const k::SgdOptions o{0.05, 0.9, 0.0, 1e-4, false};
+  const SgdOptions o{0.05, 0.9, 0.0, 1e-4, false};
   sgd_one<float>({p.data(), g.data(), buf.data(), nullptr, n}, o, true);
   std::vector<double> buf_want(n), p_want(n);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -1114,7 +1114,7 @@ TEST_CASE("adamw_step: two steps by hand", "[kernels]") {
   //           v = 0.999 * 0.00025 + 0.001 * 0.0625 = 0.00031225;
   //           m / (1 - 0.81) = 0.105263157895, sqrt(v / (1 - 0.998001)) = 0.395225381...,
   //           p = 0.88110000198 - 0.1 * 0.105263157895 / 0.395225381 = 0.854466298688
-  k::AdamWOptions o;
+  AdamWOptions o;
   o.lr = 0.1;
   o.weight_decay = 0.1;
   std::vector<double> p{1.0}, g{0.5}, m{0.0}, v{0.0};  // state starts at zero, as PyTorch's

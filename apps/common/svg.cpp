@@ -8,7 +8,7 @@
 #include <limits>
 #include <sstream>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::app {
 

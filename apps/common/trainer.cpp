@@ -363,10 +363,10 @@ TrainResult train(TrainConfig cfg) {
   std::unique_ptr<Optimizer> opt;
   if (cfg.optimizer == "sgd")
     opt = std::make_unique<SGD>(model->named_parameters(),
-                                kernels::SgdOptions{cfg.lr, cfg.momentum, 0.0, cfg.weight_decay, cfg.nesterov});
+                                SgdOptions{cfg.lr, cfg.momentum, 0.0, cfg.weight_decay, cfg.nesterov});
   else
     opt = std::make_unique<AdamW>(model->named_parameters(),
-                                  kernels::AdamWOptions{cfg.lr, 0.9, 0.999, 1e-8, cfg.weight_decay, 1});
+                                  AdamWOptions{cfg.lr, 0.9, 0.999, 1e-8, cfg.weight_decay, 1});
 
   data::DataLoaderOptions lo;
   lo.batch_size = cfg.batch_size;

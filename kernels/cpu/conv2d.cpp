@@ -27,7 +27,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/conv2d_dnnl.h"
 #include "minidl/kernels/cpu/conv2d_taps.h"
 #include "minidl/kernels/cpu/parallel.h"

@@ -27,7 +27,7 @@
 #include <string>
 #include <tuple>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 
 #if __has_include(<oneapi/dnnl/dnnl.h>)

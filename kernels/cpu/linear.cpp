@@ -5,7 +5,7 @@
 
 #include <climits>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/profile.h"
 
 namespace minidl::kernels::cpu {

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 

@@ -2,8 +2,8 @@
 #include <atomic>
 #include <climits>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #include "minidl/kernels/batch_norm.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"
 #include "minidl/kernels/cuda/launch.cuh"

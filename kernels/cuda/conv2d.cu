@@ -4,8 +4,8 @@
 #include <atomic>
 #include <climits>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"
 #include "minidl/kernels/cuda/gemm_tile.cuh"

@@ -1,7 +1,7 @@
 // cuBLAS SGEMM (row-major on column-major cuBLAS) and the fully connected layer on it.
 #include <climits>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/context.h"
 #include "minidl/kernels/cuda/launch.cuh"
 #include "minidl/kernels/linear.h"

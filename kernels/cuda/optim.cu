@@ -5,7 +5,7 @@
 // a kernel per tensor that reads it, so the host never waits.
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/launch.cuh"
 #include "minidl/kernels/cuda/reduce.cuh"
 #include "minidl/kernels/optim.h"

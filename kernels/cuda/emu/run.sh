@@ -47,7 +47,7 @@ for f in "$root"/kernels/cuda/*.cu; do
   rm -f "$work/src/$b.cpp.new"
   jobs+=("$work/src/$b.cpp")
 done
-for f in "$root"/kernels/cuda/*.cpp "$root"/kernels/cpu/*.cpp "$root"/kernels/*.cpp "$root"/core/error.cpp \
+for f in "$root"/kernels/cuda/*.cpp "$root"/kernels/cpu/*.cpp "$root"/kernels/*.cpp "$root"/base/*.cpp \
   "$root"/tests/main.cpp "$root"/tests/test_cuda_parity.cpp; do
   jobs+=("$f")
 done
