@@ -34,7 +34,7 @@ void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, cons
 
 namespace cuda {
 // Which implementation the CUDA batch-norm entry points use (a runtime switch, like
-// set_conv_algo). Default: cuDNN when built with it, else our kernels. cuDNN cannot express
+// set_conv_backend). Default: cuDNN when built with it, else our kernels. cuDNN cannot express
 // every call (no gamma/beta, eps < 1e-5, only some gradients wanted, eval-mode backward); those
 // run on our kernels whatever the switch says.
 enum class BatchNormImpl { Cudnn, Native };

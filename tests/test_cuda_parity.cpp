@@ -58,7 +58,7 @@ struct GpuTest {
     kc::set_deterministic(true);
   }
   ~GpuTest() {
-    kc::set_conv_algo(MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm);
+    kc::set_conv_backend("auto");
     kc::set_batch_norm_impl(MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native);
     kc::set_deterministic(false);
   }
@@ -199,16 +199,17 @@ std::vector<k::Conv2dGeometry> conv_cases() {
   return v;
 }
 
-void check_conv(const k::Conv2dGeometry& g, kc::ConvAlgo algo, std::uint32_t seed, bool deterministic = true) {
-  const std::string tag = std::string("conv2d ") + (algo == kc::ConvAlgo::Cudnn ? "cudnn " : "implicit-gemm ") +
-                          (deterministic ? "" : "(timed search) ") + describe(g);
+void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uint32_t seed,
+                bool deterministic = true) {
+  const std::string tag =
+      "conv2d " + backend + " " + std::string(deterministic ? "" : "(timed search) ") + describe(g);
   INFO(tag);
   GpuTest t;
-  kc::set_conv_algo(algo);
+  kc::set_conv_backend(backend);
   kc::set_deterministic(deterministic);
   // cuDNN may pick FFT or Winograd algorithms (still FP32 with FMA math), whose rounding error
   // is a few times that of a direct dot product.
-  const double slack = algo == kc::ConvAlgo::Cudnn ? 5.0 : 1.0;
+  const double slack = backend == "cudnn" ? 5.0 : 1.0;
   const auto atol = [&](std::int64_t length) { return slack * dot_atol(length); };
   std::mt19937 gen(seed);
   const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
@@ -421,20 +422,27 @@ TEST_CASE("cuda runtime: device_count never throws", "[cuda]") {
 
 TEST_CASE("cuda runtime: implementation switches", "[cuda]") {
   // Only globals: no driver call, so this runs without a GPU too.
-  const auto conv_default = kc::conv_algo();
+  const auto conv_default = kc::conv_backend();
   const auto bn_default = kc::batch_norm_impl();
-  CHECK(conv_default == (MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm));
+  CHECK(conv_default == "auto");
   CHECK(bn_default == (MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native));
-  kc::set_conv_algo(kc::ConvAlgo::ImplicitGemm);
-  CHECK(kc::conv_algo() == kc::ConvAlgo::ImplicitGemm);
+  // Auto runs cuDNN where the build has it, else the implicit GEMM (a 3x3 convolution).
+  k::Conv2dGeometry g{2, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0, 0};
+  REQUIRE(g.finalize());
+  CHECK(std::string(kc::conv_backend_for<float>(k::ConvDirection::Forward, g).name) ==
+        (MINIDL_WITH_CUDNN ? "cudnn" : "implicit_gemm"));
+  kc::set_conv_backend("implicit_gemm");
+  CHECK(kc::conv_backend() == "implicit_gemm");
+  CHECK(std::string(kc::conv_backend_for<float>(k::ConvDirection::BackwardData, g).name) == "implicit_gemm");
+  CHECK_THROWS_WITH(kc::set_conv_backend("winograd"), Catch::Matchers::Contains("expected one of auto, implicit_gemm"));
 #if MINIDL_WITH_CUDNN
-  kc::set_conv_algo(kc::ConvAlgo::Cudnn);
-  CHECK(kc::conv_algo() == kc::ConvAlgo::Cudnn);
+  kc::set_conv_backend("cudnn");
+  CHECK(kc::conv_backend() == "cudnn");
 #else
-  CHECK_THROWS_AS(kc::set_conv_algo(kc::ConvAlgo::Cudnn), minidl::Error);
+  CHECK_THROWS_WITH(kc::set_conv_backend("cudnn"), Catch::Matchers::Contains("no cuDNN"));
   CHECK_THROWS_AS(kc::set_batch_norm_impl(kc::BatchNormImpl::Cudnn), minidl::Error);
 #endif
-  kc::set_conv_algo(conv_default);
+  kc::set_conv_backend(conv_default);
   kc::set_batch_norm_impl(bn_default);
   CHECK_FALSE(kc::allow_tf32());  // strict FP32 unless asked
 }
@@ -461,7 +469,7 @@ TEST_CASE("cuda runtime: out of memory says what was asked for", "[cuda]") {
 TEST_CASE("cuda parity: conv2d implicit GEMM on the FER ResNet-18 geometries", "[cuda][conv]") {
   if (no_gpu()) return;
   std::uint32_t seed = 1;
-  for (const auto& g : conv_cases()) check_conv(g, kc::ConvAlgo::ImplicitGemm, seed++);
+  for (const auto& g : conv_cases()) check_conv(g, "implicit_gemm", seed++);
 }
 
 TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][conv]") {
@@ -470,8 +478,8 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
   std::uint32_t seed = 1;
   // Deterministic mode takes cuDNN's heuristic choice; the default times the algorithms.
   for (const auto& g : conv_cases()) {
-    check_conv(g, kc::ConvAlgo::Cudnn, seed, true);
-    check_conv(g, kc::ConvAlgo::Cudnn, seed++, false);
+    check_conv(g, "cudnn", seed, true);
+    check_conv(g, "cudnn", seed++, false);
   }
 #else
   std::cout << "MINIDL_SKIPPED: built without cuDNN" << std::endl;
@@ -480,13 +488,9 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
 
 TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (deterministic)", "[cuda][conv]") {
   if (no_gpu()) return;
-  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
-#if MINIDL_WITH_CUDNN
-  algos.push_back(kc::ConvAlgo::Cudnn);
-#endif
-  for (const auto algo : algos) {
+  for (const auto& backend : kc::conv_backends<float>()) {
     GpuTest t;
-    kc::set_conv_algo(algo);
+    kc::set_conv_backend(backend.name);
     const auto g = conv(8, 64, 16, 64, 3, 1, 1);
     std::mt19937 gen(3);
     Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), dy(random_vector(g.n * g.k * g.oh * g.ow, gen));
@@ -496,7 +500,7 @@ TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (determin
     kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw2.get(), false);
     kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx1.get(), false);
     kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx2.get(), false);
-    const std::string name = algo == kc::ConvAlgo::Cudnn ? "cudnn" : "implicit-gemm";
+    const std::string name = backend.name;
     require_equal(dw1.download(), dw2.download(), "conv2d " + name + " backward_weight repeated");
     require_equal(dx1.download(), dx2.download(), "conv2d " + name + " backward_input repeated");
   }
@@ -971,13 +975,9 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
   Buf logits(random_vector(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector(7, gen, 0.5f, 1.f)), s(1);
   DeviceBuffer<std::int64_t> target(std::vector<std::int64_t>(64, 3));
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
-#if MINIDL_WITH_CUDNN
-  algos.push_back(kc::ConvAlgo::Cudnn);
-#endif
   auto step = [&]() {
-    for (const auto algo : algos) {
-      kc::set_conv_algo(algo);
+    for (const auto& backend : kc::conv_backends<float>()) {
+      kc::set_conv_backend(backend.name);
       kc::conv2d_forward<float>(t.stream(), g, x.get(), w.get(), nullptr, y.get());
       kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx.get(), false);
       kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw.get(), false);

@@ -25,6 +25,7 @@ cat >"$work/gen/minidl/config.h" <<'CFG'
 #define MINIDL_VERSION_PATCH 0
 #define MINIDL_WITH_CUDA 1
 #define MINIDL_WITH_CUDNN 0
+#define MINIDL_WITH_ONEDNN 0
 CFG
 
 arch=$(uname -m)-linux-gnu
