@@ -212,9 +212,9 @@ struct DeviceBuffers {
 };
 
 void gpu_run(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, cu::Stream s) {
-  if (d == Fwd) cu::conv2d_forward(s, g, b.x, b.w, nullptr, b.y);
-  else if (d == BwdData) cu::conv2d_backward_input(s, g, b.dy, b.w, b.dx, false);
-  else cu::conv2d_backward_weight(s, g, b.x, b.dy, b.dw, false);
+  if (d == Fwd) cu::conv2d_forward<float>(s, g, b.x, b.w, nullptr, b.y);
+  else if (d == BwdData) cu::conv2d_backward_input<float>(s, g, b.dy, b.w, b.dx, false);
+  else cu::conv2d_backward_weight<float>(s, g, b.x, b.dy, b.dw, false);
 }
 
 std::vector<float> gpu_output(DeviceBuffers& b, Dir d, cu::Stream s) {

@@ -18,7 +18,7 @@ namespace {
 
 template <typename T>
 void sgd_one(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
-  MINIDL_CHECK(o.momentum == 0.0 || p.state1, "sgd_step: momentum ", o.momentum,
+  MINIDL_CHECK(o.momentum == 0.0 || p.n <= 0 || p.state1, "sgd_step: momentum ", o.momentum,
                " needs a momentum buffer, got none for a parameter of ", p.n, " elements");
   const T wd = static_cast<T>(o.weight_decay), momentum = static_cast<T>(o.momentum);
   const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-o.lr);
