@@ -183,7 +183,8 @@ double cpu_gemm_bar(double min_time) {
   const auto a = random_vector<float>(n * n, gen), b = random_vector<float>(n * n, gen);
   std::vector<float> c(static_cast<std::size_t>(n * n));
   const double sec = time_median(
-      [&] { kc::gemm<float>(kc::Stream{}, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
+      [&] { kc::gemm<float>(kc::Stream{}, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); },
+                            min_time);
   return 2.0 * n * n * n / sec / 1e9;
 }
 

@@ -151,10 +151,12 @@ int main(int argc, char** argv) {
     std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
     const bool square = s.name.rfind("square", 0) == 0;
     if (!square || s.m <= cpu_max) {
-      kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n);
+      kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(),
+                      s.n);
       const double err = check(s, a, b, c);
       const double sec = time_median(
-          [&] { kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f, c.data(), s.n); },
+          [&] { kc::gemm<float>(kc::Stream{}, s.ta, s.tb, s.m, s.n, s.k, 1.f, a.data(), lda(s), b.data(), ldb(s), 0.f,
+                                c.data(), s.n); },
           min_time);
       print_row("cpu", s, sec, err, 0, 0);
     }

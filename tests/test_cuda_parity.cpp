@@ -279,7 +279,8 @@ void check_gemm(bool tiled, const GemmCase& c, float alpha, float beta, std::uin
   cpu::gemm<float>(cpu_stream, c.ta, c.tb, c.m, c.n, c.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
   Buf da(a), db(b), dc(c0);
   if (tiled)
-    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
+    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(),
+                           ldc);
   else
     kc::gemm<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
   std::ostringstream tag;
@@ -336,11 +337,13 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
 
   // training forward: y, saved statistics, running statistics
   std::vector<float> y(nx), sm(g.c), si(g.c), rm = rm0, rv = rv0;
-  cpu::batch_norm_forward_train<float>(cpu_stream, g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(), sm.data(),
+  cpu::batch_norm_forward_train<float>(cpu_stream, g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(),
+                                       sm.data(),
                                        si.data());
   Buf gy(std::vector<float>(nx, kNaN)), gsm(std::vector<float>(g.c, kNaN)), gsi(std::vector<float>(g.c, kNaN));
   Buf grm(rm0), grv(rv0);
-  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(), gy.get(), gsm.get(),
+  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(),
+                                      gy.get(), gsm.get(),
                                gsi.get());
   require_close(gy.download(), y, 1e-5, 1e-5, tag + " train y");
   require_close(gsm.download(), sm, 1e-6, 1e-5, tag + " saved mean");
@@ -370,11 +373,13 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
       std::vector<float> dx = acc ? dx_prior : std::vector<float>(nx, kNaN);
       std::vector<float> dg = acc ? dg_prior : std::vector<float>(g.c, kNaN);
       std::vector<float> db = acc ? db_prior : std::vector<float>(g.c, kNaN);
-      cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), dx.data(), acc,
+      cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(),
+                                      dx.data(), acc,
                                       dg.data(), db.data(), acc);
       Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
       Buf gdg(acc ? dg_prior : std::vector<float>(g.c, kNaN)), gdb(acc ? db_prior : std::vector<float>(g.c, kNaN));
-      kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), acc,
+      kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(),
+                                     gdx.get(), acc,
                               gdg.get(), gdb.get(), acc);
       require_close(gdx.download(), dx, 2e-5, 1e-4, tag + " backward dx" + how);
       require_close(gdg.download(), dg, dot_atol(count), 1e-5, tag + " backward dgamma" + how);
@@ -382,17 +387,21 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
     }
     // Only some gradients wanted: the others are null and must not be touched.
     std::vector<float> dx_only(nx, kNaN);
-    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), dx_only.data(),
+    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(),
+                                    dx_only.data(),
                                     false, nullptr, nullptr, false);
     Buf gdx(std::vector<float>(nx, kNaN));
-    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), gdx.get(), false,
+    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(),
+                                   gdx.get(), false,
                             nullptr, nullptr, false);
     require_close(gdx.download(), dx_only, 2e-5, 1e-4, tag + (training ? " train" : " eval") + " backward dx only");
     std::vector<float> dg_only(g.c, kNaN);
-    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), nullptr, false,
+    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(),
+                                    nullptr, false,
                                     dg_only.data(), nullptr, false);
     Buf gdg(std::vector<float>(g.c, kNaN));
-    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), nullptr, false,
+    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(),
+                                   nullptr, false,
                             gdg.get(), nullptr, false);
     require_close(gdg.download(), dg_only, dot_atol(count), 1e-5,
                   tag + (training ? " train" : " eval") + " backward dgamma only");
@@ -792,7 +801,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
           cpu::cross_entropy_backward<float>(cpu_stream, rows, cols, logp.data(), target.data(), wp, smoothing, &g,
                                              d.data(), acc);
           Buf gd(acc ? prior : std::vector<float>(logp.size(), kNaN));
-          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
+          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(),
+                                            weighted ? dweight.get() : nullptr,
                                      smoothing, grad.get(), gd.get(), acc);
           require_close(gd.download(), d, 1e-7, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
         }
@@ -802,7 +812,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
   Buf logits(std::vector<float>(3 * 7, 0.f)), logp(3 * 7), loss(1);
   DeviceBuffer<std::int64_t> dbad(bad);
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(), flag.get());
+  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(),
+                                   flag.get());
   REQUIRE(flag.download()[0] == 2);
 }
 
@@ -983,12 +994,16 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
       kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw.get(), false);
       kc::conv2d_backward_bias<float>(t.stream(), g, dy.get(), db.get(), false);
     }
-    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(), rv.get(), ybn.get(),
+    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(),
+                                        rv.get(), ybn.get(),
                                  sm.get(), si.get());
-    kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), dx.get(), false, db.get(),
+    kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), dx.get(),
+                                   false, db.get(),
                             db.get(), false);
-    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(), loss.get(), flag.get());
-    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(), logits.get(), false);
+    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(),
+                                     loss.get(), flag.get());
+    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(),
+                                      logits.get(), false);
     kc::sum<float>(t.stream(), y.size(), y.get(), 1.0, s.get());
     kc::gemm<float>(t.stream(), false, true, 64, 128, 256, 1.f, y.get(), 256, dy.get(), 256, 0.f, dx.get(), 128);
     kc::synchronize(0);

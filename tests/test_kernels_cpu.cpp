@@ -447,7 +447,8 @@ TEST_CASE("batch_norm training forward: batch statistics and running-stat update
   const std::vector<double> gamma{2.0, 0.5}, beta{0.0, 1.0};
   const double eps = 0.01, momentum = 0.1;
   std::vector<double> rm{0.0, 1.0}, rv{1.0, 2.0}, y(8, kInf), mean(2, kInf), invstd(2, kInf);
-  cpu::batch_norm_forward_train(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), eps, momentum, rm.data(), rv.data(),
+  cpu::batch_norm_forward_train(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), eps, momentum, rm.data(),
+                                rv.data(),
                                 y.data(), mean.data(), invstd.data());
   const double is0 = 1.0 / std::sqrt(1.25 + eps), is1 = 1.0 / std::sqrt(3.0 + eps);
   require_close(mean, {2.5, 3.0}, 1e-15, "saved mean");
@@ -462,7 +463,8 @@ TEST_CASE("batch_norm training forward: batch statistics and running-stat update
 
   // Without gamma/beta (affine=False) and without running stats (track_running_stats=False).
   std::vector<float> xf(kBnX.begin(), kBnX.end()), yf(8, static_cast<float>(kInf)), mf(2), sf(2);
-  cpu::batch_norm_forward_train<float>(cpu_stream, g, xf.data(), nullptr, nullptr, eps, momentum, nullptr, nullptr, yf.data(),
+  cpu::batch_norm_forward_train<float>(cpu_stream, g, xf.data(), nullptr, nullptr, eps, momentum, nullptr, nullptr,
+                                       yf.data(),
                                        mf.data(), sf.data());
   require_close(yf, {-1.5 * is0, -0.5 * is0, -1 * is1, -1 * is1, 0.5 * is0, 1.5 * is0, -1 * is1, 3 * is1}, 1e-6,
                 "y, float32, no affine");
@@ -485,7 +487,8 @@ TEST_CASE("batch_norm statistics stay exact for a channel far from zero", "[kern
 TEST_CASE("batch_norm training needs more than one value per channel", "[kernels]") {
   const k::BatchNormGeometry g{1, 3, 1};
   std::vector<double> x{1, 2, 3}, y(3), m(3), s(3);
-  REQUIRE_THROWS_WITH(cpu::batch_norm_forward_train<double>(cpu_stream, g, x.data(), nullptr, nullptr, 1e-5, 0.1, nullptr,
+  REQUIRE_THROWS_WITH(cpu::batch_norm_forward_train<double>(cpu_stream, g, x.data(), nullptr, nullptr, 1e-5, 0.1,
+                      nullptr,
                                                             nullptr, y.data(), m.data(), s.data()),
                       Contains("more than one value per channel"));
 }
@@ -495,7 +498,8 @@ TEST_CASE("batch_norm evaluation uses the running statistics and ignores the bat
   const std::vector<double> gamma{2.0, 0.5}, beta{0.0, 1.0}, rm{1.0, -1.0}, rv{3.0, 0.25};
   const double eps = 1e-5;
   std::vector<double> y(8, kInf);
-  cpu::batch_norm_forward_eval(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), rm.data(), rv.data(), eps, y.data());
+  cpu::batch_norm_forward_eval(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), rm.data(), rv.data(), eps,
+                               y.data());
   std::vector<double> want(8);
   for (int b = 0; b < 2; ++b)
     for (int c = 0; c < 2; ++c)
@@ -543,7 +547,8 @@ TEST_CASE("batch_norm backward in training and evaluation", "[kernels]") {
   CHECK(dgamma_want[0] == Approx(2.0 * invstd[0]));
 
   std::vector<double> dx(8, kInf), dgamma(2, kInf), dbeta(2, kInf);
-  cpu::batch_norm_backward(cpu_stream, g, true, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(), dx.data(), false,
+  cpu::batch_norm_backward(cpu_stream, g, true, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(),
+                           dx.data(), false,
                            dgamma.data(), dbeta.data(), false);
   require_close(dx, dx_want, 1e-14, "training dx");
   require_close(dgamma, dgamma_want, 1e-14, "dgamma");
@@ -899,7 +904,8 @@ TEST_CASE("gemm: transposes, beta == 0 never reads C, beta == 1 adds", "[kernels
     for (const bool tb : {false, true}) {
       INFO("trans_a " << ta << " trans_b " << tb);
       std::vector<double> C(4, kInf);
-      cpu::gemm<double>(cpu_stream, ta, tb, 2, 2, 3, 1.0, ta ? At.data() : A.data(), ta ? 2 : 3, tb ? Bt.data() : B.data(),
+      cpu::gemm<double>(cpu_stream, ta, tb, 2, 2, 3, 1.0, ta ? At.data() : A.data(), ta ? 2 : 3,
+                        tb ? Bt.data() : B.data(),
                         tb ? 3 : 2, 0.0, C.data(), 2);
       require_close(C, {4, 5, 10, 11}, 0.0, "C = A B over +inf");
     }

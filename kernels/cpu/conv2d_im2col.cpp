@@ -237,7 +237,8 @@ void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T
     if (partials)
       gemm<T>(Stream{}, false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, T(0), partials + i * size, crs);
     else
-      gemm<T>(Stream{}, false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, accumulate ? T(1) : T(0), dweight, crs);
+      gemm<T>(Stream{}, false, true, g.k, crs, cols, T(1), dyc, cols, col, cols, accumulate ? T(1) : T(0), dweight,
+              crs);
   });
   if (!partials) return;
 #pragma omp parallel for simd schedule(static) if (chunks.count * size >= kParallelGrain)
@@ -248,9 +249,9 @@ void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                        \
-  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);        \
-  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);      \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                           \
+  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                         \
   template void backward_filter<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

@@ -118,7 +118,8 @@ void forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const
     bool first = true;
     for (std::int64_t r = rr.begin; r < rr.end && ss.begin < ss.end; ++r) {
       const std::int64_t iy = oy * g.stride_h - g.pad_h + r, ix0 = ox * g.stride_w - g.pad_w + ss.begin;
-      gemm<T>(Stream{}, false, false, m, g.n, (ss.end - ss.begin) * g.c, T(1), w2 + (k0 * taps + r * g.s + ss.begin) * g.c,
+      gemm<T>(Stream{}, false, false, m, g.n, (ss.end - ss.begin) * g.c, T(1),
+              w2 + (k0 * taps + r * g.s + ss.begin) * g.c,
               taps * g.c, xt + (iy * g.w + ix0) * g.c * g.n, g.n, first ? T(0) : T(1), out, g.n);
       first = false;
     }
@@ -198,9 +199,9 @@ void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T
       }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                          \
-  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);     \
-  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);  \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                           \
+  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                         \
   template void backward_filter<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

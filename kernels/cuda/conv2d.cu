@@ -172,13 +172,13 @@ void conv2d_backward_bias(Stream stream, const Conv2dGeometry& g, const T* dy, T
   CUDA_LAUNCH_CHECK("conv_bias_grad_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                           \
-  template const std::vector<ConvBackend<T>>& conv_backends<T>();                                       \
-  template const ConvBackend<T>& find_conv_backend<T>(const std::string&);                              \
-  template const ConvBackend<T>& conv_backend_for<T>(ConvDirection, const Conv2dGeometry&);             \
-  template void conv2d_forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);     \
-  template void conv2d_backward_input<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);  \
-  template void conv2d_backward_weight<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool); \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template const std::vector<ConvBackend<T>>& conv_backends<T>();                                                      \
+  template const ConvBackend<T>& find_conv_backend<T>(const std::string&);                                             \
+  template const ConvBackend<T>& conv_backend_for<T>(ConvDirection, const Conv2dGeometry&);                            \
+  template void conv2d_forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                    \
+  template void conv2d_backward_input<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                 \
+  template void conv2d_backward_weight<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                \
   template void conv2d_backward_bias<T>(Stream, const Conv2dGeometry&, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE

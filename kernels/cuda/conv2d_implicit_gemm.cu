@@ -179,9 +179,9 @@ void backward_filter(Stream stream, const Conv2dGeometry& g, const T* x, const T
                              s, "conv2d_backward_weight (implicit GEMM)");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                      \
-  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);      \
-  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);    \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                           \
+  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                         \
   template void backward_filter<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE
