@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/augment.h"
 #include "minidl/data/dataset.h"
 #include "minidl/data/image_io.h"

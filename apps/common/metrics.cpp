@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "common/svg.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::app {
 

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/check.h"
 #include "minidl/kernels/runtime.h"
 

@@ -10,7 +10,7 @@
 #include <climits>
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/context.h"
 #include "minidl/kernels/cuda/cudnn_cache.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"

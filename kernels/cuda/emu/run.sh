@@ -25,6 +25,7 @@ cat >"$work/gen/minidl/config.h" <<'CFG'
 #define MINIDL_VERSION_PATCH 0
 #define MINIDL_WITH_CUDA 1
 #define MINIDL_WITH_CUDNN 0
+#define MINIDL_WITH_ONEDNN 0
 CFG
 
 arch=$(uname -m)-linux-gnu
@@ -47,7 +48,7 @@ for f in "$root"/kernels/cuda/*.cu; do
   rm -f "$work/src/$b.cpp.new"
   jobs+=("$work/src/$b.cpp")
 done
-for f in "$root"/kernels/cuda/*.cpp "$root"/kernels/cpu/*.cpp "$root"/kernels/*.cpp "$root"/core/error.cpp \
+for f in "$root"/kernels/cuda/*.cpp "$root"/kernels/cpu/*.cpp "$root"/kernels/*.cpp "$root"/base/*.cpp \
   "$root"/tests/main.cpp "$root"/tests/test_cuda_parity.cpp; do
   jobs+=("$f")
 done
