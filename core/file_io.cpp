@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl {
 

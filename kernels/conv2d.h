@@ -39,6 +39,9 @@ struct ConvBackend {
   void (*backward_filter)(S, const Conv2dGeometry&, const T* x, const T* dy, T* dweight, bool accumulate);
 };
 
+// supports() of a backend that runs every call (every device's fallback row, among others).
+inline bool conv_supports_every_call(ConvDirection, const Conv2dGeometry&) { return true; }
+
 // Both devices have the same switch: set_conv_backend(name) with "auto" (the device's selection
 // rule, per direction and geometry) or a backend's name; the environment variables
 // MINIDL_CPU_CONV and MINIDL_CUDA_CONV set the starting value. Naming a backend that cannot run

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "minidl/config.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/layers/lr_schedule.h"
 
 using nlohmann::json;

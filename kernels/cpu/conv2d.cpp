@@ -1,14 +1,13 @@
 // Convolution on the CPU: the table of backends (each in its own file: conv2d_im2col.cpp,
 // conv2d_taps.cpp, conv2d_onednn.cpp, conv2d_ref.cpp), which one runs a call (the setting, and
 // the auto rule with its measured thresholds), and the entry points core/ops calls.
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
 
 #include "minidl/base/error.h"
 #include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/conv2d_table.h"
 #include "minidl/kernels/cpu/conv2d_backends.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
@@ -19,16 +18,11 @@ namespace {
 
 using detail::kParallelGrain;
 
-bool every_call(ConvDirection, const Conv2dGeometry&) { return true; }
-
 template <typename T>
 std::vector<ConvBackend<T>> make_table() {
-  std::vector<ConvBackend<T>> t = {
-      {"im2col", every_call, im2col::forward<T>, im2col::backward_data<T>, im2col::backward_filter<T>},
-      {"taps", every_call, taps::forward<T>, taps::backward_data<T>, taps::backward_filter<T>}};
-  if constexpr (std::is_same_v<T, float>)
-    t.push_back({"onednn", onednn::supports, onednn::forward, onednn::backward_data, onednn::backward_filter});
-  t.push_back({"reference", every_call, ref::forward<T>, ref::backward_data<T>, ref::backward_filter<T>});
+  std::vector<ConvBackend<T>> t = {im2col::backend<T>(), taps::backend<T>()};
+  if constexpr (std::is_same_v<T, float>) t.push_back(onednn::backend());
+  t.push_back(ref::backend<T>());
   return t;
 }
 
@@ -58,38 +52,25 @@ const char* choose(ConvDirection d, const Conv2dGeometry& g) {
   return "onednn";
 }
 
-const char* const kAuto = "auto";
-
-std::string names_of_float_backends() {
-  std::string out = kAuto;
-  for (const auto& b : conv_backends<float>()) out += std::string(", ") + b.name;
-  return out;
-}
-
-// The float table's backend named `name` that can run in this process; throws otherwise. `what`
-// names where the name came from (a call or the environment variable).
+// A name of the float table whose backend can run in this process, as a pointer into the table;
+// throws otherwise. `what` says where the name came from (a call or the environment variable).
 const char* checked_name(const char* name, const char* what) {
-  if (std::strcmp(name, kAuto) == 0) return kAuto;
+  if (std::strcmp(name, conv_table::kAuto) == 0) return conv_table::kAuto;
+  const auto& table = conv_backends<float>();
   if (std::strcmp(name, "gemm") == 0 || std::strcmp(name, "dnnl") == 0)
     MINIDL_FAIL(what, "'", name, "': the CPU convolution backends were renamed; use ",
-                std::strcmp(name, "gemm") == 0 ? "im2col" : "onednn", " (one of ", names_of_float_backends(), ")");
-  for (const auto& b : conv_backends<float>())
-    if (std::strcmp(b.name, name) == 0) {
-      MINIDL_CHECK(conv_backend_available(name), what, "'", name, "': this backend cannot run here",
-                   std::strcmp(name, "onednn") == 0
-                       ? " (oneDNN: build with libdnnl-dev installed; libdnnl.so.2 must load at run time)"
-                       : "");
-      return b.name;
-    }
-  MINIDL_FAIL(what, "'", name, "': expected one of ", names_of_float_backends());
+                std::strcmp(name, "gemm") == 0 ? "im2col" : "onednn", " (one of ", conv_table::names(table), ")");
+  const ConvBackend<float>* b = conv_table::find(table, name);
+  MINIDL_CHECK(b, what, "'", name, "': expected one of ", conv_table::names(table));
+  MINIDL_CHECK(conv_backend_available(name), what, "'", name, "': this backend cannot run here",
+               std::strcmp(name, "onednn") == 0
+                   ? " (oneDNN: build with libdnnl-dev installed; libdnnl.so.2 must load at run time)"
+                   : "");
+  return b->name;
 }
 
-// The setting, a pointer to a name of the float table (or kAuto): compared by address per call.
-std::atomic<const char*>& setting() {
-  static std::atomic<const char*> s{[] {
-    const char* v = std::getenv("MINIDL_CPU_CONV");
-    return v && *v ? checked_name(v, "MINIDL_CPU_CONV=") : kAuto;
-  }()};
+conv_table::Setting& setting() {
+  static conv_table::Setting s("MINIDL_CPU_CONV", checked_name);
   return s;
 }
 
@@ -103,33 +84,28 @@ const std::vector<ConvBackend<T>>& conv_backends() {
 
 template <typename T>
 const ConvBackend<T>& find_conv_backend(const std::string& name) {
-  for (const auto& b : conv_backends<T>())
-    if (name == b.name) return b;
-  MINIDL_FAIL("conv2d: no CPU convolution backend '", name, "' for this element type");
+  const ConvBackend<T>* b = conv_table::find(conv_backends<T>(), name.c_str());
+  MINIDL_CHECK(b, "conv2d: no CPU convolution backend '", name, "' for this element type");
+  return *b;
 }
 
 bool conv_backend_available(const std::string& name) {
   // A 1x1 convolution of one value: what every backend that can run at all accepts.
   Conv2dGeometry probe{1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
   probe.finalize();
-  for (const auto& b : conv_backends<float>())
-    if (name == b.name) return b.supports(ConvDirection::Forward, probe);
-  return false;
+  const ConvBackend<float>* b = conv_table::find(conv_backends<float>(), name.c_str());
+  return b && b->supports(ConvDirection::Forward, probe);
 }
 
-void set_conv_backend(const std::string& name) { setting().store(checked_name(name.c_str(), "set_conv_backend: ")); }
+void set_conv_backend(const std::string& name) { setting().set(name); }
 
-std::string conv_backend() { return setting().load(); }
+std::string conv_backend() { return setting().get(); }
 
+// float64 (the gradient checks) always runs the fallback: the setting names float backends.
 template <typename T>
 const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g) {
-  const auto& table = conv_backends<T>();
-  if constexpr (!std::is_same_v<T, float>) return table.front();
-  const char* chosen = setting().load(std::memory_order_relaxed);
-  if (chosen == kAuto) chosen = choose(d, g);
-  for (const auto& b : table)
-    if (std::strcmp(b.name, chosen) == 0) return b.supports(d, g) ? b : table.front();
-  return table.front();
+  if constexpr (!std::is_same_v<T, float>) return conv_backends<T>().front();
+  return conv_table::row_for(conv_backends<T>(), setting().get(), choose, d, g);
 }
 
 template <typename T>

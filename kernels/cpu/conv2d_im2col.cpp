@@ -249,12 +249,11 @@ void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                           \
-  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                         \
-  template void backward_filter<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+template <typename T>
+ConvBackend<T> backend() {
+  return {"im2col", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+}
+template ConvBackend<float> backend<float>();
+template ConvBackend<double> backend<double>();
 
 }  // namespace minidl::kernels::cpu::im2col

@@ -380,4 +380,6 @@ void backward_filter(Stream, const Conv2dGeometry&, const float*, const float*, 
 
 #endif
 
+ConvBackend<float> backend() { return {"onednn", supports, forward, backward_data, backward_filter}; }
+
 }  // namespace minidl::kernels::cpu::onednn

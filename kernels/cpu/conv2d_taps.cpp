@@ -28,6 +28,7 @@
 namespace minidl::kernels::cpu::taps {
 
 using detail::kParallelGrain;
+using detail::parallel_for_each;
 using detail::Scratch;
 using detail::scratch;
 
@@ -199,12 +200,11 @@ void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T
       }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                           \
-  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                         \
-  template void backward_filter<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+template <typename T>
+ConvBackend<T> backend() {
+  return {"taps", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+}
+template ConvBackend<float> backend<float>();
+template ConvBackend<double> backend<double>();
 
 }  // namespace minidl::kernels::cpu::taps

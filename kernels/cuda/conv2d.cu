@@ -1,15 +1,14 @@
 // Convolution on the GPU: the table of backends (conv2d_implicit_gemm.cu, and cuDNN through
 // conv2d_cudnn.cpp), which one runs a call (the setting, and the auto rule), the entry points
 // core/ops calls, and the bias kernels.
-#include <atomic>
 #include <climits>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "minidl/base/error.h"
 #include "minidl/config.h"
 #include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/conv2d_table.h"
 #include "minidl/kernels/cuda/conv2d_backends.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"
 #include "minidl/kernels/cuda/launch.cuh"
@@ -35,8 +34,6 @@ __global__ void conv_bias_grad_kernel(std::int64_t n, std::int64_t k, std::int64
   acc = detail::block_sum(acc, scratch);
   if (threadIdx.x == 0) dbias[ch] = Accumulate ? dbias[ch] + acc : acc;
 }
-
-bool every_call(ConvDirection, const Conv2dGeometry&) { return true; }
 
 #if MINIDL_WITH_CUDNN
 // y[img, k, :] += bias[k], after cuDNN (the implicit GEMM fuses the bias into its epilogue).
@@ -72,10 +69,9 @@ void backward_filter(Stream s, const Conv2dGeometry& g, const float* x, const fl
 
 template <typename T>
 std::vector<ConvBackend<T>> make_table() {
-  std::vector<ConvBackend<T>> t = {{"implicit_gemm", every_call, implicit_gemm::forward<T>,
-                                    implicit_gemm::backward_data<T>, implicit_gemm::backward_filter<T>}};
+  std::vector<ConvBackend<T>> t = {implicit_gemm::backend<T>()};
 #if MINIDL_WITH_CUDNN
-  t.push_back({"cudnn", every_call, cudnn::forward, cudnn::backward_data, cudnn::backward_filter});
+  t.push_back({"cudnn", conv_supports_every_call, cudnn::forward, cudnn::backward_data, cudnn::backward_filter});
 #endif
   return t;
 }
@@ -85,28 +81,16 @@ std::vector<ConvBackend<T>> make_table() {
 // there is no threshold to keep here.
 const char* choose(ConvDirection, const Conv2dGeometry&) { return MINIDL_WITH_CUDNN ? "cudnn" : "implicit_gemm"; }
 
-const char* const kAuto = "auto";
-
-std::string names_of_backends() {
-  std::string out = kAuto;
-  for (const auto& b : conv_backends<float>()) out += std::string(", ") + b.name;
-  return out;
-}
-
 const char* checked_name(const char* name, const char* what) {
-  if (std::strcmp(name, kAuto) == 0) return kAuto;
-  for (const auto& b : conv_backends<float>())
-    if (std::strcmp(b.name, name) == 0) return b.name;
+  if (std::strcmp(name, conv_table::kAuto) == 0) return conv_table::kAuto;
+  if (const ConvBackend<float>* b = conv_table::find(conv_backends<float>(), name)) return b->name;
   if (std::strcmp(name, "cudnn") == 0)
     MINIDL_FAIL(what, "'cudnn': this build of minidl has no cuDNN (configure with cuDNN, or use implicit_gemm)");
-  MINIDL_FAIL(what, "'", name, "': expected one of ", names_of_backends());
+  MINIDL_FAIL(what, "'", name, "': expected one of ", conv_table::names(conv_backends<float>()));
 }
 
-std::atomic<const char*>& setting() {
-  static std::atomic<const char*> s{[] {
-    const char* v = std::getenv("MINIDL_CUDA_CONV");
-    return v && *v ? checked_name(v, "MINIDL_CUDA_CONV=") : kAuto;
-  }()};
+conv_table::Setting& setting() {
+  static conv_table::Setting s("MINIDL_CUDA_CONV", checked_name);
   return s;
 }
 
@@ -120,29 +104,22 @@ const std::vector<ConvBackend<T>>& conv_backends() {
 
 template <typename T>
 const ConvBackend<T>& find_conv_backend(const std::string& name) {
-  for (const auto& b : conv_backends<T>())
-    if (name == b.name) return b;
-  MINIDL_FAIL("conv2d: no CUDA convolution backend '", name, "' in this build");
+  const ConvBackend<T>* b = conv_table::find(conv_backends<T>(), name.c_str());
+  MINIDL_CHECK(b, "conv2d: no CUDA convolution backend '", name, "' in this build");
+  return *b;
 }
 
 bool conv_backend_available(const std::string& name) {
-  for (const auto& b : conv_backends<float>())
-    if (name == b.name) return true;
-  return false;
+  return conv_table::find(conv_backends<float>(), name.c_str()) != nullptr;
 }
 
-void set_conv_backend(const std::string& name) { setting().store(checked_name(name.c_str(), "set_conv_backend: ")); }
+void set_conv_backend(const std::string& name) { setting().set(name); }
 
-std::string conv_backend() { return setting().load(); }
+std::string conv_backend() { return setting().get(); }
 
 template <typename T>
 const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g) {
-  const auto& table = conv_backends<T>();
-  const char* chosen = setting().load(std::memory_order_relaxed);
-  if (chosen == kAuto) chosen = choose(d, g);
-  for (const auto& b : table)
-    if (std::strcmp(b.name, chosen) == 0) return b.supports(d, g) ? b : table.front();
-  return table.front();
+  return conv_table::row_for(conv_backends<T>(), setting().get(), choose, d, g);
 }
 
 template <typename T>

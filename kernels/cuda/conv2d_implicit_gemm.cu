@@ -179,11 +179,10 @@ void backward_filter(Stream stream, const Conv2dGeometry& g, const T* x, const T
                              s, "conv2d_backward_weight (implicit GEMM)");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                           \
-  template void backward_data<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                         \
-  template void backward_filter<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+template <typename T>
+ConvBackend<T> backend() {
+  return {"implicit_gemm", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+}
+template ConvBackend<float> backend<float>();
 
 }  // namespace minidl::kernels::cuda::implicit_gemm
