@@ -38,6 +38,8 @@ namespace {
 namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 namespace kc = minidl::kernels::cuda;
+using minidl::AdamWOptions;
+using minidl::SgdOptions;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();

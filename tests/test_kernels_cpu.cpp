@@ -24,6 +24,8 @@ namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 using Catch::Matchers::Contains;
+using minidl::AdamWOptions;
+using minidl::SgdOptions;
 
 namespace {
 
