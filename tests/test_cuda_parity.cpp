@@ -39,6 +39,7 @@ namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 namespace kc = minidl::kernels::cuda;
 using minidl::AdamWOptions;
+using minidl::AffineMatrix;
 using minidl::SgdOptions;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 
