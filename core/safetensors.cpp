@@ -1,5 +1,7 @@
 #include "minidl/core/safetensors.h"
 
+#include "minidl/core/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -332,45 +334,6 @@ int open_for_read(const std::string& path) {
   return fd;
 }
 
-// ----- writing -----
-
-void write_all(const std::string& path, const std::string& tmp, int fd, const void* buf, std::size_t n) {
-  const auto* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    const std::size_t chunk = std::min<std::size_t>(n, std::size_t{1} << 30);
-    const ssize_t put = ::write(fd, p, chunk);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      save_failed(path, "writing '", tmp, "' failed: ", std::strerror(errno));
-    }
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-}
-
-std::string directory_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// Removes the temporary file unless the rename went through.
-class TempFileGuard {
- public:
-  explicit TempFileGuard(std::string tmp) : tmp_(std::move(tmp)) {}
-  ~TempFileGuard() {
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  TempFileGuard(const TempFileGuard&) = delete;
-  TempFileGuard& operator=(const TempFileGuard&) = delete;
-  void commit() { committed_ = true; }
-
- private:
-  std::string tmp_;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
@@ -404,20 +367,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   unsigned char len_bytes[8];
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666));
-  if (fd.get() < 0) {
-    const int err = errno;
-    const std::string dir = directory_of(path);
-    struct stat st {};
-    if (err == ENOENT && ::stat(dir.c_str(), &st) != 0)
-      save_failed(path, "the directory '", dir, "' does not exist");
-    save_failed(path, "cannot create the temporary file '", tmp, "': ", std::strerror(err));
-  }
-  TempFileGuard guard(tmp);
-
-  write_all(path, tmp, fd.get(), len_bytes, sizeof len_bytes);
-  write_all(path, tmp, fd.get(), text.data(), text.size());
+  AtomicFile file(path, "save_safetensors");
+  file.write(len_bytes, sizeof len_bytes);
+  file.write(text.data(), text.size());
   for (const auto& [name, t] : tensors) {
     if (t.nbytes() == 0) continue;
     const Tensor host = t.to(Device::cpu());  // one tensor at a time: memory stays bounded
@@ -425,25 +377,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
       std::vector<char> buf(static_cast<const char*>(host.raw_data()),
                             static_cast<const char*>(host.raw_data()) + host.nbytes());
       reverse_elements(buf.data(), buf.size(), dtype_size(host.dtype()));
-      write_all(path, tmp, fd.get(), buf.data(), buf.size());
+      file.write(buf.data(), buf.size());
     } else {
-      write_all(path, tmp, fd.get(), host.raw_data(), host.nbytes());
+      file.write(host.raw_data(), host.nbytes());
     }
   }
-  if (::fsync(fd.get()) != 0) save_failed(path, "fsync of '", tmp, "' failed: ", std::strerror(errno));
-  if (fd.close() != 0) save_failed(path, "closing '", tmp, "' failed: ", std::strerror(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    save_failed(path, "renaming '", tmp, "' over it failed: ", std::strerror(errno));
-  guard.commit();
-
-  // Make the rename itself durable. Best effort where the directory cannot be opened or the
-  // file system does not sync directories; a real I/O error is reported.
-  const int dfd = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    FileDescriptor dir(dfd);
-    if (::fsync(dir.get()) != 0 && errno != EINVAL && errno != ENOTSUP)
-      save_failed(path, "written, but syncing its directory failed: ", std::strerror(errno));
-  }
+  file.commit();
 }
 
 TensorFile load_safetensors(const std::string& path) {

@@ -263,19 +263,32 @@ void save_image(const std::string& path, const GrayImage& image) {
   if (!ok) throw_data_error(path, ": cannot write image (", std::strerror(errno), ")");
 }
 
-std::vector<std::uint8_t> encode_png(const GrayImage& image) {
-  if (image.h <= 0 || image.w <= 0 || static_cast<std::int64_t>(image.pixels.size()) != image.h * image.w)
-    throw_data_error("encode_png: cannot encode a ", image.h, "x", image.w, " image holding ", image.pixels.size(),
-                     " pixels");
+namespace {
+std::vector<std::uint8_t> png_bytes(const std::uint8_t* pixels, std::int64_t h, std::int64_t w, int channels,
+                                    const char* what) {
+  if (h <= 0 || w <= 0 || h > INT32_MAX / channels || w > INT32_MAX / channels)
+    throw_data_error(what, ": cannot encode a ", h, "x", w, " image");
   std::vector<std::uint8_t> out;
   auto append = [](void* ctx, void* data, int size) {
     auto* v = static_cast<std::vector<std::uint8_t>*>(ctx);
     v->insert(v->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
   };
-  const int w = static_cast<int>(image.w), h = static_cast<int>(image.h);
-  if (!stbi_write_png_to_func(append, &out, w, h, 1, image.pixels.data(), w))
-    throw_data_error("encode_png: cannot encode a ", h, "x", w, " image");
+  if (!stbi_write_png_to_func(append, &out, static_cast<int>(w), static_cast<int>(h), channels, pixels,
+                              static_cast<int>(w) * channels))
+    throw_data_error(what, ": cannot encode a ", h, "x", w, " image");
   return out;
+}
+}  // namespace
+
+std::vector<std::uint8_t> encode_png(const GrayImage& image) {
+  if (static_cast<std::int64_t>(image.pixels.size()) != image.h * image.w)
+    throw_data_error("encode_png: cannot encode a ", image.h, "x", image.w, " image holding ", image.pixels.size(),
+                     " pixels");
+  return png_bytes(image.pixels.data(), image.h, image.w, 1, "encode_png");
+}
+
+std::vector<std::uint8_t> encode_png_rgb(const std::uint8_t* rgb, std::int64_t h, std::int64_t w) {
+  return png_bytes(rgb, h, w, 3, "encode_png_rgb");
 }
 
 bool is_image_file_name(const std::string& name) {

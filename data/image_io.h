@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include <vector>
 
 #include "minidl/data/image.h"
 
@@ -24,6 +23,8 @@ void save_image(const std::string& path, const GrayImage& image);
 
 // PNG bytes of a grayscale image, in memory (for images inlined into HTML reports).
 std::vector<std::uint8_t> encode_png(const GrayImage& image);
+// PNG bytes of an interleaved 8-bit RGB image (h x w x 3), for images drawn on in colour.
+std::vector<std::uint8_t> encode_png_rgb(const std::uint8_t* rgb, std::int64_t h, std::int64_t w);
 
 // Whether a file name has an extension load_image_gray reads (case-insensitive).
 bool is_image_file_name(const std::string& name);

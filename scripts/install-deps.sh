@@ -3,7 +3,9 @@
 # Debian 12 machine. Idempotent; run as root (or with sudo available).
 #   scripts/install-deps.sh            what building and running need
 #   scripts/install-deps.sh --test     also PyTorch (the test that loads minidl's checkpoints in
-#                                      PyTorch) and Fashion-MNIST (the IDX reader's real-file test)
+#                                      PyTorch), Fashion-MNIST (the IDX reader's real-file test),
+#                                      OpenCV and ONNX for the face-detection and ONNX-export tests,
+#                                      and their photos and onnxruntime (scripts/fetch-test-assets.sh)
 #   scripts/install-deps.sh --bench    the same, for bench/ (PyTorch is the reference)
 #   scripts/install-deps.sh --fuzz     also clang with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
 #   scripts/install-deps.sh --all      all of the above
@@ -23,6 +25,11 @@ packages=(
 case "${1:-}" in
   --test|--bench|--all) packages+=(python3-torch python3-torchvision python3-numpy dataset-fashion-mnist) ;;
 esac
+case "${1:-}" in
+  # OpenCV's cascades and its Python module (the reference the face detector is checked against,
+  # and a second ONNX runtime), the ONNX checker, and venv and pip for onnxruntime.
+  --test|--all) packages+=(opencv-data python3-opencv python3-onnx python3-venv python3-pip) ;;
+esac
 if [[ "${1:-}" == "--fuzz" || "${1:-}" == "--all" ]]; then
   # clang 14 is Debian 12's; libFuzzer and the ASan/UBSan runtimes are in libclang-rt-14-dev,
   # and clang's OpenMP (-fopenmp) in libomp-14-dev.
@@ -33,12 +40,15 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then
-  echo "install-deps: everything is already installed"
-  exit 0
-fi
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: every package is already installed"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+case "${1:-}" in
+  --test|--all) "$(dirname "$0")/fetch-test-assets.sh" ;;
+esac

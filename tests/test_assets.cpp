@@ -1,0 +1,67 @@
+#include "test_assets.h"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sys/wait.h>
+
+namespace minidl::test_assets {
+
+std::string root() {
+  const char* env = std::getenv("MINIDL_TEST_ASSETS");
+  return env && *env ? env : "/opt/minidl-test";
+}
+
+std::string photos_dir() {
+  const std::string dir = root() + "/photos";
+  for (const char* f : {"grace_hopper_512x512.jpg", "astronaut.png"})
+    if (!std::filesystem::is_regular_file(dir + "/" + f)) return "";
+  return dir;
+}
+
+std::string photos_hint() { return "scripts/fetch-test-assets.sh puts them in " + root() + "/photos"; }
+
+int run_capture(const std::string& command, std::string& out) {
+  out.clear();
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+namespace {
+bool imports(const std::string& python, const std::string& modules) {
+  std::string out;
+  return std::filesystem::exists(python) && run_capture(python + " -c 'import " + modules + "'", out) == 0;
+}
+}  // namespace
+
+const std::string& opencv_python() {
+  static const std::string p = imports("/usr/bin/python3", "cv2, numpy") ? "/usr/bin/python3" : "";
+  return p;
+}
+
+const std::string& onnx_python() {
+  static const std::string p = [] {
+    const std::string venv = root() + "/venv/bin/python";
+    if (imports(venv, "onnx, numpy")) return venv;
+    return imports("/usr/bin/python3", "onnx, numpy") ? std::string("/usr/bin/python3") : std::string();
+  }();
+  return p;
+}
+
+std::string script(const std::string& name) { return std::string(MINIDL_TEST_DATA_DIR) + "/../" + name; }
+
+bool skip(const std::string& need, const std::string& reason) {
+  std::printf("MINIDL_SKIPPED (%s): %s\n", need.c_str(), reason.c_str());
+  WARN("skipped (" << need << "): " << reason);
+  return false;
+}
+
+}  // namespace minidl::test_assets
