@@ -4,14 +4,16 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "common/app_flags.h"
+#include "common/app_main.h"
+#include "common/escape.h"
 #include "common/evaluation.h"
 #include "common/model_info.h"
 #include "common/report.h"
 #include "common/train_config.h"
 #include "minidl/config.h"
+#include "minidl/core/file_io.h"
 #include "minidl/data/source.h"
 
 using namespace minidl;
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_flag, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--workers", workers, "Data-loading threads")->capture_default_str();
   app.add_flag("--json", json_out, "Print summary.json instead of the table");
+  app_start();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -52,13 +55,27 @@ int main(int argc, char** argv) {
   }
 
   try {
+    MINIDL_CHECK(batch_size >= 1 && batch_size <= 65536, "--batch-size must be from 1 to 65536, got ", batch_size);
+    MINIDL_CHECK(workers >= 0 && workers <= 256, "--workers must be from 0 to 256, got ", workers);
+    MINIDL_CHECK(synthetic_size >= 0 && synthetic_size <= 100'000'000, "--synthetic-size must be from 2 to 100000000, got ",
+                 synthetic_size);
+    MINIDL_CHECK(val_fraction == 0 || (val_fraction > 0 && val_fraction < 1), "--val-fraction must be in (0, 1), got ",
+                 val_fraction);
     MINIDL_CHECK(fs::exists(checkpoint), "--checkpoint ", checkpoint, ": no such file");
     // The training run's settings, when the checkpoint is in a run folder.
     TrainConfig run;
-    const fs::path run_config = fs::path(checkpoint).parent_path() / "config.json";
+    std::string data_origin = "--data";
+    const std::string run_config = (fs::path(checkpoint).parent_path() / "config.json").string();
     if (fs::exists(run_config)) {
-      std::ifstream f(run_config);
-      run = TrainConfig::from_json(nlohmann::json::parse(f));
+      try {
+        run = load_run_config(run_config);
+        if (data_flag.empty()) data_origin = "data '" + run.data + "' of " + run_config;
+      } catch (const Error& e) {
+        // Needed only for what the flags do not give.
+        MINIDL_CHECK(!data_flag.empty(), e.what(), "; it gives the data the run was trained on (or give --data)");
+        std::fprintf(stderr, "warning: ignoring %s\n", e.what());
+        run = TrainConfig();
+      }
     }
     if (data_flag.empty()) data_flag = run.data;
     if (!synthetic_size) synthetic_size = run.synthetic_size;
@@ -69,7 +86,7 @@ int main(int argc, char** argv) {
     const Device device = resolve_device(device_flag, json_out);
     loaded.model->to(device);
 
-    data::DataSourceOptions src = data_source_from_flag(data_flag);
+    data::DataSourceOptions src = data_source_from_flag(data_flag, data_origin);
     src.height = src.width = loaded.info.input_size;
     src.seed = seed;
     src.synthetic_size = synthetic_size;
@@ -79,7 +96,13 @@ int main(int argc, char** argv) {
     if (split == "auto") split = splits.test ? "test" : "val";
     data::DatasetPtr ds = split == "train" ? splits.train : split == "val" ? splits.val : splits.test;
     MINIDL_CHECK(ds != nullptr, "--split test: ", src.str(), " has no test part (use --split val)");
-    MINIDL_CHECK(ds->class_names().size() == loaded.info.names().size(), "the checkpoint has ", loaded.info.names().size(),
+    // Labels are indices: the same number of classes under other names would score a model on
+    // the wrong answers. A bare state_dict names no classes: only their number can be checked.
+    const auto& model_names = loaded.info.names();
+    if (loaded.info.has_class_names)
+      MINIDL_CHECK(ds->class_names() == model_names, "the classes of ", src.str(), " (", printable_list(ds->class_names()),
+                   ") are not those of the checkpoint ", checkpoint, " (", printable_list(model_names), ")");
+    MINIDL_CHECK(ds->class_names().size() == model_names.size(), "the checkpoint has ", model_names.size(),
                  " classes but ", src.str(), " has ", ds->class_names().size());
 
     EvalOptions eo;
@@ -96,15 +119,14 @@ int main(int argc, char** argv) {
     fs::create_directories(out);
     write_evaluation_files(out, r, split + (tta ? ", flip TTA" : ""));
     if (json_out) {
-      std::ifstream f(out + "/summary.json");
-      std::printf("%s", std::string(std::istreambuf_iterator<char>(f), {}).c_str());
+      std::printf("%s", read_regular_file(out + "/summary.json").c_str());
     } else {
       std::printf("%s: %s (%s split%s)\n%s", checkpoint.c_str(), ds->description().c_str(), split.c_str(),
                   tta ? ", flip TTA" : "", evaluation_text(r).c_str());
       std::printf("wrote %s/{confusion_counts.csv, confusion_normalized.csv, confusion_matrix.svg, per_class.csv, summary.json}\n",
                   out.c_str());
     }
-    return 0;
+    return app_exit(0);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

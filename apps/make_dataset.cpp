@@ -11,11 +11,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "common/app_main.h"
 #include "minidl/base/error.h"
+#include "minidl/core/atomic_file.h"
+#include "minidl/core/file_io.h"
 #include "minidl/data/augment.h"
 #include "minidl/data/dataset.h"
 #include "minidl/data/image_io.h"
@@ -85,13 +87,17 @@ class Progress {
 
 void check_target(const Config& c, bool is_dir) {
   std::error_code ec;
-  if (!fs::exists(c.out, ec)) return;
+  const fs::file_status st = fs::symlink_status(c.out, ec);
+  if (!fs::exists(st)) return;
   if (is_dir) {
     MINIDL_CHECK(fs::is_directory(c.out, ec), "--out ", c.out, ": exists and is not a folder");
     MINIDL_CHECK(c.force || fs::is_empty(c.out, ec), "--out ", c.out,
                  ": folder is not empty (use --force to write into it anyway)");
   } else {
-    MINIDL_CHECK(!fs::is_directory(c.out, ec), "--out ", c.out, ": is a folder, expected a file name");
+    MINIDL_CHECK(!fs::is_directory(st), "--out ", c.out, ": is a folder, expected a file name");
+    // Not even with --force: replacing /dev/null, a FIFO or a link is never what was meant.
+    const std::string kind = not_regular_kind(c.out);
+    MINIDL_CHECK(kind.empty(), "--out ", c.out, ": is ", kind, "; refusing to replace it, even with --force");
     MINIDL_CHECK(c.force, "--out ", c.out, ": exists (use --force to overwrite)");
   }
 }
@@ -99,10 +105,8 @@ void check_target(const Config& c, bool is_dir) {
 void write_csv(const Config& c) {
   check_target(c, false);
   if (fs::path(c.out).has_parent_path()) fs::create_directories(fs::path(c.out).parent_path());
-  const std::string tmp = c.out + ".partial";
-  std::ofstream out(tmp, std::ios::binary);
-  MINIDL_CHECK(out.good(), "--out ", c.out, ": cannot write ", tmp);
-  out << "emotion,pixels,Usage\n";
+  AtomicFile out(c.out, "--out");  // a reader never sees half a file
+  out.write("emotion,pixels,Usage\n");
   Progress progress(c.count, c.quiet);
   std::string line;
   for (std::int64_t k = 0; k < c.count; ++k) {
@@ -116,12 +120,10 @@ void write_csv(const Config& c) {
     line += ",";
     line += usage_of(k, c.count);
     line += "\n";
-    out << line;
+    out.write(line);
     progress.tick(k + 1);
   }
-  out.close();
-  MINIDL_CHECK(out.good(), "--out ", c.out, ": write failed (disk full?)");
-  fs::rename(tmp, c.out);  // a reader never sees half a file
+  out.commit();
   std::printf("wrote %lld faces of %lldx%lld to %s (FER2013 CSV: emotion,pixels,Usage)\n",
               static_cast<long long>(c.count), static_cast<long long>(c.size), static_cast<long long>(c.size),
               c.out.c_str());
@@ -216,6 +218,7 @@ int main(int argc, char** argv) {
   app.add_flag("--augment", c.augment, "apply the default training augmentation (epoch 0) to every face");
   app.add_flag("--force", c.force, "overwrite an existing file, or write into a non-empty folder");
   app.add_flag("-q,--quiet", c.quiet, "no progress line");
+  minidl::app::app_start();
   CLI11_PARSE(app, argc, argv);
   if (c.size == 0) c.size = c.format == "csv" ? 48 : 64;
   try {
@@ -229,5 +232,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "make_dataset: error: %s\n", e.what());
     return 1;
   }
-  return 0;
+  return minidl::app::app_exit(0);
 }

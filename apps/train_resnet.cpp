@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
+#include "common/app_main.h"
 #include "common/svg.h"
 #include "common/trainer.h"
 #include "minidl/base/error.h"
@@ -105,7 +107,9 @@ int main(int argc, char** argv) {
   app.add_option("--synthetic-size", cfg.synthetic_size, "Synthetic faces to draw (train + validation)")->capture_default_str();
   app.add_option("--val-fraction", cfg.val_fraction, "Validation share where the data has no split of its own")
       ->capture_default_str();
-  app.add_option("--train-limit", cfg.train_limit, "Use only the first N training images (0: all)")->capture_default_str();
+  app.add_option("--train-limit", cfg.train_limit,
+                 "Use only N training images, in the class balance of the whole training set (0: all)")
+      ->capture_default_str();
   app.add_flag("--skip-bad", cfg.skip_bad, "Skip malformed CSV rows or unreadable images (and count them) instead of failing");
   app.add_option("--rotation", cfg.aug_options.max_rotation_deg, "Augmentation: max rotation in degrees")->capture_default_str();
   app.add_option("--translate", cfg.aug_options.max_translate, "Augmentation: max shift as a fraction of the size")
@@ -118,11 +122,15 @@ int main(int argc, char** argv) {
   app.add_option("--workers", cfg.workers, "Data-loading threads")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
-  app.add_option("--resume", cfg.resume, "Continue the run in this folder from its last epoch (--epochs may raise its length)");
+  app.add_option("--resume", cfg.resume,
+                 "Continue the run in this folder from its last epoch with its own settings (--epochs may raise its "
+                 "length; --stop-after, --device, --workers and --quiet apply)");
+  app.add_flag("--force", cfg.force, "Replace the run already in --out (its checkpoints and metrics are removed)");
   app.add_option("--stop-after", cfg.stop_after,
                  "Stop after N epochs of this invocation, as if interrupted (continue with --resume)");
   app.add_flag("--quiet", cfg.quiet, "Print only errors");
 
+  app_start();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -131,10 +139,12 @@ int main(int argc, char** argv) {
 
   try {
     cfg.aug = aug == "on";
-    if (!cfg.resume.empty() && !app.count("--epochs")) cfg.epochs = 0;  // keep the run's own length
+    std::set<std::string> given;  // what --resume checks against the run's own settings
+    for (const CLI::Option* o : app.get_options())
+      if (o->count() > 0) given.insert(o->get_name());
     if (!ablation) {
-      const TrainResult r = train(cfg);
-      return r.diverged ? 3 : 0;
+      const TrainResult r = train(cfg, given);
+      return app_exit(r.diverged ? 3 : 0);
     }
     MINIDL_CHECK(cfg.resume.empty(), "--ablation and --resume cannot be combined; resume OUT/aug-off or OUT/aug-on");
     const std::string root = cfg.out;
@@ -146,9 +156,9 @@ int main(int argc, char** argv) {
     const TrainResult r_off = train(off);
     std::printf("\n== augmentation on ==\n");
     const TrainResult r_on = train(on);
-    if (r_off.diverged || r_on.diverged) return 3;
+    if (r_off.diverged || r_on.diverged) return app_exit(3);
     write_ablation(root, r_off, r_on);
-    return 0;
+    return app_exit(0);
   } catch (const minidl::OutOfMemoryError& e) {
     std::fprintf(stderr, "error: %s\nhint: try a smaller --batch-size\n", e.what());
     return 2;

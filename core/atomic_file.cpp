@@ -1,27 +1,33 @@
 #include "minidl/core/atomic_file.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "minidl/base/error.h"
+#include "minidl/core/file_io.h"
 
 namespace minidl {
 
 namespace {
+
 std::string directory_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
+
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path, std::string what)
-    : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())), what_(std::move(what)) {
+AtomicFile::AtomicFile(std::string path, std::string what, bool durable)
+    : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())), what_(std::move(what)),
+      durable_(durable) {
+  check_replaceable();
   // O_NOFOLLOW: a symlink planted at the temporary name is not followed.
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
   if (fd_ < 0) {
@@ -38,9 +44,16 @@ AtomicFile::~AtomicFile() {
   if (!committed_) ::unlink(tmp_.c_str());
 }
 
-void AtomicFile::fail(const std::string& msg) const { throw Error(what_ + " '" + path_ + "': " + msg); }
+void AtomicFile::fail(const std::string& msg) { throw Error(what_ + " '" + path_ + "': " + msg); }
+
+void AtomicFile::check_replaceable() {
+  // A folder is left to rename, which refuses to replace one.
+  const std::string kind = not_regular_kind(path_);
+  if (!kind.empty() && kind != "a folder") fail("is " + kind + "; refusing to replace it (expected a regular file or nothing)");
+}
 
 void AtomicFile::write(const void* data, std::size_t n) {
+  MINIDL_CHECK(fd_ >= 0, what_, " '", path_, "': write after commit");
   const auto* p = static_cast<const char*>(data);
   while (n > 0) {
     const std::size_t chunk = std::min<std::size_t>(n, std::size_t{1} << 30);
@@ -55,12 +68,15 @@ void AtomicFile::write(const void* data, std::size_t n) {
 }
 
 void AtomicFile::commit() {
-  if (::fsync(fd_) != 0) fail("fsync of '" + tmp_ + "' failed: " + std::strerror(errno));
+  MINIDL_CHECK(fd_ >= 0, what_, " '", path_, "': committed twice");
+  if (durable_ && ::fsync(fd_) != 0) fail("fsync of '" + tmp_ + "' failed: " + std::strerror(errno));
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("closing '" + tmp_ + "' failed: " + std::strerror(errno));  // write-back errors surface here
+  check_replaceable();  // what is there may have changed since the constructor looked
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("renaming '" + tmp_ + "' over it failed: " + std::strerror(errno));
   committed_ = true;
+  if (!durable_) return;
   // Make the rename itself durable. Best effort where the directory cannot be opened or the
   // file system does not sync directories; a real I/O error is reported.
   const int dfd = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -72,8 +88,9 @@ void AtomicFile::commit() {
   }
 }
 
-void write_file_atomic(const std::string& path, const void* data, std::size_t size, const std::string& what) {
-  AtomicFile f(path, what);
+void write_file_atomic(const std::string& path, const void* data, std::size_t size, const std::string& what,
+                       bool durable) {
+  AtomicFile f(path, what, durable);
   f.write(data, size);
   f.commit();
 }

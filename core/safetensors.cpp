@@ -329,7 +329,9 @@ Header read_header(const std::string& path, int fd) {
 }
 
 int open_for_read(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must not block the open waiting for a writer; read_header's fstat then
+  // refuses it (and any other file that is not regular). Reads of regular files never block.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) bad_file(path, "cannot open: ", std::strerror(errno));
   return fd;
 }

@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "minidl/core/file_io.h"
 #include "minidl/data/data_error.h"
 
 namespace minidl::data {
@@ -122,6 +122,9 @@ void parse_pixels(const std::string& field, std::int64_t side, std::uint8_t* out
       ++p;
     }
     const std::string token(start, p);
+    const bool negative = token.size() > 1 && token[0] == '-' &&
+                          std::all_of(token.begin() + 1, token.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (negative) throw RowError{"pixel value " + std::to_string(n + 1) + " '" + excerpt(token) + "' is not in 0..255"};
     if (!ok) throw RowError{"pixel value " + std::to_string(n + 1) + " '" + excerpt(token) + "' is not an integer"};
     if (v > 255) throw RowError{"pixel value " + std::to_string(n + 1) + " is " + excerpt(token) + ", not in 0..255"};
     if (n < expected) out[n] = static_cast<std::uint8_t>(v);
@@ -158,13 +161,8 @@ Fer2013Csv::Fer2013Csv(const std::string& path, const Fer2013Options& options) :
                      options.width);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw_data_error(path, ": is a folder, expected a FER2013 CSV file");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
   // Read in one piece (the real file is 287 MB; a stringstream would hold it twice).
-  std::string text(static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg())), '\0');
-  in.seekg(0);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (!in) throw_data_error(path, ": read error (", std::strerror(errno), ")");
+  std::string text = read_regular_file(path);
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 BOM
   if (trim(text).empty()) throw_data_error(path, ": empty file; expected the header 'emotion,pixels,Usage' and rows");
 

@@ -1,5 +1,7 @@
 #include "minidl/data/idx.h"
 
+#include <unistd.h>
+
 #include "minidl/config.h"
 
 #if MINIDL_WITH_ZLIB
@@ -10,10 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
+#include "minidl/core/file_io.h"
 #include "minidl/data/data_error.h"
 
 namespace minidl::data {
@@ -24,9 +25,13 @@ namespace {
 // The whole file, gunzipped when it is gzip (zlib reads plain files through unchanged).
 std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw_data_error(path, ": no such file");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
+  if (!std::filesystem::exists(path, ec)) throw_data_error(path, ": no such file");
+  const int fd = open_regular_file(path);  // a FIFO or device is refused, not read forever
+  gzFile f = gzdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
+  }
   std::vector<std::uint8_t> out;
   std::vector<std::uint8_t> chunk(1 << 20);
   while (true) {
@@ -50,10 +55,9 @@ std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
 // when it meets a gzip stream (magic bytes 1f 8b) rather than reporting a bad IDX header.
 std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw_data_error(path, ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
-  std::vector<std::uint8_t> out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!std::filesystem::exists(path, ec)) throw_data_error(path, ": no such file");
+  const std::string bytes = read_regular_file(path);  // a FIFO or device is refused, not read forever
+  std::vector<std::uint8_t> out(bytes.begin(), bytes.end());
   if (out.size() >= 2 && out[0] == 0x1f && out[1] == 0x8b)
     throw_data_error(path, ": gzip'd, and this build of minidl has no zlib (MINIDL_WITH_ZLIB=0): gunzip the file, ",
                      "or rebuild where zlib's headers are found (Debian: zlib1g-dev)");

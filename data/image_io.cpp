@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <vector>
 
+#include "minidl/core/atomic_file.h"
+#include "minidl/core/file_io.h"
 #include "minidl/data/data_error.h"
 
 // stb is compiled into this file, with static linkage: no run-time dependency on libstb, and
@@ -38,6 +38,7 @@ void* stbi_zeroed_malloc(std::size_t n) { return std::calloc(1, n ? n : 1); }
 #define STBI_FREE(p) std::free(p)
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO  // stb's file writers ignore write errors: save_image writes the bytes itself
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -238,11 +239,8 @@ GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const s
 }
 
 GrayImage load_image_gray(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_data_error(path, ": cannot open (", std::strerror(errno), ")");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw_data_error(path, ": read error");
-  return decode_image_gray(bytes.data(), bytes.size(), path);
+  const std::string bytes = read_regular_file(path);
+  return decode_image_gray(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), path);
 }
 
 void save_image(const std::string& path, const GrayImage& image) {
@@ -250,17 +248,22 @@ void save_image(const std::string& path, const GrayImage& image) {
     throw_data_error(path, ": cannot write an image of ", image.h, "x", image.w, " with ", image.pixels.size(),
                      " pixels");
   const std::string ext = lower_extension(path);
+  // Encoded in memory, then written through AtomicFile: stb's own file writers ignore write
+  // errors (a full disk gave empty PNGs), and would write through a FIFO or a device.
+  std::string bytes;
+  auto append = [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); };
   const int w = static_cast<int>(image.w), h = static_cast<int>(image.h);
   int ok = 0;
   if (ext == "png")
-    ok = stbi_write_png(path.c_str(), w, h, 1, image.pixels.data(), w);
+    ok = stbi_write_png_to_func(append, &bytes, w, h, 1, image.pixels.data(), w);
   else if (ext == "bmp")
-    ok = stbi_write_bmp(path.c_str(), w, h, 1, image.pixels.data());
+    ok = stbi_write_bmp_to_func(append, &bytes, w, h, 1, image.pixels.data());
   else if (ext == "jpg" || ext == "jpeg")
-    ok = stbi_write_jpg(path.c_str(), w, h, 1, image.pixels.data(), 95);
+    ok = stbi_write_jpg_to_func(append, &bytes, w, h, 1, image.pixels.data(), 95);
   else
     throw_data_error(path, ": cannot write images of type '", ext, "' (use .png, .bmp or .jpg)");
-  if (!ok) throw_data_error(path, ": cannot write image (", std::strerror(errno), ")");
+  if (!ok) throw_data_error(path, ": cannot encode a ", h, "x", w, " image");
+  write_file_atomic(path, bytes.data(), bytes.size(), "save_image", /*durable=*/false);
 }
 
 namespace {

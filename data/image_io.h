@@ -18,7 +18,9 @@ GrayImage load_image_gray(const std::string& path);
 // The same from bytes in memory; `name` is what an error message calls them.
 GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const std::string& name);
 
-// Writes by extension: .png, .bmp, .jpg/.jpeg (quality 95). Throws DataError on failure.
+// Writes by extension: .png, .bmp, .jpg/.jpeg (quality 95), atomically and checked (see
+// core/file_io.h). Throws DataError for a bad image or type, minidl::Error naming the file when
+// it cannot be written (a full disk, a FIFO or device in its place).
 void save_image(const std::string& path, const GrayImage& image);
 
 // PNG bytes of a grayscale image, in memory (for images inlined into HTML reports).

@@ -68,4 +68,43 @@ SplitIndices stratified_split(const Dataset& dataset, const std::vector<std::int
   return out;
 }
 
+std::vector<std::int64_t> stratified_head(const Dataset& dataset, std::int64_t n) {
+  const std::int64_t size = dataset.size(), k = dataset.num_classes();
+  std::vector<std::int64_t> all(static_cast<std::size_t>(size));
+  std::iota(all.begin(), all.end(), 0);
+  if (n >= size) return all;
+  MINIDL_CHECK(n >= 0, "stratified_head: ", n, " samples asked for");
+  std::vector<std::vector<std::int64_t>> by_class(static_cast<std::size_t>(k));
+  for (std::int64_t i = 0; i < size; ++i) {
+    const std::int64_t l = dataset.label(i);
+    MINIDL_CHECK(l >= 0 && l < k, dataset.description(), ": sample ", i, " has label ", l, " outside [0, ", k, ")");
+    by_class[static_cast<std::size_t>(l)].push_back(i);
+  }
+  // Quotas by largest remainders (ties to the lower class), so that they add up to n exactly.
+  std::vector<std::int64_t> quota(static_cast<std::size_t>(k));
+  std::vector<std::pair<double, std::int64_t>> remainders;
+  std::int64_t given = 0, present = 0;
+  for (std::int64_t c = 0; c < k; ++c) {
+    const double share = static_cast<double>(n) * static_cast<double>(by_class[c].size()) / static_cast<double>(size);
+    quota[c] = static_cast<std::int64_t>(share);
+    given += quota[c];
+    present += !by_class[c].empty();
+    remainders.push_back({share - static_cast<double>(quota[c]), c});
+  }
+  std::stable_sort(remainders.begin(), remainders.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  for (std::size_t r = 0; given < n; ++r, ++given) ++quota[remainders[r % remainders.size()].second];
+  // A class present but rounded to nothing takes one from the largest quota, when n allows.
+  if (n >= present)
+    for (std::int64_t c = 0; c < k; ++c)
+      if (quota[c] == 0 && !by_class[c].empty()) {
+        ++quota[c];
+        --*std::max_element(quota.begin(), quota.end());
+      }
+  std::vector<std::int64_t> out;
+  for (std::int64_t c = 0; c < k; ++c)
+    out.insert(out.end(), by_class[c].begin(), by_class[c].begin() + std::min<std::int64_t>(quota[c], by_class[c].size()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace minidl::data

@@ -45,4 +45,10 @@ SplitIndices stratified_split(const Dataset& dataset, double val_fraction, std::
 SplitIndices stratified_split(const Dataset& dataset, const std::vector<std::int64_t>& indices, double val_fraction,
                               std::uint64_t seed);
 
+// n of the data set's samples in its class balance, for a smaller training set that still has
+// every class: class c gets n * n_c / size samples (rounded by largest remainders, each class
+// present getting at least one when n is at least the number of such classes), the first of
+// that class in index order. Sorted ascending; all samples when n >= size.
+std::vector<std::int64_t> stratified_head(const Dataset& dataset, std::int64_t n);
+
 }  // namespace minidl::data

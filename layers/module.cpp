@@ -67,10 +67,13 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     if (!used.count(name)) unexpected.push_back(name);
   if (!mismatched.empty() || (strict && (!missing.empty() || !unexpected.empty()))) {
     std::string msg = "load_state_dict: the state does not match the model";
+    // A few of each: a checkpoint of another model would otherwise list hundreds of names.
+    constexpr std::size_t kShown = 8;
     auto list = [&](const char* what, const std::vector<std::string>& v) {
       if (v.empty()) return;
       msg += detail::str("\n  ", what, " (", v.size(), "):");
-      for (const auto& s : v) msg += "\n    " + s;
+      for (std::size_t i = 0; i < v.size() && i < kShown; ++i) msg += "\n    " + v[i];
+      if (v.size() > kShown) msg += detail::str("\n    ... and ", v.size() - kShown, " more");
     };
     list("missing keys", missing);
     list("unexpected keys", unexpected);

@@ -52,7 +52,7 @@ def main(argv):
     for key in ("normalization", "class_names", "minidl.normalize"):
         if key not in meta:
             fail(f"metadata_props has no {key}: {sorted(meta)}")
-    print(f"metadata ok: normalization '{meta['normalization']}'")
+    print(f"metadata ok: normalization '{meta['normalization']}', class_names {meta['class_names']}")
     ops = sorted({node.op_type for node in model.graph.node})
     print(f"operators: {' '.join(ops)}")
 

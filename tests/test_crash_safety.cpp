@@ -214,9 +214,11 @@ TEST_CASE("train_resnet killed with SIGKILL at random moments and inside checkpo
   const int epochs = 3;
   std::vector<std::string> base = kTinyArgs;
   base.insert(base.end(), {"--quiet", "--epochs", std::to_string(epochs)});
+  // A fresh start replaces what a run killed before its first training state left (--force):
+  // without one, a run folder that holds checkpoints is refused.
   auto with_out = [&](const fs::path& dir) {
     auto a = base;
-    a.insert(a.end(), {"--out", dir.string()});
+    a.insert(a.end(), {"--out", dir.string(), "--force"});
     return a;
   };
 

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "minidl/core/autograd.h"
 #include "minidl/core/protobuf.h"
 #include "minidl/core/rng.h"
+#include "minidl/core/safetensors.h"
 #include "minidl/data/cascade.h"
 #include "minidl/data/face_crop.h"
 #include "minidl/data/image_io.h"
@@ -84,7 +86,35 @@ void write_f32(const std::string& path, const std::vector<float>& v) {
   REQUIRE(f.good());
 }
 
-// Exports, runs check_onnx.py, and returns its output after checking every runtime's error.
+// Runs check_onnx.py on an exported file against `model`'s logits on `input`, checks every
+// runtime's error, and returns its output ("" when it skipped for want of a runtime).
+std::string check_file_against_runtimes(const std::string& onnx_file, ResNet& model, const std::vector<float>& input,
+                                        std::int64_t n, std::int64_t size, const std::string& what) {
+  data::testing::TempDir dir("onnx_check");
+  NoGradGuard no_grad;
+  const Tensor logits = model.forward(Tensor::from_vector(input, {n, 1, size, size}));
+  const std::int64_t classes = logits.size(1);
+  write_f32(dir / "x.f32", input);
+  write_f32(dir / "y.f32", logits.to_vector<float>());
+  std::string out;
+  const int rc = test_assets::run_capture(test_assets::onnx_python() + " " + test_assets::script("check_onnx.py") + " " +
+                                              onnx_file + " " + (dir / "x.f32") + " " + (dir / "y.f32") + " " +
+                                              std::to_string(n) + " 1 " + std::to_string(size) + " " + std::to_string(size) +
+                                              " " + std::to_string(classes) + " 1e-4",
+                                          out);
+  std::printf("%s:\n%s", what.c_str(), out.c_str());
+  INFO(what << "\n" << out);
+  if (rc == 3) {
+    test_assets::skip("onnx", "no ONNX runtime (onnxruntime from PyPI, or Debian's python3-opencv)");
+    return "";
+  }
+  CHECK(rc == 0);
+  CHECK_THAT(out, Contains("checker ok") && Contains("runtime "));
+  CHECK(out.find("FAILED") == std::string::npos);
+  return out;
+}
+
+// Exports with the library function, then checks the file as above.
 void check_against_runtimes(ResNet& model, const std::vector<float>& input, std::int64_t n, std::int64_t size,
                             const std::string& what) {
   data::testing::TempDir dir("onnx");
@@ -94,26 +124,7 @@ void check_against_runtimes(ResNet& model, const std::vector<float>& input, std:
                 {"class_names", "[]"},
                 {"minidl.normalize", "{\"mean\":0.5,\"std\":0.25}"}};
   export_onnx(model, dir / "model.onnx", o);
-  NoGradGuard no_grad;
-  const Tensor logits = model.forward(Tensor::from_vector(input, {n, 1, size, size}));
-  const std::int64_t classes = logits.size(1);
-  write_f32(dir / "x.f32", input);
-  write_f32(dir / "y.f32", logits.to_vector<float>());
-  std::string out;
-  const int rc = test_assets::run_capture(test_assets::onnx_python() + " " + test_assets::script("check_onnx.py") + " " +
-                                              (dir / "model.onnx") + " " + (dir / "x.f32") + " " + (dir / "y.f32") + " " +
-                                              std::to_string(n) + " 1 " + std::to_string(size) + " " + std::to_string(size) +
-                                              " " + std::to_string(classes) + " 1e-4",
-                                          out);
-  std::printf("%s:\n%s", what.c_str(), out.c_str());
-  INFO(what << "\n" << out);
-  if (rc == 3) {
-    test_assets::skip("onnx", "no ONNX runtime (onnxruntime from PyPI, or Debian's python3-opencv)");
-    return;
-  }
-  CHECK(rc == 0);
-  CHECK_THAT(out, Contains("checker ok") && Contains("runtime "));
-  CHECK(out.find("FAILED") == std::string::npos);
+  check_file_against_runtimes(dir / "model.onnx", model, input, n, size, what);
 }
 
 }  // namespace
@@ -174,4 +185,40 @@ TEST_CASE("export_onnx: options are checked", "[onnx]") {
   export_onnx(*model, dir / "m.onnx", o);
   const std::string bytes = data::testing::read_file(dir / "m.onnx");
   CHECK(bytes == onnx_model_bytes(*model, o));  // deterministic, and what the file holds
+}
+
+TEST_CASE("export_onnx app: a checkpoint in, a file that runtimes run with minidl's logits and its metadata", "[onnx][apps]") {
+  if (test_assets::onnx_python().empty()) {
+    test_assets::skip("onnx", "no python3 that imports onnx (Debian's python3-onnx; scripts/install-deps.sh --test)");
+    return;
+  }
+  const std::string app = std::string(MINIDL_BINARY_DIR) + "/apps/export_onnx";
+  data::testing::TempDir dir("onnx_app");
+  // A checkpoint as train_resnet writes one: weights and the model's description in metadata.
+  auto model = model_with_statistics(3, 4, 9);
+  std::map<std::string, Tensor> sd;
+  for (auto& [k, v] : model->state_dict()) sd[k] = v;
+  save_safetensors(dir / "best.safetensors", sd,
+                   {{"minidl.width", "4"},
+                    {"minidl.input_size", "48"},
+                    {"minidl.class_names", "[\"cat\",\"dog\",\"owl\"]"},
+                    {"minidl.normalize", "{\"mean\":0.25,\"std\":0.125}"}});
+  std::string out;
+  REQUIRE(test_assets::run_capture(app + " --checkpoint " + (dir / "best.safetensors") + " --out " + (dir / "m.onnx"), out) == 0);
+  CHECK_THAT(out, Contains("input [N, 1, 48, 48], 3 classes"));
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x;
+  for (int i = 0; i < 2 * 48 * 48; ++i) x.push_back(normal(gen));
+  const std::string checked = check_file_against_runtimes(dir / "m.onnx", *model, x, 2, 48, "export_onnx app, width 4, 48x48");
+  if (!checked.empty()) {
+    CHECK_THAT(checked, Contains("normalization 'x = (pixel / 255 - 0.25) / 0.125'"));
+    CHECK_THAT(checked, Contains("class_names [\"cat\",\"dog\",\"owl\"]"));
+  }
+  // Bad input is refused with the file named, and nothing is written.
+  CHECK(test_assets::run_capture(app + " --checkpoint " + (dir / "best.safetensors") + " --out " + (dir / "no/such/m.onnx"), out) == 1);
+  CHECK_THAT(out, Contains("no/such/m.onnx"));
+  CHECK(test_assets::run_capture(app + " --checkpoint " + (dir / "m.onnx") + " --out " + (dir / "x.onnx"), out) == 1);
+  CHECK_THAT(out, Contains("m.onnx"));
+  CHECK_FALSE(std::filesystem::exists(dir / "x.onnx"));
 }

@@ -6,11 +6,11 @@
 
 namespace minidl::app {
 
-data::DataSourceOptions data_source_from_flag(const std::string& flag) {
+data::DataSourceOptions data_source_from_flag(const std::string& value, const std::string& origin) {
   try {
-    return data::DataSourceOptions::parse(flag);
+    return data::DataSourceOptions::parse(value);
   } catch (const Error& e) {
-    throw Error(detail::str("--data: ", e.what()));
+    throw Error(detail::str(origin, ": ", e.what()));
   }
 }
 

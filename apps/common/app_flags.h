@@ -9,8 +9,9 @@
 namespace minidl::app {
 
 // --data: "synthetic", "data.csv", "faces/", "fashion-mnist" or "kind:path" -> a data source
-// (data::DataSourceOptions::parse), with errors naming the flag.
-data::DataSourceOptions data_source_from_flag(const std::string& flag);
+// (data::DataSourceOptions::parse), with errors naming where the value came from: the flag, or
+// the run's config.json when evaluate takes the data from there.
+data::DataSourceOptions data_source_from_flag(const std::string& value, const std::string& origin = "--data");
 // auto -> cuda when a GPU is usable, else cpu (saying so).
 Device resolve_device(const std::string& flag, bool quiet = false);
 

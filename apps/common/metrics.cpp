@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/escape.h"
 #include "common/svg.h"
 #include "minidl/base/error.h"
 
@@ -71,21 +72,22 @@ std::vector<ConfusedPair> ConfusionMatrix::most_confused(std::size_t k) const {
 }
 
 std::string ConfusionMatrix::describe(const ConfusedPair& p) const {
-  char buf[256];
-  const std::string& t = names_[static_cast<std::size_t>(p.true_class)];
-  std::snprintf(buf, sizeof buf, "%s predicted as %s: %.0f%% of %s (%lld of %lld)", t.c_str(),
-                names_[static_cast<std::size_t>(p.predicted)].c_str(), 100 * p.fraction_of_true, t.c_str(),
-                static_cast<long long>(p.count), static_cast<long long>(class_stats(p.true_class).support));
-  return buf;
+  char buf[128];
+  const std::string t = printable(names_[static_cast<std::size_t>(p.true_class)]);
+  std::snprintf(buf, sizeof buf, ": %.0f%% of ", 100 * p.fraction_of_true);
+  std::string out = t + " predicted as " + printable(names_[static_cast<std::size_t>(p.predicted)]) + buf + t;
+  std::snprintf(buf, sizeof buf, " (%lld of %lld)", static_cast<long long>(p.count),
+                static_cast<long long>(class_stats(p.true_class).support));
+  return out + buf;
 }
 
 std::string ConfusionMatrix::counts_csv() const {
   std::ostringstream o;
   o << "true\\predicted";
-  for (const auto& n : names_) o << "," << n;
+  for (const auto& n : names_) o << "," << csv_field(n);
   o << "\n";
   for (std::int64_t t = 0; t < n_; ++t) {
-    o << names_[static_cast<std::size_t>(t)];
+    o << csv_field(names_[static_cast<std::size_t>(t)]);
     for (std::int64_t p = 0; p < n_; ++p) o << "," << count(t, p);
     o << "\n";
   }
@@ -95,12 +97,12 @@ std::string ConfusionMatrix::counts_csv() const {
 std::string ConfusionMatrix::normalized_csv() const {
   std::ostringstream o;
   o << "true\\predicted";
-  for (const auto& n : names_) o << "," << n;
+  for (const auto& n : names_) o << "," << csv_field(n);
   o << "\n";
   char buf[32];
   for (std::int64_t t = 0; t < n_; ++t) {
     const std::int64_t support = class_stats(t).support;
-    o << names_[static_cast<std::size_t>(t)];
+    o << csv_field(names_[static_cast<std::size_t>(t)]);
     for (std::int64_t p = 0; p < n_; ++p) {
       std::snprintf(buf, sizeof buf, "%.4f", support ? static_cast<double>(count(t, p)) / static_cast<double>(support) : 0.0);
       o << "," << buf;
@@ -117,7 +119,7 @@ std::string ConfusionMatrix::per_class_csv() const {
   for (std::int64_t c = 0; c < n_; ++c) {
     const ClassStats s = class_stats(c);
     std::snprintf(buf, sizeof buf, "%.4f,%.4f,%.4f,%lld", s.precision, s.recall, s.f1, static_cast<long long>(s.support));
-    o << names_[static_cast<std::size_t>(c)] << "," << buf << "\n";
+    o << csv_field(names_[static_cast<std::size_t>(c)]) << "," << buf << "\n";
   }
   return o.str();
 }
@@ -125,8 +127,8 @@ std::string ConfusionMatrix::per_class_csv() const {
 std::string ConfusionMatrix::svg(const std::string& title) const {
   Heatmap h;
   h.title = title;
-  h.row_labels = names_;
-  h.col_labels = names_;
+  for (const auto& n : names_) h.row_labels.push_back(printable(n));
+  h.col_labels = h.row_labels;
   for (std::int64_t t = 0; t < n_; ++t) {
     const std::int64_t support = class_stats(t).support;
     std::vector<double> row;

@@ -35,10 +35,11 @@ class ConfusionMatrix {
   double macro_f1() const;
   // Off-diagonal cells, most frequent first (by fraction of the true class, then count).
   std::vector<ConfusedPair> most_confused(std::size_t k) const;
-  // "Fear predicted as Sad: 14% of Fear (12 of 86)"
+  // "Fear predicted as Sad: 14% of Fear (12 of 86)", names printable (escape.h)
   std::string describe(const ConfusedPair& p) const;
 
-  // Rows are true classes, columns predictions; a header row and column of class names.
+  // Rows are true classes, columns predictions; a header row and column of class names (as
+  // bytes, quoted per RFC 4180 where they hold a comma, quote or line break).
   std::string counts_csv() const;
   std::string normalized_csv() const;  // each row divided by its support
   // A heatmap of the row-normalised matrix with counts on the cells.

@@ -41,8 +41,8 @@ std::string PredictionWriter::json_scores(const std::vector<double>& probs) cons
   j["class_index"] = p[0].second;
   j["top"] = top;
   j["probabilities"] = all;
-  // Class names come from the checkpoint's JSON metadata, so they are valid UTF-8; replace
-  // anything else rather than fail after the work is done.
+  // A class name that is not UTF-8 (a class folder named in Latin-1) becomes U+FFFD here rather
+  // than fail the output after the work is done; the exact bytes stay in the checkpoint.
   const std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return s.substr(1, s.size() - 2);
 }

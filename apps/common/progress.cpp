@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 
 namespace minidl::app {
@@ -66,12 +65,11 @@ void TrainProgress::end_epoch(const EpochMetrics& m, bool best) const {
   std::fflush(stdout);
 }
 
-void TrainProgress::diverged(double loss, std::int64_t epoch, std::int64_t step, double lr,
-                             const std::string& last_good) const {
+void TrainProgress::diverged(const std::string& what, const std::string& last_good) const {
   std::fprintf(stderr,
-               "\nerror: the loss became %s at epoch %lld step %lld (lr %g). Training stopped; the last good "
-               "checkpoint (%s) is kept. Try a lower --lr or --clip-grad-norm.\n",
-               std::isnan(loss) ? "NaN" : "infinite", (long long)epoch + 1, (long long)step + 1, lr, last_good.c_str());
+               "\nerror: %s. Training stopped; the last good checkpoint (%s) is kept. Try a lower --lr or "
+               "--clip-grad-norm.\n",
+               what.c_str(), last_good.c_str());
 }
 
 void TrainProgress::stopped_early(const std::string& dir) const {

@@ -50,7 +50,8 @@ class TrainProgress {
   void end_epoch(const EpochMetrics& m, bool best) const;
 
   // To stderr, quiet or not.
-  void diverged(double loss, std::int64_t epoch, std::int64_t step, double lr, const std::string& last_good) const;
+  // "error: <what>. Training stopped; the last good checkpoint (<last_good>) is kept..."
+  void diverged(const std::string& what, const std::string& last_good) const;
   void stopped_early(const std::string& dir) const;
   // The best model's validation results and the files written.
   void finished(std::int64_t best_epoch, const EvalResult& val, const std::string& dir) const;

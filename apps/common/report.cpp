@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/escape.h"
 #include "common/svg.h"
 #include "minidl/core/file_io.h"
 #include "minidl/data/image_io.h"
@@ -84,12 +85,12 @@ void write_evaluation_files(const std::string& dir, const EvalResult& r, const s
   j["loss"] = r.loss;
   for (std::int64_t c = 0; c < cm.num_classes(); ++c) {
     const ClassStats s = cm.class_stats(c);
-    j["per_class"][cm.class_names()[static_cast<std::size_t>(c)]] = {
+    j["per_class"][printable(cm.class_names()[static_cast<std::size_t>(c)])] = {
         {"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}, {"support", s.support}};
   }
   for (const auto& p : cm.most_confused(10))
-    j["most_confused"].push_back({{"true", cm.class_names()[static_cast<std::size_t>(p.true_class)]},
-                                  {"predicted", cm.class_names()[static_cast<std::size_t>(p.predicted)]},
+    j["most_confused"].push_back({{"true", printable(cm.class_names()[static_cast<std::size_t>(p.true_class)])},
+                                  {"predicted", printable(cm.class_names()[static_cast<std::size_t>(p.predicted)])},
                                   {"count", p.count},
                                   {"fraction_of_true", p.fraction_of_true},
                                   {"text", cm.describe(p)}});
@@ -127,7 +128,7 @@ void write_report(const std::string& path, const nlohmann::json& config, const s
     const ClassStats s = cm.class_stats(c);
     std::snprintf(buf, sizeof buf, "<td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%lld</td></tr>\n", s.precision, s.recall,
                   s.f1, static_cast<long long>(s.support));
-    h << "<tr><td>" << xml_escape(cm.class_names()[static_cast<std::size_t>(c)]) << "</td>" << buf;
+    h << "<tr><td>" << xml_escape(printable(cm.class_names()[static_cast<std::size_t>(c)])) << "</td>" << buf;
   }
   h << "</table>\n<h3>Most confused</h3>\n<ul>\n";
   for (const auto& p : cm.most_confused(6)) h << "<li>" << xml_escape(cm.describe(p)) << "</li>\n";
@@ -145,8 +146,8 @@ void write_report(const std::string& path, const nlohmann::json& config, const s
   for (const auto& p : wrong) {
     const data::Sample s = dataset.get(p.index);
     h << "<div class=\"cell\"><img src=\"data:image/png;base64," << base64(data::encode_png(s.image)) << "\"><br>"
-      << xml_escape(names[static_cast<std::size_t>(p.label)]) << " &rarr; "
-      << xml_escape(names[static_cast<std::size_t>(p.predicted)]) << " (" << pct(p.confidence) << ")</div>\n";
+      << xml_escape(printable(names[static_cast<std::size_t>(p.label)])) << " &rarr; "
+      << xml_escape(printable(names[static_cast<std::size_t>(p.predicted)])) << " (" << pct(p.confidence) << ")</div>\n";
   }
   h << "</div>\n<h2>Configuration</h2>\n<pre>" << xml_escape(config.dump(2)) << "</pre>\n</body></html>\n";
   write_file_atomic(path, h.str());

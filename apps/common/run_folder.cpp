@@ -1,11 +1,16 @@
 #include "common/run_folder.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
+#include "common/escape.h"
 #include "common/svg.h"
 #include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
@@ -22,18 +27,27 @@ namespace {
 
 constexpr const char* kTrainState = "train_state.safetensors";
 
-// A run killed while writing leaves its temporary files behind (save_safetensors's
-// NAME.safetensors.tmp.PID, write_file_atomic's NAME.tmp); the files they were to replace are
-// intact. Removes those of processes that are gone, so that crashes do not pile up
-// checkpoint-sized litter in the run folder.
+// Every file a run writes into its folder; a new run with --force removes them first.
+const char* const kRunFiles[] = {"config.json",          "metrics.csv",          "metrics.jsonl",
+                                 "curves.svg",           "last.safetensors",     "best.safetensors",
+                                 kTrainState,            "confusion_counts.csv", "confusion_normalized.csv",
+                                 "confusion_matrix.svg", "per_class.csv",        "predictions.csv",
+                                 "summary.json",         "report.html"};
+// Those that make a folder hold a run: something that took training to make.
+const char* const kRunMarkers[] = {"last.safetensors", "best.safetensors", kTrainState, "metrics.csv"};
+
+// A run killed while writing leaves its temporary files behind (NAME.tmp.PID of AtomicFile and
+// save_safetensors, NAME.tmp of older versions); the files they were to replace are intact.
+// Removes those of processes that are gone, so that crashes do not pile up checkpoint-sized
+// litter in the run folder.
 void remove_stale_temp_files(const std::string& dir, bool quiet) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     bool stale = false;
-    const auto tmp = name.rfind(".safetensors.tmp.");
+    const auto tmp = name.rfind(".tmp.");
     if (tmp != std::string::npos) {
-      const std::string pid = name.substr(tmp + 17);
+      const std::string pid = name.substr(tmp + 5);
       if (!pid.empty() && pid.size() < 10 && pid.find_first_not_of("0123456789") == std::string::npos)
         stale = ::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
     } else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
@@ -66,8 +80,36 @@ EpochMetrics EpochMetrics::from_json(const json& j) {
   return m;
 }
 
-void RunFolder::create(bool quiet) const {
-  fs::create_directories(dir_);
+RunFolder::~RunFolder() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
+
+void RunFolder::open_for_writing(const std::string& flag, bool resuming, bool replace, bool quiet) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  MINIDL_CHECK(!ec, flag, " ", dir_, ": cannot create the folder (", ec.message(), ")");
+  // The lock is on the folder itself, so no lock file is left behind; the kernel releases it
+  // when the process ends, however it ends.
+  lock_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  MINIDL_CHECK(lock_fd_ >= 0, flag, " ", dir_, ": cannot open the folder (", std::strerror(errno), ")");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    MINIDL_FAIL(flag, " ", dir_, ": another training run is writing to this folder (it holds its lock); wait for it "
+                "to end, or choose another --out");
+  if (!resuming) {
+    std::vector<std::string> found;
+    for (const char* name : kRunMarkers)
+      if (fs::exists(fs::symlink_status(file(name), ec))) found.push_back(name);
+    if (!found.empty() && !replace) {
+      std::string list;
+      for (const auto& f : found) list += (list.empty() ? "" : ", ") + f;
+      MINIDL_FAIL(flag, " ", dir_, ": already holds a training run (", list, "); continue it with --resume ", dir_,
+                  ", choose another --out, or add --force to replace it");
+    }
+    if (!found.empty()) {
+      for (const char* name : kRunFiles) fs::remove(file(name), ec);
+      if (!quiet) std::printf("--force: removed the run that was in %s\n", dir_.c_str());
+    }
+  }
   remove_stale_temp_files(dir_, quiet);
 }
 
@@ -119,10 +161,14 @@ void RunFolder::save_train_state(const Module& model, const Optimizer& opt, cons
   tensors["rng"] = rng_t;
   json h = json::array();
   for (const auto& m : state.history) h.push_back(m.to_json());
+  json names = json::array();
+  for (const auto& n : state.class_names) names.push_back(bytes_to_json(n));
   save_safetensors(file(kTrainState), tensors,
                    {{"epochs_done", std::to_string(state.epochs_done)},
                     {"global_step", std::to_string(state.global_step)},
-                    {"history", h.dump()}});
+                    {"history", h.dump()},
+                    {"class_names", names.dump()},
+                    {"train_images", std::to_string(state.train_images)}});
 }
 
 bool RunFolder::has_train_state() const { return fs::exists(file(kTrainState)); }
@@ -135,20 +181,37 @@ TrainState RunFolder::load_train_state(Module& model, Optimizer& opt) const {
     if (n.rfind("model.", 0) == 0) m[n.substr(6)] = t;
     else if (n.rfind("optimizer.", 0) == 0) o[n.substr(10)] = t;
   }
-  model.load_state_dict(m);
-  opt.load_state_dict(o);
+  try {
+    model.load_state_dict(m);
+    opt.load_state_dict(o);
+  } catch (const Error& e) {
+    throw Error(detail::str(path, ": ", e.what()));
+  }
   if (auto it = f.tensors.find("rng"); it != f.tensors.end() && it->second.numel() == 6) {
     Generator::State rng;
     for (std::size_t i = 0; i < rng.size(); ++i) rng[i] = static_cast<std::uint64_t>(it->second.data<std::int64_t>()[i]);
     default_generator().set_state(rng);
   }
   TrainState r;
+  std::string key;  // the one being read, for the message
+  auto integer = [&](const std::string& v) {
+    std::size_t used = 0;
+    const long long x = std::stoll(v, &used);
+    if (used != v.size() || x < -1) throw std::invalid_argument("'" + v + "' is not a count");
+    return static_cast<std::int64_t>(x);
+  };
   try {
-    r.epochs_done = std::stoll(f.metadata.at("epochs_done"));
-    r.global_step = std::stoll(f.metadata.at("global_step"));
-    for (const auto& e : json::parse(f.metadata.at("history"))) r.history.push_back(EpochMetrics::from_json(e));
+    key = "epochs_done", r.epochs_done = integer(f.metadata.at(key));
+    key = "global_step", r.global_step = integer(f.metadata.at(key));
+    key = "history";
+    for (const auto& e : json::parse(f.metadata.at(key))) r.history.push_back(EpochMetrics::from_json(e));
+    key = "class_names";
+    if (f.metadata.count(key))
+      for (const auto& n : json::parse(f.metadata.at(key))) r.class_names.push_back(bytes_from_json(n, key));
+    key = "train_images";
+    if (f.metadata.count(key)) r.train_images = integer(f.metadata.at(key));
   } catch (const std::exception& e) {
-    throw Error(detail::str(path, ": training state metadata is malformed (", e.what(), ")"));
+    throw Error(detail::str(path, ": training state metadata '", key, "' is missing or malformed (", e.what(), ")"));
   }
   return r;
 }

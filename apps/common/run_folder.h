@@ -35,14 +35,25 @@ struct EpochMetrics {
 struct TrainState {
   std::int64_t epochs_done = 0, global_step = 0;
   std::vector<EpochMetrics> history;
+  // The training data it was trained on, to refuse a resume on other data (absent in the
+  // states of older versions: train_images -1, no names).
+  std::vector<std::string> class_names;
+  std::int64_t train_images = -1;
 };
 
 class RunFolder {
  public:
   explicit RunFolder(std::string dir) : dir_(std::move(dir)) {}
-  // Creates the folder and clears the temporary files of runs killed while writing; before
-  // the first write.
-  void create(bool quiet) const;
+  ~RunFolder();
+  RunFolder(const RunFolder&) = delete;
+  RunFolder& operator=(const RunFolder&) = delete;
+
+  // Before the first write: creates the folder, locks it for this process's lifetime (another
+  // run writing to it makes this throw), and clears the temporary files of runs killed while
+  // writing. A new run (not resuming) into a folder that holds a run (checkpoints or metrics)
+  // throws unless `replace` (--force), which removes the old run's files first, so that nothing
+  // of it mixes with the new one. `flag` names the folder in errors ("--out", "--resume").
+  void open_for_writing(const std::string& flag, bool resuming, bool replace, bool quiet);
 
   const std::string& path() const { return dir_; }
   std::string file(const std::string& name) const { return dir_ + "/" + name; }
@@ -53,9 +64,9 @@ class RunFolder {
   // name.safetensors: the model's state_dict with the metadata.
   void save_model(const std::string& name, const Module& model, const std::map<std::string, std::string>& metadata) const;
 
-  // train_state.safetensors: model, optimiser, the default generator's state, epoch and history
-  // in one atomic file. `last` alone would not do: a crash between two files could pair
-  // weights and optimiser state of different epochs.
+  // train_state.safetensors: model, optimiser, the default generator's state, epoch, history
+  // and data in one atomic file. `last` alone would not do: a crash between two files could
+  // pair weights and optimiser state of different epochs.
   void save_train_state(const Module& model, const Optimizer& opt, const TrainState& state) const;
   bool has_train_state() const;
   // Loads what save_train_state wrote into model, opt and the default generator.
@@ -63,6 +74,7 @@ class RunFolder {
 
  private:
   std::string dir_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace minidl::app

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,12 +14,14 @@
 namespace minidl::app {
 
 struct TrainConfig {
+  static constexpr std::int64_t kMaxEpochs = 100000;
+
   // data
   std::string data = "synthetic";  // synthetic | FILE.csv | DIR | fashion-mnist[:DIR] | kind:PATH
   std::int64_t input_size = 64;
   std::int64_t synthetic_size = 6000;  // train + validation images of the built-in faces
   double val_fraction = 0.15;
-  std::int64_t train_limit = 0;        // use only the first N training images (0: all)
+  std::int64_t train_limit = 0;        // use only N training images, class balance kept (0: all)
   bool skip_bad = false;
   // augmentation
   bool aug = true;
@@ -45,19 +48,26 @@ struct TrainConfig {
   std::uint64_t seed = 1;
   std::string out = "runs/latest";
   std::string resume;  // a run folder to continue
+  bool force = false;  // replace the run in `out` (not saved in config.json)
   std::int64_t stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
   bool quiet = false;
   bool write_report = true;
 
+  // Names and paths that are not UTF-8 are kept as byte arrays (escape.h).
   nlohmann::json to_json() const;
+  // Throws minidl::Error naming the key whose value has the wrong type.
   static TrainConfig from_json(const nlohmann::json& j);
-  // Throws minidl::Error for invalid combinations, naming the flag.
+  // Throws minidl::Error for a value out of range or an invalid combination, naming the flag.
   void validate() const;
 };
 
+// A run folder's config.json; errors name the file (and the key).
+TrainConfig load_run_config(const std::string& path);
+
 // The configuration a run goes by. Without --resume, the flags. With --resume DIR, DIR's own
-// config.json, with the settings a resume may change taken from the flags: a longer --epochs
-// (0 keeps the run's), --stop-after and --quiet; the run writes into DIR.
-TrainConfig resolve_config(const TrainConfig& flags);
+// config.json; of the flags given on the command line (`given`, as "--lr"), a resume honours
+// --epochs (a longer run), --stop-after, --quiet, --device and --workers, and refuses any other
+// that would change the run, naming it.
+TrainConfig resolve_config(const TrainConfig& flags, const std::set<std::string>& given);
 
 }  // namespace minidl::app

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "common/escape.h"
 #include "common/report.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
@@ -13,23 +14,25 @@ namespace minidl::app {
 
 namespace {
 
-std::shared_ptr<const data::Dataset> limit(const data::DatasetPtr& d, std::int64_t n) {
+// --train-limit: n training images in the class balance of the whole training set.
+data::DatasetPtr limit(const data::DatasetPtr& d, std::int64_t n, std::string* note) {
   if (n <= 0 || n >= d->size()) return d;
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) idx[static_cast<std::size_t>(i)] = i;
-  return std::make_shared<data::Subset>(d, idx, "first " + std::to_string(n));
+  auto subset = std::make_shared<data::Subset>(d, data::stratified_head(*d, n), "limit " + std::to_string(n));
+  *note += "; --train-limit " + std::to_string(n) + ": the first images of each class, in the class balance of all " +
+           std::to_string(d->size()) + " training images";
+  return subset;
 }
 
 }  // namespace
 
-TrainResult train(const TrainConfig& flags) {
-  Trainer trainer(resolve_config(flags));
+TrainResult train(const TrainConfig& flags, const std::set<std::string>& given) {
+  Trainer trainer(resolve_config(flags, given));
   trainer.setup();
   for (std::int64_t epoch = trainer.first_epoch(); epoch < trainer.epochs(); ++epoch) {
     if (trainer.stop_before(epoch)) return trainer.result();
     const EpochTally tally = trainer.train_epoch(epoch);
+    if (!trainer.result().diverged) trainer.end_epoch(epoch, tally);
     if (trainer.result().diverged) return trainer.result();
-    trainer.end_epoch(epoch, tally);
   }
   trainer.finish();
   return trainer.result();
@@ -43,7 +46,6 @@ Trainer::Trainer(TrainConfig config, ParallelContext parallel, TrainerHooks hook
 
 void Trainer::setup() {
   cfg_.validate();
-  if (parallel_.is_main()) run_.create(cfg_.quiet);
   device_ = resolve_device(cfg_.device, cfg_.quiet);
   // Everything random below (the data's split, the initial weights) follows from the seed, in
   // this order: a resumed run rebuilds the same data and then loads the generator's state.
@@ -51,6 +53,9 @@ void Trainer::setup() {
   setup_data();
   setup_model();
   setup_loader();
+  // The folder is taken only now, so that bad data or flags leave no folder behind.
+  const bool resuming = !cfg_.resume.empty();
+  if (parallel_.is_main()) run_.open_for_writing(resuming ? "--resume" : "--out", resuming, cfg_.force, cfg_.quiet);
   restore();
   if (parallel_.is_main()) run_.write_config(cfg_);
   announce();
@@ -79,7 +84,7 @@ void Trainer::setup_data() {
   src.val_fraction = cfg_.val_fraction;
   src.skip_bad = cfg_.skip_bad;
   splits_ = data::open_data(src);
-  train_set_ = limit(splits_.train, cfg_.train_limit);
+  train_set_ = limit(splits_.train, cfg_.train_limit, &splits_.note);
   val_set_ = splits_.val;
   MINIDL_CHECK(train_set_->size() >= cfg_.batch_size, "the training set has ", train_set_->size(),
                " images, fewer than one batch of ", cfg_.batch_size);
@@ -139,6 +144,14 @@ void Trainer::restore() {
   if (cfg_.resume.empty()) return;
   MINIDL_CHECK(run_.has_train_state(), "--resume ", cfg_.resume, ": no train_state.safetensors (the run saved no epoch yet)");
   const TrainState state = run_.load_train_state(*model_, *opt_);
+  // The data is opened again from its path: it must still be what the run trained on.
+  const auto& names = train_set_->class_names();
+  MINIDL_CHECK(state.class_names.empty() || state.class_names == names, "--resume ", cfg_.resume, ": the classes of ",
+               cfg_.data, " (", printable_list(names), ") are not those the run trained on (",
+               printable_list(state.class_names), ")");
+  MINIDL_CHECK(state.train_images < 0 || state.train_images == train_set_->size(), "--resume ", cfg_.resume, ": ",
+               cfg_.data, " now gives ", train_set_->size(), " training images, the run trained on ", state.train_images,
+               "; the data changed, so the run cannot continue exactly (start a new run)");
   start_epoch_ = state.epochs_done;
   global_step_ = state.global_step;
   result_.history = state.history;
@@ -187,8 +200,9 @@ bool Trainer::train_step(std::int64_t epoch, const data::Batch& batch, EpochTall
   Tensor loss = forward_loss(x, y, logits);
   const double l = loss.item();
   if (!std::isfinite(l)) {
-    const bool saved_none = start_epoch_ == epoch && result_.history.empty();
-    progress_->diverged(l, epoch, tally.steps, lr, saved_none ? "none yet" : cfg_.out + "/last.safetensors");
+    progress_->diverged(detail::str("the loss became ", std::isnan(l) ? "NaN" : "infinite", " at epoch ", epoch + 1,
+                                    " step ", tally.steps + 1, " (lr ", lr, ")"),
+                        last_good());
     return false;
   }
   loss.backward();
@@ -218,6 +232,15 @@ std::string Trainer::curves_title() const { return cfg_.aug ? "augmentation on" 
 
 void Trainer::end_epoch(std::int64_t epoch, const EpochTally& tally) {
   const EvalResult val = evaluate(*model_, val_set_, eval_options_);
+  // The loss of each step was finite, but weights or batch-norm statistics can still have
+  // overflowed: such a model is never saved, nor its epoch reported.
+  std::string bad = first_non_finite(*model_);
+  if (bad.empty() && !std::isfinite(val.loss)) bad = detail::str("the validation loss is ", val.loss);
+  if (!bad.empty()) {
+    progress_->diverged(detail::str("after epoch ", epoch + 1, ", ", bad), last_good());
+    result_.diverged = true;
+    return;
+  }
   EpochMetrics m;
   m.epoch = epoch + 1;
   m.train_loss = tally.loss();
@@ -235,10 +258,15 @@ void Trainer::end_epoch(std::int64_t epoch, const EpochTally& tally) {
   if (parallel_.is_main()) {
     if (best) run_.save_model("best", *model_, checkpoint_metadata(m));
     run_.save_model("last", *model_, checkpoint_metadata(m));
-    run_.save_train_state(*model_, *opt_, TrainState{epoch + 1, global_step_, result_.history});
+    TrainState state{epoch + 1, global_step_, result_.history, train_set_->class_names(), train_set_->size()};
+    run_.save_train_state(*model_, *opt_, state);
     run_.write_history(result_.history, curves_title());
   }
   progress_->end_epoch(m, best);
+}
+
+std::string Trainer::last_good() const {
+  return result_.history.empty() ? "none yet" : run_.file("last.safetensors");
 }
 
 void Trainer::finish() {

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,7 @@ struct TrainResult {
   std::vector<EpochMetrics> history;
   std::int64_t best_epoch = 0;
   double best_val_acc = 0, best_val_loss = 0;
-  bool diverged = false;     // stopped on a NaN/Inf loss
+  bool diverged = false;     // stopped on a non-finite loss, weight or statistic
   bool stopped_early = false;  // --stop-after ended it before the last epoch
   std::string out;           // the run folder
 };
@@ -75,6 +76,8 @@ class Trainer {
   bool stop_before(std::int64_t epoch);
   // One pass over the training set. A non-finite loss stops it: the result is marked diverged.
   EpochTally train_epoch(std::int64_t epoch);
+  // Validation, then checkpoints, metrics and curves; unless a weight, a batch-norm statistic or
+  // the validation loss is not finite: then nothing is saved and the result is marked diverged.
   void end_epoch(std::int64_t epoch, const EpochTally& tally);
   void finish();
   const TrainResult& result() const { return result_; }
@@ -90,6 +93,7 @@ class Trainer {
   bool train_step(std::int64_t epoch, const data::Batch& batch, EpochTally& tally);
   std::map<std::string, std::string> checkpoint_metadata(const EpochMetrics& m) const;
   std::string curves_title() const;
+  std::string last_good() const;  // the checkpoint a divergence leaves as the run's last
 
   TrainConfig cfg_;
   ParallelContext parallel_;
@@ -110,7 +114,8 @@ class Trainer {
   TrainResult result_;
 };
 
-// Runs (or, with config.resume, continues) a training run. Throws minidl::Error on bad input.
-TrainResult train(const TrainConfig& config);
+// Runs (or, with config.resume, continues) a training run; `given` names the flags given on the
+// command line (see resolve_config). Throws minidl::Error on bad input.
+TrainResult train(const TrainConfig& flags, const std::set<std::string>& given = {});
 
 }  // namespace minidl::app
