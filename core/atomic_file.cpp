@@ -24,7 +24,7 @@ std::string directory_of(const std::string& path) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path, std::string what, bool durable)
+AtomicFile::AtomicFile(std::string path, std::string what, bool durable, Faults faults)
     : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())), what_(std::move(what)),
       durable_(durable) {
   check_replaceable();
@@ -37,6 +37,7 @@ AtomicFile::AtomicFile(std::string path, std::string what, bool durable)
     if (err == ENOENT && ::stat(dir.c_str(), &st) != 0) fail("the directory '" + dir + "' does not exist");
     fail("cannot create the temporary file '" + tmp_ + "': " + std::strerror(err));
   }
+  if (faults == Faults::Checkpoint) fault_ = fault::CheckpointWrite::begin(path_);
 }
 
 AtomicFile::~AtomicFile() {
@@ -56,12 +57,13 @@ void AtomicFile::write(const void* data, std::size_t n) {
   MINIDL_CHECK(fd_ >= 0, what_, " '", path_, "': write after commit");
   const auto* p = static_cast<const char*>(data);
   while (n > 0) {
-    const std::size_t chunk = std::min<std::size_t>(n, std::size_t{1} << 30);
+    const std::size_t chunk = fault_.allowed(std::min<std::size_t>(n, std::size_t{1} << 30));
     const ssize_t put = ::write(fd_, p, chunk);
     if (put < 0) {
       if (errno == EINTR) continue;
       fail("writing '" + tmp_ + "' failed: " + std::strerror(errno));
     }
+    fault_.wrote(static_cast<std::size_t>(put));
     p += put;
     n -= static_cast<std::size_t>(put);
   }
@@ -73,9 +75,11 @@ void AtomicFile::commit() {
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("closing '" + tmp_ + "' failed: " + std::strerror(errno));  // write-back errors surface here
+  fault_.reached(fault::Point::TempWritten);
   check_replaceable();  // what is there may have changed since the constructor looked
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("renaming '" + tmp_ + "' over it failed: " + std::strerror(errno));
   committed_ = true;
+  fault_.reached(fault::Point::Renamed);
   if (!durable_) return;
   // Make the rename itself durable. Best effort where the directory cannot be opened or the
   // file system does not sync directories; a real I/O error is reported.

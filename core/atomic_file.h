@@ -10,14 +10,19 @@
 #include <cstddef>
 #include <string>
 
+#include "minidl/core/fault_injection.h"
+
 namespace minidl {
 
 class AtomicFile {
  public:
+  // Faults::Checkpoint counts the write as a checkpoint write, which MINIDL_FAULT_CHECKPOINT can
+  // stop dead after some bytes, before the rename or after it (fault_injection.h).
+  enum class Faults { None, Checkpoint };
   // `what` starts every error message ("save_safetensors", "make_dataset"). durable: fsync the
   // file and its folder on commit (false for thousands of small files, such as a data set's
   // images, which a crash can only leave whole or absent).
-  AtomicFile(std::string path, std::string what, bool durable = true);
+  AtomicFile(std::string path, std::string what, bool durable = true, Faults faults = Faults::None);
   ~AtomicFile();  // removes the temporary file unless commit() went through
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -34,6 +39,7 @@ class AtomicFile {
   bool durable_;
   int fd_ = -1;
   bool committed_ = false;
+  fault::CheckpointWrite fault_;  // no fault unless Faults::Checkpoint and MINIDL_FAULT_CHECKPOINT say so
 };
 
 // The whole file at once.

@@ -369,7 +369,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   unsigned char len_bytes[8];
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
 
-  AtomicFile file(path, "save_safetensors");
+  // A checkpoint write: the crash-safety tests can stop it dead at chosen points (fault_injection.h).
+  AtomicFile file(path, "save_safetensors", /*durable=*/true, AtomicFile::Faults::Checkpoint);
   file.write(len_bytes, sizeof len_bytes);
   file.write(text.data(), text.size());
   for (const auto& [name, t] : tensors) {

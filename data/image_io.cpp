@@ -10,52 +10,8 @@
 #include "minidl/core/atomic_file.h"
 #include "minidl/core/file_io.h"
 #include "minidl/data/data_error.h"
-
-// stb is compiled into this file, with static linkage: no run-time dependency on libstb, and
-// no clash with another translation unit (ours or a user's) that compiles its own copy.
-// Only the formats we accept are built, which also keeps HDR/PSD/PIC parsers out of reach of
-// untrusted files.
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_BMP
-#define STBI_ONLY_GIF
-#define STBI_ONLY_TGA
-#define STBI_ONLY_PNM
-#define STBI_NO_HDR
-#define STBI_NO_LINEAR
-// Every stb_image allocation zeroed. Debian's stb_image 2.27 decodes a JPEG scan with Huffman
-// tables no DHT segment defined, reading them from uninitialised memory: with 0xFF garbage
-// there, symbol offsets land far outside the tables (seen while fixing a fuzz finding;
-// docs/reliability.md). Zeroed tables decode in bounds (to a garbage image, like any corrupt
-// JPEG that stb accepts).
-namespace {
-void* stbi_zeroed_malloc(std::size_t n) { return std::calloc(1, n ? n : 1); }
-}  // namespace
-#define STBI_MALLOC(n) stbi_zeroed_malloc(n)
-#define STBI_REALLOC(p, n) std::realloc(p, n)
-#define STBI_FREE(p) std::free(p)
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO  // stb's file writers ignore write errors: save_image writes the bytes itself
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#if !defined(__clang__)  // gcc-only warnings; clang would warn about the unknown names
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#endif
-#include <stb_image.h>
-#include <stb_image_write.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "minidl/data/jpeg_check.h"
+#include "minidl/data/stb.h"
 
 namespace minidl::data {
 
@@ -140,48 +96,6 @@ void check_not_truncated(const std::uint8_t* b, std::size_t size, const std::str
   }
 }
 
-// Debian's stb_image 2.27 trusts a DHT segment's 16 code-length counts: a total over 256
-// overruns its 257-entry Huffman tables (found by fuzzing; upstream stb added the check in
-// 2.28). Walks the marker segments the way stb does and refuses such a table first.
-void check_jpeg_huffman_tables(const std::uint8_t* b, std::size_t size, const std::string& name) {
-  auto at = [&](std::size_t k) -> unsigned { return k < size ? b[k] : 0u; };  // stb reads 0 past the end
-  std::size_t i = jpeg_start(b, size);
-  if (i == 0) return;
-  while (i + 1 < size) {
-    if (b[i] != 0xFF) {  // entropy-coded data, or junk between segments that stb skips too
-      ++i;
-      continue;
-    }
-    const unsigned m = b[i + 1];
-    if (m == 0xFF) {  // fill byte
-      ++i;
-      continue;
-    }
-    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // byte stuffing, TEM, RSTn, SOI: no length
-      i += 2;
-      continue;
-    }
-    if (m == 0xD9) return;  // end of image
-    const std::size_t len = (at(i + 2) << 8) | at(i + 3);
-    if (m == 0xC4) {
-      // As stb reads it: tables until the length runs out.
-      std::size_t p = i + 4;
-      long left = static_cast<long>(len) - 2;
-      while (left > 0 && p < size) {
-        const unsigned q = at(p++);
-        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this itself
-        unsigned n = 0;
-        for (int k = 0; k < 16; ++k) n += at(p++);
-        if (n > 256)
-          throw_data_error(name, ": corrupt JPEG (a Huffman table with ", n, " codes, at most 256 are possible)");
-        p += n;
-        left -= 17 + static_cast<long>(n);
-      }
-    }
-    i += 2 + len;
-  }
-}
-
 // Debian's stb_image 2.27 reads a PNM header's width, height and maximum value into an int
 // without an overflow check (undefined behaviour; found by fuzzing). Reads them as stb does and
 // refuses a number over INT_MAX first.
@@ -206,6 +120,34 @@ void check_pnm_header(const std::uint8_t* b, std::size_t size, const std::string
   }
 }
 
+// Debian's stb_image 2.27 copies a PNG's first IDAT chunk into a buffer it has not allocated yet
+// when that chunk is empty: memcpy of 0 bytes to a null pointer, undefined behaviour (found by
+// fuzzing). An empty IDAT chunk carries nothing, so it is dropped from a copy of the file before
+// stb sees it: the file is legal PNG and decodes the same. Returns that copy, or nothing when
+// the file has no empty IDAT chunk (or is not a PNG).
+std::vector<std::uint8_t> without_empty_png_idat(const std::uint8_t* b, std::size_t size) {
+  static const std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (size < 8 || std::memcmp(b, kSignature, 8) != 0) return {};
+  std::vector<std::size_t> empty;  // offsets of empty IDAT chunks (12 bytes: length, type, CRC)
+  for (std::size_t i = 8; i + 12 <= size;) {
+    const std::uint64_t len = (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) |
+                              (std::uint64_t{b[i + 2]} << 8) | b[i + 3];
+    if (len == 0 && std::memcmp(b + i + 4, "IDAT", 4) == 0) empty.push_back(i);
+    if (std::memcmp(b + i + 4, "IEND", 4) == 0 || len > size - i - 12) break;
+    i += 12 + static_cast<std::size_t>(len);
+  }
+  if (empty.empty()) return {};
+  std::vector<std::uint8_t> out;
+  out.reserve(size - 12 * empty.size());
+  std::size_t from = 0;
+  for (const std::size_t at : empty) {
+    out.insert(out.end(), b + from, b + at);
+    from = at + 12;
+  }
+  out.insert(out.end(), b + from, b + size);
+  return out;
+}
+
 // Larger images are refused before stb allocates them: a 40-byte header can announce a
 // 16384x16384 RGBA image (1 GiB) whose missing pixels stb reads as zeros. No face image comes
 // near this.
@@ -218,24 +160,30 @@ GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const s
   if (size == 0) throw_data_error(name, ": empty file (0 bytes), not an image");
   if (size > static_cast<std::size_t>(INT32_MAX)) throw_data_error(name, ": ", size, " bytes is too large an image file");
   check_not_truncated(bytes, size, name);
-  check_jpeg_huffman_tables(bytes, size, name);
+  // Corrupt Huffman tables, which stb 2.27 overruns even while reading the header (stb::info
+  // below), and image data that ends before its blocks (jpeg_check.h).
+  check_jpeg_for_stb(bytes, size, name, kMaxImageSide, kMaxImagePixels);
   if (size >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) check_pnm_header(bytes, size, name);
   int w = 0, h = 0, channels = 0;
-  if (stbi_info_from_memory(bytes, static_cast<int>(size), &w, &h, &channels) &&
+  if (stb::info(bytes, static_cast<int>(size), &w, &h, &channels) &&
       (w > kMaxImageSide || h > kMaxImageSide || std::int64_t{w} * h > kMaxImagePixels))
     throw_data_error(name, ": a ", w, "x", h, " image is larger than minidl decodes (at most ", kMaxImageSide,
                      " pixels a side and ", kMaxImagePixels, " pixels); resize it first");
+  const std::vector<std::uint8_t> cleaned = without_empty_png_idat(bytes, size);
+  if (!cleaned.empty()) {
+    bytes = cleaned.data();
+    size = cleaned.size();
+  }
   // Ask stb for the file's own channel count and convert here, so the luma weights are ours
   // (stb's own RGB->gray uses different ones).
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(
-      stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &channels, 0), stbi_image_free);
-  if (!data) {
-    const char* why = stbi_failure_reason();
-    throw_data_error(name, ": cannot decode image (", why ? why : "unknown reason",
+  const stb::Pixels p = stb::load(bytes, static_cast<int>(size));
+  if (!p.data) {
+    const char* why = stb::failure_reason();
+    throw_data_error(name, ": cannot decode image (", why && *why ? why : "unknown reason",
                      "); expected a PNG, JPEG, BMP, GIF, TGA or PGM/PPM file");
   }
-  if (w <= 0 || h <= 0) throw_data_error(name, ": decoded to an empty image ", h, "x", w);
-  return to_gray(data.get(), h, w, channels);
+  if (p.w <= 0 || p.h <= 0) throw_data_error(name, ": decoded to an empty image ", p.h, "x", p.w);
+  return to_gray(p.data.get(), p.h, p.w, p.channels);
 }
 
 GrayImage load_image_gray(const std::string& path) {
@@ -253,13 +201,13 @@ void save_image(const std::string& path, const GrayImage& image) {
   std::string bytes;
   auto append = [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); };
   const int w = static_cast<int>(image.w), h = static_cast<int>(image.h);
-  int ok = 0;
+  bool ok = false;
   if (ext == "png")
-    ok = stbi_write_png_to_func(append, &bytes, w, h, 1, image.pixels.data(), w);
+    ok = stb::write_png_to(append, &bytes, w, h, 1, image.pixels.data(), w);
   else if (ext == "bmp")
-    ok = stbi_write_bmp_to_func(append, &bytes, w, h, 1, image.pixels.data());
+    ok = stb::write_bmp_to(append, &bytes, w, h, 1, image.pixels.data());
   else if (ext == "jpg" || ext == "jpeg")
-    ok = stbi_write_jpg_to_func(append, &bytes, w, h, 1, image.pixels.data(), 95);
+    ok = stb::write_jpg_to(append, &bytes, w, h, 1, image.pixels.data(), 95);
   else
     throw_data_error(path, ": cannot write images of type '", ext, "' (use .png, .bmp or .jpg)");
   if (!ok) throw_data_error(path, ": cannot encode a ", h, "x", w, " image");
@@ -276,8 +224,8 @@ std::vector<std::uint8_t> png_bytes(const std::uint8_t* pixels, std::int64_t h, 
     auto* v = static_cast<std::vector<std::uint8_t>*>(ctx);
     v->insert(v->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
   };
-  if (!stbi_write_png_to_func(append, &out, static_cast<int>(w), static_cast<int>(h), channels, pixels,
-                              static_cast<int>(w) * channels))
+  if (!stb::write_png_to(append, &out, static_cast<int>(w), static_cast<int>(h), channels, pixels,
+                         static_cast<int>(w) * channels))
     throw_data_error(what, ": cannot encode a ", h, "x", w, " image");
   return out;
 }

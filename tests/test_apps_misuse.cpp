@@ -22,10 +22,14 @@
 #include "minidl/core/safetensors.h"
 #include "minidl/data/image_io.h"
 
+#include "test_data_helpers.h"
+
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
+
+using minidl::data::testing::TempDir;
 
 const std::string kApps = std::string(MINIDL_BINARY_DIR) + "/apps/";
 const std::string kGoldenState = std::string(MINIDL_TEST_DATA_DIR) + "/golden_resnet18_w4_state.safetensors";
@@ -43,20 +47,6 @@ std::string slurp(const fs::path& p) {
   s << f.rdbuf();
   return s.str();
 }
-
-struct Scratch {
-  fs::path path;
-  Scratch() {
-    std::string tmpl = (fs::temp_directory_path() / "minidl_misuse_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // Runs `app args` through the shell (after `prefix`, e.g. a ulimit), killed after `limit_s` so
 // that a regression that hangs (on a FIFO) fails the test instead of stalling the suite.
@@ -140,7 +130,7 @@ TEST_CASE("misuse 1: weights or batch-norm statistics that overflow stop trainin
           "[apps][misuse]") {
   // At lr 50 the running variances overflow in the first epoch while every training loss stays
   // finite: the validation loss is NaN and 15 tensors hold non-finite values.
-  Scratch tmp;
+  TempDir tmp("misuse");
   const std::string out = tmp / "run";
   Run r = run("train_resnet", kTiny + " --synthetic-size 200 --batch-size 16 --lr 50 --schedule constant --epochs 1 --out " + out);
   INFO(r.out << r.err);
@@ -154,7 +144,7 @@ TEST_CASE("misuse 1: weights or batch-norm statistics that overflow stop trainin
 
 TEST_CASE("misuse 1: evaluate and predict refuse a checkpoint with non-finite values, naming the tensor",
           "[apps][misuse]") {
-  Scratch tmp;
+  TempDir tmp("misuse");
   auto state = minidl::load_safetensors(kGoldenState);
   float* var = state.tensors.at("layer2.0.bn1.running_var").data<float>();
   var[3] = std::nanf("");
@@ -174,14 +164,14 @@ TEST_CASE("misuse 1: evaluate and predict refuse a checkpoint with non-finite va
 
 TEST_CASE("misuse 2, 11: a write past the file size limit is an error naming the file, not a silent success or SIGXFSZ",
           "[apps][misuse]") {
-  Scratch tmp;
+  TempDir tmp("misuse");
   // 8 KiB per file: each 128x128 BMP is 17 KiB.
   Run f = run("make_dataset", "-f folder -o " + (tmp / "faces") + " -n 20 -s 128 --image-format bmp -q", "ulimit -f 8");
   INFO(f.out << f.err);
   CHECK(f.code == 1);
   CHECK_THAT(f.err, Contains(tmp / "faces") && Contains("File too large"));
   CHECK(f.out.find("wrote") == std::string::npos);
-  for (const auto& e : fs::recursive_directory_iterator(tmp.path))
+  for (const auto& e : fs::recursive_directory_iterator(tmp.path()))
     if (e.is_regular_file()) CHECK(e.file_size() > 0);  // no empty image was left
 
   Run c = run("make_dataset", "-f csv -o " + (tmp / "faces.csv") + " -n 50 -q", "ulimit -f 8");
@@ -197,7 +187,7 @@ TEST_CASE("misuse 2, 11: a write past the file size limit is an error naming the
 }
 
 TEST_CASE("misuse 3: make_dataset --force does not replace a FIFO, a symbolic link or a device", "[apps][misuse]") {
-  Scratch tmp;
+  TempDir tmp("misuse");
   const std::string fifo = tmp / "fifo.csv", link = tmp / "link.csv", target = tmp / "target.csv";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   std::ofstream(target) << "precious\n";
@@ -214,18 +204,18 @@ TEST_CASE("misuse 3: make_dataset --force does not replace a FIFO, a symbolic li
   // A FIFO where the first image of a folder data set goes (--force writes into a used folder):
   // one in each class folder, as the first face's class is not known here.
   for (const char* c : {"Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"}) {
-    fs::create_directories(tmp.path / "faces" / c);
-    REQUIRE(::mkfifo((tmp.path / "faces" / c / "00.png").c_str(), 0600) == 0);
+    fs::create_directories(tmp.path() / "faces" / c);
+    REQUIRE(::mkfifo((tmp.path() / "faces" / c / "00.png").c_str(), 0600) == 0);
   }
   Run f = run("make_dataset", "-f folder -o " + (tmp / "faces") + " -n 10 --force -q", "", 120);
   CHECK(f.code == 1);
   CHECK_THAT(f.err, Contains("00.png") && Contains("refusing to replace"));
-  CHECK(fs::is_fifo(tmp.path / "faces" / "Happy" / "00.png"));
+  CHECK(fs::is_fifo(tmp.path() / "faces" / "Happy" / "00.png"));
 }
 
 TEST_CASE("misuse 4, 12: evaluate compares class names, and --resume refuses data that changed", "[apps][misuse]") {
-  Scratch tmp;
-  const fs::path data = tmp.path / "data";
+  TempDir tmp("misuse");
+  const fs::path data = tmp.path() / "data";
   make_folder(data, {"Bag", "Sneaker", "Trouser"}, 14);
   const std::string out = tmp / "run";
   Run t = run("train_resnet", kTiny + " --data " + data.string() + " --batch-size 8 --epochs 2 --stop-after 1 --out " + out);
@@ -251,8 +241,8 @@ TEST_CASE("misuse 4, 12: evaluate compares class names, and --resume refuses dat
 }
 
 TEST_CASE("misuse 5: a FIFO or a device where a file is expected is refused at once, by the apps too", "[apps][misuse]") {
-  Scratch tmp;
-  const fs::path data = tmp.path / "data";
+  TempDir tmp("misuse");
+  const fs::path data = tmp.path() / "data";
   make_folder(data, {"A", "B"}, 10);
   REQUIRE(::mkfifo((data / "B" / "x.png").c_str(), 0600) == 0);
   // /dev/null, not /dev/zero (which is refused the same way): a reader that regressed must end,
@@ -276,7 +266,7 @@ TEST_CASE("misuse 5: a FIFO or a device where a file is expected is refused at o
 
 TEST_CASE("misuse 6: a run folder is locked while a run writes it, and a new run into a used folder needs --force",
           "[apps][misuse]") {
-  Scratch tmp;
+  TempDir tmp("misuse");
   const std::string out = tmp / "run", args = kTiny + " --synthetic-size 80 --batch-size 16 --epochs 1 --out " + out;
   fs::create_directories(out);
   {
@@ -309,8 +299,8 @@ TEST_CASE("misuse 6: a run folder is locked while a run writes it, and a new run
 
 TEST_CASE("misuse 7, 13: class names that are not UTF-8 or hold a comma train, evaluate and report as bytes",
           "[apps][misuse]") {
-  Scratch tmp;
-  const fs::path data = tmp.path / "data";
+  TempDir tmp("misuse");
+  const fs::path data = tmp.path() / "data";
   const std::string latin1 = "Z\xE9" "bag", comma = "a,b \"q\"";
   make_folder(data, {latin1, comma, "Sneaker"}, 12);
   const std::string out = tmp / "run";
@@ -348,8 +338,8 @@ TEST_CASE("misuse 7, 13: class names that are not UTF-8 or hold a comma train, e
 }
 
 TEST_CASE("misuse 8: --train-limit keeps the class balance and says so", "[apps][misuse]") {
-  Scratch tmp;
-  const fs::path data = tmp.path / "data";
+  TempDir tmp("misuse");
+  const fs::path data = tmp.path() / "data";
   make_folder(data, {"A", "B", "C"}, 20);
   Run t = run("train_resnet", "--width 4 --input-size 32 --workers 1 --seed 3 --data " + data.string() +
                                   " --train-limit 12 --batch-size 4 --epochs 1 --out " + (tmp / "run"));
@@ -359,7 +349,7 @@ TEST_CASE("misuse 8: --train-limit keeps the class balance and says so", "[apps]
 }
 
 TEST_CASE("misuse 9: checkpoint metadata is validated, naming the key", "[apps][misuse]") {
-  Scratch tmp;
+  TempDir tmp("misuse");
   const auto golden = minidl::load_safetensors(kGoldenState);
   const std::string png = tmp / "face.png";
   minidl::data::save_image(png, minidl::data::GrayImage(64, 64, 128));
@@ -396,8 +386,8 @@ TEST_CASE("misuse 9: checkpoint metadata is validated, naming the key", "[apps][
 }
 
 TEST_CASE("misuse 11: evaluate's errors name config.json and where the data came from", "[apps][misuse]") {
-  Scratch tmp;
-  const fs::path run_dir = tmp.path / "run";
+  TempDir tmp("misuse");
+  const fs::path run_dir = tmp.path() / "run";
   fs::create_directories(run_dir);
   fs::copy_file(kGoldenState, run_dir / "model.safetensors");
   const std::string ckpt = (run_dir / "model.safetensors").string(), config = (run_dir / "config.json").string();
@@ -434,7 +424,7 @@ TEST_CASE("misuse 12: nonsense flag values are refused, naming the flag", "[apps
       {"--train-limit -3", "--train-limit"},          {"--width 0", "--width"},
       {"--lr nan", "--lr"},                           {"--workers 100000", "--workers"},
       {"--max-scale 1e9", "--max-scale"},             {"--batch-size 1", "--batch-size"}};
-  Scratch tmp;
+  TempDir tmp("misuse");
   for (const auto& [flags, flag] : cases) {
     const std::string stop = std::string(flags).find("--stop-after") == std::string::npos ? " --stop-after 1" : "";
     Run r = run("train_resnet", "--synthetic-size 40 --quiet " + std::string(flags) + stop + " --out " + (tmp / "never"));
@@ -446,7 +436,7 @@ TEST_CASE("misuse 12: nonsense flag values are refused, naming the flag", "[apps
 }
 
 TEST_CASE("misuse 12: --resume refuses the flags it cannot honour, naming them", "[apps][misuse]") {
-  Scratch tmp;
+  TempDir tmp("misuse");
   const std::string out = tmp / "run";
   REQUIRE(run("train_resnet", kTiny + " --synthetic-size 80 --batch-size 16 --epochs 2 --stop-after 1 --out " + out).code == 0);
   for (const char* flags : {"--lr 0.5", "--width 8", "--data fashion-mnist", "--batch-size 8", "--aug off", "--epochs 1",

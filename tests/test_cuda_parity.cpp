@@ -5,11 +5,12 @@
 // writing, fails); accumulating outputs start from the same random values on both sides.
 //
 // Strict FP32 and deterministic algorithms are on throughout. With no GPU (or a build without
-// CUDA) each test prints MINIDL_SKIPPED and returns, which CTest reports as skipped.
+// CUDA) each test skips (minidl::test::no_gpu), which CTest reports as skipped.
 #include <catch2/catch.hpp>
 #include <iostream>
 
 #include "minidl/config.h"
+#include "support.h"
 
 #if MINIDL_WITH_CUDA
 
@@ -45,12 +46,7 @@ constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// True (after printing the skip marker) when there is no GPU to test on.
-bool no_gpu() {
-  if (kc::device_count() > 0) return false;
-  std::cout << "MINIDL_SKIPPED: no CUDA device visible (kernels::cuda::device_count() == 0)" << std::endl;
-  return true;
-}
+using minidl::test::no_gpu;
 
 // Every test starts from the same switches: device 0, strict FP32, deterministic algorithms,
 // and the default implementation choices; the destructor puts the defaults back.
@@ -494,7 +490,7 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
     check_conv(g, "cudnn", seed++, false);
   }
 #else
-  std::cout << "MINIDL_SKIPPED: built without cuDNN" << std::endl;
+  minidl::test::skip(minidl::test::Need::Gpu, "built without cuDNN");
 #endif
 }
 
@@ -659,7 +655,7 @@ TEST_CASE("cuda parity: batch norm through cuDNN", "[cuda][batch_norm]") {
   if (no_gpu()) return;
   check_batch_norm_all("cudnn");
 #else
-  std::cout << "MINIDL_SKIPPED: built without cuDNN" << std::endl;
+  minidl::test::skip(minidl::test::Need::Gpu, "built without cuDNN");
 #endif
 }
 
@@ -1023,6 +1019,6 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
 
 #else  // !MINIDL_WITH_CUDA
 
-TEST_CASE("cuda parity", "[cuda]") { std::cout << "MINIDL_SKIPPED: built without CUDA" << std::endl; }
+TEST_CASE("cuda parity", "[cuda]") { minidl::test::no_gpu(); }
 
 #endif

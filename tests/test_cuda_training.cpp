@@ -11,6 +11,7 @@
 #include "minidl/layers/loss.h"
 #include "minidl/layers/optim.h"
 #include "minidl/models/resnet.h"
+#include "support.h"
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif
@@ -20,8 +21,7 @@ using namespace minidl;
 namespace {
 bool skip_without_gpu(const char* what) {
   if (cuda_available()) return false;
-  std::printf("MINIDL_SKIPPED: no GPU visible, %s did not run\n", what);
-  return true;
+  return test::skip(test::Need::Gpu, std::string("no GPU visible, ") + what + " did not run");
 }
 
 double max_rel(const Tensor& a, const Tensor& b) {

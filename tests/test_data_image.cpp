@@ -1,6 +1,9 @@
 // Pixel operations and image files: luma, resizing, decoding, and what a bad file gives.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <filesystem>
+
 #include "minidl/data/image.h"
 #include "minidl/data/image_io.h"
 #include "test_data_helpers.h"
@@ -149,6 +152,53 @@ TEST_CASE("bad image files give a DataError naming the file", "[data]") {
     CHECK(load_image_gray(dir / "whole.bmp").pixels == std::vector<std::uint8_t>(64, 100));
     write_file(dir / "cut.bmp", bytes.substr(0, bytes.size() - 10));
     CHECK_THAT(data_error_of([&] { load_image_gray(dir / "cut.bmp"); }), Contains("cut.bmp") && Contains("truncated BMP"));
+  }
+}
+
+TEST_CASE("JPEG check: valid files decode, and image data cut short is refused, never read past", "[data]") {
+  // tests/data/jpeg: baseline, optimised tables, progressive, 4:2:0, 4:2:2, 4:4:4, restart
+  // intervals (make_fixtures.py). Each must decode. Then every cut of its image data, closed
+  // with an end-of-image marker, must decode or be refused with a DataError; where the data ends
+  // before the blocks stb would read, minidl's check (data/jpeg_check.h) must refuse it first
+  // (stb 2.27 would read on past the end of its bit buffer: finding 5 of docs/reliability.md).
+  const std::filesystem::path dir = std::filesystem::path(MINIDL_TEST_DATA_DIR) / "jpeg";
+  int files = 0, cuts = 0, refused_early_end = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".jpg") continue;
+    ++files;
+    INFO(e.path().string());
+    const std::string bytes = read_file(e.path().string());
+    const GrayImage whole = load_image_gray(e.path().string());
+    CHECK(whole.h * whole.w > 0);
+    const std::size_t sos = bytes.rfind("\xff\xda");
+    REQUIRE(sos != std::string::npos);
+    for (std::size_t cut = bytes.find("\xff\xda") + 4; cut + 2 < bytes.size(); ++cut, ++cuts) {
+      const std::string b = bytes.substr(0, cut) + "\xff\xd9";
+      try {
+        decode_image_gray(reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), "cut");
+      } catch (const DataError& err) {
+        refused_early_end += std::string(err.what()).find("ends before its blocks do") != std::string::npos;
+      }
+    }
+  }
+  std::printf("JPEG check: %d files, %d cuts, %d refused for image data ending early\n", files, cuts, refused_early_end);
+  CHECK(files == 5);
+  CHECK(refused_early_end > 0);  // most cuts stb refuses itself (a Huffman code longer than the bits left)
+}
+
+TEST_CASE("a PNG with an empty IDAT chunk decodes as without it", "[data]") {
+  // Debian's stb 2.27 would memcpy 0 bytes to a null pointer for an empty first IDAT chunk
+  // (finding 7 of docs/reliability.md); image_io drops empty IDAT chunks before stb sees them.
+  const GrayImage img = random_image(5, 6, 4);
+  const std::vector<std::uint8_t> png = encode_png(img);
+  const std::string bytes(png.begin(), png.end());
+  const std::size_t idat = bytes.find("IDAT") - 4;  // the chunk's length field
+  const std::string empty_idat("\0\0\0\0IDAT\x35\xaf\x06\x1e", 12);  // length 0, type, CRC of "IDAT"
+  const std::string with_empty = bytes.substr(0, idat) + empty_idat + bytes.substr(idat) ;
+  const std::string two_empty = bytes.substr(0, idat) + empty_idat + empty_idat + bytes.substr(idat);
+  for (const std::string& b : {with_empty, two_empty}) {
+    const GrayImage got = decode_image_gray(reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), "empty IDAT");
+    CHECK(got.pixels == img.pixels);
   }
 }
 

@@ -13,7 +13,9 @@
 
 #include "minidl/base/error.h"
 #include "minidl/kernels/batch_norm.h"
+#include "minidl/config.h"
 #include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/cpu/conv2d_backends.h"
 #include "minidl/kernels/elementwise.h"
 #include "minidl/kernels/linear.h"
 #include "minidl/kernels/loss.h"
@@ -387,6 +389,20 @@ TEST_CASE("conv2d: one switch, one fallback: a backend that cannot run a call fa
   REQUIRE_THROWS_WITH(cpu::set_conv_backend("gemm"), Contains("renamed") && Contains("im2col"));
   REQUIRE_THROWS_WITH(cpu::set_conv_backend("dnnl"), Contains("renamed") && Contains("onednn"));
   CHECK(cpu::conv_backend() == "auto");
+}
+
+TEST_CASE("conv2d: oneDNN, when built in, loads (a fallback to im2col is never silent)", "[kernels]") {
+  // Built with libdnnl-dev's headers but running where libdnnl.so.2 does not load, every float32
+  // convolution would quietly take the slower path and the oneDNN tests above would test nothing.
+  const std::string why = cpu::onednn::unavailable_reason();
+  INFO("oneDNN built in: " << MINIDL_WITH_ONEDNN << ", reason: " << why);
+  if (MINIDL_WITH_ONEDNN) {
+    CHECK(cpu::conv_backend_available("onednn"));
+    CHECK(why.empty());
+  } else {
+    CHECK_FALSE(cpu::conv_backend_available("onednn"));
+    CHECK_THAT(why, Contains("built without"));
+  }
 }
 
 TEST_CASE("conv2d: set_conv_backend(onednn) without oneDNN is an error that says so", "[kernels]") {

@@ -2,7 +2,7 @@
 // use and suggests a smaller batch, whether the allocator's limit or the system (the OS, the
 // CUDA driver) said no. The GPU allocator is the same CachingAllocator class as the CPU one,
 // named "CUDA" over cudaMalloc, so the message tests below cover it without a GPU; the tests
-// marked [cuda] repeat them on a real GPU and are skipped (MINIDL_SKIPPED) where there is none.
+// marked [cuda] repeat them on a real GPU and are skipped (minidl::test::no_gpu) where there is none.
 // The whole-program path (train_resnet, exit code 2) is in test_crash_safety.cpp.
 #include <catch2/catch.hpp>
 
@@ -14,6 +14,7 @@
 #include "minidl/core/allocator.h"
 #include "minidl/core/device.h"
 #include "minidl/core/tensor.h"
+#include "support.h"
 
 using namespace minidl;
 using Catch::Matchers::Contains;
@@ -36,11 +37,7 @@ OutOfMemoryError oom_of(F&& allocate) {
   throw;
 }
 
-bool no_gpu() {
-  if (cuda_available()) return false;
-  std::cout << "MINIDL_SKIPPED: no CUDA device visible" << std::endl;
-  return true;
-}
+using minidl::test::no_gpu;
 
 }  // namespace
 

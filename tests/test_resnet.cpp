@@ -86,7 +86,7 @@ TEST_CASE("eval output does not depend on the batch size", "[model]") {
   }
 }
 
-TEST_CASE("state_dict round trip is bit-exact; bad states are named", "[model]") {
+TEST_CASE("state_dict round trip is bit-exact, and bad states are named", "[model]") {
   manual_seed(3);
   auto a = resnet18(1, 7, 8);
   manual_seed(4);

@@ -22,6 +22,7 @@
 #include "minidl/core/device.h"
 #include "minidl/core/safetensors.h"
 #include "minidl/core/tensor.h"
+#include "support.h"
 
 using namespace minidl;
 
@@ -510,11 +511,7 @@ TEST_CASE("safetensors: writes are atomic and failures are clear", "[safetensors
 }
 
 TEST_CASE("safetensors: GPU tensors are saved from the host copy", "[safetensors][cuda]") {
-  if (!cuda_available()) {
-    std::cout << "MINIDL_SKIPPED: no usable GPU\n";
-    WARN("MINIDL_SKIPPED: no usable GPU");
-    return;
-  }
+  if (minidl::test::no_gpu()) return;
   TempDir dir;
   const std::string path = dir.file("gpu.safetensors");
   const Tensor f = Tensor::from_vector<float>({1.0f, -2.0f, 3.5f}, {3});

@@ -29,25 +29,15 @@
 #include "minidl/data/split.h"
 #include "minidl/data/synthetic_faces.h"
 
+#include "test_data_helpers.h"
+
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using namespace minidl;
 
 namespace {
 
-struct Scratch {
-  fs::path path;
-  Scratch() {
-    std::string tmpl = (fs::temp_directory_path() / "minidl_special_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using minidl::data::testing::TempDir;
 
 std::string fifo_at(const std::string& path) {
   REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
@@ -82,7 +72,7 @@ std::string error_of(const std::function<void()>& f, const std::string& fifo = "
 }  // namespace
 
 TEST_CASE("readers refuse a FIFO, a device behind a symlink and a folder, by name and at once", "[data][special]") {
-  Scratch dir;
+  TempDir dir("special");
   const std::string fifo_png = fifo_at(dir / "x.png"), fifo_csv = fifo_at(dir / "x.csv"),
                     fifo_idx = fifo_at(dir / "x-idx3-ubyte"), fifo_st = fifo_at(dir / "x.safetensors");
   // /dev/null, not /dev/zero: a reader that regressed must end (on an empty file), not fill memory.
@@ -103,7 +93,7 @@ TEST_CASE("readers refuse a FIFO, a device behind a symlink and a folder, by nam
 
 TEST_CASE("an image folder with a FIFO named like an image: an error naming it, or skipped with skip_bad_files",
           "[data][special]") {
-  Scratch dir;
+  TempDir dir("special");
   for (const char* c : {"A", "B"}) {
     fs::create_directories(dir / c);
     for (int i = 0; i < 3; ++i) data::save_image(dir / (std::string(c) + "/" + std::to_string(i) + ".png"), data::GrayImage(8, 8, 100));
@@ -111,10 +101,10 @@ TEST_CASE("an image folder with a FIFO named like an image: an error naming it, 
   const std::string fifo = fifo_at(dir / "B/stuck.png");
   data::ImageFolderOptions o;
   o.height = o.width = 8;
-  CHECK_THAT(error_of([&] { data::ImageFolder f(dir.path.string(), o); }, fifo), Contains(fifo) && Contains("FIFO"));
+  CHECK_THAT(error_of([&] { data::ImageFolder f(dir.path().string(), o); }, fifo), Contains(fifo) && Contains("FIFO"));
   o.skip_bad_files = true;
   std::unique_ptr<data::ImageFolder> f;
-  const std::string msg = error_of([&] { f = std::make_unique<data::ImageFolder>(dir.path.string(), o); }, fifo);
+  const std::string msg = error_of([&] { f = std::make_unique<data::ImageFolder>(dir.path().string(), o); }, fifo);
   INFO(msg);
   REQUIRE(f != nullptr);
   CHECK(f->size() == 6);
@@ -122,7 +112,7 @@ TEST_CASE("an image folder with a FIFO named like an image: an error naming it, 
 }
 
 TEST_CASE("AtomicFile replaces only a regular file: never a FIFO, a device or a symbolic link", "[core][special]") {
-  Scratch dir;
+  TempDir dir("special");
   const std::string target = dir / "target.txt";
   write_file_atomic(target, std::string("old"));
   const std::string link = dir / "link.txt", fifo = fifo_at(dir / "fifo.txt"), dev = dir / "dev.txt";
@@ -138,13 +128,13 @@ TEST_CASE("AtomicFile replaces only a regular file: never a FIFO, a device or a 
   write_file_atomic(target, std::string("new"));
   CHECK(read_regular_file(target) == "new");
   std::size_t files = 0;
-  for (const auto& e : fs::directory_iterator(dir.path)) files += e.path().filename().string().find(".tmp") == std::string::npos;
+  for (const auto& e : fs::directory_iterator(dir.path())) files += e.path().filename().string().find(".tmp") == std::string::npos;
   CHECK(files == 3);
 }
 
 TEST_CASE("AtomicFile: a write past the file size limit fails with the path and the reason, leaving the old file",
           "[core][special]") {
-  Scratch dir;
+  TempDir dir("special");
   const std::string path = dir / "big.bin";
   write_file_atomic(path, std::string("old"));
   // As `ulimit -f 16` would; SIGXFSZ ignored, as the apps do (app_main.h), so that write fails.
@@ -164,11 +154,11 @@ TEST_CASE("AtomicFile: a write past the file size limit fails with the path and 
   std::signal(SIGXFSZ, old_handler);
   CHECK_THAT(msg, Contains(path) && Contains("File too large"));
   CHECK(read_regular_file(path) == "old");
-  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);  // no temporary file left
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);  // no temporary file left
 }
 
 TEST_CASE("FER2013 CSV: a negative pixel value is out of range, not 'not an integer'", "[data][special]") {
-  Scratch dir;
+  TempDir dir("special");
   std::string pixels;
   for (int i = 0; i < 16; ++i) pixels += (i ? " " : "") + std::string(i == 5 ? "-1" : "7");
   const std::string path = dir / "neg.csv";

@@ -24,7 +24,7 @@ TEST_CASE("tensor creation, shape and values", "[tensor]") {
   CHECK_THROWS_AS(Tensor().numel(), Error);
 }
 
-TEST_CASE("reshape and narrow0 are views; clone is a copy", "[tensor]") {
+TEST_CASE("reshape and narrow0 are views, and clone is a copy", "[tensor]") {
   Tensor t = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5}, {2, 3});
   Tensor r = t.reshape({3, -1});
   CHECK(r.shape() == Shape{3, 2});

@@ -63,9 +63,10 @@ const char* checked_name(const char* name, const char* what) {
   const ConvBackend<float>* b = conv_table::find(table, name);
   MINIDL_CHECK(b, what, "'", name, "': expected one of ", conv_table::names(table));
   MINIDL_CHECK(conv_backend_available(name), what, "'", name, "': this backend cannot run here",
-               std::strcmp(name, "onednn") == 0
-                   ? " (oneDNN: build with libdnnl-dev installed; libdnnl.so.2 must load at run time)"
-                   : "");
+               std::strcmp(name, "onednn") == 0 ? " (" + onednn::unavailable_reason() +
+                                                      "; build with libdnnl-dev installed, and libdnnl.so.2 must "
+                                                      "load at run time)"
+                                                : std::string());
   return b->name;
 }
 

@@ -3,6 +3,8 @@
 // conv2d.cpp lists the rows and picks one per call. Internal to kernels/cpu.
 #pragma once
 
+#include <string>
+
 #include "minidl/kernels/conv2d.h"
 
 namespace minidl::kernels::cpu {
@@ -12,7 +14,10 @@ namespace im2col { template <typename T> ConvBackend<T> backend(); }
 // conv2d_taps.cpp: GEMMs per output position and run of taps, every geometry, float and double.
 namespace taps { template <typename T> ConvBackend<T> backend(); }
 // conv2d_onednn.cpp: oneDNN, float; supports() says which calls (it builds and caches the plan).
-namespace onednn { ConvBackend<float> backend(); }
+namespace onednn {
+ConvBackend<float> backend();
+std::string unavailable_reason();  // why it cannot run here ("" when it can); said once on stderr
+}
 // conv2d_ref.cpp: the definition as plain loops summed in double, every geometry, float and double.
 namespace ref { template <typename T> ConvBackend<T> backend(); }
 

@@ -27,6 +27,7 @@
 
 #include <omp.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,13 +78,24 @@ struct Api {
   dnnl_engine_t engine = nullptr;
   dnnl_stream_t stream = nullptr;
   bool ok = false;
+  std::string why_not;  // when !ok: what failed
 };
 
 const Api& api() {
   static const Api a = [] {
     Api r;
+    // Built with oneDNN but running without it is a slower fallback nobody asked for: say so
+    // once, on stderr, instead of dropping to im2col silently.
+    auto fail = [&r](std::string why) {
+      r.why_not = "oneDNN was built in but cannot be used: " + why;
+      std::fprintf(stderr, "minidl: %s; CPU convolutions run on im2col\n", r.why_not.c_str());
+      return r;
+    };
     void* lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return r;
+    if (!lib) {
+      const char* e = dlerror();
+      return fail(e ? e : "dlopen(libdnnl.so.2) failed");
+    }
     bool all = true;
 #define MINIDL_DNNL_LOAD(name)                                     \
   r.name = reinterpret_cast<decltype(r.name)>(dlsym(lib, #name)); \
@@ -113,9 +125,10 @@ const Api& api() {
     MINIDL_DNNL_LOAD(dnnl_primitive_create)
     MINIDL_DNNL_LOAD(dnnl_primitive_execute)
 #undef MINIDL_DNNL_LOAD
-    if (!all) return r;
-    if (r.dnnl_engine_create(&r.engine, dnnl_cpu, 0) != dnnl_success) return r;
-    if (r.dnnl_stream_create(&r.stream, r.engine, dnnl_stream_default_flags) != dnnl_success) return r;
+    if (!all) return fail("libdnnl.so.2 lacks a function minidl calls (not oneDNN 2.x?)");
+    if (r.dnnl_engine_create(&r.engine, dnnl_cpu, 0) != dnnl_success) return fail("dnnl_engine_create failed");
+    if (r.dnnl_stream_create(&r.stream, r.engine, dnnl_stream_default_flags) != dnnl_success)
+      return fail("dnnl_stream_create failed");
     r.ok = true;
     return r;
   }();
@@ -333,6 +346,7 @@ Op op_of(ConvDirection d) {
 }  // namespace
 
 bool supports(ConvDirection d, const Conv2dGeometry& g) { return api().ok && plan_for(op_of(d), g) != nullptr; }
+std::string unavailable_reason() { return api().why_not; }
 
 void forward(Stream, const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
   Plan* p = plan_for(Op::Forward, g);
@@ -368,6 +382,7 @@ void backward_filter(Stream, const Conv2dGeometry& g, const float* x, const floa
 #else  // built without oneDNN's headers: a backend that supports nothing
 
 bool supports(ConvDirection, const Conv2dGeometry&) { return false; }
+std::string unavailable_reason() { return "built without oneDNN's headers (libdnnl-dev)"; }
 void forward(Stream, const Conv2dGeometry&, const float*, const float*, const float*, float*) {
   MINIDL_FAIL("conv2d: this build has no oneDNN");
 }

@@ -1,4 +1,4 @@
-// The gradient checker (DESIGN.md, Tests): for an op f and float64 inputs, fill a random G and
+// The gradient checker (docs/architecture.md, Tests): for an op f and float64 inputs, fill a random G and
 // compare the gradient of dot(f(x), G) computed by backward against central differences, for
 // every input that requires grad. Two analytic passes:
 //  1. fresh gradients, with every fresh buffer pre-filled with +inf by the engine: a backward
@@ -60,10 +60,10 @@ inline void gradcheck(const std::string& name, const OpFn& f, std::vector<Tensor
   {
     FreshFillScope fill(std::numeric_limits<double>::infinity());
     for (auto& x : inputs)
-      if (x.requires_grad()) x.set_grad(Tensor());
+      if (x.defined() && x.requires_grad()) x.set_grad(Tensor());
     f(inputs).backward(G);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (!inputs[i].requires_grad()) continue;
+      if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
       INFO("input " << i << " " << inputs[i].str());
       REQUIRE(inputs[i].grad().defined());
       analytic[i] = inputs[i].grad().clone();
@@ -78,7 +78,7 @@ inline void gradcheck(const std::string& name, const OpFn& f, std::vector<Tensor
   // Central differences.
   double worst = 0;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].requires_grad()) continue;
+    if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
     double* x = inputs[i].data<double>();
     const double* a = analytic[i].data<double>();
     for (std::int64_t j = 0; j < inputs[i].numel(); ++j) {
@@ -103,13 +103,13 @@ inline void gradcheck(const std::string& name, const OpFn& f, std::vector<Tensor
   // Pass 2: backward accumulates into existing gradients.
   std::vector<Tensor> prior(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].requires_grad()) continue;
+    if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
     prior[i] = Tensor::randn(inputs[i].shape(), gen, DType::Float64);
     inputs[i].set_grad(prior[i].clone());
   }
   f(inputs).backward(G);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].requires_grad()) continue;
+    if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
     const double* g = inputs[i].grad().data<double>();
     const double* p = prior[i].data<double>();
     const double* a = analytic[i].data<double>();
