@@ -46,6 +46,9 @@ struct DataLoaderOptions {
   // images = (pixel / 255 - mean) / std
   float mean = 0.f;
   float std = 1.f;
+  // Data-parallel training: this rank's shard of each epoch (DistributedSampler, equal shards).
+  std::int64_t num_replicas = 1;
+  std::int64_t rank = 0;
 
   void validate() const;  // throws minidl::Error for a bad combination
 };
