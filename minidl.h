@@ -3,11 +3,11 @@
 // Link with the CMake target minidl::minidl (find_package(minidl)) or pkg-config minidl.
 #pragma once
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/device.h"
 #include "minidl/core/distributed.h"
-#include "minidl/core/error.h"
 #include "minidl/core/ops.h"
 #include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"

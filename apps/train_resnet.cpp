@@ -10,8 +10,8 @@
 #include "common/data_parallel.h"
 #include "common/svg.h"
 #include "common/trainer.h"
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #include "minidl/core/file_io.h"
 
 using namespace minidl;

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   auto model = resnet18(1, kClasses, width);
   model->train();
   DistributedDataParallel ddp(*model, g);
-  SGD opt(model->named_parameters(), kernels::SgdOptions{0.01, 0.9, 0.0, 5e-4, false});
+  SGD opt(model->named_parameters(), SgdOptions{0.01, 0.9, 0.0, 5e-4, false});
   Generator gen(100 + static_cast<std::uint64_t>(g.rank()));
   const Tensor x = Tensor::randn({batch, 1, kSize, kSize}, gen);
   std::vector<std::int64_t> labels(static_cast<std::size_t>(batch));

@@ -1,7 +1,7 @@
 #include "minidl/core/device.h"
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif

@@ -6,8 +6,8 @@
 #include <array>
 #include <cstdint>
 
+#include "minidl/base/optim_options.h"
 #include "minidl/core/tensor.h"
-#include "minidl/kernels/optim.h"
 
 namespace minidl {
 
@@ -87,8 +87,8 @@ struct OptimizerSlot {
 };
 // Every parameter in one call, with PyTorch's rules (kernels/optim.h): one kernel launch per
 // device and dtype on a GPU, the parameters in order on the CPU.
-void sgd_step_(const std::vector<OptimizerSlot>& slots, const kernels::SgdOptions& opt, bool first_step);
-void adamw_step_(const std::vector<OptimizerSlot>& slots, const kernels::AdamWOptions& opt);
+void sgd_step_(const std::vector<OptimizerSlot>& slots, const SgdOptions& opt, bool first_step);
+void adamw_step_(const std::vector<OptimizerSlot>& slots, const AdamWOptions& opt);
 
 // The L2 norm of all the tensors together, as one vector (torch.nn.utils.get_total_norm): a
 // float64 [] tensor on their device, computed there, so nothing is read back to the host.

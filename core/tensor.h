@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "minidl/base/dtype.h"
+#include "minidl/base/error.h"
+#include "minidl/base/shape.h"
 #include "minidl/core/device.h"
-#include "minidl/core/dtype.h"
-#include "minidl/core/error.h"
-#include "minidl/core/shape.h"
 #include "minidl/core/storage.h"
 
 namespace minidl {

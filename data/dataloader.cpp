@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "minidl/data/data_error.h"
+#include "minidl/kernels/augment.h"
 
 namespace minidl::data {
 
@@ -45,7 +46,7 @@ Batch make_batch(const Dataset& dataset, const std::vector<std::int64_t>& indice
     float* dst = img + j * h * w;
     if (o.augment) {
       const AugmentParams p = sample_augment(o.augment_options, o.seed, epoch, idx, h, w);
-      const kernels::AffineMatrix m = affine_matrix(p, h, w);
+      const AffineMatrix m = affine_matrix(p, h, w);
       if (!warp_now) {
         b.warps.push_back(m);
       } else {

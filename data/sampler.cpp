@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/random.h"
 
 namespace minidl::data {

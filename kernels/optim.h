@@ -3,20 +3,10 @@
 // parameter tensor at once: one launch on a GPU, a loop on the CPU.
 #pragma once
 
+#include "minidl/base/optim_options.h"
 #include "minidl/kernels/common.h"
 
 namespace minidl::kernels {
-
-struct SgdOptions {
-  double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
-  bool nesterov = false;
-};
-
-// step is the 1-based step count after this update (bias correction uses it).
-struct AdamWOptions {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
-  std::int64_t step = 1;
-};
 
 // One parameter tensor of a multi-tensor update.
 template <typename T>

@@ -51,14 +51,14 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& saved) {
   }
 }
 
-SGD::SGD(NamedTensors params, const kernels::SgdOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
+SGD::SGD(NamedTensors params, const SgdOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
   MINIDL_CHECK(opt.lr >= 0 && opt.momentum >= 0 && opt.weight_decay >= 0, "SGD: lr, momentum and weight_decay must be non-negative");
   MINIDL_CHECK(!opt.nesterov || (opt.momentum > 0 && opt.dampening == 0),
                "SGD: nesterov momentum requires a momentum and zero dampening");
 }
 
 void SGD::step() {
-  kernels::SgdOptions o = opt_;
+  SgdOptions o = opt_;
   o.lr = lr_;
   std::vector<OptimizerSlot> slots;
   slots.reserve(params_.size());
@@ -72,13 +72,13 @@ void SGD::step() {
   ++steps_;
 }
 
-AdamW::AdamW(NamedTensors params, const kernels::AdamWOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
+AdamW::AdamW(NamedTensors params, const AdamWOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
   MINIDL_CHECK(opt.lr >= 0 && opt.eps >= 0 && opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1,
                "AdamW: invalid lr, eps or betas");
 }
 
 void AdamW::step() {
-  kernels::AdamWOptions o = opt_;
+  AdamWOptions o = opt_;
   o.lr = lr_;
   o.step = steps_ + 1;
   std::vector<OptimizerSlot> slots;

@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "minidl/kernels/optim.h"
+#include "minidl/base/optim_options.h"
 #include "minidl/layers/module.h"
 
 namespace minidl {
@@ -41,20 +41,20 @@ class Optimizer {
 
 class SGD : public Optimizer {
  public:
-  SGD(NamedTensors params, const kernels::SgdOptions& opt);
+  SGD(NamedTensors params, const SgdOptions& opt);
   void step() override;
 
  private:
-  kernels::SgdOptions opt_;
+  SgdOptions opt_;
 };
 
 class AdamW : public Optimizer {
  public:
-  AdamW(NamedTensors params, const kernels::AdamWOptions& opt);
+  AdamW(NamedTensors params, const AdamWOptions& opt);
   void step() override;
 
  private:
-  kernels::AdamWOptions opt_;
+  AdamWOptions opt_;
 };
 
 // Scales every gradient so that their global L2 norm is at most max_norm (torch.nn.utils.

@@ -8,7 +8,7 @@
 #include "common/escape.h"
 #include "common/model_info.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
 #include "minidl/layers/lr_schedule.h"
 

@@ -131,10 +131,10 @@ void Trainer::setup_model() {
 
   if (cfg_.optimizer == "sgd")
     opt_ = std::make_unique<SGD>(model_->named_parameters(),
-                                 kernels::SgdOptions{cfg_.lr, cfg_.momentum, 0.0, cfg_.weight_decay, cfg_.nesterov});
+                                 SgdOptions{cfg_.lr, cfg_.momentum, 0.0, cfg_.weight_decay, cfg_.nesterov});
   else
     opt_ = std::make_unique<AdamW>(model_->named_parameters(),
-                                   kernels::AdamWOptions{cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay, 1});
+                                   AdamWOptions{cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay, 1});
 
   eval_options_.device = device_;
   eval_options_.workers = cfg_.workers;

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -107,10 +107,10 @@ void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, doub
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                  \
-  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool);     \
-  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);       \
-  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                   \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool);                               \
+  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);                                 \
+  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                                             \
   template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

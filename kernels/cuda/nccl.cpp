@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/check.h"
 #include "minidl/kernels/cuda/context.h"
 

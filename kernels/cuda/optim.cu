@@ -5,7 +5,7 @@
 // a kernel per tensor that reads it, so the host never waits.
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/launch.cuh"
 #include "minidl/kernels/cuda/reduce.cuh"
 #include "minidl/kernels/optim.h"
@@ -184,10 +184,10 @@ void clip_by_norm(Stream stream, const Span<T>* xs, int count, const double* nor
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                              \
-  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool); \
-  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);   \
-  template void total_norm<T>(Stream, const Span<const T>*, int, double*);               \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool);                               \
+  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);                                 \
+  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                                             \
   template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE

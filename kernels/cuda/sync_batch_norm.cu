@@ -2,7 +2,7 @@
 // double, one block per channel in a fixed order (bit-reproducible), and the element-wise passes.
 #include <climits>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/launch.cuh"
 #include "minidl/kernels/sync_batch_norm.h"
 

@@ -36,7 +36,7 @@ struct DdpCase {
   // first step's gradients as "grad.<name>" and the final state_dict as "state.<name>".
   static std::map<std::string, Tensor> run(ResNet& model, const Tensor& x, const Tensor& y,
                                            DistributedDataParallel* ddp) {
-    SGD opt(model.named_parameters(), kernels::SgdOptions{0.05, 0.9, 0.0, 5e-4, false});
+    SGD opt(model.named_parameters(), SgdOptions{0.05, 0.9, 0.0, 5e-4, false});
     model.train();
     std::map<std::string, Tensor> out;
     for (std::int64_t step = 0; step < kSteps; ++step) {
