@@ -6,8 +6,8 @@
 #include <memory>
 #include <utility>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif

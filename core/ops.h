@@ -9,12 +9,15 @@
 #include <tuple>
 #include <vector>
 
+#include "minidl/base/optim_options.h"
 #include "minidl/core/tensor.h"
-#include "minidl/kernels/optim.h"
 
 namespace minidl {
 
 class Generator;
+namespace dist {
+class ProcessGroup;
+}
 
 // ----- convolution, normalisation, pooling -----
 struct Conv2dOptions {
@@ -29,6 +32,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // in PyTorch); otherwise normalise with the running statistics. The caller passes the mode.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// batch_norm in training mode with the statistics of the global batch: every rank of `group`
+// calls it with its own part of the batch (PyTorch's SyncBatchNorm). The per-channel sums are
+// all-reduced in float64 in forward (count, sum, then squared deviations) and in backward (sum dy,
+// sum dy (x - mean)). weight/bias gradients are this rank's share; data-parallel training sums
+// them over ranks with every other gradient. Needs running statistics or none, like batch_norm.
+Tensor sync_batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, dist::ProcessGroup& group, double momentum = 0.1, double eps = 1e-5);
 
 struct MaxPool2dOptions {
   std::array<std::int64_t, 2> kernel_size{2, 2};
@@ -180,8 +191,8 @@ struct OptimizerSlot {
 };
 // Every parameter in one call, with PyTorch's rules (kernels/optim.h): one kernel launch per
 // device and dtype on a GPU, the parameters in order on the CPU.
-void sgd_step_(const std::vector<OptimizerSlot>& slots, const kernels::SgdOptions& opt, bool first_step);
-void adamw_step_(const std::vector<OptimizerSlot>& slots, const kernels::AdamWOptions& opt);
+void sgd_step_(const std::vector<OptimizerSlot>& slots, const SgdStepOptions& opt, bool first_step);
+void adamw_step_(const std::vector<OptimizerSlot>& slots, const AdamWStepOptions& opt);
 
 // The L2 norm of all the tensors together, as one vector (torch.nn.utils.get_total_norm): a
 // float64 [] tensor on their device, computed there, so nothing is read back to the host.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "minidl/data/data_error.h"
+#include "minidl/kernels/augment.h"
 
 namespace minidl::data {
 
@@ -14,6 +15,8 @@ void DataLoaderOptions::validate() const {
   MINIDL_CHECK(prefetch >= 1, "DataLoader: prefetch ", prefetch, " must be at least 1");
   MINIDL_CHECK(std::isfinite(mean) && std::isfinite(std) && std > 0.f, "DataLoader: normalisation mean ", mean,
                " std ", std, " (std must be positive)");
+  MINIDL_CHECK(num_replicas >= 1 && rank >= 0 && rank < num_replicas, "DataLoader: rank ", rank, " of ", num_replicas,
+               " replicas");
   if (augment) augment_options.validate();
 }
 
@@ -43,7 +46,7 @@ void put_image(const Dataset& dataset, const Sample& s, std::int64_t idx, std::i
   const std::int64_t plane = h * w;
   if (o.augment) {
     const AugmentParams p = sample_augment(o.augment_options, o.seed, epoch, idx, h, w);
-    const kernels::AffineMatrix m = affine_matrix(p, h, w);
+    const AffineMatrix m = affine_matrix(p, h, w);
     if (o.defer_augment) {
       b.warps.push_back(m);
     } else {
@@ -137,6 +140,8 @@ DataLoader::DataLoader(DatasetPtr dataset, const DataLoaderOptions& options)
     sampler_ = std::make_unique<RandomSampler>(dataset_->size(), options_.seed);
   else
     sampler_ = std::make_unique<SequentialSampler>(dataset_->size());
+  if (options_.num_replicas > 1)
+    sampler_ = std::make_unique<DistributedSampler>(std::move(sampler_), options_.num_replicas, options_.rank, true);
   for (int t = 0; t < options_.num_workers; ++t) workers_.emplace_back([this] { worker_loop(); });
 }
 

@@ -27,7 +27,6 @@
 #include "minidl/data/augment.h"
 #include "minidl/data/dataset.h"
 #include "minidl/data/sampler.h"
-#include "minidl/kernels/augment.h"
 
 namespace minidl::data {
 
@@ -47,6 +46,9 @@ struct DataLoaderOptions {
   // images = (pixel / 255 - mean) / std, every channel alike (tensor inputs are left as they are)
   float mean = 0.f;
   float std = 1.f;
+  // Data-parallel training: this rank's shard of each epoch (DistributedSampler, equal shards).
+  std::int64_t num_replicas = 1;
+  std::int64_t rank = 0;
 
   void validate() const;  // throws minidl::Error for a bad combination
 };
@@ -59,7 +61,7 @@ struct Batch {
   std::vector<std::int64_t> indices;  // which samples of the data set, in batch order
   // Only with defer_augment: the warp of each image (output -> source), and the fill value
   // on the normalised scale.
-  std::vector<kernels::AffineMatrix> warps;
+  std::vector<AffineMatrix> warps;
   float warp_fill = 0.f;
 
   std::int64_t size() const { return static_cast<std::int64_t>(indices.size()); }

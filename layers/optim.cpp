@@ -127,7 +127,7 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& opt)
 void SGD::step() {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    const kernels::SgdOptions o{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
+    const SgdStepOptions o{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
     // PyTorch starts a momentum buffer as a copy of the parameter's first gradient; a
     // parameter seen for the first time later (unfrozen, or without a gradient so far) too.
     std::vector<OptimizerSlot> first, rest;
@@ -158,7 +158,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& opt)
 void AdamW::step() {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    const kernels::AdamWOptions o{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
+    const AdamWStepOptions o{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
     std::vector<OptimizerSlot> slots;
     for (std::size_t j = 0; j < grp.params.size(); ++j) {
       const Tensor& p = grp.params[j].second;

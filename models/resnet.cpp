@@ -73,22 +73,26 @@ Tensor ResNet::features(const Tensor& x) {
   return flatten((*avgpool)(h), 1);
 }
 
-std::vector<kernels::Conv2dGeometry> ResNet::conv_geometries(std::int64_t batch, std::int64_t h,
-                                                             std::int64_t w) const {
-  std::vector<kernels::Conv2dGeometry> out;
+std::vector<ConvAtInput> ResNet::conv_inputs(std::int64_t h, std::int64_t w) const {
+  std::vector<ConvAtInput> out;
+  // (size + 2 pad - kernel) / stride + 1, PyTorch's floor mode.
+  auto out_size = [](std::int64_t size, std::int64_t k, std::int64_t stride, std::int64_t pad) {
+    const std::int64_t span = size + 2 * pad - k;
+    return span < 0 ? std::int64_t(0) : span / stride + 1;
+  };
   auto add = [&](const Conv2d& conv, std::int64_t& ih, std::int64_t& iw) {
-    const auto& s = conv.spec();
-    kernels::Conv2dGeometry g{batch, s.in_channels, ih, iw, s.out_channels, s.kernel_size, s.kernel_size,
-                              s.stride, s.stride, s.padding, s.padding, 0, 0};
-    MINIDL_CHECK(g.finalize(), "ResNet: input ", h, "x", w, " is too small");
-    out.push_back(g);
-    ih = g.oh;
-    iw = g.ow;
+    const Conv2dSpec& s = conv.spec();
+    const std::int64_t oh = out_size(ih, s.kernel_size, s.stride, s.padding);
+    const std::int64_t ow = out_size(iw, s.kernel_size, s.stride, s.padding);
+    MINIDL_CHECK(oh > 0 && ow > 0, "ResNet: input ", h, "x", w, " is too small for its convolutions");
+    out.push_back({s, ih, iw, oh, ow});
+    ih = oh;
+    iw = ow;
   };
   std::int64_t ch = h, cw = w;
   add(*conv1, ch, cw);
-  ch = (ch + 2 - 3) / 2 + 1;  // maxpool 3x3 stride 2 padding 1
-  cw = (cw + 2 - 3) / 2 + 1;
+  ch = out_size(ch, 3, 2, 1);  // maxpool 3x3 stride 2 padding 1
+  cw = out_size(cw, 3, 2, 1);
   for (const auto& stage : {layer1, layer2, layer3, layer4})
     for (std::size_t b = 0; b < stage->size(); ++b) {
       const auto& block = static_cast<const BasicBlock&>(*(*stage)[b]);
@@ -102,7 +106,8 @@ std::vector<kernels::Conv2dGeometry> ResNet::conv_geometries(std::int64_t batch,
 
 double ResNet::forward_flops(std::int64_t h, std::int64_t w) const {
   double flops = 2.0 * fc->weight.size(0) * fc->weight.size(1);
-  for (const auto& g : conv_geometries(1, h, w)) flops += g.forward_flops();
+  for (const ConvAtInput& c : conv_inputs(h, w))
+    flops += 2.0 * c.spec.out_channels * c.spec.in_channels * c.spec.kernel_size * c.spec.kernel_size * c.oh * c.ow;
   return flops;
 }
 

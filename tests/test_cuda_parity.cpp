@@ -24,7 +24,7 @@
 #include <tuple>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/augment.h"
 #include "minidl/kernels/batch_norm.h"
 #include "minidl/kernels/conv2d.h"
@@ -43,6 +43,9 @@ namespace {
 namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 namespace kc = minidl::kernels::cuda;
+using minidl::AdamWStepOptions;
+using minidl::AffineMatrix;
+using minidl::SgdStepOptions;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -58,7 +61,7 @@ struct GpuTest {
     kc::set_deterministic(true);
   }
   ~GpuTest() {
-    kc::set_conv_algo(MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm);
+    kc::set_conv_backend("auto");
     kc::set_batch_norm_impl(MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native);
     kc::set_deterministic(false);
   }
@@ -199,16 +202,17 @@ std::vector<k::Conv2dGeometry> conv_cases() {
   return v;
 }
 
-void check_conv(const k::Conv2dGeometry& g, kc::ConvAlgo algo, std::uint32_t seed, bool deterministic = true) {
-  const std::string tag = std::string("conv2d ") + (algo == kc::ConvAlgo::Cudnn ? "cudnn " : "implicit-gemm ") +
-                          (deterministic ? "" : "(timed search) ") + describe(g);
+void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uint32_t seed,
+                bool deterministic = true) {
+  const std::string tag =
+      "conv2d " + backend + " " + std::string(deterministic ? "" : "(timed search) ") + describe(g);
   INFO(tag);
   GpuTest t;
-  kc::set_conv_algo(algo);
+  kc::set_conv_backend(backend);
   kc::set_deterministic(deterministic);
   // cuDNN may pick FFT or Winograd algorithms (still FP32 with FMA math), whose rounding error
   // is a few times that of a direct dot product.
-  const double slack = algo == kc::ConvAlgo::Cudnn ? 5.0 : 1.0;
+  const double slack = backend == "cudnn" ? 5.0 : 1.0;
   const auto atol = [&](std::int64_t length) { return slack * dot_atol(length); };
   std::mt19937 gen(seed);
   const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
@@ -278,7 +282,8 @@ void check_gemm(bool tiled, const GemmCase& c, float alpha, float beta, std::uin
   cpu::gemm<float>(cpu_stream, c.ta, c.tb, c.m, c.n, c.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
   Buf da(a), db(b), dc(c0);
   if (tiled)
-    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
+    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(),
+                           ldc);
   else
     kc::gemm<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
   std::ostringstream tag;
@@ -337,11 +342,13 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
 
   // training forward: y, saved statistics, running statistics
   std::vector<float> y(nx), sm(g.c), si(g.c), rm = rm0, rv = rv0;
-  cpu::batch_norm_forward_train<float>(cpu_stream, g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(), sm.data(),
+  cpu::batch_norm_forward_train<float>(cpu_stream, g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(),
+                                       sm.data(),
                                        si.data());
   Buf gy(std::vector<float>(nx, kNaN)), gsm(std::vector<float>(g.c, kNaN)), gsi(std::vector<float>(g.c, kNaN));
   Buf grm(rm0), grv(rv0);
-  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(), gy.get(), gsm.get(),
+  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(),
+                                      gy.get(), gsm.get(),
                                gsi.get());
   require_close(gy.download(), y, 1e-5, 1e-5, tag + " train y");
   require_close(gsm.download(), sm, 1e-6, 1e-5, tag + " saved mean");
@@ -427,20 +434,27 @@ TEST_CASE("cuda runtime: device_count never throws", "[cuda]") {
 
 TEST_CASE("cuda runtime: implementation switches", "[cuda]") {
   // Only globals: no driver call, so this runs without a GPU too.
-  const auto conv_default = kc::conv_algo();
+  const auto conv_default = kc::conv_backend();
   const auto bn_default = kc::batch_norm_impl();
-  CHECK(conv_default == (MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm));
+  CHECK(conv_default == "auto");
   CHECK(bn_default == (MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native));
-  kc::set_conv_algo(kc::ConvAlgo::ImplicitGemm);
-  CHECK(kc::conv_algo() == kc::ConvAlgo::ImplicitGemm);
+  // Auto runs cuDNN where the build has it, else the implicit GEMM (a 3x3 convolution).
+  k::Conv2dGeometry g{2, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0, 0};
+  REQUIRE(g.finalize());
+  CHECK(std::string(kc::conv_backend_for<float>(k::ConvDirection::Forward, g).name) ==
+        (MINIDL_WITH_CUDNN ? "cudnn" : "implicit_gemm"));
+  kc::set_conv_backend("implicit_gemm");
+  CHECK(kc::conv_backend() == "implicit_gemm");
+  CHECK(std::string(kc::conv_backend_for<float>(k::ConvDirection::BackwardData, g).name) == "implicit_gemm");
+  CHECK_THROWS_WITH(kc::set_conv_backend("winograd"), Catch::Matchers::Contains("expected one of auto, implicit_gemm"));
 #if MINIDL_WITH_CUDNN
-  kc::set_conv_algo(kc::ConvAlgo::Cudnn);
-  CHECK(kc::conv_algo() == kc::ConvAlgo::Cudnn);
+  kc::set_conv_backend("cudnn");
+  CHECK(kc::conv_backend() == "cudnn");
 #else
-  CHECK_THROWS_AS(kc::set_conv_algo(kc::ConvAlgo::Cudnn), minidl::Error);
+  CHECK_THROWS_WITH(kc::set_conv_backend("cudnn"), Catch::Matchers::Contains("no cuDNN"));
   CHECK_THROWS_AS(kc::set_batch_norm_impl(kc::BatchNormImpl::Cudnn), minidl::Error);
 #endif
-  kc::set_conv_algo(conv_default);
+  kc::set_conv_backend(conv_default);
   kc::set_batch_norm_impl(bn_default);
   CHECK_FALSE(kc::allow_tf32());  // strict FP32 unless asked
 }
@@ -467,7 +481,7 @@ TEST_CASE("cuda runtime: out of memory says what was asked for", "[cuda]") {
 TEST_CASE("cuda parity: conv2d implicit GEMM on the FER ResNet-18 geometries", "[cuda][conv]") {
   if (no_gpu()) return;
   std::uint32_t seed = 1;
-  for (const auto& g : conv_cases()) check_conv(g, kc::ConvAlgo::ImplicitGemm, seed++);
+  for (const auto& g : conv_cases()) check_conv(g, "implicit_gemm", seed++);
 }
 
 TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][conv]") {
@@ -476,8 +490,8 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
   std::uint32_t seed = 1;
   // Deterministic mode takes cuDNN's heuristic choice; the default times the algorithms.
   for (const auto& g : conv_cases()) {
-    check_conv(g, kc::ConvAlgo::Cudnn, seed, true);
-    check_conv(g, kc::ConvAlgo::Cudnn, seed++, false);
+    check_conv(g, "cudnn", seed, true);
+    check_conv(g, "cudnn", seed++, false);
   }
 #else
   minidl::test::skip(minidl::test::Need::Gpu, "built without cuDNN");
@@ -486,13 +500,9 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
 
 TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (deterministic)", "[cuda][conv]") {
   if (no_gpu()) return;
-  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
-#if MINIDL_WITH_CUDNN
-  algos.push_back(kc::ConvAlgo::Cudnn);
-#endif
-  for (const auto algo : algos) {
+  for (const auto& backend : kc::conv_backends<float>()) {
     GpuTest t;
-    kc::set_conv_algo(algo);
+    kc::set_conv_backend(backend.name);
     const auto g = conv(8, 64, 16, 64, 3, 1, 1);
     std::mt19937 gen(3);
     Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), dy(random_vector(g.n * g.k * g.oh * g.ow, gen));
@@ -502,7 +512,7 @@ TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (determin
     kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw2.get(), false);
     kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx1.get(), false);
     kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx2.get(), false);
-    const std::string name = algo == kc::ConvAlgo::Cudnn ? "cudnn" : "implicit-gemm";
+    const std::string name = backend.name;
     require_equal(dw1.download(), dw2.download(), "conv2d " + name + " backward_weight repeated");
     require_equal(dx1.download(), dx2.download(), "conv2d " + name + " backward_input repeated");
   }
@@ -794,7 +804,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
           cpu::cross_entropy_backward<float>(cpu_stream, rows, cols, logp.data(), target.data(), wp, smoothing, &g,
                                              d.data(), acc);
           Buf gd(acc ? prior : std::vector<float>(logp.size(), kNaN));
-          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
+          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(),
+                                            weighted ? dweight.get() : nullptr,
                                      smoothing, grad.get(), gd.get(), acc);
           require_close(gd.download(), d, 1e-7, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
         }
@@ -804,7 +815,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
   Buf logits(std::vector<float>(3 * 7, 0.f)), logp(3 * 7), loss(1);
   DeviceBuffer<std::int64_t> dbad(bad);
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(), flag.get());
+  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(),
+                                   flag.get());
   REQUIRE(flag.download()[0] == 2);
 }
 
@@ -815,8 +827,8 @@ TEST_CASE("cuda parity: SGD multi-tensor step", "[cuda][optim]") {
   std::vector<std::int64_t> sizes = {1, 1000, 4096, 4097, 70000, 0, 3};
   for (int i = 0; i < 63; ++i) sizes.push_back(17 + i);
   std::uint32_t seed = 61;
-  for (const auto& o : {k::SgdOptions{0.1, 0.0, 0.0, 0.0, false}, k::SgdOptions{0.05, 0.9, 0.0, 5e-4, false},
-                        k::SgdOptions{0.05, 0.9, 0.1, 1e-4, false}, k::SgdOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
+  for (const auto& o : {SgdStepOptions{0.1, 0.0, 0.0, 0.0, false}, SgdStepOptions{0.05, 0.9, 0.0, 5e-4, false},
+                        SgdStepOptions{0.05, 0.9, 0.1, 1e-4, false}, SgdStepOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
     std::ostringstream ts;
     ts << "sgd lr " << o.lr << " momentum " << o.momentum << " dampening " << o.dampening << " wd " << o.weight_decay
        << (o.nesterov ? " nesterov" : "");
@@ -872,7 +884,7 @@ TEST_CASE("cuda parity: AdamW multi-tensor step", "[cuda][optim]") {
     dv.push_back(std::make_unique<Buf>(v[i]));
     slices.push_back({dp[i]->get(), dg[i]->get(), dm[i]->get(), dv[i]->get(), sizes[i]});
   }
-  k::AdamWOptions o;
+  AdamWStepOptions o;
   o.lr = 1e-2;
   o.weight_decay = 0.05;
   for (std::int64_t step = 1; step <= 3; ++step) {
@@ -934,7 +946,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   const std::int64_t n = 6, h = 48, w = 64;
   std::mt19937 gen(81);
   const auto src = random_vector(n * h * w, gen, 0.f, 1.f);
-  std::vector<k::AffineMatrix> mats(n);
+  std::vector<AffineMatrix> mats(n);
   mats[0] = {{1, 0, 0, 0, 1, 0}};              // identity: exact
   mats[1] = {{-1, 0, float(w - 1), 0, 1, 0}};  // horizontal flip: exact
   for (std::int64_t i = 2; i < n; ++i) {       // rotation, scale, translation
@@ -948,7 +960,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   std::vector<float> want(n * h * w);
   cpu::affine_warp<float>(cpu_stream, n, h, w, src.data(), mats.data(), 0.25f, want.data());
   Buf dsrc(src), dst(std::vector<float>(n * h * w, kNaN));
-  DeviceBuffer<k::AffineMatrix> dmats(mats);
+  DeviceBuffer<AffineMatrix> dmats(mats);
   kc::affine_warp<float>(t.stream(), n, h, w, dsrc.get(), dmats.get(), 0.25f, dst.get());
   const auto got = dst.download();
   // Off integer coordinates, one rounding step in sx (an ulp is 4e-6 at 60) moves the sample by
@@ -977,24 +989,23 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
   Buf logits(random_vector(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector(7, gen, 0.5f, 1.f)), s(1);
   DeviceBuffer<std::int64_t> target(std::vector<std::int64_t>(64, 3));
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
-#if MINIDL_WITH_CUDNN
-  algos.push_back(kc::ConvAlgo::Cudnn);
-#endif
   auto step = [&]() {
-    for (const auto algo : algos) {
-      kc::set_conv_algo(algo);
+    for (const auto& backend : kc::conv_backends<float>()) {
+      kc::set_conv_backend(backend.name);
       kc::conv2d_forward<float>(t.stream(), g, x.get(), w.get(), nullptr, y.get());
       kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx.get(), false);
       kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw.get(), false);
       kc::conv2d_backward_bias<float>(t.stream(), g, dy.get(), db.get(), false);
     }
-    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(), rv.get(), ybn.get(),
+    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(),
+                                        rv.get(), ybn.get(),
                                  sm.get(), si.get());
     kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), 1e-5, dx.get(), false, db.get(),
                             db.get(), false);
-    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(), loss.get(), flag.get());
-    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(), logits.get(), false);
+    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(),
+                                     loss.get(), flag.get());
+    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(),
+                                      logits.get(), false);
     kc::sum<float>(t.stream(), y.size(), y.get(), 1.0, s.get());
     kc::gemm<float>(t.stream(), false, true, 64, 128, 256, 1.f, y.get(), 256, dy.get(), 256, 0.f, dx.get(), 128);
     kc::synchronize(0);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/dataloader.h"
 #include "minidl/data/image.h"
 #include "minidl/data/image_io.h"

@@ -8,7 +8,7 @@
 #include "common/escape.h"
 #include "common/model_info.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
 #include "minidl/layers/lr_schedule.h"
 
@@ -43,6 +43,8 @@ json TrainConfig::to_json() const {
           {"class_weights", class_weights},
           {"sampler", sampler},
           {"clip_grad_norm", clip_grad_norm},
+          {"sync_bn", sync_bn},
+          {"world_size", world_size},
           {"device", device},
           {"workers", workers},
           {"seed", seed},
@@ -95,6 +97,8 @@ TrainConfig TrainConfig::from_json(const json& j) {
   get("class_weights", c.class_weights);
   get("sampler", c.sampler);
   get("clip_grad_norm", c.clip_grad_norm);
+  get("sync_bn", c.sync_bn);
+  get("world_size", c.world_size);
   get("device", c.device);
   get("workers", c.workers);
   get("seed", c.seed);

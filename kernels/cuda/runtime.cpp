@@ -6,7 +6,7 @@
 #include <atomic>
 #include <sstream>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/check.h"
 #include "minidl/kernels/cuda/context.h"
 

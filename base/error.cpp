@@ -1,4 +1,4 @@
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::detail {
 

@@ -4,8 +4,8 @@
 // the column matrix, packed by the BLAS, read by its kernel), and for ResNet's 64-channel layers
 // (a GEMM with m = 64) those copies cost about as much as the multiply-adds. oneDNN's direct
 // convolutions work on a channel-blocked layout with no unrolling; measured on the FER model
-// (docs/benchmarks.md) they run the large-map layers 1.5 to 1.9x faster. Which path runs for
-// which geometry is conv2d.cpp's choice (ConvImpl::Auto).
+// (docs/benchmarks.md) they run the large-map layers 1.5 to 1.9x faster. Which backend runs for
+// which geometry is conv2d.cpp's choice (its auto rule).
 //
 // How: our tensors are plain NCHW, so each call reorders the operands that oneDNN wants in its
 // blocked layout into scratch buffers, runs the primitive, and reorders the result back (adding
@@ -14,10 +14,16 @@
 // thread count and kept for the life of the process (as the cuDNN plans are on the GPU), so a
 // steady-state step creates nothing and allocates nothing (the scratch buffers only grow).
 //
+// supports() builds (once) the plan for the direction and geometry, so a geometry oneDNN
+// declines is known before anything runs; a bias is added after the primitive, so one plan
+// serves calls with and without one (ResNet's convolutions have none).
+//
 // Linking: the library is loaded with dlopen at first use rather than linked, so a binary
-// built where oneDNN's headers exist still runs (on the GEMM path) where libdnnl.so.2 does
-// not. Without the headers at build time (libdnnl-dev) this file builds only the switch.
-#include "minidl/kernels/cpu/conv2d_dnnl.h"
+// built where oneDNN's headers exist still runs (on im2col) where libdnnl.so.2 does not. CMake
+// looks for the headers (MINIDL_ONEDNN, reported as MINIDL_WITH_ONEDNN in config.h and in the
+// configure summary); without them this file builds a backend that supports nothing.
+#include "minidl/config.h"
+#include "minidl/kernels/cpu/conv2d_backends.h"
 
 #include <omp.h>
 
@@ -28,20 +34,17 @@
 #include <string>
 #include <tuple>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 
-#if __has_include(<oneapi/dnnl/dnnl.h>)
-#define MINIDL_HAVE_DNNL_HEADERS 1
+#if MINIDL_WITH_ONEDNN
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
-#else
-#define MINIDL_HAVE_DNNL_HEADERS 0
 #endif
 
-namespace minidl::kernels::cpu {
+namespace minidl::kernels::cpu::onednn {
 
-#if MINIDL_HAVE_DNNL_HEADERS
+#if MINIDL_WITH_ONEDNN
 namespace {
 
 // The oneDNN C API functions we use, resolved from libdnnl.so.2.
@@ -82,10 +85,10 @@ const Api& api() {
   static const Api a = [] {
     Api r;
     // Built with oneDNN but running without it is a slower fallback nobody asked for: say so
-    // once, on stderr, instead of dropping to im2col + GEMM silently.
+    // once, on stderr, instead of dropping to im2col silently.
     auto fail = [&r](std::string why) {
       r.why_not = "oneDNN was built in but cannot be used: " + why;
-      std::fprintf(stderr, "minidl: %s; CPU convolutions run on im2col + GEMM\n", r.why_not.c_str());
+      std::fprintf(stderr, "minidl: %s; CPU convolutions run on im2col\n", r.why_not.c_str());
       return r;
     };
     void* lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
@@ -150,7 +153,7 @@ struct Operand {
 struct Plan {
   bool ok = false;
   dnnl_primitive_t prim = nullptr;
-  Operand in[3];
+  Operand in[2];
   int n_in = 0;
   Operand out;
   std::size_t pad_bytes = 0;
@@ -159,7 +162,7 @@ struct Plan {
 };
 
 using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, int>;
+                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int>;
 
 bool ok(dnnl_status_t s) { return s == dnnl_success; }
 
@@ -199,20 +202,19 @@ bool init_operand(const Api& a, Operand& o, int arg, detail::Scratch slot, const
 }
 
 // Builds the plan for one direction and geometry; plan.ok stays false if oneDNN declines.
-void build(Plan& p, Op op, const Conv2dGeometry& g, bool bias) {
+void build(Plan& p, Op op, const Conv2dGeometry& g) {
   const Api& a = api();
-  const dnnl_dims_t src{g.n, g.c, g.h, g.w}, wei{g.k, g.c, g.r, g.s}, dst{g.n, g.k, g.oh, g.ow}, b{g.k};
+  const dnnl_dims_t src{g.n, g.c, g.h, g.w}, wei{g.k, g.c, g.r, g.s}, dst{g.n, g.k, g.oh, g.ow};
   const dnnl_dims_t strides{g.stride_h, g.stride_w}, pad_l{g.pad_h, g.pad_w};
   // oneDNN wants the padding on each side: the right one is whatever makes the output size add up.
   const dnnl_dims_t pad_r{(g.oh - 1) * g.stride_h + g.r - g.h - g.pad_h, (g.ow - 1) * g.stride_w + g.s - g.w - g.pad_w};
-  dnnl_memory_desc_t src_any, wei_any, dst_any, src_user, wei_user, dst_user, bias_md;
+  dnnl_memory_desc_t src_any, wei_any, dst_any, src_user, wei_user, dst_user;
   if (!ok(a.dnnl_memory_desc_init_by_tag(&src_any, 4, src, dnnl_f32, dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&dst_any, 4, dst, dnnl_f32, dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&src_user, 4, src, dnnl_f32, dnnl_nchw)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&wei_user, 4, wei, dnnl_f32, dnnl_oihw)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&dst_user, 4, dst, dnnl_f32, dnnl_nchw)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&bias_md, 1, b, dnnl_f32, dnnl_a)))
+      !ok(a.dnnl_memory_desc_init_by_tag(&dst_user, 4, dst, dnnl_f32, dnnl_nchw)))
     return;
 
   dnnl_primitive_attr_t attr = nullptr;
@@ -223,7 +225,7 @@ void build(Plan& p, Op op, const Conv2dGeometry& g, bool bias) {
   dnnl_convolution_desc_t fwd_desc, desc;
   dnnl_primitive_desc_t hint = nullptr, pd = nullptr;
   bool good = ok(a.dnnl_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
-                                                      &src_any, &wei_any, bias && op == Op::Forward ? &bias_md : nullptr,
+                                                      &src_any, &wei_any, nullptr,
                                                       &dst_any, strides, pad_l, pad_r));
   if (good && op == Op::Forward) {
     good = ok(a.dnnl_primitive_desc_create(&pd, &fwd_desc, attr, a.engine, nullptr));
@@ -251,13 +253,6 @@ void build(Plan& p, Op op, const Conv2dGeometry& g, bool bias) {
            init_operand(a, p.in[1], DNNL_ARG_WEIGHTS, Scratch::DnnlIn1, wei_user, md(dnnl_query_weights_md), true) &&
            init_operand(a, p.out, DNNL_ARG_DST, Scratch::DnnlOut, dst_user, md(dnnl_query_dst_md), false);
     p.n_in = 2;
-    if (good && bias) {
-      // A bias in oneDNN's layout of a vector is ours: no scratch slot is ever used for it.
-      const dnnl_memory_desc_t* inner_bias = a.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
-      good = inner_bias && init_operand(a, p.in[2], DNNL_ARG_BIAS, Scratch::DnnlIn0, bias_md, inner_bias, true) &&
-             p.in[2].same;
-      p.n_in = 3;
-    }
   } else if (op == Op::BackwardData) {
     good = init_operand(a, p.in[0], DNNL_ARG_DIFF_DST, Scratch::DnnlIn0, dst_user, md(dnnl_query_diff_dst_md), true) &&
            init_operand(a, p.in[1], DNNL_ARG_WEIGHTS, Scratch::DnnlIn1, wei_user, md(dnnl_query_weights_md), true) &&
@@ -278,18 +273,18 @@ void build(Plan& p, Op op, const Conv2dGeometry& g, bool bias) {
   p.ok = good;
 }
 
-// The plan for (op, geometry, bias, threads), built on first use. Plans are never freed: there
+// The plan for (op, geometry, threads), built on first use. Plans are never freed: there
 // are a few dozen per model, and they must outlive every caller.
-Plan* plan_for(Op op, const Conv2dGeometry& g, bool bias) {
+Plan* plan_for(Op op, const Conv2dGeometry& g) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> plans;
   const Key key{static_cast<int>(op), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                bias, omp_get_max_threads()};
+                omp_get_max_threads()};
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = plans[key];
   if (!slot) {
     slot = std::make_unique<Plan>();
-    build(*slot, op, g, bias);
+    build(*slot, op, g);
   }
   return slot->ok ? slot.get() : nullptr;
 }
@@ -343,54 +338,63 @@ void execute(Plan& p, const Conv2dGeometry& g, const void* const* inputs, void* 
   check(a.dnnl_stream_wait(a.stream), "stream wait", g);
 }
 
+Op op_of(ConvDirection d) {
+  return d == ConvDirection::Forward ? Op::Forward : d == ConvDirection::BackwardData ? Op::BackwardData
+                                                                                        : Op::BackwardWeights;
+}
+
 }  // namespace
 
-bool dnnl_available() { return api().ok; }
-bool dnnl_built() { return true; }
-std::string dnnl_unavailable_reason() { return api().why_not; }
+bool supports(ConvDirection d, const Conv2dGeometry& g) { return api().ok && plan_for(op_of(d), g) != nullptr; }
+std::string unavailable_reason() { return api().why_not; }
 
-namespace detail {
-
-bool dnnl_conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
-  Plan* p = plan_for(Op::Forward, g, bias != nullptr);
-  if (!p) return false;
-  const void* in[3] = {x, weight, bias};
+void forward(Stream, const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
+  Plan* p = plan_for(Op::Forward, g);
+  MINIDL_CHECK(p, "conv2d (oneDNN): forward called for a geometry it does not support");
+  const void* in[2] = {x, weight};
   execute(*p, g, in, y, false);
-  return true;
+  if (!bias) return;
+  const std::int64_t ohw = g.oh * g.ow;
+#pragma omp parallel for schedule(static) if (g.n * g.k * ohw >= detail::kParallelGrain)
+  for (std::int64_t i = 0; i < g.n * g.k; ++i) {
+    const float b = bias[i % g.k];
+    float* out = y + i * ohw;
+#pragma omp simd
+    for (std::int64_t j = 0; j < ohw; ++j) out[j] += b;
+  }
 }
 
-bool dnnl_conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* weight, float* dx,
-                                bool accumulate) {
-  Plan* p = plan_for(Op::BackwardData, g, false);
-  if (!p) return false;
+void backward_data(Stream, const Conv2dGeometry& g, const float* dy, const float* weight, float* dx, bool accumulate) {
+  Plan* p = plan_for(Op::BackwardData, g);
+  MINIDL_CHECK(p, "conv2d (oneDNN): backward-data called for a geometry it does not support");
   const void* in[2] = {dy, weight};
   execute(*p, g, in, dx, accumulate);
-  return true;
 }
 
-bool dnnl_conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
-                                 bool accumulate) {
-  Plan* p = plan_for(Op::BackwardWeights, g, false);
-  if (!p) return false;
+void backward_filter(Stream, const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
+                     bool accumulate) {
+  Plan* p = plan_for(Op::BackwardWeights, g);
+  MINIDL_CHECK(p, "conv2d (oneDNN): backward-filter called for a geometry it does not support");
   const void* in[2] = {x, dy};
   execute(*p, g, in, dweight, accumulate);
-  return true;
 }
 
-}  // namespace detail
+#else  // built without oneDNN's headers: a backend that supports nothing
 
-#else  // no oneDNN headers at build time: the switch alone
-
-bool dnnl_available() { return false; }
-bool dnnl_built() { return false; }
-std::string dnnl_unavailable_reason() { return "built without oneDNN's headers (libdnnl-dev)"; }
-
-namespace detail {
-bool dnnl_conv2d_forward(const Conv2dGeometry&, const float*, const float*, const float*, float*) { return false; }
-bool dnnl_conv2d_backward_input(const Conv2dGeometry&, const float*, const float*, float*, bool) { return false; }
-bool dnnl_conv2d_backward_weight(const Conv2dGeometry&, const float*, const float*, float*, bool) { return false; }
-}  // namespace detail
+bool supports(ConvDirection, const Conv2dGeometry&) { return false; }
+std::string unavailable_reason() { return "built without oneDNN's headers (libdnnl-dev)"; }
+void forward(Stream, const Conv2dGeometry&, const float*, const float*, const float*, float*) {
+  MINIDL_FAIL("conv2d: this build has no oneDNN");
+}
+void backward_data(Stream, const Conv2dGeometry&, const float*, const float*, float*, bool) {
+  MINIDL_FAIL("conv2d: this build has no oneDNN");
+}
+void backward_filter(Stream, const Conv2dGeometry&, const float*, const float*, float*, bool) {
+  MINIDL_FAIL("conv2d: this build has no oneDNN");
+}
 
 #endif
 
-}  // namespace minidl::kernels::cpu
+ConvBackend<float> backend() { return {"onednn", supports, forward, backward_data, backward_filter}; }
+
+}  // namespace minidl::kernels::cpu::onednn

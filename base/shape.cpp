@@ -1,4 +1,4 @@
-#include "minidl/core/shape.h"
+#include "minidl/base/shape.h"
 
 namespace minidl {
 
