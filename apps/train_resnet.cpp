@@ -7,10 +7,11 @@
 #include <set>
 
 #include "common/app_main.h"
+#include "common/data_parallel.h"
 #include "common/svg.h"
 #include "common/trainer.h"
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #include "minidl/core/file_io.h"
 
 using namespace minidl;
@@ -60,6 +61,8 @@ void write_ablation(const std::string& dir, const TrainResult& off, const TrainR
   std::printf("\nablation (%s/ablation.svg):\n%s", dir.c_str(), md.c_str());
 }
 
+int run(TrainConfig& cfg, const std::string& aug, bool ablation, const std::set<std::string>& given);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,7 +72,9 @@ int main(int argc, char** argv) {
 
   CLI::App app{"Train the FER model (ResNet-18 with a 1-channel 7x7 stem and a 7-class fc) on the built-in "
                "synthetic faces, a FER2013 CSV, an image folder or Fashion-MNIST.\n"
-               "With no flags: trains on the synthetic faces with augmentation, into runs/latest."};
+               "With no flags: trains on the synthetic faces with augmentation, into runs/latest.\n"
+               "Data parallel: mpirun -np N train_resnet ... (each rank takes --batch-size images per step, one GPU "
+               "per rank when there are GPUs; rank 0 writes the run folder; see docs/distributed.md)."};
   app.set_version_flag("--version", MINIDL_VERSION);
   app.add_option("--aug", aug, "Augmentation: random flip, rotation, translation and scale")
       ->check(CLI::IsMember({"on", "off"}))
@@ -101,6 +106,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"uniform", "balanced"}))
       ->capture_default_str();
   app.add_option("--clip-grad-norm", cfg.clip_grad_norm, "Clip the global gradient norm (0: off)")->capture_default_str();
+  app.add_flag("--sync-bn", cfg.sync_bn,
+               "Under mpirun: batch norm with the statistics of the global batch over all ranks (SyncBatchNorm); "
+               "with one process, plain batch norm");
   app.add_option("--width", cfg.width, "Channels of the first stage (64 is ResNet-18; smaller for quick tests)")
       ->capture_default_str();
   app.add_option("--input-size", cfg.input_size, "Images are resized to this square size")->capture_default_str();
@@ -141,11 +149,19 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  std::set<std::string> given;  // what --resume checks against the run's own settings
+  for (const CLI::Option* o : app.get_options())
+    if (o->count() > 0) given.insert(o->get_name());
+  const int code = run(cfg, aug, ablation, given);
+  minidl::dist::finalize();
+  return code;
+}
+
+namespace {
+
+int run(TrainConfig& cfg, const std::string& aug, bool ablation, const std::set<std::string>& given) {
   try {
     cfg.aug = aug == "on";
-    std::set<std::string> given;  // what --resume checks against the run's own settings
-    for (const CLI::Option* o : app.get_options())
-      if (o->count() > 0) given.insert(o->get_name());
     if (!ablation) {
       const TrainResult r = train(cfg, given);
       return app_exit(r.diverged ? 3 : 0);
@@ -156,18 +172,21 @@ int main(int argc, char** argv) {
     TrainConfig off = cfg, on = cfg;
     off.aug = false, off.out = root + "/aug-off";
     on.aug = true, on.out = root + "/aug-on";
-    std::printf("== augmentation off ==\n");
+    // Under mpirun, rank 0 alone prints and writes.
+    const bool main_rank = minidl::dist::launcher_world_size() == 0 || minidl::dist::world().is_main();
+    if (main_rank) std::printf("== augmentation off ==\n");
     const TrainResult r_off = train(off);
-    std::printf("\n== augmentation on ==\n");
+    if (main_rank) std::printf("\n== augmentation on ==\n");
     const TrainResult r_on = train(on);
     if (r_off.diverged || r_on.diverged) return app_exit(3);
-    write_ablation(root, r_off, r_on);
+    if (main_rank) write_ablation(root, r_off, r_on);
     return app_exit(0);
   } catch (const minidl::OutOfMemoryError& e) {
-    std::fprintf(stderr, "error: %s\nhint: try a smaller --batch-size\n", e.what());
-    return 2;
+    // In a job of several processes, fail_rank ends all of them (and does not return).
+    return fail_rank(std::string(e.what()) + "\nhint: try a smaller --batch-size", 2);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail_rank(e.what(), 1);
   }
 }
+
+}  // namespace

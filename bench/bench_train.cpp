@@ -97,7 +97,7 @@ Result bench_train(std::int64_t batch, Device device, Precision precision, const
   auto model = resnet18(1, kClasses);
   model->to(device);
   model->train();
-  SGD opt(model->named_parameters(), kernels::SgdOptions{0.01, 0.9, 0.0, 0.0, false});
+  SGD opt(model->named_parameters(), SGDOptions(0.01).momentum(0.9));
   CrossEntropyLoss loss_fn;
   const Tensor x = random_images(batch, device, 2), y = random_labels(batch, device, 3);
   auto step = [&] {

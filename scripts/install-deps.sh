@@ -20,6 +20,7 @@ packages=(
   nlohmann-json3-dev       # safetensors headers, config and metrics files
   libstb-dev               # stb_image / stb_image_write
   zlib1g-dev               # gzip'd IDX files
+  openmpi-bin libopenmpi-dev  # data-parallel training: mpirun and MPI (docs/distributed.md)
   python3                  # small scripts in tests/ and bench/
 )
 case "${1:-}" in

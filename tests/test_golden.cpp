@@ -127,7 +127,7 @@ void run_golden(Device device) {
   SECTION("three SGD steps with momentum and weight decay, then eval") {
     auto model = golden_model(g, device);
     model->train();
-    SGD opt(model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
+    SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
     std::vector<float> losses;
     for (int i = 0; i < 3; ++i) {
       opt.zero_grad();

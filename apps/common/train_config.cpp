@@ -8,7 +8,7 @@
 #include "common/escape.h"
 #include "common/model_info.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
 #include "minidl/core/precision.h"
 #include "minidl/layers/lr_schedule.h"
@@ -45,6 +45,8 @@ json TrainConfig::to_json() const {
           {"sampler", sampler},
           {"clip_grad_norm", clip_grad_norm},
           {"precision", precision},
+          {"sync_bn", sync_bn},
+          {"world_size", world_size},
           {"device", device},
           {"workers", workers},
           {"seed", seed},
@@ -98,6 +100,8 @@ TrainConfig TrainConfig::from_json(const json& j) {
   get("sampler", c.sampler);
   get("clip_grad_norm", c.clip_grad_norm);
   get("precision", c.precision);
+  get("sync_bn", c.sync_bn);
+  get("world_size", c.world_size);
   get("device", c.device);
   get("workers", c.workers);
   get("seed", c.seed);
