@@ -4,7 +4,7 @@
 #include <cpuid.h>
 #endif
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl {
 
