@@ -5,7 +5,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "gradcheck.h"
+#include "core/gradcheck.h"
 #include "minidl/core/rng.h"
 #include "minidl/layers/activation.h"
 #include "minidl/layers/simple.h"
@@ -371,7 +371,7 @@ TEST_CASE("ops: avg_pool2d", "[gradcheck][ops]") {
 }
 
 // ----- the modules around the ops -----
-TEST_CASE("modules: Dropout follows train()/eval(); activations and AvgPool2d call their ops", "[ops][module]") {
+TEST_CASE("modules: Dropout follows train()/eval(), and activations and AvgPool2d call their ops", "[ops][module]") {
   Generator gen(113);
   const Tensor x = Tensor::randn({4, 8}, gen, DType::Float64);
   Dropout drop(0.5);

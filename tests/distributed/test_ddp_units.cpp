@@ -247,8 +247,11 @@ TEST_CASE("DistributedDataParallel in a world of one: buckets in reverse order u
 
   // A module with a parameter the loss never reaches.
   struct Unused : Module {
-    std::shared_ptr<Linear> used = register_module("used", std::make_shared<Linear>(3, 2));
-    std::shared_ptr<Linear> idle = register_module("idle", std::make_shared<Linear>(3, 2));
+    std::shared_ptr<Linear> used, idle;
+    Unused() {
+      register_module("used", used, std::make_shared<Linear>(3, 2));
+      register_module("idle", idle, std::make_shared<Linear>(3, 2));
+    }
     Tensor forward(const Tensor& in) override { return used->forward(in); }
     std::string type_name() const override { return "Unused"; }
   } m;
