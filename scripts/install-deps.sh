@@ -13,6 +13,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  ccache                   # compiler cache: CI's rebuilds of unchanged code (cmake/MinidlCcache.cmake)
   libopenblas-openmp-dev   # CPU GEMM, OpenMP build: one thread pool with our own loops
   libdnnl-dev              # oneDNN headers: the fast CPU convolutions (loaded at run time; optional)
   catch2                   # test framework (v2)
