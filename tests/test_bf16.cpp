@@ -215,7 +215,7 @@ TEST_CASE("bf16: linear forward and backward against float64 on rounded operands
   CHECK(values(y) != values(y32));
 }
 
-TEST_CASE("bf16: what the policy keeps in FP32 is bit-identical under it; float64 is untouched", "[bf16]") {
+TEST_CASE("bf16: what the policy keeps in FP32 is bit-identical under it, and float64 is untouched", "[bf16]") {
   Generator gen(13);
   Tensor x = Tensor::randn({4, 3, 5, 5}, gen);
   Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3}), gamma = Tensor::randn({3}, gen), beta = Tensor::randn({3}, gen);
