@@ -3,11 +3,13 @@
 // Link with the CMake target minidl::minidl (find_package(minidl)) or pkg-config minidl.
 #pragma once
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/device.h"
-#include "minidl/core/error.h"
+#include "minidl/core/distributed.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"
 #include "minidl/core/tensor.h"
@@ -23,9 +25,12 @@
 #include "minidl/data/source.h"
 #include "minidl/data/split.h"
 #include "minidl/data/synthetic_faces.h"
+#include "minidl/data/tensor_dataset.h"
+#include "minidl/layers/activation.h"
 #include "minidl/layers/batch_norm.h"
 #include "minidl/layers/checkpoint.h"
 #include "minidl/layers/conv.h"
+#include "minidl/layers/distributed_data_parallel.h"
 #include "minidl/layers/init.h"
 #include "minidl/layers/linear.h"
 #include "minidl/layers/loss.h"

@@ -12,6 +12,7 @@
 #include "common/model_info.h"
 #include "common/report.h"
 #include "common/train_config.h"
+#include "minidl/core/precision.h"
 #include "minidl/config.h"
 #include "minidl/core/file_io.h"
 #include "minidl/data/source.h"
@@ -21,7 +22,7 @@ using namespace minidl::app;
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
-  std::string checkpoint, data_flag, split = "auto", out, device_flag = "auto";
+  std::string checkpoint, data_flag, split = "auto", out, device_flag = "auto", precision_flag = "fp32";
   std::uint64_t seed = 1;
   std::int64_t synthetic_size = 0, batch_size = 256;
   double val_fraction = 0;
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-bad", skip_bad, "Skip malformed rows or unreadable images instead of failing");
   app.add_option("--batch-size", batch_size, "Images per forward pass")->capture_default_str();
   app.add_option("--device", device_flag, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--precision", precision_flag, "fp32, or bf16: convolutions and linear layers in bf16 with FP32 accumulation")->capture_default_str();
   app.add_option("--workers", workers, "Data-loading threads")->capture_default_str();
   app.add_flag("--json", json_out, "Print summary.json instead of the table");
   app_start();
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
     if (!val_fraction) val_fraction = run.val_fraction;
     if (!app.count("--seed")) seed = run.seed;
 
+    const Precision precision = parse_precision(precision_flag, "--precision");
     LoadedModel loaded = load_model(checkpoint);
     const Device device = resolve_device(device_flag, json_out);
     loaded.model->to(device);
@@ -110,6 +113,7 @@ int main(int argc, char** argv) {
     eo.flip_tta = tta;
     eo.batch_size = batch_size;
     eo.workers = workers;
+    eo.precision = precision;
     eo.mean = static_cast<float>(loaded.info.mean);
     eo.std = static_cast<float>(loaded.info.std);
     const EvalResult r = evaluate(*loaded.model, ds, eo);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/app_main.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/atomic_file.h"
 #include "minidl/core/file_io.h"
 #include "minidl/data/augment.h"

@@ -23,6 +23,7 @@
 #include "common/trainer.h"
 #include "minidl/config.h"
 #include "minidl/core/autograd.h"
+#include "minidl/core/precision.h"
 #include "minidl/data/cascade.h"
 #include "minidl/data/face_crop.h"
 #include "minidl/data/image.h"
@@ -37,6 +38,7 @@ constexpr std::int64_t kAutoDetectFactor = 4;  // detect faces when the shorter 
 
 struct Options {
   std::string checkpoint, device = "cpu", csv, annotate, cascade = data::kDefaultFaceCascade;
+  Precision precision = Precision::Float32;
   std::vector<std::string> inputs;
   int top_k = 3;
   bool json = false, skip_bad = false, quiet = false, detect = false, no_detect = false;
@@ -155,6 +157,7 @@ class Predictor {
   void run_batch() {
     if (filled_ == 0) return;
     NoGradGuard no_grad;
+    AutocastGuard autocast(o_.precision);
     const Tensor x = filled_ == o_.batch_size ? batch_ : batch_.narrow0(0, filled_);
     const auto logits = loaded_.model->forward(x.to(device_)).to(Device::cpu()).to(DType::Float64).to_vector<double>();
     const std::size_t classes = loaded_.info.names().size();
@@ -254,6 +257,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
   app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  std::string precision = "fp32";
+  app.add_option("--precision", precision, "fp32, or bf16: convolutions and linear layers in bf16 with FP32 accumulation")
+      ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "No progress lines on stderr");
   app.add_flag("--skip-bad", o.skip_bad, "Skip unreadable files (reported on stderr and in --json/--csv) instead of stopping");
   auto* on = app.add_flag("--detect-faces", o.detect, "Find faces in every image (default: only in large images)");
@@ -281,6 +287,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    o.precision = parse_precision(precision, "--precision");
     LoadedModel loaded = load_model(o.checkpoint);
     const Device device = resolve_device(o.device, true);
     loaded.model->to(device);

@@ -7,9 +7,10 @@
 
 #include "common/ablation.h"
 #include "common/app_main.h"
+#include "common/data_parallel.h"
 #include "common/trainer.h"
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 
 using namespace minidl;
 using namespace minidl::app;
@@ -28,6 +29,8 @@ std::string ablation_help() {
   return buf;
 }
 
+int run(TrainConfig& cfg, const std::string& aug, bool ablation, const std::set<std::string>& given);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,7 +40,9 @@ int main(int argc, char** argv) {
 
   CLI::App app{"Train the FER model (ResNet-18 with a 1-channel 7x7 stem and a 7-class fc) on the built-in "
                "synthetic faces, a FER2013 CSV, an image folder or Fashion-MNIST.\n"
-               "With no flags: trains on the synthetic faces with augmentation, into runs/latest."};
+               "With no flags: trains on the synthetic faces with augmentation, into runs/latest.\n"
+               "Data parallel: mpirun -np N train_resnet ... (each rank takes --batch-size images per step, one GPU "
+               "per rank when there are GPUs; rank 0 writes the run folder; see docs/distributed.md)."};
   app.set_version_flag("--version", MINIDL_VERSION);
   app.add_option("--aug", aug, "Augmentation: random flip, rotation, translation and scale")
       ->check(CLI::IsMember({"on", "off"}))
@@ -67,6 +72,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"uniform", "balanced"}))
       ->capture_default_str();
   app.add_option("--clip-grad-norm", cfg.clip_grad_norm, "Clip the global gradient norm (0: off)")->capture_default_str();
+  app.add_flag("--sync-bn", cfg.sync_bn,
+               "Under mpirun: batch norm with the statistics of the global batch over all ranks (SyncBatchNorm); "
+               "with one process, plain batch norm");
   app.add_option("--width", cfg.width, "Channels of the first stage (64 is ResNet-18; smaller for quick tests)")
       ->capture_default_str();
   app.add_option("--input-size", cfg.input_size, "Images are resized to this square size")->capture_default_str();
@@ -85,6 +93,10 @@ int main(int argc, char** argv) {
   app.add_option("--flip", cfg.aug_options.flip_probability, "Augmentation: probability of a horizontal flip")
       ->capture_default_str();
   app.add_option("--device", cfg.device, "auto (a GPU when one is usable), cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--precision", cfg.precision,
+                 "fp32, or bf16: convolutions and linear layers in bf16 with FP32 accumulation; batch norm, "
+                 "the loss, the optimiser and the weights stay FP32")
+      ->capture_default_str();
   app.add_option("--workers", cfg.workers, "Data-loading threads")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
@@ -103,28 +115,38 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  std::set<std::string> given;  // what --resume checks against the run's own settings
+  for (const CLI::Option* o : app.get_options())
+    if (o->count() > 0) given.insert(o->get_name());
+  const int code = run(cfg, aug, ablation, given);
+  minidl::dist::finalize();
+  return code;
+}
+
+namespace {
+
+int run(TrainConfig& cfg, const std::string& aug, bool ablation, const std::set<std::string>& given) {
   try {
     cfg.aug = aug == "on";
-    std::set<std::string> given;  // what --resume checks against the run's own settings
-    for (const CLI::Option* o : app.get_options())
-      if (o->count() > 0) given.insert(o->get_name());
     if (!ablation) {
       const TrainResult r = train(cfg, given);
       return app_exit(r.diverged ? 3 : 0);
     }
+    std::set<std::string> flags = given;
     if (cfg.resume.empty()) {
-      if (!app.count("--epochs")) cfg.epochs = AblationDefaults::epochs;
-      if (!app.count("--synthetic-size")) cfg.synthetic_size = AblationDefaults::synthetic_size;
-      if (!app.count("--val-fraction") && cfg.data == "synthetic") cfg.val_fraction = AblationDefaults::val_fraction;
+      if (!flags.count("--epochs")) cfg.epochs = AblationDefaults::epochs;
+      if (!flags.count("--synthetic-size")) cfg.synthetic_size = AblationDefaults::synthetic_size;
+      if (!flags.count("--val-fraction") && cfg.data == "synthetic") cfg.val_fraction = AblationDefaults::val_fraction;
     }
-    given.erase("--ablation");
-    const AblationResult r = run_ablation(cfg, given);
+    flags.erase("--ablation");
+    const AblationResult r = run_ablation(cfg, flags);
     return app_exit(r.diverged ? 3 : 0);
   } catch (const minidl::OutOfMemoryError& e) {
-    std::fprintf(stderr, "error: %s\nhint: try a smaller --batch-size\n", e.what());
-    return 2;
+    // In a job of several processes, fail_rank ends all of them (and does not return).
+    return fail_rank(std::string(e.what()) + "\nhint: try a smaller --batch-size", 2);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail_rank(e.what(), 1);
   }
 }
+
+}  // namespace

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "minidl/config.h"
+#include "minidl/kernels/conv2d.h"
+#include "minidl/models/resnet.h"
 
 namespace minidl::bench {
 
@@ -113,6 +115,20 @@ inline std::vector<long long> parse_list(const std::string& s) {
     if (!item.empty()) out.push_back(std::stoll(item));
     if (comma == std::string::npos) break;
     pos = comma + 1;
+  }
+  return out;
+}
+
+// The geometry of every convolution of resnet18(1, 7) on batch x 1 x h x w, in forward order.
+inline std::vector<kernels::Conv2dGeometry> resnet18_conv_geometries(std::int64_t batch, std::int64_t h,
+                                                                     std::int64_t w) {
+  std::vector<kernels::Conv2dGeometry> out;
+  for (const ConvAtInput& c : resnet18(1, 7)->conv_inputs(h, w)) {
+    const Conv2dSpec& s = c.spec;
+    kernels::Conv2dGeometry g{batch, s.in_channels, c.h, c.w, s.out_channels, s.kernel_size, s.kernel_size,
+                              s.stride, s.stride, s.padding, s.padding, 0, 0};
+    g.finalize();
+    out.push_back(g);
   }
   return out;
 }

@@ -1,10 +1,10 @@
 // bench_conv: every distinct convolution of the FER model (resnet18(1, 7) at 1x64x64) at
 // batch 64 and 256, forward, backward-data and backward-filter.
 //
-// Rows: each CPU implementation of the float32 fast path (kernels::cpu::ConvImpl: im2col +
-// OpenBLAS GEMM, oneDNN, and auto, what training runs), and in a CUDA build with a GPU each
-// kernels::cuda::ConvAlgo (our implicit GEMM, cuDNN's best algorithm). Each version is
-// first validated against the float64 reference loops (kernels::cpu::ref) on a small batch of
+// Rows: each CPU convolution backend of the float32 table (kernels::cpu::conv_backends: im2col +
+// OpenBLAS GEMM, taps, oneDNN where it loads) and auto, what training runs; and in a CUDA build
+// with a GPU each CUDA backend (kernels::cuda::conv_backends: our implicit GEMM, cuDNN's best
+// algorithm). Each version is first validated against the float64 reference backend on a small batch of
 // the same geometry; then it is timed at the full batch: the median of repeated runs (the CPU),
 // or a synchronised loop of launches (the GPU; kernels/ has no event API, and over >= 0.2 s the
 // launch gaps do not matter). Columns: time, GFLOP/s (2 n k oh ow c r s per direction), and the
@@ -56,7 +56,7 @@ struct Distinct {
 
 std::vector<Distinct> distinct_convs() {
   std::vector<Distinct> out;
-  for (const auto& g : resnet18(1, 7)->conv_geometries(1, 64, 64)) {
+  for (const auto& g : mb::resnet18_conv_geometries(1, 64, 64)) {
     bool found = false;
     for (auto& d : out)
       if (d.g.c == g.c && d.g.h == g.h && d.g.w == g.w && d.g.k == g.k && d.g.r == g.r && d.g.s == g.s &&
@@ -114,9 +114,10 @@ void cpu_run(const Conv2dGeometry& g, Buffers& b, Dir d) {
 std::vector<double> reference(const Conv2dGeometry& g, const Buffers& b, Dir d) {
   const std::vector<double> x(b.x.begin(), b.x.end()), w(b.w.begin(), b.w.end()), dy(b.dy.begin(), b.dy.end());
   std::vector<double> out(output(b, d).size());
-  if (d == Fwd) kc::ref::conv2d_forward<double>(g, x.data(), w.data(), nullptr, out.data());
-  else if (d == BwdData) kc::ref::conv2d_backward_input<double>(g, dy.data(), w.data(), out.data(), false);
-  else kc::ref::conv2d_backward_weight<double>(g, x.data(), dy.data(), out.data(), false);
+  const auto& ref = kc::find_conv_backend<double>("reference");
+  if (d == Fwd) ref.forward(kc::Stream{}, g, x.data(), w.data(), nullptr, out.data());
+  else if (d == BwdData) ref.backward_data(kc::Stream{}, g, dy.data(), w.data(), out.data(), false);
+  else ref.backward_filter(kc::Stream{}, g, x.data(), dy.data(), out.data(), false);
   return out;
 }
 
@@ -131,18 +132,18 @@ double rel_error(const std::vector<float>& got, const std::vector<double>& ref) 
 }
 constexpr double kTolerance = 1e-5;
 
-// The CPU implementations of the float32 fast path (kernels::cpu::ConvImpl): im2col + GEMM,
-// oneDNN where this build and machine have it, the per-position tap GEMMs, and auto (what
-// training runs) last.
+// The CPU backends of the float32 table that run here (im2col first: the "vs im2col" column's
+// base), without the reference loops (too slow to time), and auto (what training runs) last.
 struct CpuVersion {
-  const char* name;
-  kc::ConvImpl impl;
+  std::string name;     // as printed
+  std::string setting;  // for kernels::cpu::set_conv_backend
 };
 std::vector<CpuVersion> cpu_versions() {
-  std::vector<CpuVersion> v{{"cpu gemm", kc::ConvImpl::Gemm}};
-  if (kc::dnnl_available()) v.push_back({"cpu dnnl", kc::ConvImpl::Dnnl});
-  v.push_back({"cpu taps", kc::ConvImpl::Taps});
-  v.push_back({"cpu auto", kc::ConvImpl::Auto});
+  std::vector<CpuVersion> v;
+  for (const auto& b : kc::conv_backends<float>())
+    if (std::string(b.name) != "reference" && kc::conv_backend_available(b.name))
+      v.push_back({std::string("cpu ") + b.name, b.name});
+  v.push_back({"cpu auto", "auto"});
   return v;
 }
 
@@ -185,7 +186,8 @@ double cpu_gemm_bar(double min_time) {
   const auto a = random_vector<float>(n * n, gen), b = random_vector<float>(n * n, gen);
   std::vector<float> c(static_cast<std::size_t>(n * n));
   const double sec = time_median(
-      [&] { kc::gemm<float>(kc::Stream{}, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }, min_time);
+      [&] { kc::gemm<float>(kc::Stream{}, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); },
+                            min_time);
   return 2.0 * n * n * n / sec / 1e9;
 }
 
@@ -284,9 +286,10 @@ int main(int argc, char** argv) {
   else
     std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n", bar,
                 omp_get_max_threads());
-  std::printf("CPU versions: im2col + OpenBLAS GEMM (gemm)%s, GEMMs per output position and tap run (taps), and "
-              "auto (the default: per direction and geometry, the one measured fastest)\n",
-              kc::dnnl_available() ? ", oneDNN (dnnl)" : "; oneDNN not available in this build or machine");
+  std::printf("CPU versions: im2col + GEMM (im2col), GEMMs per output position and tap run (taps)%s, and "
+              "auto (the default: the rule in kernels/cpu/conv2d.cpp, per direction and geometry)\n",
+              kc::conv_backend_available("onednn") ? ", oneDNN (onednn)"
+                                                   : "; oneDNN not available in this build or machine");
 #if MINIDL_WITH_CUDA
   const bool gpu = cu::device_count() > 0;
   if (gpu)
@@ -299,7 +302,7 @@ int main(int argc, char** argv) {
 #endif
 
   // 1. Validation against the float64 reference, small batch (3: a ragged chunk on 2 threads).
-  std::printf("\nvalidation against kernels::cpu::ref (float64), batch 3: max |err| / max |ref|, tolerance %.0e\n",
+  std::printf("\nvalidation against the reference backend (float64), batch 3: max |err| / max |ref|, tolerance %.0e\n",
               kTolerance);
   bool all_ok = true;
   for (std::size_t i = 0; i < convs.size(); ++i) {
@@ -311,25 +314,25 @@ int main(int argc, char** argv) {
       const auto ref = reference(g, b, d);
       std::printf("  %s:", kDirName[d]);
       for (const CpuVersion& v : versions) {
-        kc::set_conv_impl(v.impl);
+        kc::set_conv_backend(v.setting);
         cpu_run(g, b, d);
         const double e = rel_error(output(b, d), ref);
         all_ok = all_ok && e <= kTolerance;
-        std::printf(" %s %.1e%s", v.name, e, e > kTolerance ? " FAILED" : "");
+        std::printf(" %s %.1e%s", v.name.c_str(), e, e > kTolerance ? " FAILED" : "");
       }
-      kc::set_conv_impl(kc::ConvImpl::Auto);
+      kc::set_conv_backend("auto");
 #if MINIDL_WITH_CUDA
       if (gpu) {
         const cu::Stream s = cu::stream(0);
-        for (cu::ConvAlgo algo : {cu::ConvAlgo::ImplicitGemm, cu::ConvAlgo::Cudnn}) {
-          if (algo == cu::ConvAlgo::Cudnn && !MINIDL_WITH_CUDNN) continue;
-          cu::set_conv_algo(algo);
+        for (const auto& backend : cu::conv_backends<float>()) {
+          cu::set_conv_backend(backend.name);
           DeviceBuffers db(b, s);
           gpu_run(g, db, d, s);
           const double ge = rel_error(gpu_output(db, d, s), ref);
           all_ok = all_ok && ge <= kTolerance;
-          std::printf("  %s %.1e%s", algo == cu::ConvAlgo::Cudnn ? "cudnn" : "igemm", ge, ge > kTolerance ? " FAILED" : "");
+          std::printf("  %s %.1e%s", backend.name, ge, ge > kTolerance ? " FAILED" : "");
         }
+        cu::set_conv_backend("auto");
       }
 #endif
     }
@@ -339,10 +342,10 @@ int main(int argc, char** argv) {
 
   // 2. Timing at the full batch, the CPU versions interleaved (one run of each in turn).
   for (long long n : batches) {
-    std::printf("\nbatch %lld  (time: median; GFLOP/s counts 2*n*k*oh*ow*c*r*s per direction; vs gemm: speed-up over "
-                "im2col + GEMM; bar: share of the SGEMM rate; share: of the step's conv time under auto)\n", n);
+    std::printf("\nbatch %lld  (time: median; GFLOP/s counts 2*n*k*oh*ow*c*r*s per direction; vs im2col: speed-up over "
+                "im2col; bar: share of the SGEMM rate; share: of the step's conv time under auto)\n", n);
     std::printf("  %-26s %5s %-10s %-12s %11s %10s %8s %7s %8s\n", "conv", "count", "direction", "version", "time",
-                "GFLOP/s", "vs gemm", "bar", "share");
+                "GFLOP/s", "vs im2col", "bar", "share");
     std::vector<std::tuple<std::size_t, Dir, std::vector<double>>> cpu_times;
     std::vector<double> totals(versions.size(), 0.0);
     for (std::size_t i = 0; i < convs.size(); ++i) {
@@ -352,13 +355,13 @@ int main(int argc, char** argv) {
       for (Dir d : dirs) {
         std::vector<std::function<void()>> runs;
         for (const CpuVersion& v : versions)
-          runs.push_back([&, impl = v.impl] {
-            kc::set_conv_impl(impl);
+          runs.push_back([&, setting = v.setting] {
+            kc::set_conv_backend(setting);
             cpu_run(g, b, d);
           });
         const std::vector<double> secs =
             gpu_only ? std::vector<double>(versions.size(), 0.0) : time_interleaved(runs, min_time);
-        kc::set_conv_impl(kc::ConvImpl::Auto);
+        kc::set_conv_backend("auto");
         cpu_times.emplace_back(i, d, secs);
         if (!(i == 0 && d == BwdData))
           for (std::size_t v = 0; v < versions.size(); ++v) totals[v] += secs[v] * convs[i].count;
@@ -373,7 +376,7 @@ int main(int argc, char** argv) {
         const double gflops = g.forward_flops() / secs[v] / 1e9;
         std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %7.2fx %6.0f%% %7.1f%%%s\n",
                     v == 0 ? describe(g).c_str() : "", v == 0 ? std::to_string(convs[i].count).c_str() : "",
-                    v == 0 ? kDirName[d] : "", versions[v].name, 1e3 * secs[v], gflops, secs[0] / secs[v],
+                    v == 0 ? kDirName[d] : "", versions[v].name.c_str(), 1e3 * secs[v], gflops, secs[0] / secs[v],
                     100.0 * gflops / bar, v == auto_v && in_step ? 100.0 * secs[v] * convs[i].count / totals[v] : 0.0,
                     in_step ? "" : " (not in training)");
       }
@@ -384,24 +387,25 @@ int main(int argc, char** argv) {
         DeviceBuffers db(b, s);
         cu::synchronize(0);
         double cudnn = 0;
-        for (cu::ConvAlgo algo : {cu::ConvAlgo::Cudnn, cu::ConvAlgo::ImplicitGemm}) {
-          if (algo == cu::ConvAlgo::Cudnn && !MINIDL_WITH_CUDNN) continue;
-          cu::set_conv_algo(algo);
+        // cuDNN first (the table lists it last), so the ratio column has its bar.
+        const auto& table = cu::conv_backends<float>();
+        for (auto it = table.rbegin(); it != table.rend(); ++it) {
+          cu::set_conv_backend(it->name);
           const double t = gpu_time(g, db, d, min_time);
-          if (algo == cu::ConvAlgo::Cudnn) cudnn = t;
+          if (std::string(it->name) == "cudnn") cudnn = t;
           const double tflops = g.forward_flops() / t / 1e12;
           std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
-                      gpu_only ? describe(g).c_str() : "", "", kDirName[d],
-                      algo == cu::ConvAlgo::Cudnn ? "gpu cudnn" : "gpu igemm", 1e3 * t, 1e3 * tflops,
-                      cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
+                      gpu_only ? describe(g).c_str() : "", "", kDirName[d], (std::string("gpu ") + it->name).c_str(),
+                      1e3 * t, 1e3 * tflops, cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
         }
+        cu::set_conv_backend("auto");
       }
 #endif
     }
     for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v)
-      std::printf("  %-5s: CPU convolution time of one training step (every conv x its count, 3 directions): "
+      std::printf("  %-10s: CPU convolution time of one training step (every conv x its count, 3 directions): "
                   "%7.1f ms, %6.1f images/s if convolutions were all\n",
-                  versions[v].name, 1e3 * totals[v], n / totals[v]);
+                  versions[v].name.c_str(), 1e3 * totals[v], n / totals[v]);
     std::fflush(stdout);
   }
   return all_ok ? 0 : 1;

@@ -54,7 +54,7 @@ std::int64_t ldb(const GemmShape& s) { return s.tb ? s.k : s.n; }
 std::vector<GemmShape> model_shapes(std::int64_t batch) {
   std::vector<GemmShape> out;
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>> seen;
-  for (const auto& g : resnet18(1, 7)->conv_geometries(batch, 64, 64)) {
+  for (const auto& g : mb::resnet18_conv_geometries(batch, 64, 64)) {
     if (!seen.insert({g.c, g.h, g.k, g.r, g.stride_h}).second) continue;
     const std::int64_t crs = g.c * g.r * g.s, cols = g.n * g.oh * g.ow;
     char name[96];

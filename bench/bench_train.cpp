@@ -5,7 +5,10 @@
 // bench/compare_pytorch.sh runs both, interleaved, and prints their ratios.
 //
 //   bench_train [--mode all|train|infer|latency] [--batch 64,256] [--steps 10] [--warmup 3]
-//               [--threads N] [--device cpu|cuda|all] [--json] [--profile]
+//               [--threads N] [--device cpu|cuda|all] [--precision fp32|bf16|all] [--json] [--profile]
+//
+// --precision: the forward passes and the loss run under AutocastGuard of that precision
+// (core/precision.h), as train_resnet --precision does; "all" measures each in turn.
 //
 // Timing: each figure is the time of `steps` steps after `warmup` untimed ones; on a GPU the
 // loop ends with a read of the loss (a device sync), so queued work is inside the timed span.
@@ -27,6 +30,7 @@
 #include "minidl/core/allocator.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/kernels/cpu/profile.h"
 #include "minidl/layers/loss.h"
@@ -46,11 +50,13 @@ struct Config {
   int steps = 10, warmup = 3, latency_runs = 50;
   int threads = 0;
   std::string device = "cpu";
+  std::vector<Precision> precisions{Precision::Float32};
   bool json = false, profile = false;
 };
 
 struct Result {
   std::string device, mode;
+  Precision precision = Precision::Float32;
   long long batch = 0;
   int steps = 0;
   double images_per_sec = 0, ms_per_step_median = 0, ms_per_step_min = 0, seconds = 0;
@@ -86,17 +92,21 @@ void finish(Result& r, const std::vector<double>& step_s, Device device) {
 
 // On the CPU every step finishes before the clock is read. On a GPU the steps are queued; the
 // per-step times are then launch times, and only the total (ending in a sync) is the rate.
-Result bench_train(std::int64_t batch, Device device, const Config& cfg) {
+Result bench_train(std::int64_t batch, Device device, Precision precision, const Config& cfg) {
   manual_seed(1);
   auto model = resnet18(1, kClasses);
   model->to(device);
   model->train();
-  SGD opt(model->named_parameters(), kernels::SgdOptions{0.01, 0.9, 0.0, 0.0, false});
+  SGD opt(model->named_parameters(), SGDOptions(0.01).momentum(0.9));
   CrossEntropyLoss loss_fn;
   const Tensor x = random_images(batch, device, 2), y = random_labels(batch, device, 3);
   auto step = [&] {
     opt.zero_grad();
-    Tensor loss = loss_fn(model->forward(x), y);
+    Tensor loss;
+    {
+      AutocastGuard autocast(precision);
+      loss = loss_fn(model->forward(x), y);
+    }
     loss.backward();
     opt.step();
     return loss;
@@ -118,19 +128,20 @@ Result bench_train(std::int64_t batch, Device device, const Config& cfg) {
   }
   kernels::cpu::profile::enable(false);
   Result r;
-  r.device = device.str(), r.mode = "train", r.batch = batch;
+  r.device = device.str(), r.mode = "train", r.batch = batch, r.precision = precision;
   finish(r, times, device);
   if (!device.is_cpu()) r.images_per_sec = static_cast<double>(batch) * cfg.steps / (prev - t0);
   r.profile = kernels::cpu::profile::totals();
   return r;
 }
 
-Result bench_infer(std::int64_t batch, Device device, const Config& cfg, bool latency) {
+Result bench_infer(std::int64_t batch, Device device, Precision precision, const Config& cfg, bool latency) {
   manual_seed(1);
   auto model = resnet18(1, kClasses);
   model->to(device);
   model->eval();
   NoGradGuard no_grad;
+  AutocastGuard autocast(precision);
   const Tensor x = random_images(batch, device, 2);
   const int steps = latency ? cfg.latency_runs : cfg.steps;
   for (int i = 0; i < cfg.warmup; ++i) model->forward(x).to_vector<float>();
@@ -149,7 +160,7 @@ Result bench_infer(std::int64_t batch, Device device, const Config& cfg, bool la
   }
   kernels::cpu::profile::enable(false);
   Result r;
-  r.device = device.str(), r.mode = latency ? "latency" : "infer", r.batch = batch;
+  r.device = device.str(), r.mode = latency ? "latency" : "infer", r.batch = batch, r.precision = precision;
   finish(r, times, device);
   r.profile = kernels::cpu::profile::totals();
   if (!device.is_cpu() && !latency) r.images_per_sec = static_cast<double>(batch) * steps / (prev - t0);
@@ -159,12 +170,12 @@ Result bench_infer(std::int64_t batch, Device device, const Config& cfg, bool la
 void print_human(const Result& r) {
   const double mib = 1024.0 * 1024.0;
   if (r.mode == "latency")
-    std::printf("%-5s %-8s batch %4lld: %8.2f ms median latency (min %.2f, %d runs)      peak alloc %7.1f MiB, max RSS %7.1f MiB\n",
-                r.device.c_str(), r.mode.c_str(), r.batch, r.ms_per_step_median, r.ms_per_step_min, r.steps,
+    std::printf("%-5s %-4s %-8s batch %4lld: %8.2f ms median latency (min %.2f, %d runs)      peak alloc %7.1f MiB, max RSS %7.1f MiB\n",
+                r.device.c_str(), precision_name(r.precision), r.mode.c_str(), r.batch, r.ms_per_step_median, r.ms_per_step_min, r.steps,
                 r.peak_alloc_bytes / mib, r.max_rss_bytes / mib);
   else
-    std::printf("%-5s %-8s batch %4lld: %8.1f images/s (%.1f ms/step median, min %.1f, %d steps)  peak alloc %7.1f MiB, max RSS %7.1f MiB\n",
-                r.device.c_str(), r.mode.c_str(), r.batch, r.images_per_sec, r.ms_per_step_median, r.ms_per_step_min,
+    std::printf("%-5s %-4s %-8s batch %4lld: %8.1f images/s (%.1f ms/step median, min %.1f, %d steps)  peak alloc %7.1f MiB, max RSS %7.1f MiB\n",
+                r.device.c_str(), precision_name(r.precision), r.mode.c_str(), r.batch, r.images_per_sec, r.ms_per_step_median, r.ms_per_step_min,
                 r.steps, r.peak_alloc_bytes / mib, r.max_rss_bytes / mib);
   if (!r.profile.empty()) {
     auto rows = r.profile;
@@ -183,10 +194,10 @@ void print_human(const Result& r) {
 }
 
 void print_json(const Result& r, int threads) {
-  std::printf("{\"framework\": \"minidl\", \"device\": \"%s\", \"mode\": \"%s\", \"batch\": %lld, \"threads\": %d, "
+  std::printf("{\"framework\": \"minidl\", \"device\": \"%s\", \"precision\": \"%s\", \"mode\": \"%s\", \"batch\": %lld, \"threads\": %d, "
               "\"steps\": %d, \"images_per_sec\": %.3f, \"ms_per_step_median\": %.4f, \"ms_per_step_min\": %.4f, "
               "\"peak_alloc_bytes\": %zu, \"max_rss_bytes\": %zu, \"load_average\": \"%s\"",
-              r.device.c_str(), r.mode.c_str(), r.batch, threads, r.steps, r.images_per_sec, r.ms_per_step_median,
+              r.device.c_str(), precision_name(r.precision), r.mode.c_str(), r.batch, threads, r.steps, r.images_per_sec, r.ms_per_step_median,
               r.ms_per_step_min, r.peak_alloc_bytes, r.max_rss_bytes, mb::load_average().c_str());
   if (!r.profile.empty()) {
     std::printf(", \"profile_ms_per_step\": {");
@@ -210,6 +221,7 @@ void usage() {
       "  --warmup N                       untimed steps first (default 3)\n"
       "  --threads N                      OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
       "  --device cpu|cuda|all            (default cpu; cuda needs a CUDA build and a GPU)\n"
+      "  --precision fp32|bf16|all        autocast policy of the forward passes (default fp32)\n"
       "  --json                           one JSON object per figure, nothing else\n"
       "  --profile                        time each CPU kernel family inside the timed steps\n");
 }
@@ -218,18 +230,27 @@ void usage() {
 
 int main(int argc, char** argv) {
   Config cfg;
-  for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
-    const std::string f = a.flag();
-    if (f == "--mode") cfg.mode = a.value();
-    else if (f == "--batch") cfg.batches = mb::parse_list(a.value());
-    else if (f == "--steps") cfg.steps = std::stoi(a.value());
-    else if (f == "--warmup") cfg.warmup = std::stoi(a.value());
-    else if (f == "--threads") cfg.threads = std::stoi(a.value());
-    else if (f == "--device") cfg.device = a.value();
-    else if (f == "--json") cfg.json = true;
-    else if (f == "--profile") cfg.profile = true;
-    else if (f == "--help" || f == "-h") return usage(), 0;
-    else a.unknown();
+  try {
+    for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
+      const std::string f = a.flag();
+      if (f == "--mode") cfg.mode = a.value();
+      else if (f == "--batch") cfg.batches = mb::parse_list(a.value());
+      else if (f == "--steps") cfg.steps = std::stoi(a.value());
+      else if (f == "--warmup") cfg.warmup = std::stoi(a.value());
+      else if (f == "--threads") cfg.threads = std::stoi(a.value());
+      else if (f == "--device") cfg.device = a.value();
+      else if (f == "--precision") {
+        const std::string v = a.value();
+        cfg.precisions = v == "all" ? std::vector<Precision>{Precision::Float32, Precision::BFloat16}
+                                    : std::vector<Precision>{parse_precision(v, "--precision")};
+      } else if (f == "--json") cfg.json = true;
+      else if (f == "--profile") cfg.profile = true;
+      else if (f == "--help" || f == "-h") return usage(), 0;
+      else a.unknown();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_train: %s\n", e.what());
+    return 2;
   }
   cfg.latency_runs = 5 * cfg.steps;
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
@@ -237,6 +258,9 @@ int main(int argc, char** argv) {
 
   if (!cfg.json) {
     mb::print_machine("bench_train");
+    for (Precision p : cfg.precisions)
+      if (p == Precision::BFloat16 && (cfg.device == "cpu" || cfg.device == "all"))
+        std::printf("note: %s\n", cpu_bf16_note().c_str());
     std::printf("model: resnet18(1, 7), input 1x%lldx%lld, %.3f GFLOP forward per image; SGD momentum 0.9; "
                 "%d warm-up + %d timed steps; load average %s\n",
                 static_cast<long long>(kSize), static_cast<long long>(kSize),
@@ -257,15 +281,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    for (const Device& d : devices) {
-      auto emit = [&](const Result& r) { cfg.json ? print_json(r, threads) : print_human(r); };
-      // Smallest footprint first, so that the process-wide peaks of --mode all grow with each row.
-      if (all || cfg.mode == "latency") emit(bench_infer(1, d, cfg, true));
-      if (all || cfg.mode == "infer")
-        for (long long b : cfg.batches) emit(bench_infer(b, d, cfg, false));
-      if (all || cfg.mode == "train")
-        for (long long b : cfg.batches) emit(bench_train(b, d, cfg));
-    }
+    for (const Device& d : devices)
+      for (Precision p : cfg.precisions) {
+        auto emit = [&](const Result& r) { cfg.json ? print_json(r, threads) : print_human(r); };
+        // Smallest footprint first, so that the process-wide peaks of --mode all grow with each row.
+        if (all || cfg.mode == "latency") emit(bench_infer(1, d, p, cfg, true));
+        if (all || cfg.mode == "infer")
+          for (long long b : cfg.batches) emit(bench_infer(b, d, p, cfg, false));
+        if (all || cfg.mode == "train")
+          for (long long b : cfg.batches) emit(bench_train(b, d, p, cfg));
+      }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_train: %s\n", e.what());
     return 1;

@@ -4,15 +4,20 @@ prints each figure side by side with the ratio minidl / PyTorch.
 
   /usr/bin/python3 bench/compare_pytorch.py [--build build] [--reps 3] [--threads N]
         [--modes train,infer,latency] [--batch 64,256] [--steps 10] [--device cpu|cuda]
-        [--json-out FILE]
+        [--precisions fp32,bf16] [--channels-last-amp on|off] [--json-out FILE]
+
+The precision axis: minidl runs bench_train --precision fp32 and bf16 (its autocast policy,
+core/precision.h); PyTorch runs eager FP32 and torch.autocast(dtype=torch.bfloat16). Each
+configuration prints every side's median and the ratio of each minidl precision to each
+PyTorch precision (the table issue 22 asks for).
 
 Why interleaved: on a shared or frequency-scaling machine the speed of the cores drifts by
 tens of percent within minutes, so only figures taken close together compare. Each
-configuration (mode, batch) runs as its own process for each framework, one after the other
-(minidl, PyTorch, then PyTorch, minidl on the next repetition, and so on), so that drift hits
-both alike and the memory figures belong to that configuration alone. The ratio of each pair
-is taken, and the median over the repetitions is reported with its range, together with each
-side's fastest step over all repetitions (what it reaches when the machine leaves it alone).
+configuration (mode, batch) runs as its own process for each framework and precision, one
+after the other, in an order that rotates and reverses from one repetition to the next, so
+that drift hits all alike and the memory figures belong to that configuration alone. The
+ratio of each pair within a repetition is taken, and the median over the repetitions is
+reported with its range.
 
 Fair settings: both get the same thread count (OMP_NUM_THREADS and the programs' --threads).
 PyTorch's process gets glibc malloc tuned (GLIBC_TUNABLES below): by default glibc serves
@@ -63,6 +68,10 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--python", default="/usr/bin/python3", help="the Python that has torch and torchvision")
+    p.add_argument("--precisions", default="fp32,bf16",
+                   help="fp32 and/or bf16: minidl's --precision and PyTorch eager (fp32) or bf16 autocast")
+    p.add_argument("--channels-last-amp", default="on", choices=["on", "off"],
+                   help="PyTorch's bf16 autocast runs in channels_last (on) or NCHW (off)")
     p.add_argument("--json-out", default="", help="also write every run and the summary here")
     args = p.parse_args()
 
@@ -82,15 +91,30 @@ def main():
         else:
             configs += [(mode, int(b)) for b in args.batch.split(",") if b]
 
+    precisions = [q for q in args.precisions.split(",") if q]
+    for q in precisions:
+        if q not in ("fp32", "bf16"):
+            sys.exit("--precisions: expected fp32 and/or bf16, got '%s'" % q)
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(threads),
               "--device", args.device, "--json"]
 
-    def minidl(mode, batch):
-        return run_json([bench_train, "--mode", mode, "--batch", str(batch)] + common, base_env)
+    def minidl(mode, batch, precision):
+        return run_json([bench_train, "--mode", mode, "--batch", str(batch), "--precision", precision] + common,
+                        base_env)
 
-    def pytorch(mode, batch):
+    def pytorch(mode, batch, precision):
+        # PyTorch's bf16 is its autocast (the "amp" variant of pytorch_reference.py).
         return run_json([args.python, os.path.join(HERE, "pytorch_reference.py"), "--mode", mode, "--batch",
-                         str(batch), "--variants", "eager"] + common, torch_env)
+                         str(batch), "--variants", "amp" if precision == "bf16" else "eager",
+                         "--channels-last-amp", args.channels_last_amp] + common, torch_env)
+
+    # One "side" per framework and precision; every side runs once per configuration and
+    # repetition, in an order that rotates from one repetition to the next.
+    sides = [("minidl", q) for q in precisions] + [("pytorch", q) for q in precisions]
+    run_side = {"minidl": minidl, "pytorch": pytorch}
+
+    def side_name(side):
+        return "%s %s" % ("minidl" if side[0] == "minidl" else "PyTorch", side[1])
 
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as f:
@@ -101,70 +125,69 @@ def main():
     print("compare_pytorch  (%s)" % time.strftime("%Y-%m-%d %H:%M"))
     print("machine: %s, %d logical CPUs online; load average at start %s" % (cpu, os.cpu_count(),
                                                                           " ".join("%.2f" % v for v in os.getloadavg())))
-    print("minidl (%s) vs PyTorch (%s), %s, %d threads, %d repetitions, interleaved"
-          % (bench_train, args.python, args.device, threads, args.reps))
-    print("PyTorch runs with GLIBC_TUNABLES=%s" % TUNED_MALLOC)
+    print("minidl (%s) vs PyTorch (%s), %s, %d threads, %d repetitions, interleaved; precisions %s"
+          % (bench_train, args.python, args.device, threads, args.reps, ",".join(precisions)))
+    print("PyTorch runs with GLIBC_TUNABLES=%s; its bf16 is torch.autocast(dtype=torch.bfloat16)%s"
+          % (TUNED_MALLOC, " with channels_last" if args.channels_last_amp == "on" else " on NCHW"))
     sys.stdout.flush()
 
-    runs = {c: {"minidl": [], "pytorch": []} for c in configs}
+    runs = {c: {s: [] for s in sides} for c in configs}
     for rep in range(args.reps):
         for c in configs:
-            order = [("minidl", minidl), ("pytorch", pytorch)]
+            k = rep % len(sides)
+            order = sides[k:] + sides[:k]
             if rep % 2:
                 order.reverse()
-            for name, fn in order:
-                rows = fn(*c)
-                if rows:
-                    runs[c][name].append(rows[0])
-            m, t = runs[c]["minidl"], runs[c]["pytorch"]
-            if m and t and len(m) == rep + 1 and len(t) == rep + 1:
-                key = "ms_per_step_median" if c[0] == "latency" else "images_per_sec"
-                print("  rep %d %-7s batch %3d: minidl %9.2f  pytorch %9.2f  %s" % (
-                    rep + 1, c[0], c[1], m[-1][key], t[-1][key], "ms" if c[0] == "latency" else "images/s"))
-                sys.stdout.flush()
+            for side in order:
+                rows = run_side[side[0]](c[0], c[1], side[1])
+                runs[c][side].append(rows[0] if rows else None)
+            key = "ms_per_step_median" if c[0] == "latency" else "images_per_sec"
+            print("  rep %d %-7s batch %3d: %s %s" % (
+                rep + 1, c[0], c[1], "  ".join("%s %.2f" % (side_name(sd), runs[c][sd][-1][key]) if runs[c][sd][-1]
+                                               else "%s failed" % side_name(sd) for sd in sides),
+                "ms" if c[0] == "latency" else "images/s"))
+            sys.stdout.flush()
 
     print()
     print("load average at the end: %s (other processes on the machine slow both alike, but add noise)"
           % " ".join("%.2f" % v for v in os.getloadavg()))
-    print("%-26s %12s %12s %18s" % ("figure", "minidl", "PyTorch", "minidl/PyTorch"))
+    print("%-26s" % "figure" + "".join("%15s" % side_name(sd) for sd in sides))
     summary = []
     for c in configs:
-        m, t = runs[c]["minidl"], runs[c]["pytorch"]
-        if not m or not t:
-            print("%-26s (missing runs)" % ("%s batch %d" % c))
-            continue
         if c[0] == "latency":
             key, unit, better = "ms_per_step_median", "ms", "lower is better"
         else:
             key, unit, better = "images_per_sec", "img/s", "higher is better"
-        pairs = [a[key] / b[key] for a, b in zip(m, t)]
-        mv, tv = statistics.median(r[key] for r in m), statistics.median(r[key] for r in t)
         label = "%s batch %d (%s)" % (c[0], c[1], unit)
-        print("%-26s %12.2f %12.2f %8.3f  [%.3f..%.3f] %s" % (label, mv, tv, statistics.median(pairs), min(pairs),
-                                                               max(pairs), better))
-        # The fastest step of all repetitions: what each reaches when the machine leaves it alone.
-        m_best, t_best = min(r["ms_per_step_min"] for r in m), min(r["ms_per_step_min"] for r in t)
-        if c[0] == "latency":
-            print("%-26s %12.2f %12.2f %8.3f" % ("  fastest run (ms)", m_best, t_best, m_best / t_best))
-        else:
-            print("%-26s %12.1f %12.1f %8.3f" % ("  fastest step (img/s)", 1e3 * c[1] / m_best, 1e3 * c[1] / t_best,
-                                                 t_best / m_best))
+        med = {}
+        for sd in sides:
+            got = [r[key] for r in runs[c][sd] if r]
+            med[sd] = statistics.median(got) if got else None
+        print("%-26s" % label + "".join("%15s" % ("%.2f" % med[sd] if med[sd] else "failed") for sd in sides))
         mib = 1024.0 * 1024.0
-        m_rss, t_rss = max(r["max_rss_bytes"] for r in m) / mib, max(r["max_rss_bytes"] for r in t) / mib
-        m_alloc = max(r["peak_alloc_bytes"] or 0 for r in m) / mib
-        t_alloc = [r["peak_alloc_bytes"] for r in t if r.get("peak_alloc_bytes") is not None]
-        print("%-26s %12.1f %12.1f %8.3f" % ("  max RSS (MiB)", m_rss, t_rss, m_rss / t_rss))
-        print("%-26s %12.1f %12s" % ("  peak alloc (MiB)", m_alloc, "%.1f" % (max(t_alloc) / mib) if t_alloc else "n/a"))
-        summary.append({"mode": c[0], "batch": c[1], "unit": unit, "minidl": mv, "pytorch": tv,
-                        "minidl_fastest_step_ms": m_best, "pytorch_fastest_step_ms": t_best,
-                        "ratio_median": statistics.median(pairs), "ratio_min": min(pairs), "ratio_max": max(pairs),
-                        "minidl_max_rss_mib": m_rss, "pytorch_max_rss_mib": t_rss, "minidl_peak_alloc_mib": m_alloc})
+        rss = {sd: max((r["max_rss_bytes"] for r in runs[c][sd] if r), default=0) / mib for sd in sides}
+        print("%-26s" % "  max RSS (MiB)" + "".join("%15.1f" % rss[sd] for sd in sides))
+        # The precision table: each minidl precision against each PyTorch one, as the median of
+        # the per-repetition ratios (figures taken minutes apart, interleaved) with their range.
+        entry = {"mode": c[0], "batch": c[1], "unit": unit, "medians": {side_name(sd): med[sd] for sd in sides},
+                 "max_rss_mib": {side_name(sd): rss[sd] for sd in sides}, "ratios": {}}
+        for qm in precisions:
+            for qt in precisions:
+                a, b = runs[c][("minidl", qm)], runs[c][("pytorch", qt)]
+                pairs = [x[key] / y[key] for x, y in zip(a, b) if x and y]
+                if not pairs:
+                    continue
+                name = "minidl %s / PyTorch %s" % (qm, qt)
+                print("  %-34s %8.3f  [%.3f..%.3f] %s" % (name, statistics.median(pairs), min(pairs), max(pairs), better))
+                entry["ratios"][name] = {"median": statistics.median(pairs), "min": min(pairs), "max": max(pairs),
+                                         "pairs": len(pairs)}
+        summary.append(entry)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"threads": threads, "device": args.device, "reps": args.reps, "tuned_malloc": TUNED_MALLOC,
-                       "runs": [{"mode": c[0], "batch": c[1], **runs[c]} for c in configs], "summary": summary}, f,
-                      indent=1)
-
+                       "precisions": precisions, "load_average_end": os.getloadavg(),
+                       "runs": [{"mode": c[0], "batch": c[1], **{side_name(sd): runs[c][sd] for sd in sides}}
+                                for c in configs], "summary": summary}, f, indent=1)
 
 if __name__ == "__main__":
     main()

@@ -7,16 +7,17 @@ SGD momentum step (lr 0.01, momentum 0.9), exactly what bench_train times.
 
   pytorch_reference.py [--mode all|train|infer|latency] [--batch 64,256] [--steps 10]
                        [--warmup 3] [--threads N] [--device cpu|cuda|all] [--json]
-                       [--variants eager,amp,compile]
+                       [--variants eager,amp,compile] [--channels-last-amp on|off]
 
 On the CPU, torch.set_num_threads(--threads) (default: OMP_NUM_THREADS or all cores), eager
-FP32. glibc's malloc hands large tensors back to the OS on every free unless told otherwise,
+FP32 by default; --variants eager,amp adds torch.autocast('cpu', dtype=torch.bfloat16) ("amp",
+the precision axis of compare_pytorch.py; compile is GPU-only here). glibc's malloc hands large tensors back to the OS on every free unless told otherwise,
 which costs PyTorch page faults on every step; bench/compare_pytorch.sh runs this script with
 GLIBC_TUNABLES set so that it does not (a fair PyTorch), and this script prints the setting
 it ran under.
 
 On a GPU, each variant is a row: eager FP32 (TF32 off, as minidl's default), channels_last
-with autocast to bfloat16 ("amp"), and torch.compile of the eager model ("compile") where this
+with autocast to bfloat16 ("amp"; --channels-last-amp off keeps NCHW), and torch.compile of the eager model ("compile") where this
 PyTorch has it. A GPU loop ends with a read of the loss (a device sync) inside the timed span.
 
 Memory: peak_alloc_bytes is torch.cuda.max_memory_allocated() on a GPU and null on the CPU
@@ -78,11 +79,14 @@ def finish(res, times, device, batch, total=None):
     return res
 
 
+CHANNELS_LAST_AMP = True  # set from --channels-last-amp
+
+
 def make_model(device, variant, train):
     torch.manual_seed(1)
     model = fer_resnet18().to(device)
     model.train(train)
-    if variant == "amp":
+    if variant == "amp" and CHANNELS_LAST_AMP:
         model = model.to(memory_format=torch.channels_last)
     run = model
     if variant == "compile":
@@ -93,7 +97,7 @@ def make_model(device, variant, train):
 def inputs(batch, device, variant):
     g = torch.Generator().manual_seed(2)
     x = torch.randn(batch, 1, SIZE, SIZE, generator=g).to(device)
-    if variant == "amp":
+    if variant == "amp" and CHANNELS_LAST_AMP:
         x = x.to(memory_format=torch.channels_last)
     y = torch.randint(0, CLASSES, (batch,), generator=torch.Generator().manual_seed(3)).to(device)
     return x, y
@@ -196,10 +200,16 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "all"])
-    p.add_argument("--variants", default="eager,amp,compile", help="GPU variants to run (the CPU runs eager)")
+    p.add_argument("--variants", default=None,
+                   help="variants to run: eager, amp, compile (default: all three on a GPU, eager on the CPU; "
+                        "compile is skipped on the CPU)")
+    p.add_argument("--channels-last-amp", default="on", choices=["on", "off"],
+                   help="amp runs the model and input in channels_last (default on)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--profile", action="store_true", help="print torch.profiler's table for CPU training steps")
     args = p.parse_args()
+    global CHANNELS_LAST_AMP
+    CHANNELS_LAST_AMP = args.channels_last_amp == "on"
 
     threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count()
     torch.set_num_threads(threads)
@@ -231,13 +241,14 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cudnn.benchmark = True  # the fastest algorithm per shape, as minidl's cuDNN plans
-        variants = ["eager"]
         if device.type == "cuda":
-            variants = [v for v in args.variants.split(",") if v]
+            variants = [v for v in (args.variants or "eager,amp,compile").split(",") if v]
             if "compile" in variants and not hasattr(torch, "compile"):
                 variants.remove("compile")
                 if not args.json:
                     print("torch.compile: not in this PyTorch (%s); skipped" % torch.__version__)
+        else:
+            variants = [v for v in (args.variants or "eager").split(",") if v in ("eager", "amp")]
         for variant in variants:
             runs = []
             if args.mode in ("all", "latency"):
@@ -253,7 +264,9 @@ def main():
                     print("%s %s: failed: %s" % (device, variant, e), file=sys.stderr)
                     continue
                 r = {"framework": "pytorch", "device": "cpu" if device.type == "cpu" else "cuda:0",
-                     "variant": variant, "threads": torch.get_num_threads(), **r}
+                     "variant": variant, "precision": "bf16" if variant == "amp" else "fp32",
+                     "channels_last": variant == "amp" and CHANNELS_LAST_AMP,
+                     "threads": torch.get_num_threads(), **r}
                 print(json.dumps(r)) if args.json else print_human(r)
                 sys.stdout.flush()
 

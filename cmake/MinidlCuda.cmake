@@ -1,11 +1,16 @@
 # Decides whether the CUDA backend (and cuDNN inside it) is built, from MINIDL_CUDA and
 # MINIDL_CUDNN (AUTO|ON|OFF). Sets MINIDL_WITH_CUDA / MINIDL_WITH_CUDNN (and their 0/1
 # spellings for config.h) and defines minidl_configure_cuda_target().
+# MINIDL_CUDA_EMU=ON builds the CUDA backend for the CPU emulator of tools/cuda_emu instead of
+# nvcc (no cuDNN): the test bench for machines without a GPU.
 include(CheckLanguage)
 
 set(MINIDL_WITH_CUDA OFF)
 set(MINIDL_WITH_CUDNN OFF)
-if(NOT MINIDL_CUDA STREQUAL "OFF")
+if(MINIDL_CUDA_EMU)
+  set(MINIDL_WITH_CUDA ON)
+  include(${CMAKE_SOURCE_DIR}/tools/cuda_emu/CudaEmu.cmake)
+elseif(NOT MINIDL_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
   endif()
@@ -17,7 +22,7 @@ if(NOT MINIDL_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-if(MINIDL_WITH_CUDA)
+if(MINIDL_WITH_CUDA AND NOT MINIDL_CUDA_EMU)
   # sm_90 (Hopper, the H200) first; sm_80 kept building.
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     set(CMAKE_CUDA_ARCHITECTURES 90 80)
@@ -77,6 +82,10 @@ endif()
 
 function(minidl_configure_cuda_target target)
   if(NOT MINIDL_WITH_CUDA)
+    return()
+  endif()
+  if(MINIDL_CUDA_EMU)
+    cuda_emu_configure_target(${target})
     return()
   endif()
   set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)

@@ -6,8 +6,8 @@
 #include <memory>
 #include <utility>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif
@@ -214,6 +214,7 @@ Allocator& allocator_for(Device device) {
         with_env_limit(new CachingAllocator("CPU", &cpu_raw_alloc, &cpu_raw_free), "MINIDL_CPU_MEMORY_LIMIT");
     return *cpu;
   }
+  check_device_available(device);  // "no GPU" in words, before the driver says it in codes
 #if MINIDL_WITH_CUDA
   MINIDL_CHECK(device.index >= 0 && device.index < kMaxDevices, "no CUDA device ", device.index);
   // Never destroyed either: the driver may be torn down before static destructors run.
@@ -225,8 +226,7 @@ Allocator& allocator_for(Device device) {
     a = with_env_limit(make_device_allocator("CUDA", device.index, kCudaMemory).release(), "MINIDL_CUDA_MEMORY_LIMIT");
   return *a;
 #else
-  MINIDL_FAIL("this build of minidl has no CUDA backend (configure with -DMINIDL_CUDA=ON); asked for ",
-              device.str());
+  MINIDL_FAIL("unreachable: check_device_available accepts no GPU in a CPU-only build");
 #endif
 }
 

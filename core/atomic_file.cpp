@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
 
 namespace minidl {

@@ -78,15 +78,47 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     Tensor g = root.grad();
     if (g.defined()) add_(g, gout);
     else root.set_grad(gout.clone());
+    if (root.has_post_accumulate_grad_hooks()) root.run_post_accumulate_grad_hooks();
     return;
   }
+
+  const std::vector<Node*> order = topological_order(root.grad_fn().get());
+  // Leaves with post-accumulate hooks: a leaf's gradient is final once the last node (in the
+  // order below) that has it as an input has run, so its hooks run right then, while the nodes
+  // nearer the graph's inputs are still to come (what lets DDP overlap its reduction).
+  std::vector<std::vector<Tensor>> final_after(order.size());
+  std::unordered_set<const TensorImpl*> written;  // leaves that received a gradient in this pass
+  bool any_hooks = false;
+  {
+    std::unordered_map<const TensorImpl*, std::size_t> last_use;
+    auto hooked = [](const Tensor& in) { return in.defined() && in.is_leaf() && in.has_post_accumulate_grad_hooks(); };
+    for (std::size_t k = 0; k < order.size(); ++k)
+      for (const Tensor& in : order[k]->inputs)
+        if (hooked(in)) last_use[in.impl()] = k;
+    // In graph order, so that hooks run in the same order in every process.
+    for (std::size_t k = 0; k < order.size(); ++k)
+      for (const Tensor& in : order[k]->inputs)
+        if (hooked(in) && last_use[in.impl()] == k) {
+          final_after[k].push_back(in);
+          last_use[in.impl()] = order.size();  // once, even if the node takes it twice
+        }
+    any_hooks = !last_use.empty();
+  }
+  auto run_hooks_after = [&](std::size_t k) {
+    for (const Tensor& leaf : final_after[k])
+      if (written.count(leaf.impl())) leaf.run_post_accumulate_grad_hooks();
+  };
 
   // Gradient waiting for each node (its output's gradient), filled by its consumers.
   std::unordered_map<Node*, Tensor> pending;
   pending[root.grad_fn().get()] = gout;
-  for (Node* node : topological_order(root.grad_fn().get())) {
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    Node* node = order[k];
     auto it = pending.find(node);
-    if (it == pending.end()) continue;  // no gradient reached it (e.g. only through non-diff paths)
+    if (it == pending.end()) {  // no gradient reached it (e.g. only through non-diff paths)
+      run_hooks_after(k);
+      continue;
+    }
     Tensor g = std::move(it->second);
     pending.erase(it);
 
@@ -119,9 +151,14 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
       for (auto [r, first] : repeats) repeated = repeated || r == i;
       if (repeated) continue;
       const Tensor& in = node->inputs[i];
-      if (in.is_leaf()) in.set_grad(gin[i].grad);
-      else pending[in.grad_fn().get()] = gin[i].grad;
+      if (in.is_leaf()) {
+        in.set_grad(gin[i].grad);
+        if (any_hooks) written.insert(in.impl());
+      } else {
+        pending[in.grad_fn().get()] = gin[i].grad;
+      }
     }
+    run_hooks_after(k);
   }
 }
 

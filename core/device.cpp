@@ -1,7 +1,10 @@
 #include "minidl/core/device.h"
 
+#include <cstdlib>
+#include <string>
+
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif
@@ -31,6 +34,26 @@ int cuda_device_count() {
 }
 
 bool cuda_available() { return cuda_device_count() > 0; }
+
+void check_device_available(Device device) {
+  if (device.is_cpu()) return;
+#if MINIDL_WITH_CUDA
+  const int n = cuda_device_count();
+  if (n == 0) {
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    const std::string reason = kernels::cuda::device_count_error();
+    MINIDL_FAIL("asked for ", device.str(), " but this process sees no GPU",
+                reason.empty() ? "" : " (the CUDA runtime says: " + reason + ")",
+                visible ? detail::str("; CUDA_VISIBLE_DEVICES is '", visible, "'") : std::string(),
+                ". Run on the CPU (Device::cpu(), --device cpu), or check the NVIDIA driver (nvidia-smi)");
+  }
+  MINIDL_CHECK(device.index >= 0 && device.index < n, "asked for ", device.str(), " but this process sees ", n,
+               " GPU", n == 1 ? "" : "s", " (cuda:0", n > 1 ? detail::str(" to cuda:", n - 1) : std::string(), ")");
+#else
+  MINIDL_FAIL("asked for ", device.str(), " but this build of minidl has no CUDA backend (configure with "
+              "-DMINIDL_CUDA=ON on a machine with the CUDA toolkit)");
+#endif
+}
 
 
 }  // namespace minidl

@@ -32,6 +32,10 @@ struct Device {
 bool cuda_built();
 bool cuda_available();
 int cuda_device_count();
+// Throws minidl::Error, in words, unless `device` is the CPU or a GPU this process can use:
+// no CUDA backend in this build, no GPU visible (with the driver's reason and
+// CUDA_VISIBLE_DEVICES), or an index past the last GPU. Every CUDA allocation checks first.
+void check_device_available(Device device);
 
 // How many times tensor values were read into host memory (Tensor::item(), to_vector(), a copy
 // of a GPU tensor to the CPU). On a GPU each read waits for the device; they are counted for CPU

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::fault {
 

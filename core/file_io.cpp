@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "minidl/base/error.h"
 #include "minidl/core/atomic_file.h"
-#include "minidl/core/error.h"
 
 namespace minidl {
 

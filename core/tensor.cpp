@@ -308,4 +308,33 @@ void Tensor::set_grad_fn(std::shared_ptr<Node> fn) const {
 
 void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
 
+int Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> fn) const {
+  check_defined("register_post_accumulate_grad_hook()");
+  MINIDL_CHECK(is_leaf() && requires_grad(), "register_post_accumulate_grad_hook: ", str(),
+               " is not a leaf that requires grad (only leaves accumulate a gradient)");
+  const int id = impl_->next_hook_id++;
+  impl_->post_accumulate_grad_hooks.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void Tensor::remove_post_accumulate_grad_hook(int id) const {
+  check_defined("remove_post_accumulate_grad_hook()");
+  auto& hooks = impl_->post_accumulate_grad_hooks;
+  for (auto it = hooks.begin(); it != hooks.end(); ++it)
+    if (it->first == id) {
+      hooks.erase(it);
+      return;
+    }
+}
+
+bool Tensor::has_post_accumulate_grad_hooks() const {
+  return impl_ && !impl_->post_accumulate_grad_hooks.empty();
+}
+
+void Tensor::run_post_accumulate_grad_hooks() const {
+  // A copy: a hook may remove itself.
+  const auto hooks = impl_->post_accumulate_grad_hooks;
+  for (const auto& [id, fn] : hooks) fn(*this);
+}
+
 }  // namespace minidl

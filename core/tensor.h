@@ -5,14 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "minidl/base/dtype.h"
+#include "minidl/base/error.h"
+#include "minidl/base/shape.h"
 #include "minidl/core/device.h"
-#include "minidl/core/dtype.h"
-#include "minidl/core/error.h"
-#include "minidl/core/shape.h"
 #include "minidl/core/storage.h"
 
 namespace minidl {
@@ -101,6 +102,14 @@ class Tensor {
   const std::shared_ptr<Node>& grad_fn() const;
   // Backpropagates from this tensor. grad_output defaults to ones for a one-element tensor.
   void backward(const Tensor& grad_output = Tensor()) const;
+  // For a leaf: fn(*this) is called during each backward pass once this tensor's gradient of
+  // that pass is final (every contribution accumulated into grad()), while the rest of the graph
+  // may still be running; PyTorch's register_post_accumulate_grad_hook. Data-parallel training
+  // starts reducing gradients from here. Returns an id for remove_post_accumulate_grad_hook.
+  int register_post_accumulate_grad_hook(std::function<void(const Tensor&)> fn) const;
+  void remove_post_accumulate_grad_hook(int id) const;
+  bool has_post_accumulate_grad_hooks() const;
+  void run_post_accumulate_grad_hooks() const;  // called by the autograd engine
 
   // Identity of the underlying handle (two Tensors that are the same tensor).
   const TensorImpl* impl() const { return impl_.get(); }
@@ -124,6 +133,8 @@ struct TensorImpl {
   bool requires_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  std::vector<std::pair<int, std::function<void(const Tensor&)>>> post_accumulate_grad_hooks;
+  int next_hook_id = 0;
 };
 
 template <typename T>

@@ -6,8 +6,9 @@
 #include <sstream>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/random.h"
+#include "minidl/kernels/augment.h"
 
 namespace minidl::data {
 
@@ -59,7 +60,7 @@ AugmentParams sample_augment(const AugmentOptions& o, std::uint64_t seed, std::i
   return p;
 }
 
-kernels::AffineMatrix affine_matrix(const AugmentParams& p, std::int64_t h, std::int64_t w) {
+AffineMatrix affine_matrix(const AugmentParams& p, std::int64_t h, std::int64_t w) {
   MINIDL_CHECK(p.scale > 0.0 && std::isfinite(p.scale), "augmentation: scale ", p.scale, " must be positive");
   const double cx = 0.5 * static_cast<double>(w - 1), cy = 0.5 * static_cast<double>(h - 1);
   const double theta = p.rotation_deg * kPi / 180.0;
@@ -74,7 +75,7 @@ kernels::AffineMatrix affine_matrix(const AugmentParams& p, std::int64_t h, std:
   const double a10 = s * inv_scale, a11 = c * inv_scale;
   // p_src = c + A (p_out - c - t) = A p_out + (c - A (c + t)).
   const double ox = cx + p.tx, oy = cy + p.ty;
-  kernels::AffineMatrix m;
+  AffineMatrix m;
   m.m[0] = static_cast<float>(a00);
   m.m[1] = static_cast<float>(a01);
   m.m[2] = static_cast<float>(cx - (a00 * ox + a01 * oy));
@@ -87,7 +88,7 @@ kernels::AffineMatrix affine_matrix(const AugmentParams& p, std::int64_t h, std:
 void augment_image(const GrayImage& image, const AugmentParams& params, float fill, float* out) {
   MINIDL_CHECK(static_cast<std::int64_t>(image.pixels.size()) == image.h * image.w && image.h > 0,
                "augment_image: image ", image.h, "x", image.w, " holds ", image.pixels.size(), " pixels");
-  const kernels::AffineMatrix m = affine_matrix(params, image.h, image.w);
+  const AffineMatrix m = affine_matrix(params, image.h, image.w);
   kernels::cpu::affine_warp(kernels::cpu::Stream{}, 1, image.h, image.w, image.pixels.data(), &m, fill, out);
 }
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "minidl/base/affine.h"
 #include "minidl/data/image.h"
-#include "minidl/kernels/augment.h"
 
 namespace minidl::data {
 
@@ -49,7 +49,7 @@ AugmentParams sample_augment(const AugmentOptions& options, std::uint64_t seed, 
 // with F the mirror x -> -x when flipping; the warp needs its inverse,
 //   p_src = c + F * R(-theta) * (p_out - c - t) / s.
 // Identity parameters give exactly [1 0 0; 0 1 0]; flip-only exactly [-1 0 w-1; 0 1 0].
-kernels::AffineMatrix affine_matrix(const AugmentParams& params, std::int64_t h, std::int64_t w);
+AffineMatrix affine_matrix(const AugmentParams& params, std::int64_t h, std::int64_t w);
 
 // Warps a uint8 image into `out` (h*w floats on the 0..255 scale), with options.fill outside.
 void augment_image(const GrayImage& image, const AugmentParams& params, float fill, float* out);

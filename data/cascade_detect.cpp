@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/cascade.h"
 #include "minidl/data/resize_bilinear.h"
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::data {
 

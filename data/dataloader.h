@@ -4,7 +4,7 @@
 //   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
 //     loader.start_epoch(epoch);
 //     Batch batch;
-//     while (loader.next(batch)) { ... batch.images [B,1,H,W] float32, batch.labels [B] int64 ... }
+//     while (loader.next(batch)) { ... batch.images [B,C,H,W] float32, batch.labels [B] int64 ... }
 //   }
 //
 // Each epoch visits the data in the order of its sampler (a seeded shuffle, the class-balanced
@@ -27,7 +27,6 @@
 #include "minidl/data/augment.h"
 #include "minidl/data/dataset.h"
 #include "minidl/data/sampler.h"
-#include "minidl/kernels/augment.h"
 
 namespace minidl::data {
 
@@ -44,20 +43,25 @@ struct DataLoaderOptions {
   // With augment: leave the images unwarped and return each image's warp matrix in
   // Batch::warps, for a batched warp on the GPU (kernels::cuda::affine_warp).
   bool defer_augment = false;
-  // images = (pixel / 255 - mean) / std
+  // images = (pixel / 255 - mean) / std, every channel alike (tensor inputs are left as they are)
   float mean = 0.f;
   float std = 1.f;
+  // Data-parallel training: this rank's shard of each epoch (DistributedSampler, equal shards).
+  std::int64_t num_replicas = 1;
+  std::int64_t rank = 0;
 
   void validate() const;  // throws minidl::Error for a bad combination
 };
 
 struct Batch {
-  Tensor images;  // [B, 1, H, W] float32, on the CPU
-  Tensor labels;  // [B] int64
+  // [B, C, H, W] float32 images, on the CPU; or a TensorDataset's inputs [B, ...] (its dtype).
+  Tensor images;
+  Tensor labels;   // [B] int64 class labels; undefined where the data set has float targets
+  Tensor targets;  // [B, ...] float targets of a TensorDataset; undefined where there are labels
   std::vector<std::int64_t> indices;  // which samples of the data set, in batch order
   // Only with defer_augment: the warp of each image (output -> source), and the fill value
   // on the normalised scale.
-  std::vector<kernels::AffineMatrix> warps;
+  std::vector<AffineMatrix> warps;
   float warp_fill = 0.f;
 
   std::int64_t size() const { return static_cast<std::int64_t>(indices.size()); }

@@ -1,6 +1,6 @@
 #include "minidl/data/dataset.h"
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::data {
 

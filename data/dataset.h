@@ -1,4 +1,6 @@
-// Dataset: what every source of labelled images looks like to the loader and the apps.
+// Dataset: what every source of samples looks like to the loader and the apps. Most are
+// labelled images (8-bit, channels x height x width); a TensorDataset holds float inputs of any
+// shape and int64 labels or float targets. The DataLoader batches both.
 #pragma once
 
 #include <cstdint>
@@ -6,13 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "minidl/core/tensor.h"
 #include "minidl/data/image.h"
 
 namespace minidl::data {
 
 struct Sample {
-  GrayImage image;
-  std::int64_t label = 0;
+  Sample() = default;
+  Sample(Image img, std::int64_t lab) : image(std::move(img)), label(lab) {}  // an image and its class
+
+  Image image;             // an image data set's sample: channels() x height() x width()
+  std::int64_t label = 0;  // its class
+  Tensor input;            // or (TensorDataset) a float input of any shape, instead of an image
+  Tensor target;           // or (TensorDataset) a float target, instead of a class label
 };
 
 class Dataset {
@@ -29,6 +37,9 @@ class Dataset {
   // Input size of every image.
   virtual std::int64_t height() const = 0;
   virtual std::int64_t width() const = 0;
+  virtual std::int64_t channels() const { return 1; }
+  // The shape of one input: [channels, height, width] for images.
+  virtual Shape sample_shape() const { return {channels(), height(), width()}; }
   // One line for logs: "FER2013 CSV fer2013.csv (Training, 28709 images)".
   virtual std::string description() const = 0;
 

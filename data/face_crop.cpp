@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::data {
 

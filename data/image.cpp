@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::data {
 
@@ -19,6 +19,21 @@ GrayImage to_gray(const std::uint8_t* data, std::int64_t h, std::int64_t w, int 
       const std::uint8_t* p = data + i * channels;
       out.pixels[i] = rgb_to_gray(p[0], p[1], p[2]);
     }
+  }
+  return out;
+}
+
+Image to_rgb_planes(const std::uint8_t* data, std::int64_t h, std::int64_t w, int channels) {
+  MINIDL_CHECK(h > 0 && w > 0, "to_rgb_planes: empty image ", h, "x", w);
+  MINIDL_CHECK(channels >= 1 && channels <= 4, "to_rgb_planes: ", channels, " channels (expected 1 to 4)");
+  Image out = Image::planes(3, h, w);
+  const std::size_t n = static_cast<std::size_t>(h * w);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* p = data + i * channels;
+    const bool gray = channels <= 2;
+    out.pixels[i] = p[0];
+    out.pixels[n + i] = gray ? p[0] : p[1];
+    out.pixels[2 * n + i] = gray ? p[0] : p[2];
   }
   return out;
 }
@@ -77,11 +92,22 @@ AxisWeights axis_weights(std::int64_t in, std::int64_t out) {
 
 }  // namespace
 
-GrayImage resize(const GrayImage& src, std::int64_t h, std::int64_t w) {
+Image resize(const Image& src, std::int64_t h, std::int64_t w) {
   MINIDL_CHECK(h > 0 && w > 0, "resize: target size ", h, "x", w, " must be positive");
-  MINIDL_CHECK(src.h > 0 && src.w > 0 && static_cast<std::int64_t>(src.pixels.size()) == src.h * src.w,
-               "resize: source image ", src.h, "x", src.w, " holds ", src.pixels.size(), " pixels");
+  MINIDL_CHECK(src.h > 0 && src.w > 0 && src.consistent(), "resize: source image ", src.c, "x", src.h, "x", src.w,
+               " holds ", src.pixels.size(), " pixels");
   if (src.h == h && src.w == w) return src;
+  if (src.c > 1) {
+    Image out = Image::planes(src.c, h, w);
+    const std::size_t in_plane = static_cast<std::size_t>(src.h * src.w), out_plane = static_cast<std::size_t>(h * w);
+    for (std::int64_t ch = 0; ch < src.c; ++ch) {
+      Image plane(src.h, src.w);
+      std::copy_n(src.pixels.begin() + static_cast<std::ptrdiff_t>(ch * in_plane), in_plane, plane.pixels.begin());
+      const Image r = resize(plane, h, w);
+      std::copy(r.pixels.begin(), r.pixels.end(), out.pixels.begin() + static_cast<std::ptrdiff_t>(ch * out_plane));
+    }
+    return out;
+  }
   const AxisWeights ax = axis_weights(src.w, w), ay = axis_weights(src.h, h);
   // Rows first (src.h x w), then columns, in float; rounding happens once at the end.
   std::vector<float> tmp(static_cast<std::size_t>(src.h * w));

@@ -72,6 +72,8 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
     : root_(root), options_(options) {
   if (options.height <= 0 || options.width <= 0)
     throw_data_error(root, ": bad image size ", options.height, "x", options.width);
+  MINIDL_CHECK(options.channels == 1 || options.channels == 3, "ImageFolder ", root, ": channels ", options.channels,
+               " (expected 1 for gray or 3 for RGB)");
   std::error_code ec;
   if (!fs::exists(root, ec)) throw_data_error(root, ": no such folder");
   if (!fs::is_directory(root, ec)) throw_data_error(root, ": not a folder (expected one sub-folder per class)");
@@ -112,9 +114,9 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
                        "' holds no images (.png, .jpg, .jpeg, .bmp, .gif, .tga, .pgm, .ppm)");
     std::int64_t kept = 0;
     for (const fs::path& f : files) {
-      GrayImage img;
+      Image img;
       try {
-        img = load_image_gray(f.string());
+        img = load_image(f.string(), options.channels);
       } catch (const DataError& e) {
         if (!options.skip_bad_files) throw;
         ++skipped_;
@@ -136,7 +138,7 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
 Sample ImageFolder::get(std::int64_t i) const {
   check_index(i);
   Sample s;
-  s.image = GrayImage(options_.height, options_.width);
+  s.image = Image::planes(options_.channels, options_.height, options_.width);
   const std::size_t npix = s.image.pixels.size();
   std::copy_n(pixels_.begin() + static_cast<std::ptrdiff_t>(i * npix), npix, s.image.pixels.begin());
   s.label = labels_[i];
@@ -156,7 +158,8 @@ const std::string& ImageFolder::file(std::int64_t i) const {
 std::string ImageFolder::description() const {
   std::ostringstream os;
   os << "image folder " << root_ << " (" << size() << " images in " << class_names_.size() << " classes"
-     << (fer_classes_ ? ", FER names" : "") << ", resized to " << options_.height << "x" << options_.width;
+     << (fer_classes_ ? ", FER names" : "") << ", " << (options_.channels == 3 ? "RGB, " : "") << "resized to "
+     << options_.height << "x" << options_.width;
   if (skipped_) os << ", " << skipped_ << " bad files skipped";
   os << ")";
   return os.str();

@@ -5,7 +5,7 @@
 // (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral), so labels mean the same as in FER2013
 // even where a folder is missing. Files are found recursively; files that are not images by
 // their extension are ignored. Every image is decoded (stb_image), converted to gray (ITU-R
-// 601 luma) and resized once, when the data set is opened: a corrupt file fails there, not an
+// 601 luma; or kept as R, G, B planes with channels = 3) and resized once, when the data set is opened: a corrupt file fails there, not an
 // hour into training, and the loader never decodes.
 #pragma once
 
@@ -21,6 +21,7 @@ struct ImageFolderOptions {
   std::int64_t height = 64;
   std::int64_t width = 64;
   bool skip_bad_files = false;  // false: an unreadable or corrupt image throws; true: skip and count
+  int channels = 1;             // 1: gray (ITU-R 601 luma); 3: R, G, B planes
 };
 
 class ImageFolder : public Dataset {
@@ -35,6 +36,7 @@ class ImageFolder : public Dataset {
   const std::vector<std::string>& class_names() const override { return class_names_; }
   std::int64_t height() const override { return options_.height; }
   std::int64_t width() const override { return options_.width; }
+  std::int64_t channels() const override { return options_.channels; }
   std::string description() const override;
 
   const std::string& root() const { return root_; }
@@ -55,7 +57,7 @@ class ImageFolder : public Dataset {
   std::vector<std::string> class_names_;
   std::vector<std::string> files_;
   std::vector<std::int64_t> labels_;
-  std::vector<std::uint8_t> pixels_;  // size() images of height x width
+  std::vector<std::uint8_t> pixels_;  // size() images of channels x height x width
   std::int64_t skipped_ = 0;
   std::vector<std::string> skipped_messages_;
 };

@@ -157,6 +157,12 @@ constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;  // 64 Mpx, 8192
 }  // namespace
 
 GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const std::string& name) {
+  return decode_image(bytes, size, name, 1);
+}
+
+Image decode_image(const std::uint8_t* bytes, std::size_t size, const std::string& name, int out_channels) {
+  MINIDL_CHECK(out_channels == 1 || out_channels == 3, name, ": images decode to 1 (gray) or 3 (RGB) channels, not ",
+               out_channels);
   if (size == 0) throw_data_error(name, ": empty file (0 bytes), not an image");
   if (size > static_cast<std::size_t>(INT32_MAX)) throw_data_error(name, ": ", size, " bytes is too large an image file");
   check_not_truncated(bytes, size, name);
@@ -183,12 +189,15 @@ GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const s
                      "); expected a PNG, JPEG, BMP, GIF, TGA or PGM/PPM file");
   }
   if (p.w <= 0 || p.h <= 0) throw_data_error(name, ": decoded to an empty image ", p.h, "x", p.w);
-  return to_gray(p.data.get(), p.h, p.w, p.channels);
+  return out_channels == 1 ? to_gray(p.data.get(), p.h, p.w, p.channels)
+                           : to_rgb_planes(p.data.get(), p.h, p.w, p.channels);
 }
 
-GrayImage load_image_gray(const std::string& path) {
+GrayImage load_image_gray(const std::string& path) { return load_image(path, 1); }
+
+Image load_image(const std::string& path, int channels) {
   const std::string bytes = read_regular_file(path);
-  return decode_image_gray(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), path);
+  return decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), path, channels);
 }
 
 void save_image(const std::string& path, const GrayImage& image) {

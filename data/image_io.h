@@ -18,6 +18,10 @@ GrayImage load_image_gray(const std::string& path);
 // The same from bytes in memory; `name` is what an error message calls them.
 GrayImage decode_image_gray(const std::uint8_t* bytes, std::size_t size, const std::string& name);
 
+// Decodes to `channels` planes: 1 is load_image_gray, 3 is R, G, B (a gray file replicated).
+Image load_image(const std::string& path, int channels);
+Image decode_image(const std::uint8_t* bytes, std::size_t size, const std::string& name, int channels);
+
 // Writes by extension: .png, .bmp, .jpg/.jpeg (quality 95), atomically and checked (see
 // core/file_io.h). Throws DataError for a bad image or type, minidl::Error naming the file when
 // it cannot be written (a full disk, a FIFO or device in its place).

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::data {
 

@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/random.h"
 
 namespace minidl::data {
@@ -80,6 +80,31 @@ std::vector<std::int64_t> ClassBalancedSampler::epoch_order(std::int64_t epoch) 
   }
   shuffle(order, rng);
   return order;
+}
+
+DistributedSampler::DistributedSampler(std::unique_ptr<Sampler> base, std::int64_t replicas, std::int64_t rank,
+                                       bool equal_shards)
+    : base_(std::move(base)), replicas_(replicas), rank_(rank), equal_(equal_shards) {
+  MINIDL_CHECK(base_ != nullptr, "DistributedSampler: no base sampler");
+  MINIDL_CHECK(replicas_ >= 1 && rank_ >= 0 && rank_ < replicas_, "DistributedSampler: rank ", rank_,
+               " is not in [0, ", replicas_, ")");
+  MINIDL_CHECK(!equal_ || base_->epoch_size() >= replicas_, "DistributedSampler: ", base_->epoch_size(),
+               " samples cannot give each of ", replicas_, " ranks one");
+}
+
+std::int64_t DistributedSampler::epoch_size() const {
+  const std::int64_t n = base_->epoch_size();
+  return equal_ ? n / replicas_ : (n - rank_ + replicas_ - 1) / replicas_;
+}
+
+std::vector<std::int64_t> DistributedSampler::epoch_order(std::int64_t epoch) const {
+  const std::vector<std::int64_t> all = base_->epoch_order(epoch);
+  const std::int64_t n = static_cast<std::int64_t>(all.size());
+  const std::int64_t end = equal_ ? n / replicas_ * replicas_ : n;
+  std::vector<std::int64_t> mine;
+  mine.reserve(static_cast<std::size_t>(epoch_size()));
+  for (std::int64_t i = rank_; i < end; i += replicas_) mine.push_back(all[static_cast<std::size_t>(i)]);
+  return mine;
 }
 
 }  // namespace minidl::data

@@ -58,4 +58,27 @@ class ClassBalancedSampler : public Sampler {
   std::int64_t epoch_size_;
 };
 
+// One rank's share of another sampler's epoch, for data-parallel training (PyTorch's
+// DistributedSampler): every rank draws the same epoch order from `base` (same seed, same epoch)
+// and takes its positions rank, rank + replicas, rank + 2 * replicas, ... So shards are disjoint,
+// and batch k of every rank together hold positions [k*B*replicas, (k+1)*B*replicas) of the
+// order: exactly the global batch k of one process with a batch replicas times larger.
+//   equal_shards = true:  the order is cut to a multiple of `replicas` first (at most
+//                         replicas - 1 samples of each epoch's order left out, different ones each
+//                         epoch when shuffled), so every rank has the same number of samples and
+//                         of steps (training: every rank must call the same collectives).
+//   equal_shards = false: every sample once; shard sizes differ by at most one (validation).
+// Unlike PyTorch's default, no sample is repeated to even out the shards.
+class DistributedSampler : public Sampler {
+ public:
+  DistributedSampler(std::unique_ptr<Sampler> base, std::int64_t replicas, std::int64_t rank, bool equal_shards);
+  std::vector<std::int64_t> epoch_order(std::int64_t epoch) const override;
+  std::int64_t epoch_size() const override;
+
+ private:
+  std::unique_ptr<Sampler> base_;
+  std::int64_t replicas_, rank_;
+  bool equal_;
+};
+
 }  // namespace minidl::data

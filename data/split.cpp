@@ -5,7 +5,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/random.h"
 
 namespace minidl::data {

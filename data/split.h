@@ -22,6 +22,8 @@ class Subset : public Dataset {
   const std::vector<std::string>& class_names() const override { return base_->class_names(); }
   std::int64_t height() const override { return base_->height(); }
   std::int64_t width() const override { return base_->width(); }
+  std::int64_t channels() const override { return base_->channels(); }
+  Shape sample_shape() const override { return base_->sample_shape(); }
   std::string description() const override;
 
   const DatasetPtr& base() const { return base_; }

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/random.h"
 
 namespace minidl::data {

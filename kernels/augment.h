@@ -4,13 +4,10 @@
 // and samples outside the image read `fill`. An identity matrix returns the input exactly.
 #pragma once
 
+#include "minidl/base/affine.h"
 #include "minidl/kernels/common.h"
 
 namespace minidl::kernels {
-
-struct AffineMatrix {
-  float m[6];
-};
 
 // n images [n, h, w] in, n float images out; mats holds one matrix per image, in the memory of
 // the device the kernel runs on. The output keeps the input's scale.

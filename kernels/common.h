@@ -13,6 +13,8 @@
 //   explicitly instantiated in the .cpp / .cu for the types that backend has: float and double
 //   on the CPU, float on CUDA. Adding an element type to one kernel (bf16 on CUDA, say) is local:
 //   one instantiation line in that kernel's file and that type in its op's dispatch list.
+//   T is deduced from every pointer argument, so pass typed pointers: a bare nullptr deduces
+//   nothing (write static_cast<T*>(nullptr), core's ptr<T>(tensor), or name T: f<float>(...)).
 //
 // Conventions, the same in every header:
 // - Tensors are dense, contiguous, row-major (NCHW for images). Sizes are int64_t.

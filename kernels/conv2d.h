@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "minidl/kernels/common.h"
 
@@ -19,8 +20,39 @@ struct Conv2dGeometry {
   double forward_flops() const { return 2.0 * n * k * oh * ow * c * r * s; }
 };
 
+enum class ConvDirection { Forward, BackwardData, BackwardFilter };
+const char* conv_direction_name(ConvDirection d);  // "forward", "backward-data", "backward-filter"
+
+// One implementation of convolution on one device: a row of that device's backend table
+// (kernels/cpu/conv2d.cpp, kernels/cuda/conv2d.cu). One fallback contract for every row:
+// supports() says, before anything runs, whether the backend can run this direction and
+// geometry in this process (built in, its library loaded, the geometry accepted); a backend
+// that says yes runs the call, and when it says no the entry point runs the device's fallback
+// backend (the first row), which supports every call. Outputs follow kernels/common.h (bias may
+// be null; accumulate adds into the output instead of overwriting it).
+template <typename S, typename T>
+struct ConvBackend {
+  const char* name;
+  bool (*supports)(ConvDirection, const Conv2dGeometry&);
+  void (*forward)(S, const Conv2dGeometry&, const T* x, const T* weight, const T* bias, T* y);
+  void (*backward_data)(S, const Conv2dGeometry&, const T* dy, const T* weight, T* dx, bool accumulate);
+  void (*backward_filter)(S, const Conv2dGeometry&, const T* x, const T* dy, T* dweight, bool accumulate);
+};
+
+// supports() of a backend that runs every call (every device's fallback row, among others).
+inline bool conv_supports_every_call(ConvDirection, const Conv2dGeometry&) { return true; }
+
+// Both devices have the same switch: set_conv_backend(name) with "auto" (the device's selection
+// rule, per direction and geometry) or a backend's name; the environment variables
+// MINIDL_CPU_CONV and MINIDL_CUDA_CONV set the starting value. Naming a backend that cannot run
+// in this process (oneDNN not loadable, a build without cuDNN) is an error that says why.
+// conv_backend_for() is the backend the entry points run for a call.
+
 namespace cpu {
-// Fast path: oneDNN or im2col + OpenBLAS GEMM (see ConvImpl below), threaded.
+template <typename T>
+using ConvBackend = kernels::ConvBackend<Stream, T>;
+
+// Each runs the backend that conv_backend_for() names.
 template <typename T>
 void conv2d_forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
 template <typename T>
@@ -30,43 +62,30 @@ void conv2d_backward_weight(Stream, const Conv2dGeometry& g, const T* x, const T
 template <typename T>
 void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
 
-// Which implementation the float32 fast path uses (float64 always uses im2col + GEMM):
-//   Gemm: im2col + OpenBLAS GEMM, chunked over the batch.
-//   Dnnl: oneDNN's convolution, when this build found oneDNN's headers and libdnnl.so.2 loads
-//         at run time (dnnl_available()).
-//   Taps: for small output maps, one GEMM over the batch per output position and run of kernel
-//         taps that fall inside the image (no multiply-adds on padding).
-//   Auto: per direction and geometry, the one measured fastest on the FER model (see
-//         docs/benchmarks.md and bench_conv).
-// A runtime switch, as cuda::set_conv_algo, so tests and benchmarks can compare them. The
-// environment variable MINIDL_CPU_CONV=auto|gemm|dnnl|taps sets the starting value;
-// set_conv_impl(Dnnl) throws when oneDNN is not available.
-enum class ConvImpl { Auto, Gemm, Dnnl, Taps };
-void set_conv_impl(ConvImpl impl);
-ConvImpl conv_impl();
-bool dnnl_available();
-// Whether this build compiled the oneDNN path, and why dnnl_available() is false ("" when it is
-// true). Built in but not loadable is reported once on stderr at the first use, and fails a test.
-bool dnnl_built();
-std::string dnnl_unavailable_reason();
-
-// Reference: the definition as plain loops. Slow; for tests and CUDA parity only.
-namespace ref {
+// The backends, fallback first (T = float: im2col, taps, onednn, reference; T = double:
+// im2col, taps, reference):
+//   im2col     im2col + OpenBLAS GEMM, chunked over the batch: every geometry;
+//   taps       small output maps: one GEMM over the batch per output position and run of kernel
+//              taps inside the image (no multiply-adds on padding);
+//   onednn     oneDNN's convolutions, when the build found oneDNN's headers (config.h:
+//              MINIDL_WITH_ONEDNN) and libdnnl.so.2 loads at run time;
+//   reference  the definition as plain loops, summed in double: slow; what the others and the
+//              CUDA kernels are tested against. Never chosen by auto.
+// The setting applies to float32; float64 (the gradient checks) always runs im2col.
 template <typename T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
+const std::vector<ConvBackend<T>>& conv_backends();
 template <typename T>
-void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate);
+const ConvBackend<T>& find_conv_backend(const std::string& name);  // throws for an unknown name
 template <typename T>
-void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
-}  // namespace ref
+const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g);
+void set_conv_backend(const std::string& name);
+std::string conv_backend();  // the setting: "auto" or a backend's name
+bool conv_backend_available(const std::string& name);
 }  // namespace cpu
 
 namespace cuda {
-// Which implementation the CUDA conv entry points use (a runtime switch, so tests and
-// benchmarks can compare them). Default: cuDNN when built with it, else our implicit GEMM.
-enum class ConvAlgo { Cudnn, ImplicitGemm };
-void set_conv_algo(ConvAlgo a);
-ConvAlgo conv_algo();
+template <typename T>
+using ConvBackend = kernels::ConvBackend<Stream, T>;
 
 template <typename T>
 void conv2d_forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y);
@@ -76,6 +95,19 @@ template <typename T>
 void conv2d_backward_weight(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate);
 template <typename T>
 void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
+
+// The backends, fallback first (T = float):
+//   implicit_gemm  our tiled implicit GEMM: every geometry;
+//   cudnn          cuDNN, its algorithms found once per shape; in builds with cuDNN.
+template <typename T>
+const std::vector<ConvBackend<T>>& conv_backends();
+template <typename T>
+const ConvBackend<T>& find_conv_backend(const std::string& name);
+template <typename T>
+const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g);
+void set_conv_backend(const std::string& name);
+std::string conv_backend();
+bool conv_backend_available(const std::string& name);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

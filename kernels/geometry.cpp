@@ -15,6 +15,15 @@ std::int64_t output_size(std::int64_t size, std::int64_t kernel, std::int64_t st
 
 }  // namespace
 
+const char* conv_direction_name(ConvDirection d) {
+  switch (d) {
+    case ConvDirection::Forward: return "forward";
+    case ConvDirection::BackwardData: return "backward-data";
+    case ConvDirection::BackwardFilter: return "backward-filter";
+  }
+  return "?";
+}
+
 // Geometries that make no sense (a non-positive size, kernel or stride, a negative padding) are
 // reported the same way as an empty output: the caller gets false and says what it was given.
 bool Conv2dGeometry::finalize() {

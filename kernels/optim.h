@@ -3,20 +3,10 @@
 // parameter tensor at once: one launch on a GPU, a loop on the CPU.
 #pragma once
 
+#include "minidl/base/optim_options.h"
 #include "minidl/kernels/common.h"
 
 namespace minidl::kernels {
-
-struct SgdOptions {
-  double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
-  bool nesterov = false;
-};
-
-// step is the 1-based step count after this update (bias correction uses it).
-struct AdamWOptions {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
-  std::int64_t step = 1;
-};
 
 // One parameter tensor of a multi-tensor update.
 template <typename T>
@@ -32,11 +22,11 @@ namespace cpu {
 // g = grad + wd*p; if momentum: buf = first_step ? g : momentum*buf + (1-dampening)*g,
 // g = nesterov ? g + momentum*buf : buf; p -= lr*g.
 template <typename T>
-void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdOptions& o, bool first_step);
+void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step);
 // p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 // p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 template <typename T>
-void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWOptions& o);
+void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o);
 // *norm = sqrt(sum over every span of x^2), accumulated in double in a fixed order.
 template <typename T>
 void total_norm(Stream, const Span<const T>* xs, int count, double* norm);
@@ -48,9 +38,9 @@ void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, doub
 
 namespace cuda {
 template <typename T>
-void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdOptions& o, bool first_step);
+void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step);
 template <typename T>
-void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWOptions& o);
+void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o);
 template <typename T>
 void total_norm(Stream, const Span<const T>* xs, int count, double* norm);
 template <typename T>

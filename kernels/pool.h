@@ -1,5 +1,5 @@
-// Pooling over NCHW planes: max pooling with padding (padded cells never win) and adaptive
-// average pooling (PyTorch's start = floor(i*h/oh), end = ceil((i+1)*h/oh) windows).
+// Pooling over NCHW planes: max pooling with padding (padded cells never win), average pooling,
+// and adaptive average pooling (PyTorch's start = floor(i*h/oh), end = ceil((i+1)*h/oh) windows).
 #pragma once
 
 #include "minidl/kernels/common.h"
@@ -21,14 +21,22 @@ namespace cpu {
 template <typename T>
 void max_pool2d_forward(Stream, const Pool2dGeometry& g, const T* x, T* y, std::int64_t* argmax);
 template <typename T>
-void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate);
+void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx,
+                         bool accumulate);
 
 template <typename T>
-void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                 std::int64_t ow, const T* x, T* y);
+void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                 std::int64_t oh, std::int64_t ow, const T* x, T* y);
 template <typename T>
-void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                  std::int64_t ow, const T* dy, T* dx, bool accumulate);
+void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                  std::int64_t oh, std::int64_t ow, const T* dy, T* dx, bool accumulate);
+// torch's avg_pool2d (floor mode): windows may cover the padding; the divisor counts the padded
+// cells they cover when count_include_pad, else only real ones (avg_pool_math.h).
+template <typename T>
+void avg_pool2d_forward(Stream, const Pool2dGeometry& g, bool count_include_pad, const T* x, T* y);
+// dx (+)= the sum over the windows covering each input of dy / divisor.
+template <typename T>
+void avg_pool2d_backward(Stream, const Pool2dGeometry& g, bool count_include_pad, const T* dy, T* dx, bool accumulate);
 }  // namespace cpu
 
 namespace cuda {
@@ -38,11 +46,15 @@ template <typename T>
 void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx,
                          bool accumulate);
 template <typename T>
-void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                 std::int64_t ow, const T* x, T* y);
+void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                 std::int64_t oh, std::int64_t ow, const T* x, T* y);
 template <typename T>
-void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                  std::int64_t ow, const T* dy, T* dx, bool accumulate);
+void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                  std::int64_t oh, std::int64_t ow, const T* dy, T* dx, bool accumulate);
+template <typename T>
+void avg_pool2d_forward(Stream, const Pool2dGeometry& g, bool count_include_pad, const T* x, T* y);
+template <typename T>
+void avg_pool2d_backward(Stream, const Pool2dGeometry& g, bool count_include_pad, const T* dy, T* dx, bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

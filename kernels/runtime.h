@@ -11,6 +11,9 @@ namespace minidl::kernels::cuda {
 
 // Number of usable GPUs; 0 (never an exception) when there is no driver or no device.
 int device_count();
+// Why device_count() is 0, in the runtime's words ("no CUDA-capable device is detected",
+// "CUDA driver version is insufficient for CUDA runtime version"); empty when it is not.
+const char* device_count_error();
 void set_device(int device);
 int current_device();
 // The stream minidl runs its work on for this device (created once, non-blocking).

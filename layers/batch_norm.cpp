@@ -1,5 +1,6 @@
 #include "minidl/layers/batch_norm.h"
 
+#include "minidl/core/distributed.h"
 #include "minidl/core/ops.h"
 
 namespace minidl {
@@ -14,10 +15,22 @@ BatchNorm2d::BatchNorm2d(std::int64_t c, double eps_, double momentum_, DType dt
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  Tensor y = batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+  const bool sync = is_training() && sync_group && sync_group->size() > 1;
+  Tensor y = sync ? sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_group, momentum, eps)
+                  : batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
   // The counter stays on the host (Module::to moves floating tensors only): no device sync.
   if (is_training()) ++*num_batches_tracked.data<std::int64_t>();
   return y;
+}
+
+int convert_sync_batch_norm(Module& root, dist::ProcessGroup* group) {
+  int converted = 0;
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&root)) {
+    bn->sync_group = group;
+    ++converted;
+  }
+  for (auto& [name, child] : root.named_children()) converted += convert_sync_batch_norm(*child, group);
+  return converted;
 }
 
 }  // namespace minidl

@@ -1,95 +1,173 @@
 #include "minidl/layers/optim.h"
 
 #include <cmath>
+#include <set>
 
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
 
 namespace minidl {
 
-Optimizer::Optimizer(NamedTensors params, double lr) : params_(std::move(params)), lr_(lr), state_(params_.size()) {
-  for (auto& [name, p] : params_)
-    MINIDL_CHECK(p.requires_grad(), "optimizer: parameter '", name, "' does not require grad");
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name) {
+  MINIDL_CHECK(!groups.empty(), name, ": no parameter groups");
+  std::set<std::string> names;
+  std::set<const TensorImpl*> seen;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    ParamGroup& pg = groups[g];
+    const double glr = pg.lr.value_or(lr), gwd = pg.weight_decay.value_or(weight_decay);
+    MINIDL_CHECK(glr >= 0 && gwd >= 0, name, ": parameter group ", g, " has lr ", glr, " and weight_decay ", gwd,
+                 " (both must be non-negative)");
+    for (const auto& [pname, p] : pg.params) {
+      MINIDL_CHECK(p.defined() && is_floating(p.dtype()), name, ": parameter '", pname, "' is not a floating tensor");
+      MINIDL_CHECK(p.is_leaf(), name, ": parameter '", pname, "' is not a leaf tensor (an op's output cannot be optimised)");
+      MINIDL_CHECK(names.insert(pname).second, name, ": parameter name '", pname, "' appears twice");
+      MINIDL_CHECK(seen.insert(p.impl()).second, name, ": parameter '", pname, "' is in more than one group");
+    }
+    groups_.push_back({std::move(pg.params), glr, gwd});
+    state_.emplace_back(groups_.back().params.size());
+  }
+}
+
+const NamedTensors& Optimizer::params(std::size_t group) const {
+  MINIDL_CHECK(group < groups_.size(), "optimizer: parameter group ", group, " of ", groups_.size());
+  return groups_[group].params;
+}
+
+double Optimizer::lr(std::size_t group) const {
+  MINIDL_CHECK(group < groups_.size(), "optimizer: parameter group ", group, " of ", groups_.size());
+  return groups_[group].lr;
+}
+
+double Optimizer::weight_decay(std::size_t group) const {
+  MINIDL_CHECK(group < groups_.size(), "optimizer: parameter group ", group, " of ", groups_.size());
+  return groups_[group].weight_decay;
+}
+
+void Optimizer::set_lr(double lr) {
+  MINIDL_CHECK(lr >= 0, "optimizer: learning rate ", lr, " is negative");
+  for (auto& g : groups_) g.lr = lr;
+}
+
+void Optimizer::set_lr(std::size_t group, double lr) {
+  MINIDL_CHECK(group < groups_.size(), "optimizer: parameter group ", group, " of ", groups_.size());
+  MINIDL_CHECK(lr >= 0, "optimizer: learning rate ", lr, " is negative");
+  groups_[group].lr = lr;
 }
 
 void Optimizer::zero_grad() {
-  for (auto& [name, p] : params_) p.set_grad(Tensor());
+  for (auto& g : groups_)
+    for (auto& [name, p] : g.params) p.set_grad(Tensor());
 }
 
-Tensor& Optimizer::state(std::size_t i, const char* name) {
-  Tensor& t = state_[i][name];
-  const Tensor& p = params_[i].second;
-  if (!t.defined() || t.device() != p.device()) t = Tensor::zeros(p.shape(), p.dtype(), p.device());
+Tensor& Optimizer::state(std::size_t g, std::size_t j, const char* name, bool* created) {
+  Tensor& t = state_[g][j][name];
+  const Tensor& p = groups_[g].params[j].second;
+  const bool make = !t.defined() || t.device() != p.device();
+  if (make) t = Tensor::zeros(p.shape(), p.dtype(), p.device());
+  if (created) *created = make;
   return t;
 }
 
 NamedTensors Optimizer::state_dict() const {
   NamedTensors out;
-  for (std::size_t i = 0; i < params_.size(); ++i)
-    for (const auto& [k, t] : state_[i]) out.emplace_back(params_[i].first + "." + k, t);
+  for (std::size_t g = 0; g < groups_.size(); ++g)
+    for (std::size_t j = 0; j < groups_[g].params.size(); ++j)
+      for (const auto& [k, t] : state_[g][j]) out.emplace_back(groups_[g].params[j].first + "." + k, t);
   Tensor step = Tensor::zeros({}, DType::Int64);
   *step.data<std::int64_t>() = steps_;
   out.emplace_back("step", step);
   return out;
 }
 
+void Optimizer::load_state_dict(const NamedTensors& saved) {
+  std::map<std::string, Tensor> m;
+  for (const auto& [k, t] : saved)
+    MINIDL_CHECK(m.emplace(k, t).second, "optimizer load_state_dict: key '", k, "' appears twice");
+  load_state_dict(m);
+}
+
 void Optimizer::load_state_dict(const std::map<std::string, Tensor>& saved) {
   auto it = saved.find("step");
   MINIDL_CHECK(it != saved.end(), "optimizer load_state_dict: no 'step' entry");
   steps_ = static_cast<std::int64_t>(it->second.item());
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    state_[i].clear();
-    const std::string prefix = params_[i].first + ".";
-    for (const auto& [k, t] : saved) {
-      if (k.compare(0, prefix.size(), prefix) != 0 || k.find('.', prefix.size()) != std::string::npos) continue;
-      const Tensor& p = params_[i].second;
-      MINIDL_CHECK(t.shape() == p.shape(), "optimizer load_state_dict: '", k, "' has shape ", shape_str(t.shape()),
-                   ", parameter has ", shape_str(p.shape()));
-      Tensor& dst = state(i, k.substr(prefix.size()).c_str());
-      dst.copy_(t.dtype() == p.dtype() ? t : t.to(p.dtype()));
+  for (std::size_t g = 0; g < groups_.size(); ++g)
+    for (std::size_t j = 0; j < groups_[g].params.size(); ++j) {
+      state_[g][j].clear();
+      const std::string prefix = groups_[g].params[j].first + ".";
+      const Tensor& p = groups_[g].params[j].second;
+      for (const auto& [k, t] : saved) {
+        if (k.compare(0, prefix.size(), prefix) != 0 || k.find('.', prefix.size()) != std::string::npos) continue;
+        MINIDL_CHECK(t.shape() == p.shape(), "optimizer load_state_dict: '", k, "' has shape ", shape_str(t.shape()),
+                     ", parameter has ", shape_str(p.shape()));
+        Tensor& dst = state(g, j, k.substr(prefix.size()).c_str());
+        dst.copy_(t.dtype() == p.dtype() ? t : t.to(p.dtype()));
+      }
     }
-  }
 }
 
-SGD::SGD(NamedTensors params, const kernels::SgdOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
-  MINIDL_CHECK(opt.lr >= 0 && opt.momentum >= 0 && opt.weight_decay >= 0, "SGD: lr, momentum and weight_decay must be non-negative");
-  MINIDL_CHECK(!opt.nesterov || (opt.momentum > 0 && opt.dampening == 0),
+namespace {
+std::vector<ParamGroup> one_group(NamedTensors params) {
+  std::vector<ParamGroup> g;
+  g.emplace_back(std::move(params));
+  return g;
+}
+}  // namespace
+
+SGD::SGD(NamedTensors params, const SGDOptions& opt) : SGD(one_group(std::move(params)), opt) {}
+
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& opt)
+    : Optimizer(std::move(groups), opt.lr(), opt.weight_decay(), "SGD"), opt_(opt) {
+  MINIDL_CHECK(opt.lr() >= 0 && opt.momentum() >= 0 && opt.weight_decay() >= 0 && opt.dampening() >= 0,
+               "SGD: lr (", opt.lr(), "), momentum (", opt.momentum(), "), dampening (", opt.dampening(),
+               ") and weight_decay (", opt.weight_decay(), ") must be non-negative");
+  MINIDL_CHECK(!opt.nesterov() || (opt.momentum() > 0 && opt.dampening() == 0),
                "SGD: nesterov momentum requires a momentum and zero dampening");
 }
 
 void SGD::step() {
-  kernels::SgdOptions o = opt_;
-  o.lr = lr_;
-  std::vector<OptimizerSlot> slots;
-  slots.reserve(params_.size());
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& p = params_[i].second;
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    slots.push_back({p, std::move(g), o.momentum != 0 ? state(i, "momentum_buffer") : Tensor(), Tensor()});
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    const Group& grp = groups_[gi];
+    const SgdStepOptions o{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
+    // PyTorch starts a momentum buffer as a copy of the parameter's first gradient; a
+    // parameter seen for the first time later (unfrozen, or without a gradient so far) too.
+    std::vector<OptimizerSlot> first, rest;
+    for (std::size_t j = 0; j < grp.params.size(); ++j) {
+      const Tensor& p = grp.params[j].second;
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      bool created = true;
+      Tensor buf = o.momentum != 0 ? state(gi, j, "momentum_buffer", &created) : Tensor();
+      (created ? first : rest).push_back({p, std::move(g), std::move(buf), Tensor()});
+    }
+    if (!first.empty()) sgd_step_(first, o, true);
+    if (!rest.empty()) sgd_step_(rest, o, false);
   }
-  sgd_step_(slots, o, steps_ == 0);
   ++steps_;
 }
 
-AdamW::AdamW(NamedTensors params, const kernels::AdamWOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
-  MINIDL_CHECK(opt.lr >= 0 && opt.eps >= 0 && opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1,
-               "AdamW: invalid lr, eps or betas");
+AdamW::AdamW(NamedTensors params, const AdamWOptions& opt) : AdamW(one_group(std::move(params)), opt) {}
+
+AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& opt)
+    : Optimizer(std::move(groups), opt.lr(), opt.weight_decay(), "AdamW"), opt_(opt) {
+  MINIDL_CHECK(opt.lr() >= 0 && opt.eps() >= 0 && opt.beta1() >= 0 && opt.beta1() < 1 && opt.beta2() >= 0 &&
+                   opt.beta2() < 1 && opt.weight_decay() >= 0,
+               "AdamW: lr (", opt.lr(), "), eps (", opt.eps(), ") and weight_decay (", opt.weight_decay(),
+               ") must be non-negative and betas (", opt.beta1(), ", ", opt.beta2(), ") in [0, 1)");
 }
 
 void AdamW::step() {
-  kernels::AdamWOptions o = opt_;
-  o.lr = lr_;
-  o.step = steps_ + 1;
-  std::vector<OptimizerSlot> slots;
-  slots.reserve(params_.size());
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& p = params_[i].second;
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    slots.push_back({p, std::move(g), state(i, "exp_avg"), state(i, "exp_avg_sq")});
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    const Group& grp = groups_[gi];
+    const AdamWStepOptions o{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
+    std::vector<OptimizerSlot> slots;
+    for (std::size_t j = 0; j < grp.params.size(); ++j) {
+      const Tensor& p = grp.params[j].second;
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      slots.push_back({p, std::move(g), state(gi, j, "exp_avg"), state(gi, j, "exp_avg_sq")});
+    }
+    if (!slots.empty()) adamw_step_(slots, o);
   }
-  adamw_step_(slots, o);
   ++steps_;
 }
 

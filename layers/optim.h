@@ -1,60 +1,131 @@
 // Optimisers with PyTorch's update rules (torch.optim.SGD, torch.optim.AdamW) over named
 // parameters, so their state saves and loads by parameter name for exact resume.
+//
+// Options are set by name, as in libtorch, so no value lands in the wrong field:
+//   SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
+// Parameter groups have their own learning rate and weight decay (fine-tuning a backbone
+// slower than a new head):
+//   SGD opt({{backbone_params}, {head_params, /*lr=*/0.01}}, SGDOptions(0.001).momentum(0.9));
+// Parameters that do not require grad (frozen) may be passed: they get no gradient, so no
+// step changes them (PyTorch's behaviour).
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
-#include "minidl/kernels/optim.h"
 #include "minidl/layers/module.h"
 
 namespace minidl {
 
+// A chainable option: `name(value)` sets it and returns the options, `name()` reads it.
+#define MINIDL_OPTION(Self, T, name, init)  \
+ public:                                    \
+  Self& name(T v) {                         \
+    name##_ = v;                            \
+    return *this;                           \
+  }                                         \
+  T name() const { return name##_; }        \
+                                            \
+ private:                                   \
+  T name##_ = init;
+
+class SGDOptions {
+ public:
+  explicit SGDOptions(double lr) : lr_(lr) {}
+  MINIDL_OPTION(SGDOptions, double, lr, 0.0)
+  MINIDL_OPTION(SGDOptions, double, momentum, 0.0)
+  MINIDL_OPTION(SGDOptions, double, dampening, 0.0)
+  MINIDL_OPTION(SGDOptions, double, weight_decay, 0.0)
+  MINIDL_OPTION(SGDOptions, bool, nesterov, false)
+};
+
+class AdamWOptions {
+ public:
+  explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
+  MINIDL_OPTION(AdamWOptions, double, lr, 1e-3)
+  MINIDL_OPTION(AdamWOptions, double, beta1, 0.9)
+  MINIDL_OPTION(AdamWOptions, double, beta2, 0.999)
+  MINIDL_OPTION(AdamWOptions, double, eps, 1e-8)
+  MINIDL_OPTION(AdamWOptions, double, weight_decay, 1e-2)
+
+ public:
+  AdamWOptions& betas(double b1, double b2) { return beta1(b1).beta2(b2); }
+};
+
+#undef MINIDL_OPTION
+
+// Some parameters with their own learning rate and weight decay; unset: the optimiser's.
+struct ParamGroup {
+  ParamGroup(NamedTensors p, std::optional<double> lr_ = std::nullopt, std::optional<double> weight_decay_ = std::nullopt)
+      : params(std::move(p)), lr(lr_), weight_decay(weight_decay_) {}
+  NamedTensors params;
+  std::optional<double> lr;
+  std::optional<double> weight_decay;
+};
+
 class Optimizer {
  public:
-  explicit Optimizer(NamedTensors params, double lr);
   virtual ~Optimizer() = default;
 
   // Updates every parameter that has a gradient; parameters without one are left alone.
   virtual void step() = 0;
   void zero_grad();
-  double lr() const { return lr_; }
-  void set_lr(double lr) { lr_ = lr; }
+
+  std::size_t num_param_groups() const { return groups_.size(); }
+  const NamedTensors& params(std::size_t group) const;
+  double lr(std::size_t group = 0) const;
+  double weight_decay(std::size_t group = 0) const;
+  // Every group's learning rate (what a schedule drives), or one group's.
+  void set_lr(double lr);
+  void set_lr(std::size_t group, double lr);
   // Number of step() calls so far.
   std::int64_t steps() const { return steps_; }
 
   // Keys: "<param name>.<state name>" for each buffer, and "step".
   NamedTensors state_dict() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
+  void load_state_dict(const NamedTensors& state);
 
  protected:
-  // The state buffer `name` of parameter i, created as zeros on first use.
-  Tensor& state(std::size_t i, const char* name);
+  Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name);
 
-  NamedTensors params_;
-  double lr_;
+  struct Group {
+    NamedTensors params;
+    double lr, weight_decay;
+  };
+  // The state buffer `name` of parameter j of group g, created as zeros on first use; `created`
+  // says whether this call made it (SGD's momentum starts from the first gradient).
+  Tensor& state(std::size_t g, std::size_t j, const char* name, bool* created = nullptr);
+
+  std::vector<Group> groups_;
   std::int64_t steps_ = 0;
 
  private:
-  std::vector<std::map<std::string, Tensor>> state_;
+  std::vector<std::vector<std::map<std::string, Tensor>>> state_;  // [group][param][state name]
 };
 
 class SGD : public Optimizer {
  public:
-  SGD(NamedTensors params, const kernels::SgdOptions& opt);
+  SGD(NamedTensors params, const SGDOptions& opt);
+  SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
   void step() override;
+  const SGDOptions& options() const { return opt_; }
 
  private:
-  kernels::SgdOptions opt_;
+  SGDOptions opt_;
 };
 
 class AdamW : public Optimizer {
  public:
-  AdamW(NamedTensors params, const kernels::AdamWOptions& opt);
+  AdamW(NamedTensors params, const AdamWOptions& opt);
+  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults);
   void step() override;
+  const AdamWOptions& options() const { return opt_; }
 
  private:
-  kernels::AdamWOptions opt_;
+  AdamWOptions opt_;
 };
 
 // Scales every gradient so that their global L2 norm is at most max_norm (torch.nn.utils.

@@ -1,4 +1,5 @@
-// Layers without parameters: ReLU, MaxPool2d, AdaptiveAvgPool2d, Flatten.
+// Layers without parameters: ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten (activations
+// and Dropout: activation.h).
 #pragma once
 
 #include "minidl/core/ops.h"
@@ -21,6 +22,18 @@ class MaxPool2d : public Module {
 
  private:
   MaxPool2dOptions opt_;
+};
+
+class AvgPool2d : public Module {
+ public:
+  AvgPool2d(std::int64_t kernel_size, std::int64_t stride = 0, std::int64_t padding = 0,
+            bool count_include_pad = true)
+      : opt_{{kernel_size, kernel_size}, {stride, stride}, {padding, padding}, count_include_pad} {}
+  Tensor forward(const Tensor& x) override { return avg_pool2d(x, opt_); }
+  std::string type_name() const override { return "AvgPool2d"; }
+
+ private:
+  AvgPool2dOptions opt_;
 };
 
 class AdaptiveAvgPool2d : public Module {

@@ -4,7 +4,7 @@
 
 #include "minidl/config.h"
 #include "minidl/core/atomic_file.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/protobuf.h"
 
 namespace minidl {

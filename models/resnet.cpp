@@ -11,23 +11,23 @@ std::shared_ptr<Conv2d> conv3x3(std::int64_t in, std::int64_t out, std::int64_t 
 }  // namespace
 
 BasicBlock::BasicBlock(std::int64_t in_planes, std::int64_t planes, std::int64_t stride) {
-  conv1 = register_module("conv1", conv3x3(in_planes, planes, stride));
-  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-  relu = register_module("relu", std::make_shared<ReLU>());
-  conv2 = register_module("conv2", conv3x3(planes, planes, 1));
-  bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(planes));
+  register_module("conv1", conv1, conv3x3(in_planes, planes, stride));
+  register_module("bn1", bn1, std::make_shared<BatchNorm2d>(planes));
+  register_module("relu", relu, std::make_shared<ReLU>());
+  register_module("conv2", conv2, conv3x3(planes, planes, 1));
+  register_module("bn2", bn2, std::make_shared<BatchNorm2d>(planes));
   if (stride != 1 || in_planes != planes) {
-    downsample = register_module(
-        "downsample", std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
+    register_module(
+        "downsample", downsample, std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
                           std::make_shared<Conv2d>(Conv2dSpec{in_planes, planes, 1, stride, 0, false}),
                           std::make_shared<BatchNorm2d>(planes)}));
   }
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu->forward(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  const Tensor identity = downsample ? downsample->forward(x) : x;
+  Tensor out = (*relu)((*bn1)((*conv1)(x)));
+  out = (*bn2)((*conv2)(out));
+  const Tensor identity = downsample ? (*downsample)(x) : x;
   return add_relu(out, identity);  // relu(out + identity) in one pass
 }
 
@@ -36,24 +36,24 @@ ResNet::ResNet(const ResNetOptions& opt) : opt_(opt) {
                opt.in_channels, "), num_classes (", opt.num_classes, ") and width (", opt.width,
                ") must be positive");
   const std::int64_t w = opt.width;
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(Conv2dSpec{opt.in_channels, w, 7, 2, 3, false}));
-  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(w));
-  relu = register_module("relu", std::make_shared<ReLU>());
-  maxpool = register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1));
+  register_module("conv1", conv1, std::make_shared<Conv2d>(Conv2dSpec{opt.in_channels, w, 7, 2, 3, false}));
+  register_module("bn1", bn1, std::make_shared<BatchNorm2d>(w));
+  register_module("relu", relu, std::make_shared<ReLU>());
+  register_module("maxpool", maxpool, std::make_shared<MaxPool2d>(3, 2, 1));
   std::int64_t in = w;
-  auto stage = [&](const char* name, std::int64_t planes, std::int64_t stride) {
+  auto stage = [&](std::int64_t planes, std::int64_t stride) {
     auto s = std::make_shared<Sequential>();
     s->push_back(std::make_shared<BasicBlock>(in, planes, stride));
     s->push_back(std::make_shared<BasicBlock>(planes, planes, 1));
     in = planes;
-    return register_module(name, s);
+    return s;
   };
-  layer1 = stage("layer1", w, 1);
-  layer2 = stage("layer2", 2 * w, 2);
-  layer3 = stage("layer3", 4 * w, 2);
-  layer4 = stage("layer4", 8 * w, 2);
-  avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1, 1));
-  fc = register_module("fc", std::make_shared<Linear>(8 * w, opt.num_classes));
+  register_module("layer1", layer1, stage(w, 1));
+  register_module("layer2", layer2, stage(2 * w, 2));
+  register_module("layer3", layer3, stage(4 * w, 2));
+  register_module("layer4", layer4, stage(8 * w, 2));
+  register_module("avgpool", avgpool, std::make_shared<AdaptiveAvgPool2d>(1, 1));
+  register_module("fc", fc, std::make_shared<Linear>(8 * w, opt.num_classes));
 
   // torchvision's initialisation: every conv kaiming_normal (fan_out, relu); BatchNorm weight 1
   // and bias 0 (their constructors' defaults); fc keeps Linear's default.
@@ -62,29 +62,37 @@ ResNet::ResNet(const ResNetOptions& opt) : opt_(opt) {
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  MINIDL_CHECK(x.dim() == 4 && x.size(1) == opt_.in_channels, "ResNet: expected input [n, ", opt_.in_channels,
-               ", h, w], got ", shape_str(x.shape()));
-  Tensor h = maxpool->forward(relu->forward(bn1->forward(conv1->forward(x))));
-  h = layer4->forward(layer3->forward(layer2->forward(layer1->forward(h))));
-  return fc->forward(flatten(avgpool->forward(h), 1));
+  return (*fc)(features(x));
 }
 
-std::vector<kernels::Conv2dGeometry> ResNet::conv_geometries(std::int64_t batch, std::int64_t h,
-                                                             std::int64_t w) const {
-  std::vector<kernels::Conv2dGeometry> out;
+Tensor ResNet::features(const Tensor& x) {
+  MINIDL_CHECK(x.dim() == 4 && x.size(1) == opt_.in_channels, "ResNet: expected input [n, ", opt_.in_channels,
+               ", h, w], got ", shape_str(x.shape()));
+  Tensor h = (*maxpool)((*relu)((*bn1)((*conv1)(x))));
+  h = (*layer4)((*layer3)((*layer2)((*layer1)(h))));
+  return flatten((*avgpool)(h), 1);
+}
+
+std::vector<ConvAtInput> ResNet::conv_inputs(std::int64_t h, std::int64_t w) const {
+  std::vector<ConvAtInput> out;
+  // (size + 2 pad - kernel) / stride + 1, PyTorch's floor mode.
+  auto out_size = [](std::int64_t size, std::int64_t k, std::int64_t stride, std::int64_t pad) {
+    const std::int64_t span = size + 2 * pad - k;
+    return span < 0 ? std::int64_t(0) : span / stride + 1;
+  };
   auto add = [&](const Conv2d& conv, std::int64_t& ih, std::int64_t& iw) {
-    const auto& s = conv.spec();
-    kernels::Conv2dGeometry g{batch, s.in_channels, ih, iw, s.out_channels, s.kernel_size, s.kernel_size,
-                              s.stride, s.stride, s.padding, s.padding, 0, 0};
-    MINIDL_CHECK(g.finalize(), "ResNet: input ", h, "x", w, " is too small");
-    out.push_back(g);
-    ih = g.oh;
-    iw = g.ow;
+    const Conv2dSpec& s = conv.spec();
+    const std::int64_t oh = out_size(ih, s.kernel_size, s.stride, s.padding);
+    const std::int64_t ow = out_size(iw, s.kernel_size, s.stride, s.padding);
+    MINIDL_CHECK(oh > 0 && ow > 0, "ResNet: input ", h, "x", w, " is too small for its convolutions");
+    out.push_back({s, ih, iw, oh, ow});
+    ih = oh;
+    iw = ow;
   };
   std::int64_t ch = h, cw = w;
   add(*conv1, ch, cw);
-  ch = (ch + 2 - 3) / 2 + 1;  // maxpool 3x3 stride 2 padding 1
-  cw = (cw + 2 - 3) / 2 + 1;
+  ch = out_size(ch, 3, 2, 1);  // maxpool 3x3 stride 2 padding 1
+  cw = out_size(cw, 3, 2, 1);
   for (const auto& stage : {layer1, layer2, layer3, layer4})
     for (std::size_t b = 0; b < stage->size(); ++b) {
       const auto& block = static_cast<const BasicBlock&>(*(*stage)[b]);
@@ -98,7 +106,8 @@ std::vector<kernels::Conv2dGeometry> ResNet::conv_geometries(std::int64_t batch,
 
 double ResNet::forward_flops(std::int64_t h, std::int64_t w) const {
   double flops = 2.0 * fc->weight.size(0) * fc->weight.size(1);
-  for (const auto& g : conv_geometries(1, h, w)) flops += g.forward_flops();
+  for (const ConvAtInput& c : conv_inputs(h, w))
+    flops += 2.0 * c.spec.out_channels * c.spec.in_channels * c.spec.kernel_size * c.spec.kernel_size * c.oh * c.ow;
   return flops;
 }
 

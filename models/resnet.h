@@ -8,7 +8,6 @@
 #include <memory>
 #include <vector>
 
-#include "minidl/kernels/conv2d.h"
 
 #include "minidl/layers/batch_norm.h"
 #include "minidl/layers/conv.h"
@@ -30,6 +29,13 @@ class BasicBlock : public Module {
   std::shared_ptr<Sequential> downsample;  // 1x1 conv + bn when the shape changes, else null
 };
 
+// One convolution of the model and the size of the map it reads (and the one it writes).
+struct ConvAtInput {
+  Conv2dSpec spec;
+  std::int64_t h, w;    // input
+  std::int64_t oh, ow;  // output
+};
+
 struct ResNetOptions {
   std::int64_t in_channels = 1;
   std::int64_t num_classes = 7;
@@ -39,12 +45,15 @@ struct ResNetOptions {
 class ResNet : public Module {
  public:
   explicit ResNet(const ResNetOptions& opt);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override;  // fc(features(x))
+  // Everything up to the classifier: the pooled, flattened [n, 8 * width] features (what
+  // feature extraction wants; a forward hook on any submodule gives its output too).
+  Tensor features(const Tensor& x);
   std::string type_name() const override { return "ResNet"; }
   const ResNetOptions& options() const { return opt_; }
-  // The geometry of every convolution (20 of them) for a given input, in forward order; what
-  // the FLOP count and bench_conv are computed from.
-  std::vector<kernels::Conv2dGeometry> conv_geometries(std::int64_t batch, std::int64_t h, std::int64_t w) const;
+  // Every convolution (20 of them) as it runs on an h x w input, in forward order: what the FLOP
+  // count and the convolution benchmarks are computed from.
+  std::vector<ConvAtInput> conv_inputs(std::int64_t h, std::int64_t w) const;
   // Multiply-adds x 2 of one forward pass (convolutions and fc) per image.
   double forward_flops(std::int64_t h, std::int64_t w) const;
 

@@ -40,7 +40,8 @@ for dir in base kernels core layers models data apps; do
     header=0
     [[ $file == *.h || $file == *.cuh ]] && header=1
     ok=" $(allowed "$dir" "$header") "
-    # Project includes only: "minidl/<folder>/...". Anything else (system, CUDA, config.h) passes.
+    # Project includes only: "minidl/<folder>/..." or <minidl/<folder>/...>. Anything else (system,
+    # CUDA, config.h) passes.
     while IFS=: read -r line target; do
       folder=${target#minidl/}
       folder=${folder%%/*}
@@ -48,9 +49,9 @@ for dir in base kernels core layers models data apps; do
         echo "check-includes: $file:$line includes $target: $dir/ may include only $(allowed "$dir" "$header" | sed 's/[a-z][a-z]*/&\//g')" >&2
         bad=$((bad + 1))
       fi
-    done < <(grep -no '^[[:space:]]*#[[:space:]]*include[[:space:]]*"minidl/[a-z_]*/[^"]*"' "$file" |
-      sed 's/:[^"]*"/:/; s/"$//')
-  done < <(find "$dir" -path "$dir/cuda/emu" -prune -o -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' \) -print)
+    done < <(grep -no '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]minidl/[a-z_]*/[^">]*[">]' "$file" |
+      sed 's/:[^"<]*[<"]/:/; s/[">]$//')
+  done < <(find "$dir" -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' \) -print)
 done
 if ((bad > 0)); then
   echo "check-includes: $bad include(s) point up a layer (scripts/check-includes.sh says which way the arrows go)" >&2

@@ -13,6 +13,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  ccache                   # compiler cache: CI's rebuilds of unchanged code (cmake/MinidlCcache.cmake)
   libopenblas-openmp-dev   # CPU GEMM, OpenMP build: one thread pool with our own loops
   libdnnl-dev              # oneDNN headers: the fast CPU convolutions (loaded at run time; optional)
   catch2                   # test framework (v2)
@@ -20,6 +21,7 @@ packages=(
   nlohmann-json3-dev       # safetensors headers, config and metrics files
   libstb-dev               # stb_image / stb_image_write
   zlib1g-dev               # gzip'd IDX files
+  openmpi-bin libopenmpi-dev  # data-parallel training: mpirun and MPI (docs/distributed.md)
   python3                  # small scripts in tests/ and bench/
 )
 case "${1:-}" in

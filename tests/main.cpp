@@ -25,13 +25,17 @@ CATCH_REGISTER_LISTENER(CountTestCases)
 
 }  // namespace
 
+#if MINIDL_TEST_FUZZ_REPLAY  // minidl_tests only: the distributed tests' runner has no fuzz targets
 namespace minidl::test {
 int replay_fuzz_input(const char* target, const char* file);  // test_fuzz_regressions.cpp
 }
+#endif
 
 int main(int argc, char* argv[]) {
   // The fuzz regression replay runs each input in a child process of this executable.
+#if MINIDL_TEST_FUZZ_REPLAY
   if (argc == 4 && std::string(argv[1]) == "--replay-fuzz-input") return minidl::test::replay_fuzz_input(argv[2], argv[3]);
+#endif
   const int failed = Catch::Session().run(argc, argv);
   if (failed != 0) return failed == minidl::test::kSkipExitCode ? 1 : failed;  // never a failure read as a skip
   // A filter that matches nothing (a renamed test, a name CTest split at a ';') ran nothing:

@@ -177,7 +177,7 @@ std::int64_t check_checkpoints_load(const fs::path& dir) {
     }
     auto model = minidl::resnet18(1, 7, 4);
     REQUIRE_NOTHROW(model->load_state_dict(m, true));
-    minidl::SGD opt(model->named_parameters(), minidl::kernels::SgdOptions{0.1, 0.9, 0.0, 5e-4, false});
+    minidl::SGD opt(model->named_parameters(), minidl::SGDOptions(0.1).momentum(0.9).weight_decay(5e-4));
     REQUIRE_NOTHROW(opt.load_state_dict(o));
     state_epochs = metadata_int(f.metadata, "epochs_done");
     // last is written before the state of the same epoch: it is that epoch or one ahead.

@@ -17,21 +17,27 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/augment.h"
 #include "minidl/kernels/batch_norm.h"
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/elementwise.h"
+#include "minidl/kernels/indexing.h"
 #include "minidl/kernels/linear.h"
 #include "minidl/kernels/loss.h"
 #include "minidl/kernels/optim.h"
+#include "minidl/kernels/pointwise.h"
 #include "minidl/kernels/pool.h"
+#include "minidl/kernels/reduce_dim.h"
 #include "minidl/kernels/runtime.h"
 
 namespace {
@@ -39,6 +45,9 @@ namespace {
 namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 namespace kc = minidl::kernels::cuda;
+using minidl::AdamWStepOptions;
+using minidl::AffineMatrix;
+using minidl::SgdStepOptions;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -54,7 +63,7 @@ struct GpuTest {
     kc::set_deterministic(true);
   }
   ~GpuTest() {
-    kc::set_conv_algo(MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm);
+    kc::set_conv_backend("auto");
     kc::set_batch_norm_impl(MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native);
     kc::set_deterministic(false);
   }
@@ -195,16 +204,17 @@ std::vector<k::Conv2dGeometry> conv_cases() {
   return v;
 }
 
-void check_conv(const k::Conv2dGeometry& g, kc::ConvAlgo algo, std::uint32_t seed, bool deterministic = true) {
-  const std::string tag = std::string("conv2d ") + (algo == kc::ConvAlgo::Cudnn ? "cudnn " : "implicit-gemm ") +
-                          (deterministic ? "" : "(timed search) ") + describe(g);
+void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uint32_t seed,
+                bool deterministic = true) {
+  const std::string tag =
+      "conv2d " + backend + " " + std::string(deterministic ? "" : "(timed search) ") + describe(g);
   INFO(tag);
   GpuTest t;
-  kc::set_conv_algo(algo);
+  kc::set_conv_backend(backend);
   kc::set_deterministic(deterministic);
   // cuDNN may pick FFT or Winograd algorithms (still FP32 with FMA math), whose rounding error
   // is a few times that of a direct dot product.
-  const double slack = algo == kc::ConvAlgo::Cudnn ? 5.0 : 1.0;
+  const double slack = backend == "cudnn" ? 5.0 : 1.0;
   const auto atol = [&](std::int64_t length) { return slack * dot_atol(length); };
   std::mt19937 gen(seed);
   const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
@@ -274,7 +284,8 @@ void check_gemm(bool tiled, const GemmCase& c, float alpha, float beta, std::uin
   cpu::gemm<float>(cpu_stream, c.ta, c.tb, c.m, c.n, c.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
   Buf da(a), db(b), dc(c0);
   if (tiled)
-    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
+    kc::sgemm_tiled<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(),
+                           ldc);
   else
     kc::gemm<float>(t.stream(), c.ta, c.tb, c.m, c.n, c.k, alpha, da.get(), lda, db.get(), ldb, beta, dc.get(), ldc);
   std::ostringstream tag;
@@ -333,11 +344,13 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
 
   // training forward: y, saved statistics, running statistics
   std::vector<float> y(nx), sm(g.c), si(g.c), rm = rm0, rv = rv0;
-  cpu::batch_norm_forward_train<float>(cpu_stream, g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(), sm.data(),
+  cpu::batch_norm_forward_train<float>(cpu_stream, g, x.data(), gp, bp, eps, momentum, rm.data(), rv.data(), y.data(),
+                                       sm.data(),
                                        si.data());
   Buf gy(std::vector<float>(nx, kNaN)), gsm(std::vector<float>(g.c, kNaN)), gsi(std::vector<float>(g.c, kNaN));
   Buf grm(rm0), grv(rv0);
-  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(), gy.get(), gsm.get(),
+  kc::batch_norm_forward_train<float>(t.stream(), g, dx_in.get(), dgp, dbp, eps, momentum, grm.get(), grv.get(),
+                                      gy.get(), gsm.get(),
                                gsi.get());
   require_close(gy.download(), y, 1e-5, 1e-5, tag + " train y");
   require_close(gsm.download(), sm, 1e-6, 1e-5, tag + " saved mean");
@@ -423,20 +436,27 @@ TEST_CASE("cuda runtime: device_count never throws", "[cuda]") {
 
 TEST_CASE("cuda runtime: implementation switches", "[cuda]") {
   // Only globals: no driver call, so this runs without a GPU too.
-  const auto conv_default = kc::conv_algo();
+  const auto conv_default = kc::conv_backend();
   const auto bn_default = kc::batch_norm_impl();
-  CHECK(conv_default == (MINIDL_WITH_CUDNN ? kc::ConvAlgo::Cudnn : kc::ConvAlgo::ImplicitGemm));
+  CHECK(conv_default == "auto");
   CHECK(bn_default == (MINIDL_WITH_CUDNN ? kc::BatchNormImpl::Cudnn : kc::BatchNormImpl::Native));
-  kc::set_conv_algo(kc::ConvAlgo::ImplicitGemm);
-  CHECK(kc::conv_algo() == kc::ConvAlgo::ImplicitGemm);
+  // Auto runs cuDNN where the build has it, else the implicit GEMM (a 3x3 convolution).
+  k::Conv2dGeometry g{2, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0, 0};
+  REQUIRE(g.finalize());
+  CHECK(std::string(kc::conv_backend_for<float>(k::ConvDirection::Forward, g).name) ==
+        (MINIDL_WITH_CUDNN ? "cudnn" : "implicit_gemm"));
+  kc::set_conv_backend("implicit_gemm");
+  CHECK(kc::conv_backend() == "implicit_gemm");
+  CHECK(std::string(kc::conv_backend_for<float>(k::ConvDirection::BackwardData, g).name) == "implicit_gemm");
+  CHECK_THROWS_WITH(kc::set_conv_backend("winograd"), Catch::Matchers::Contains("expected one of auto, implicit_gemm"));
 #if MINIDL_WITH_CUDNN
-  kc::set_conv_algo(kc::ConvAlgo::Cudnn);
-  CHECK(kc::conv_algo() == kc::ConvAlgo::Cudnn);
+  kc::set_conv_backend("cudnn");
+  CHECK(kc::conv_backend() == "cudnn");
 #else
-  CHECK_THROWS_AS(kc::set_conv_algo(kc::ConvAlgo::Cudnn), minidl::Error);
+  CHECK_THROWS_WITH(kc::set_conv_backend("cudnn"), Catch::Matchers::Contains("no cuDNN"));
   CHECK_THROWS_AS(kc::set_batch_norm_impl(kc::BatchNormImpl::Cudnn), minidl::Error);
 #endif
-  kc::set_conv_algo(conv_default);
+  kc::set_conv_backend(conv_default);
   kc::set_batch_norm_impl(bn_default);
   CHECK_FALSE(kc::allow_tf32());  // strict FP32 unless asked
 }
@@ -463,7 +483,7 @@ TEST_CASE("cuda runtime: out of memory says what was asked for", "[cuda]") {
 TEST_CASE("cuda parity: conv2d implicit GEMM on the FER ResNet-18 geometries", "[cuda][conv]") {
   if (no_gpu()) return;
   std::uint32_t seed = 1;
-  for (const auto& g : conv_cases()) check_conv(g, kc::ConvAlgo::ImplicitGemm, seed++);
+  for (const auto& g : conv_cases()) check_conv(g, "implicit_gemm", seed++);
 }
 
 TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][conv]") {
@@ -472,8 +492,8 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
   std::uint32_t seed = 1;
   // Deterministic mode takes cuDNN's heuristic choice; the default times the algorithms.
   for (const auto& g : conv_cases()) {
-    check_conv(g, kc::ConvAlgo::Cudnn, seed, true);
-    check_conv(g, kc::ConvAlgo::Cudnn, seed++, false);
+    check_conv(g, "cudnn", seed, true);
+    check_conv(g, "cudnn", seed++, false);
   }
 #else
   minidl::test::skip(minidl::test::Need::Gpu, "built without cuDNN");
@@ -482,13 +502,9 @@ TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][c
 
 TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (deterministic)", "[cuda][conv]") {
   if (no_gpu()) return;
-  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
-#if MINIDL_WITH_CUDNN
-  algos.push_back(kc::ConvAlgo::Cudnn);
-#endif
-  for (const auto algo : algos) {
+  for (const auto& backend : kc::conv_backends<float>()) {
     GpuTest t;
-    kc::set_conv_algo(algo);
+    kc::set_conv_backend(backend.name);
     const auto g = conv(8, 64, 16, 64, 3, 1, 1);
     std::mt19937 gen(3);
     Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), dy(random_vector(g.n * g.k * g.oh * g.ow, gen));
@@ -498,7 +514,7 @@ TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (determin
     kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw2.get(), false);
     kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx1.get(), false);
     kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx2.get(), false);
-    const std::string name = algo == kc::ConvAlgo::Cudnn ? "cudnn" : "implicit-gemm";
+    const std::string name = backend.name;
     require_equal(dw1.download(), dw2.download(), "conv2d " + name + " backward_weight repeated");
     require_equal(dx1.download(), dx2.download(), "conv2d " + name + " backward_input repeated");
   }
@@ -633,6 +649,36 @@ TEST_CASE("cuda parity: elementwise ops, sum and fill_from_scalar", "[cuda][elem
   Buf z(std::vector<float>{kNaN});
   kc::sum<float>(t.stream(), 0, z.get(), 1.0, z.get());
   require_equal(z.download(), {0.f}, "sum of nothing");
+}
+
+// The precision policy's rounding (kernels/bf16.h): the CUDA kernel must give the CPU's bits,
+// on every kind of float (random bit patterns: normals, denormals, infinities, NaNs).
+TEST_CASE("cuda parity: bf16 rounding, bit for bit", "[cuda][bf16]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  for (const std::int64_t n : {std::int64_t(1), std::int64_t(4097), std::int64_t(1) << 20}) {
+    std::mt19937 gen(static_cast<std::uint32_t>(n));
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& v : x) {
+      const std::uint32_t u = gen();
+      std::memcpy(&v, &u, sizeof v);
+    }
+    std::vector<float> want(x.size());
+    cpu::round_to_bf16(cpu_stream, n, x.data(), want.data());
+    Buf dx(x), dy(std::vector<float>(x.size(), kNaN));
+    kc::round_to_bf16(t.stream(), n, dx.get(), dy.get());
+    const auto got = dy.download();
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      std::uint32_t a, b;
+      std::memcpy(&a, &got[i], sizeof a);
+      std::memcpy(&b, &want[i], sizeof b);
+      differ += a != b;
+    }
+    std::cout << "[cuda parity] round_to_bf16 n=" << n << ": " << differ << " of " << n << " bit patterns differ"
+              << std::endl;
+    REQUIRE(differ == 0);
+  }
 }
 
 TEST_CASE("cuda parity: batch norm, our kernels", "[cuda][batch_norm]") {
@@ -790,7 +836,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
           cpu::cross_entropy_backward<float>(cpu_stream, rows, cols, logp.data(), target.data(), wp, smoothing, &g,
                                              d.data(), acc);
           Buf gd(acc ? prior : std::vector<float>(logp.size(), kNaN));
-          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(), weighted ? dweight.get() : nullptr,
+          kc::cross_entropy_backward<float>(t.stream(), rows, cols, glogp_in.get(), dtarget.get(),
+                                            weighted ? dweight.get() : nullptr,
                                      smoothing, grad.get(), gd.get(), acc);
           require_close(gd.download(), d, 1e-7, 1e-5, tag + " backward" + (acc ? " accumulate" : " overwrite"));
         }
@@ -800,7 +847,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
   Buf logits(std::vector<float>(3 * 7, 0.f)), logp(3 * 7), loss(1);
   DeviceBuffer<std::int64_t> dbad(bad);
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(), flag.get());
+  kc::cross_entropy_forward<float>(t.stream(), 3, 7, logits.get(), dbad.get(), nullptr, 0.0, logp.get(), loss.get(),
+                                   flag.get());
   REQUIRE(flag.download()[0] == 2);
 }
 
@@ -811,8 +859,8 @@ TEST_CASE("cuda parity: SGD multi-tensor step", "[cuda][optim]") {
   std::vector<std::int64_t> sizes = {1, 1000, 4096, 4097, 70000, 0, 3};
   for (int i = 0; i < 63; ++i) sizes.push_back(17 + i);
   std::uint32_t seed = 61;
-  for (const auto& o : {k::SgdOptions{0.1, 0.0, 0.0, 0.0, false}, k::SgdOptions{0.05, 0.9, 0.0, 5e-4, false},
-                        k::SgdOptions{0.05, 0.9, 0.1, 1e-4, false}, k::SgdOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
+  for (const auto& o : {SgdStepOptions{0.1, 0.0, 0.0, 0.0, false}, SgdStepOptions{0.05, 0.9, 0.0, 5e-4, false},
+                        SgdStepOptions{0.05, 0.9, 0.1, 1e-4, false}, SgdStepOptions{0.02, 0.9, 0.0, 5e-4, true}}) {
     std::ostringstream ts;
     ts << "sgd lr " << o.lr << " momentum " << o.momentum << " dampening " << o.dampening << " wd " << o.weight_decay
        << (o.nesterov ? " nesterov" : "");
@@ -868,7 +916,7 @@ TEST_CASE("cuda parity: AdamW multi-tensor step", "[cuda][optim]") {
     dv.push_back(std::make_unique<Buf>(v[i]));
     slices.push_back({dp[i]->get(), dg[i]->get(), dm[i]->get(), dv[i]->get(), sizes[i]});
   }
-  k::AdamWOptions o;
+  AdamWStepOptions o;
   o.lr = 1e-2;
   o.weight_decay = 0.05;
   for (std::int64_t step = 1; step <= 3; ++step) {
@@ -930,7 +978,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   const std::int64_t n = 6, h = 48, w = 64;
   std::mt19937 gen(81);
   const auto src = random_vector(n * h * w, gen, 0.f, 1.f);
-  std::vector<k::AffineMatrix> mats(n);
+  std::vector<AffineMatrix> mats(n);
   mats[0] = {{1, 0, 0, 0, 1, 0}};              // identity: exact
   mats[1] = {{-1, 0, float(w - 1), 0, 1, 0}};  // horizontal flip: exact
   for (std::int64_t i = 2; i < n; ++i) {       // rotation, scale, translation
@@ -944,7 +992,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   std::vector<float> want(n * h * w);
   cpu::affine_warp<float>(cpu_stream, n, h, w, src.data(), mats.data(), 0.25f, want.data());
   Buf dsrc(src), dst(std::vector<float>(n * h * w, kNaN));
-  DeviceBuffer<k::AffineMatrix> dmats(mats);
+  DeviceBuffer<AffineMatrix> dmats(mats);
   kc::affine_warp<float>(t.stream(), n, h, w, dsrc.get(), dmats.get(), 0.25f, dst.get());
   const auto got = dst.download();
   // Off integer coordinates, one rounding step in sx (an ulp is 4e-6 at 60) moves the sample by
@@ -973,24 +1021,23 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
   Buf logits(random_vector(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector(7, gen, 0.5f, 1.f)), s(1);
   DeviceBuffer<std::int64_t> target(std::vector<std::int64_t>(64, 3));
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
-  std::vector<kc::ConvAlgo> algos = {kc::ConvAlgo::ImplicitGemm};
-#if MINIDL_WITH_CUDNN
-  algos.push_back(kc::ConvAlgo::Cudnn);
-#endif
   auto step = [&]() {
-    for (const auto algo : algos) {
-      kc::set_conv_algo(algo);
+    for (const auto& backend : kc::conv_backends<float>()) {
+      kc::set_conv_backend(backend.name);
       kc::conv2d_forward<float>(t.stream(), g, x.get(), w.get(), nullptr, y.get());
       kc::conv2d_backward_input<float>(t.stream(), g, dy.get(), w.get(), dx.get(), false);
       kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw.get(), false);
       kc::conv2d_backward_bias<float>(t.stream(), g, dy.get(), db.get(), false);
     }
-    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(), rv.get(), ybn.get(),
+    kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(),
+                                        rv.get(), ybn.get(),
                                  sm.get(), si.get());
     kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), 1e-5, dx.get(), false, db.get(),
                             db.get(), false);
-    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(), loss.get(), flag.get());
-    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(), logits.get(), false);
+    kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(),
+                                     loss.get(), flag.get());
+    kc::cross_entropy_backward<float>(t.stream(), 64, 7, logp.get(), target.get(), cw.get(), 0.1, loss.get(),
+                                      logits.get(), false);
     kc::sum<float>(t.stream(), y.size(), y.get(), 1.0, s.get());
     kc::gemm<float>(t.stream(), false, true, 64, 128, 256, 1.f, y.get(), 256, dy.get(), 256, 0.f, dx.get(), 128);
     kc::synchronize(0);
@@ -1004,6 +1051,240 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
             << " -> " << after.frees << std::endl;
   CHECK(after.mallocs == before.mallocs);
   CHECK(after.frees == before.frees);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The torch-named ops of issue 24: pointwise maps, strided copies, index ops, reductions over a
+// dim, softmax. CPU and CUDA share the per-element formulas (pointwise_math.h, indexing_math.h),
+// so these check the launches, the grid-stride loops and the indexing.
+// ---------------------------------------------------------------------------------------------
+
+// Runs an output-writing kernel on both devices and compares: `cpu_run(out)` and
+// `gpu_run(out_device)` with out pre-filled with NaN (overwrite) or `prior` (accumulate).
+template <typename CpuRun, typename GpuRun>
+void both_ways(std::size_t n, const std::vector<float>& prior, bool accumulate, CpuRun cpu_run, GpuRun gpu_run,
+               const std::string& what, double atol = 1e-6, double rtol = 1e-5) {
+  std::vector<float> want = accumulate ? prior : std::vector<float>(n, kNaN);
+  cpu_run(want.data());
+  Buf got(accumulate ? prior : std::vector<float>(n, kNaN));
+  gpu_run(got.get());
+  require_close(got.download(), want, atol, rtol, what + (accumulate ? " accumulate" : " overwrite"));
+}
+
+TEST_CASE("cuda parity: unary and binary pointwise ops, where, dropout mask", "[cuda][pointwise]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  for (const std::int64_t n : {std::int64_t(1), std::int64_t(777), std::int64_t(70001)}) {
+    std::mt19937 gen(static_cast<std::uint32_t>(n));
+    const auto x = random_vector(n, gen, -3.f, 3.f), pos = random_vector(n, gen, 0.5f, 2.f);
+    const auto dy = random_vector(n, gen), prior = random_vector(n, gen);
+    Buf dx_in(x), dpos(pos), ddy(dy);
+    const std::string tag = " n=" + std::to_string(n);
+    const std::vector<std::pair<std::string, k::UnaryOp>> unary = {
+        {"neg", {k::Unary::Neg}},          {"exp", {k::Unary::Exp}},         {"log", {k::Unary::Log}},
+        {"sqrt", {k::Unary::Sqrt}},        {"abs", {k::Unary::Abs}},         {"sigmoid", {k::Unary::Sigmoid}},
+        {"tanh", {k::Unary::Tanh}},        {"gelu", {k::Unary::Gelu}},       {"silu", {k::Unary::Silu}},
+        {"clamp", {k::Unary::Clamp, -0.5, 0.75}}, {"pow", {k::Unary::Pow, 2.5}}, {"affine", {k::Unary::Affine, -2, 0.5}},
+        {"rdiv", {k::Unary::Rdiv, 1.5}}};
+    for (const auto& [name, op] : unary) {
+      // log, sqrt, pow and rdiv on positive inputs (their domain), the rest on [-3, 3].
+      const bool positive = name == "log" || name == "sqrt" || name == "pow" || name == "rdiv";
+      const std::vector<float>& in = positive ? pos : x;
+      const Buf& din = positive ? dpos : dx_in;
+      std::vector<float> y(n);
+      cpu::unary_forward<float>(cpu_stream, n, op, in.data(), y.data());
+      Buf gy(std::vector<float>(n, kNaN));
+      kc::unary_forward<float>(t.stream(), n, op, din.get(), gy.get());
+      require_close(gy.download(), y, 1e-6, 1e-5, name + " forward" + tag);
+      Buf dy_saved(y);
+      for (const bool acc : {false, true})
+        both_ways(
+            n, prior, acc, [&](float* o) { cpu::unary_backward<float>(cpu_stream, n, op, dy.data(), in.data(), y.data(), o, acc); },
+            [&](float* o) { kc::unary_backward<float>(t.stream(), n, op, ddy.get(), din.get(), dy_saved.get(), o, acc); },
+            name + " backward" + tag);
+    }
+    for (const auto& [name, op] : std::vector<std::pair<std::string, k::Binary>>{
+             {"add", k::Binary::Add}, {"sub", k::Binary::Sub}, {"mul", k::Binary::Mul}, {"div", k::Binary::Div},
+             {"pow", k::Binary::Pow}, {"gt", k::Binary::Gt}, {"eq", k::Binary::Eq}}) {
+      std::vector<float> y(n);
+      cpu::binary_forward<float>(cpu_stream, n, op, pos.data(), x.data(), y.data());
+      Buf gy(std::vector<float>(n, kNaN));
+      kc::binary_forward<float>(t.stream(), n, op, dpos.get(), dx_in.get(), gy.get());
+      require_close(gy.download(), y, 1e-6, 1e-5, name + " forward" + tag);
+      Buf ysaved(y);
+      for (const bool acc : {false, true}) {
+        // Both gradients in one call: a with one accumulate flag, b with the other.
+        std::vector<float> da = acc ? prior : std::vector<float>(n, kNaN), db = acc ? std::vector<float>(n, kNaN) : prior;
+        cpu::binary_backward<float>(cpu_stream, n, op, dy.data(), pos.data(), x.data(), y.data(), da.data(), acc,
+                                    db.data(), !acc);
+        Buf gda(acc ? prior : std::vector<float>(n, kNaN)), gdb(acc ? std::vector<float>(n, kNaN) : prior);
+        kc::binary_backward<float>(t.stream(), n, op, ddy.get(), dpos.get(), dx_in.get(), ysaved.get(), gda.get(), acc,
+                                   gdb.get(), !acc);
+        require_close(gda.download(), da, 1e-6, 1e-5, name + " backward a" + tag);
+        require_close(gdb.download(), db, 1e-6, 1e-5, name + " backward b" + tag);
+      }
+    }
+    // where: the condition from the sign of x.
+    std::vector<float> cond(n);
+    for (std::int64_t i = 0; i < n; ++i) cond[i] = x[i] > 0 ? 1.f : 0.f;
+    Buf dcond(cond);
+    std::vector<float> w(n);
+    cpu::where_forward<float>(cpu_stream, n, cond.data(), x.data(), pos.data(), w.data());
+    Buf gw(std::vector<float>(n, kNaN));
+    kc::where_forward<float>(t.stream(), n, dcond.get(), dx_in.get(), dpos.get(), gw.get());
+    require_equal(gw.download(), w, "where forward" + tag);
+    for (const bool acc : {false, true})
+      both_ways(
+          n, prior, acc, [&](float* o) { cpu::where_backward<float>(cpu_stream, n, cond.data(), dy.data(), o, acc, nullptr, false); },
+          [&](float* o) { kc::where_backward<float>(t.stream(), n, dcond.get(), ddy.get(), o, acc, nullptr, false); },
+          "where backward (a)" + tag);
+    // The dropout mask: the same bits on both devices for the same seed.
+    std::vector<float> mask(n);
+    cpu::dropout_mask<float>(cpu_stream, n, 0.7, 12345, mask.data());
+    Buf gm(std::vector<float>(n, kNaN));
+    kc::dropout_mask<float>(t.stream(), n, 0.7, 12345, gm.get());
+    require_equal(gm.download(), mask, "dropout mask" + tag);
+  }
+}
+
+TEST_CASE("cuda parity: strided copy, index_select and gather", "[cuda][indexing]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::mt19937 gen(7);
+  // A [3, 4, 5] tensor permuted to [5, 3, 4], and expanded from [3, 1, 5] to [3, 4, 5].
+  const auto x = random_vector(60, gen), prior = random_vector(60, gen);
+  Buf dx(x);
+  k::StridedCopy perm;
+  perm.rank = 3;
+  const std::int64_t ps[3] = {5, 3, 4}, pst[3] = {1, 20, 5}, pdst[3] = {12, 4, 1};
+  for (int d = 0; d < 3; ++d) perm.shape[d] = ps[d], perm.src_stride[d] = pst[d], perm.dst_stride[d] = pdst[d];
+  for (const bool acc : {false, true})
+    both_ways(60, prior, acc, [&](float* o) { cpu::strided_copy<float>(cpu_stream, perm, x.data(), o, acc); },
+              [&](float* o) { kc::strided_copy<float>(t.stream(), perm, dx.get(), o, acc); }, "strided copy (permute)", 0, 0);
+  k::StridedCopy ex = perm;
+  const std::int64_t es[3] = {3, 4, 5}, est[3] = {5, 0, 1}, edst[3] = {20, 5, 1};
+  for (int d = 0; d < 3; ++d) ex.shape[d] = es[d], ex.src_stride[d] = est[d], ex.dst_stride[d] = edst[d];
+  both_ways(60, prior, false, [&](float* o) { cpu::strided_copy<float>(cpu_stream, ex, x.data(), o, false); },
+            [&](float* o) { kc::strided_copy<float>(t.stream(), ex, dx.get(), o, false); }, "strided copy (expand)", 0, 0);
+
+  // index_select along the middle of [3, 4, 5]: 6 picks with repeats (their gradients add up).
+  const k::IndexGeometry g{3, 4, 5, 6};
+  const std::vector<std::int64_t> idx = {3, 0, 3, 1, 1, 3};
+  DeviceBuffer<std::int64_t> didx(idx), bad(std::vector<std::int64_t>{0});
+  std::int64_t cpu_bad = 0;
+  both_ways(90, {}, false, [&](float* o) { cpu::index_select_forward<float>(cpu_stream, g, x.data(), idx.data(), o, &cpu_bad); },
+            [&](float* o) { kc::index_select_forward<float>(t.stream(), g, dx.get(), didx.get(), o, bad.get()); },
+            "index_select forward", 0, 0);
+  REQUIRE(bad.download()[0] == 0);
+  const auto dy = random_vector(90, gen);
+  Buf ddy(dy);
+  for (const bool acc : {false, true})
+    both_ways(60, prior, acc, [&](float* o) { cpu::index_select_backward<float>(cpu_stream, g, dy.data(), idx.data(), o, acc); },
+              [&](float* o) { kc::index_select_backward<float>(t.stream(), g, ddy.get(), didx.get(), o, acc); },
+              "index_select backward");
+  // A bad index is reported (1 + its position), not read.
+  DeviceBuffer<std::int64_t> dbadidx(std::vector<std::int64_t>{0, 9, 0, 0, 0, 0});
+  Buf junk(std::vector<float>(90, kNaN));
+  kc::index_select_forward<float>(t.stream(), g, dx.get(), dbadidx.get(), junk.get(), bad.get());
+  REQUIRE(bad.download()[0] == 2);
+
+  // gather along the last dim of [3, 4, 5] with an index [3, 4, 2].
+  const k::IndexGeometry gg{12, 5, 1, 2};
+  std::vector<std::int64_t> gidx(24);
+  for (auto& v : gidx) v = std::uniform_int_distribution<std::int64_t>(0, 4)(gen);
+  DeviceBuffer<std::int64_t> dgidx(gidx), gbad(std::vector<std::int64_t>{0});
+  both_ways(24, {}, false, [&](float* o) { cpu::gather_forward<float>(cpu_stream, gg, x.data(), gidx.data(), o, &cpu_bad); },
+            [&](float* o) { kc::gather_forward<float>(t.stream(), gg, dx.get(), dgidx.get(), o, gbad.get()); },
+            "gather forward", 0, 0);
+  REQUIRE(cpu_bad == 0);
+  REQUIRE(gbad.download()[0] == 0);
+  for (const bool acc : {false, true})
+    both_ways(60, prior, acc, [&](float* o) { cpu::gather_backward<float>(cpu_stream, gg, dy.data(), gidx.data(), o, acc); },
+              [&](float* o) { kc::gather_backward<float>(t.stream(), gg, ddy.get(), dgidx.get(), o, acc); },
+              "gather backward");
+}
+
+TEST_CASE("cuda parity: sum over dims, max/min over a dim, softmax and log_softmax", "[cuda][reduce_dim]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::mt19937 gen(11);
+  // [4, 6, 7]: sum over dims {0, 2} and over the middle; max and softmax over each dim.
+  const std::vector<std::int64_t> s = {4, 6, 7};
+  const auto x = random_vector(168, gen, -2.f, 2.f), prior = random_vector(168, gen), dy = random_vector(168, gen);
+  Buf dx(x), ddy(dy);
+  for (const std::vector<bool>& red : std::vector<std::vector<bool>>{{true, false, true}, {false, true, false}}) {
+    k::ReduceGeometry g;
+    g.rank = 3;
+    const std::int64_t st[3] = {42, 7, 1};
+    std::int64_t m = 1;
+    for (int d = 0; d < 3; ++d) {
+      g.kept[d] = red[d] ? 1 : s[d];
+      g.reduced[d] = red[d] ? s[d] : 1;
+      g.stride[d] = st[d];
+      m *= g.kept[d];
+    }
+    for (const bool acc : {false, true})
+      both_ways(m, std::vector<float>(prior.begin(), prior.begin() + m), acc,
+                [&](float* o) { cpu::reduce_sum<float>(cpu_stream, g, 0.5, x.data(), o, acc); },
+                [&](float* o) { kc::reduce_sum<float>(t.stream(), g, 0.5, dx.get(), o, acc); }, "reduce_sum", 1e-6, 1e-5);
+  }
+  for (std::int64_t d = 0; d < 3; ++d) {
+    k::DimGeometry g{1, s[d], 1};
+    for (std::int64_t i = 0; i < d; ++i) g.outer *= s[i];
+    for (std::int64_t i = d + 1; i < 3; ++i) g.inner *= s[i];
+    const std::int64_t rows = g.outer * g.inner;
+    const std::string tag = " over dim " + std::to_string(d);
+    for (const bool is_min : {false, true}) {
+      std::vector<float> v(rows);
+      std::vector<std::int64_t> ix(rows);
+      cpu::max_dim_forward<float>(cpu_stream, g, is_min, x.data(), v.data(), ix.data());
+      Buf gv(std::vector<float>(rows, kNaN));
+      DeviceBuffer<std::int64_t> gix(std::vector<std::int64_t>(rows, -1));
+      kc::max_dim_forward<float>(t.stream(), g, is_min, dx.get(), gv.get(), gix.get());
+      require_equal(gv.download(), v, (is_min ? "min" : "max") + tag);
+      REQUIRE(gix.download() == ix);
+      for (const bool acc : {false, true})
+        both_ways(168, prior, acc, [&](float* o) { cpu::max_dim_backward<float>(cpu_stream, g, dy.data(), ix.data(), o, acc); },
+                  [&](float* o) { kc::max_dim_backward<float>(t.stream(), g, ddy.get(), gix.get(), o, acc); },
+                  (is_min ? "min backward" : "max backward") + tag, 0, 0);
+    }
+    for (const bool log : {false, true}) {
+      const std::string name = (log ? "log_softmax" : "softmax") + tag;
+      std::vector<float> y(168);
+      cpu::softmax_forward<float>(cpu_stream, g, log, x.data(), y.data());
+      Buf gy(std::vector<float>(168, kNaN));
+      kc::softmax_forward<float>(t.stream(), g, log, dx.get(), gy.get());
+      require_close(gy.download(), y, 1e-6, 1e-5, name + " forward");
+      Buf ysaved(y);
+      for (const bool acc : {false, true})
+        both_ways(168, prior, acc, [&](float* o) { cpu::softmax_backward<float>(cpu_stream, g, log, dy.data(), y.data(), o, acc); },
+                  [&](float* o) { kc::softmax_backward<float>(t.stream(), g, log, ddy.get(), ysaved.get(), o, acc); },
+                  name + " backward");
+    }
+  }
+}
+
+TEST_CASE("cuda parity: avg_pool2d forward and backward", "[cuda][pool]") {
+  if (no_gpu()) return;
+  GpuTest t;
+  std::mt19937 gen(13);
+  for (const auto& [k, st, p] : std::vector<std::tuple<int, int, int>>{{2, 2, 0}, {3, 2, 1}, {3, 1, 1}}) {
+    k::Pool2dGeometry g{2, 3, 9, 7, k, k, st, st, p, p, 0, 0};
+    REQUIRE(g.finalize());
+    const std::size_t nin = 2 * 3 * 9 * 7, nout = static_cast<std::size_t>(2 * 3 * g.oh * g.ow);
+    const auto x = random_vector(nin, gen), dy = random_vector(nout, gen), prior = random_vector(nin, gen);
+    Buf dx(x), ddy(dy);
+    for (const bool inc : {true, false}) {
+      const std::string tag = " k" + std::to_string(k) + " s" + std::to_string(st) + " p" + std::to_string(p) +
+                              (inc ? " count_include_pad" : "");
+      both_ways(nout, {}, false, [&](float* o) { cpu::avg_pool2d_forward<float>(cpu_stream, g, inc, x.data(), o); },
+                [&](float* o) { kc::avg_pool2d_forward<float>(t.stream(), g, inc, dx.get(), o); }, "avg_pool2d forward" + tag);
+      for (const bool acc : {false, true})
+        both_ways(nin, prior, acc, [&](float* o) { cpu::avg_pool2d_backward<float>(cpu_stream, g, inc, dy.data(), o, acc); },
+                  [&](float* o) { kc::avg_pool2d_backward<float>(t.stream(), g, inc, ddy.get(), o, acc); },
+                  "avg_pool2d backward" + tag);
+    }
+  }
 }
 
 #else  // !MINIDL_WITH_CUDA

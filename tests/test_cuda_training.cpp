@@ -46,8 +46,8 @@ TEST_CASE("cuda: one SGD training step of the FER model matches the CPU", "[cuda
   Tensor x = Tensor::uniform({8, 1, 64, 64}, 0, 1, gen);
   Tensor y = Tensor::from_vector<std::int64_t>({0, 1, 2, 3, 4, 5, 6, 0});
   CrossEntropyLoss loss_fn;
-  SGD cpu_opt(cpu_model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
-  SGD gpu_opt(gpu_model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
+  SGD cpu_opt(cpu_model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
+  SGD gpu_opt(gpu_model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
   for (int step = 0; step < 2; ++step) {
     cpu_opt.zero_grad();
     gpu_opt.zero_grad();
@@ -81,7 +81,7 @@ TEST_CASE("cuda: steady-state training steps take no memory from the driver and 
   Generator gen(24);
   Tensor x = Tensor::uniform({16, 1, 64, 64}, 0, 1, gen).to(Device::cuda());
   Tensor y = Tensor::zeros({16}, DType::Int64).to(Device::cuda());
-  SGD opt(model->named_parameters(), {0.01, 0.9, 0.0, 0.0, false});
+  SGD opt(model->named_parameters(), SGDOptions(0.01).momentum(0.9));
   CrossEntropyLoss loss_fn;
   auto step = [&] {
     opt.zero_grad();

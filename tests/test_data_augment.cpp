@@ -21,7 +21,7 @@ std::vector<float> warp(const GrayImage& img, const AugmentParams& p, float fill
 
 TEST_CASE("identity parameters return the input exactly", "[data]") {
   const GrayImage img = random_image(13, 17, 11);
-  const kernels::AffineMatrix m = affine_matrix(AugmentParams{}, 13, 17);
+  const AffineMatrix m = affine_matrix(AugmentParams{}, 13, 17);
   CHECK(m.m[0] == 1.f);
   CHECK(m.m[1] == 0.f);
   CHECK(m.m[2] == 0.f);
@@ -45,7 +45,7 @@ TEST_CASE("flip-only is an exact mirror", "[data]") {
     const GrayImage img = random_image(9, w, 12);
     AugmentParams p;
     p.flip = true;
-    const kernels::AffineMatrix m = affine_matrix(p, 9, w);
+    const AffineMatrix m = affine_matrix(p, 9, w);
     CHECK(m.m[0] == -1.f);
     CHECK(m.m[2] == static_cast<float>(w - 1));
     const std::vector<float> out = warp(img, p);
@@ -154,15 +154,15 @@ TEST_CASE("augmentation options are validated", "[data]") {
 
 TEST_CASE("the warp reads fill far outside the image and never out of bounds", "[data]") {
   const GrayImage img = random_image(8, 8, 14);
-  kernels::AffineMatrix far{{1, 0, 1e9f, 0, 1, -1e9f}};
+  AffineMatrix far{{1, 0, 1e9f, 0, 1, -1e9f}};
   std::vector<float> out(64);
   kernels::cpu::affine_warp<std::uint8_t>(kernels::cpu::Stream{}, 1, 8, 8, img.pixels.data(), &far, 42.f, out.data());
   for (float v : out) REQUIRE(v == 42.f);
-  kernels::AffineMatrix nan{{std::nanf(""), 0, 0, 0, 1, 0}};
+  AffineMatrix nan{{std::nanf(""), 0, 0, 0, 1, 0}};
   kernels::cpu::affine_warp<std::uint8_t>(kernels::cpu::Stream{}, 1, 8, 8, img.pixels.data(), &nan, 7.f, out.data());
   for (float v : out) REQUIRE(v == 7.f);
   // Half a pixel outside blends the edge pixel with the fill.
-  kernels::AffineMatrix half{{1, 0, -0.5f, 0, 1, 0}};
+  AffineMatrix half{{1, 0, -0.5f, 0, 1, 0}};
   kernels::cpu::affine_warp<std::uint8_t>(kernels::cpu::Stream{}, 1, 8, 8, img.pixels.data(), &half, 0.f, out.data());
   CHECK(out[0] == Approx(0.5f * img.at(0, 0)));
 }

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
+#include "minidl/data/dataloader.h"
 #include "minidl/data/image.h"
 #include "minidl/data/image_io.h"
 
@@ -84,6 +85,15 @@ std::string error_of(F&& f) {
   }
   FAIL("expected minidl::Error, nothing was thrown");
   return "";
+}
+
+// Every batch of one epoch.
+inline std::vector<Batch> run_epoch(DataLoader& loader, std::int64_t epoch) {
+  loader.start_epoch(epoch);
+  std::vector<Batch> out;
+  Batch b;
+  while (loader.next(b)) out.push_back(b);
+  return out;
 }
 
 inline GrayImage random_image(std::int64_t h, std::int64_t w, std::uint32_t seed) {

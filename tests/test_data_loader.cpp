@@ -49,14 +49,6 @@ class Counting : public Dataset {
   std::vector<std::string> names_;
 };
 
-std::vector<Batch> run_epoch(DataLoader& loader, std::int64_t epoch) {
-  loader.start_epoch(epoch);
-  std::vector<Batch> out;
-  Batch b;
-  while (loader.next(b)) out.push_back(b);
-  return out;
-}
-
 bool same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t k = 0; k < a.size(); ++k) {
@@ -187,7 +179,7 @@ TEST_CASE("loader: deferred augmentation returns the warps instead", "[data]") {
   REQUIRE(b.warps.size() == 6u);
   CHECK(b.warp_fill == Approx(1.f));
   for (std::int64_t j = 0; j < 6; ++j) {
-    const kernels::AffineMatrix m =
+    const AffineMatrix m =
         affine_matrix(sample_augment(o.augment_options, o.seed, 0, b.indices[j], 8, 8), 8, 8);
     for (int k = 0; k < 6; ++k) CHECK(b.warps[j].m[k] == m.m[k]);
   }

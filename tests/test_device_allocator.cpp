@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "minidl/core/allocator.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 using namespace minidl;
 

@@ -127,7 +127,7 @@ void run_golden(Device device) {
   SECTION("three SGD steps with momentum and weight decay, then eval") {
     auto model = golden_model(g, device);
     model->train();
-    SGD opt(model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
+    SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
     std::vector<float> losses;
     for (int i = 0; i < 3; ++i) {
       opt.zero_grad();
@@ -161,7 +161,7 @@ void run_golden(Device device) {
   SECTION("three AdamW steps with a weighted, smoothed loss, then eval") {
     auto model = golden_model(g, device);
     model->train();
-    AdamW opt(model->named_parameters(), {1e-3, 0.9, 0.999, 1e-8, 0.01});
+    AdamW opt(model->named_parameters(), AdamWOptions(1e-3).betas(0.9, 0.999).eps(1e-8).weight_decay(0.01));
     CrossEntropyLoss weighted({g["adamw.class_weight"].to(device), 0.1});
     std::vector<float> losses;
     for (int i = 0; i < 3; ++i) {

@@ -23,8 +23,8 @@ TEST_CASE("a training step reads nothing back to the host", "[ops][sync]") {
   const Tensor x = Tensor::uniform({4, 1, 32, 32}, 0, 1, gen);
   const Tensor y = Tensor::from_vector<std::int64_t>({0, 3, 6, 1});
   CrossEntropyLoss loss_fn;
-  SGD sgd(model->named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
-  AdamW adamw(model->named_parameters(), {1e-3, 0.9, 0.999, 1e-8, 1e-2, 1});
+  SGD sgd(model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
+  AdamW adamw(model->named_parameters(), AdamWOptions(1e-3).betas(0.9, 0.999).eps(1e-8).weight_decay(1e-2));
   for (Optimizer* opt : {static_cast<Optimizer*>(&sgd), static_cast<Optimizer*>(&adamw)}) {
     for (int step = 0; step < 2; ++step) {
       const std::uint64_t before = host_reads();

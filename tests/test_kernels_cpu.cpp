@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/batch_norm.h"
+#include "minidl/config.h"
 #include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/cpu/conv2d_backends.h"
 #include "minidl/kernels/elementwise.h"
 #include "minidl/kernels/linear.h"
 #include "minidl/kernels/loss.h"
@@ -24,6 +26,8 @@ namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 using Catch::Matchers::Contains;
+using minidl::AdamWStepOptions;
+using minidl::SgdStepOptions;
 
 namespace {
 
@@ -129,6 +133,9 @@ std::vector<double> to_double(const std::vector<T>& v, bool absolute = false) {
 // the 2-core AMD EPYC (Zen 5, 2026-12-01) over every geometry and implementation, the worst error
 // was 4.3 u * magnitude (oneDNN 2.6.3 runs its avx2 kernels there); the bound is 40, about ten
 // times that, and still far below one dropped term.
+// The reference backend: convolution by its definition, in double.
+const cpu::ConvBackend<double>& reference() { return cpu::find_conv_backend<double>("reference"); }
+
 template <typename T>
 void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed) {
   INFO("n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " k=" << g.k << " kernel " << g.r << "x" << g.s
@@ -147,8 +154,8 @@ void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed)
     std::vector<T> y(ny, inf);
     std::vector<double> exact(ny, kInf), magnitude(ny, kInf);
     cpu::conv2d_forward(cpu_stream, g, x.data(), wt.data(), with_bias ? bias.data() : nullptr, y.data());
-    cpu::ref::conv2d_forward(g, xd.data(), wd.data(), with_bias ? bd.data() : nullptr, exact.data());
-    cpu::ref::conv2d_forward(g, xa.data(), wa.data(), with_bias ? ba.data() : nullptr, magnitude.data());
+    reference().forward(cpu_stream, g, xd.data(), wd.data(), with_bias ? bd.data() : nullptr, exact.data());
+    reference().forward(cpu_stream, g, xa.data(), wa.data(), with_bias ? ba.data() : nullptr, magnitude.data());
     require_within_rounding(y, exact, magnitude, factor, with_bias ? "forward with bias" : "forward without bias");
   }
 
@@ -158,8 +165,8 @@ void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed)
     std::vector<double> exact(nx, kInf), magnitude(nx, kInf);
     cpu::conv2d_backward_input(cpu_stream, g, dy.data(), wt.data(), dx.data(), false);
     cpu::conv2d_backward_input(cpu_stream, g, dy.data(), wt.data(), dx_acc.data(), true);
-    cpu::ref::conv2d_backward_input(g, dyd.data(), wd.data(), exact.data(), false);
-    cpu::ref::conv2d_backward_input(g, dya.data(), wa.data(), magnitude.data(), false);
+    reference().backward_data(cpu_stream, g, dyd.data(), wd.data(), exact.data(), false);
+    reference().backward_data(cpu_stream, g, dya.data(), wa.data(), magnitude.data(), false);
     require_within_rounding(dx, exact, magnitude, factor, "backward_input overwrite");
     for (std::size_t i = 0; i < nx; ++i) {
       exact[i] += 0.5;
@@ -172,8 +179,8 @@ void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed)
     std::vector<double> exact(nw, kInf), magnitude(nw, kInf);
     cpu::conv2d_backward_weight(cpu_stream, g, x.data(), dy.data(), dw.data(), false);
     cpu::conv2d_backward_weight(cpu_stream, g, x.data(), dy.data(), dw_acc.data(), true);
-    cpu::ref::conv2d_backward_weight(g, xd.data(), dyd.data(), exact.data(), false);
-    cpu::ref::conv2d_backward_weight(g, xa.data(), dya.data(), magnitude.data(), false);
+    reference().backward_filter(cpu_stream, g, xd.data(), dyd.data(), exact.data(), false);
+    reference().backward_filter(cpu_stream, g, xa.data(), dya.data(), magnitude.data(), false);
     require_within_rounding(dw, exact, magnitude, factor, "backward_weight overwrite");
     for (std::size_t i = 0; i < nw; ++i) {
       exact[i] += 0.5;
@@ -185,13 +192,13 @@ void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed)
   // The reference loops accumulating must be the reference overwriting plus what was there.
   {
     std::vector<double> dx_ref(nx, kInf), dx_ref_acc(nx, 0.5);
-    cpu::ref::conv2d_backward_input(g, dyd.data(), wd.data(), dx_ref.data(), false);
-    cpu::ref::conv2d_backward_input(g, dyd.data(), wd.data(), dx_ref_acc.data(), true);
+    reference().backward_data(cpu_stream, g, dyd.data(), wd.data(), dx_ref.data(), false);
+    reference().backward_data(cpu_stream, g, dyd.data(), wd.data(), dx_ref_acc.data(), true);
     for (auto& v : dx_ref) v += 0.5;
     require_close(dx_ref_acc, dx_ref, 1e-12, "reference backward_input accumulate = overwrite + 0.5");
     std::vector<double> dw_ref(nw, kInf), dw_ref_acc(nw, 0.5);
-    cpu::ref::conv2d_backward_weight(g, xd.data(), dyd.data(), dw_ref.data(), false);
-    cpu::ref::conv2d_backward_weight(g, xd.data(), dyd.data(), dw_ref_acc.data(), true);
+    reference().backward_filter(cpu_stream, g, xd.data(), dyd.data(), dw_ref.data(), false);
+    reference().backward_filter(cpu_stream, g, xd.data(), dyd.data(), dw_ref_acc.data(), true);
     for (auto& v : dw_ref) v += 0.5;
     require_close(dw_ref_acc, dw_ref, 1e-12, "reference backward_weight accumulate = overwrite + 0.5");
   }
@@ -268,7 +275,7 @@ TEST_CASE("conv2d reference on hand-computed cases", "[kernels]") {
     const auto g = conv_geometry(1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0);
     const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8, 9}, w{1, 0, 0, -1}, b{0.5};
     std::vector<double> y(4, kInf);
-    cpu::ref::conv2d_forward(g, x.data(), w.data(), b.data(), y.data());
+    reference().forward(cpu_stream, g, x.data(), w.data(), b.data(), y.data());
     require_close(y, {-3.5, -3.5, -3.5, -3.5}, 0.0, "diagonal difference");
   }
   // 2x2 input [[1, 2], [3, 4]], 3x3 kernel of ones, pad 1: every 3x3 window around a cell of a
@@ -279,9 +286,9 @@ TEST_CASE("conv2d reference on hand-computed cases", "[kernels]") {
     const auto g = conv_geometry(1, 1, 2, 2, 1, 3, 3, 1, 1, 1, 1);
     const std::vector<double> x{1, 2, 3, 4}, w(9, 1.0), dy(4, 1.0);
     std::vector<double> y(4, kInf), dx(4, kInf), dw(9, kInf);
-    cpu::ref::conv2d_forward<double>(g, x.data(), w.data(), nullptr, y.data());
-    cpu::ref::conv2d_backward_input(g, dy.data(), w.data(), dx.data(), false);
-    cpu::ref::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), false);
+    reference().forward(cpu_stream, g, x.data(), w.data(), nullptr, y.data());
+    reference().backward_data(cpu_stream, g, dy.data(), w.data(), dx.data(), false);
+    reference().backward_filter(cpu_stream, g, x.data(), dy.data(), dw.data(), false);
     require_close(y, {10, 10, 10, 10}, 0.0, "forward");
     require_close(dx, {4, 4, 4, 4}, 0.0, "backward_input");
     require_close(dw, {1, 3, 2, 4, 10, 6, 3, 7, 4}, 0.0, "backward_weight");
@@ -298,8 +305,8 @@ TEST_CASE("conv2d reference on hand-computed cases", "[kernels]") {
     const auto g = conv_geometry(1, 1, 3, 3, 1, 1, 1, 2, 2, 0, 0);
     const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8, 9}, w{2}, dy{1, 2, 3, 4};
     std::vector<double> y(4, kInf), dx(9, kInf), dx_fast(9, kInf);
-    cpu::ref::conv2d_forward<double>(g, x.data(), w.data(), nullptr, y.data());
-    cpu::ref::conv2d_backward_input(g, dy.data(), w.data(), dx.data(), false);
+    reference().forward(cpu_stream, g, x.data(), w.data(), nullptr, y.data());
+    reference().backward_data(cpu_stream, g, dy.data(), w.data(), dx.data(), false);
     cpu::conv2d_backward_input(cpu_stream, g, dy.data(), w.data(), dx_fast.data(), false);
     require_close(y, {2, 6, 14, 18}, 0.0, "forward");
     require_close(dx, {2, 0, 4, 0, 0, 0, 6, 0, 8}, 0.0, "backward_input");
@@ -317,29 +324,22 @@ TEST_CASE("conv2d fast path matches the reference in float32", "[kernels]") {
   for (const auto& g : conv_geometries()) check_conv_fast_against_ref<float>(g, seed++);
 }
 
-// Sets the float32 conv implementation for a scope and puts back the one that was there.
-struct ConvImplGuard {
-  cpu::ConvImpl saved = cpu::conv_impl();
-  explicit ConvImplGuard(cpu::ConvImpl impl) { cpu::set_conv_impl(impl); }
-  ~ConvImplGuard() { cpu::set_conv_impl(saved); }
+// Sets the CPU conv backend for a scope and puts back the setting that was there.
+struct ConvBackendGuard {
+  std::string saved = cpu::conv_backend();
+  explicit ConvBackendGuard(const std::string& name) { cpu::set_conv_backend(name); }
+  ~ConvBackendGuard() { cpu::set_conv_backend(saved); }
 };
 
-std::vector<cpu::ConvImpl> conv_impls() {
-  std::vector<cpu::ConvImpl> impls{cpu::ConvImpl::Gemm, cpu::ConvImpl::Taps, cpu::ConvImpl::Auto};
-  if (cpu::dnnl_available()) impls.push_back(cpu::ConvImpl::Dnnl);
-  return impls;
+// Every float32 backend that can run here, by name, and auto.
+std::vector<std::string> conv_settings() {
+  std::vector<std::string> names{"auto"};
+  for (const auto& b : cpu::conv_backends<float>())
+    if (cpu::conv_backend_available(b.name)) names.push_back(b.name);
+  return names;
 }
 
-const char* impl_name(cpu::ConvImpl impl) {
-  switch (impl) {
-    case cpu::ConvImpl::Gemm: return "gemm";
-    case cpu::ConvImpl::Dnnl: return "dnnl";
-    case cpu::ConvImpl::Taps: return "taps";
-    default: return "auto";
-  }
-}
-
-TEST_CASE("conv2d float32: every CPU implementation matches the reference", "[kernels]") {
+TEST_CASE("conv2d float32: every CPU backend matches the reference", "[kernels]") {
   // The test geometries above, and the FER model's own convolutions at batch 2 (64 to 512
   // channels: the shapes for which oneDNN picks its channel-blocked kernels and reorders).
   std::vector<k::Conv2dGeometry> geoms = conv_geometries();
@@ -351,44 +351,66 @@ TEST_CASE("conv2d float32: every CPU implementation matches the reference", "[ke
            conv_geometry(2, 256, 4, 4, 512, 3, 3, 2, 2, 1, 1),    // layer4.0.conv1: 2x2 output
            conv_geometry(3, 512, 2, 2, 512, 3, 3, 1, 1, 1, 1)})   // layer4 3x3 on 2x2
     geoms.push_back(g);
-  INFO("oneDNN available: " << cpu::dnnl_available());
-  for (const cpu::ConvImpl impl : conv_impls()) {
-    INFO("implementation " << impl_name(impl));
-    ConvImplGuard guard(impl);
+  INFO("oneDNN available: " << cpu::conv_backend_available("onednn"));
+  for (const std::string& name : conv_settings()) {
+    INFO("backend " << name);
+    ConvBackendGuard guard(name);
     std::uint32_t seed = 300;
     for (const auto& g : geoms) check_conv_fast_against_ref<float>(g, seed++);
   }
 }
 
-TEST_CASE("conv2d: float64 always runs im2col + GEMM, whatever the float32 setting", "[kernels]") {
+TEST_CASE("conv2d: float64 always runs im2col, whatever the float32 setting", "[kernels]") {
   // The gradient checks rely on float64 convolutions being exact to ~1e-12: a float32 library
-  // must never be routed float64 data. With the switch on oneDNN, float64 still matches the
-  // reference to float64 precision.
-  if (!cpu::dnnl_available()) SUCCEED("oneDNN not available: nothing to route");
-  ConvImplGuard guard(cpu::dnnl_available() ? cpu::ConvImpl::Dnnl : cpu::ConvImpl::Gemm);
-  check_conv_fast_against_ref<double>(conv_geometry(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1), 17);
+  // must never be routed float64 data. With the switch on another backend, float64 still runs
+  // im2col and matches the reference to float64 precision.
+  const auto g = conv_geometry(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1);
+  for (const std::string& name : conv_settings()) {
+    ConvBackendGuard guard(name);
+    CHECK(std::string(cpu::conv_backend_for<double>(k::ConvDirection::Forward, g).name) == "im2col");
+  }
+  ConvBackendGuard guard(cpu::conv_backend_available("onednn") ? "onednn" : "taps");
+  check_conv_fast_against_ref<double>(g, 17);
 }
 
-TEST_CASE("conv2d: oneDNN, when built in, loads (a fallback to im2col + GEMM is never silent)", "[kernels]") {
+TEST_CASE("conv2d: one switch, one fallback: a backend that cannot run a call falls back to im2col", "[kernels]") {
+  const auto g = conv_geometry(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1);
+  {
+    ConvBackendGuard guard("taps");
+    CHECK(cpu::conv_backend() == "taps");
+    CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::BackwardFilter, g).name) == "taps");
+  }
+  // The auto rule's choice for a weight used fewer than 64 times is im2col (kernels/cpu/conv2d.cpp).
+  const auto tiny = conv_geometry(1, 8, 4, 4, 8, 3, 3, 2, 2, 1, 1);  // 2x2 output, batch 1
+  ConvBackendGuard guard("auto");
+  CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::Forward, tiny).name) == "im2col");
+  // Unknown names, and the names this switch had before, are errors that say what to write.
+  REQUIRE_THROWS_WITH(cpu::set_conv_backend("fastest"), Contains("expected one of auto, im2col"));
+  REQUIRE_THROWS_WITH(cpu::set_conv_backend("gemm"), Contains("renamed") && Contains("im2col"));
+  REQUIRE_THROWS_WITH(cpu::set_conv_backend("dnnl"), Contains("renamed") && Contains("onednn"));
+  CHECK(cpu::conv_backend() == "auto");
+}
+
+TEST_CASE("conv2d: oneDNN, when built in, loads (a fallback to im2col is never silent)", "[kernels]") {
   // Built with libdnnl-dev's headers but running where libdnnl.so.2 does not load, every float32
   // convolution would quietly take the slower path and the oneDNN tests above would test nothing.
-  INFO("oneDNN built in: " << cpu::dnnl_built() << ", available: " << cpu::dnnl_available() << ", reason: "
-                           << cpu::dnnl_unavailable_reason());
-  if (cpu::dnnl_built()) {
-    CHECK(cpu::dnnl_available());
-    CHECK(cpu::dnnl_unavailable_reason().empty());
+  const std::string why = cpu::onednn::unavailable_reason();
+  INFO("oneDNN built in: " << MINIDL_WITH_ONEDNN << ", reason: " << why);
+  if (MINIDL_WITH_ONEDNN) {
+    CHECK(cpu::conv_backend_available("onednn"));
+    CHECK(why.empty());
   } else {
-    CHECK_FALSE(cpu::dnnl_available());
-    CHECK_THAT(cpu::dnnl_unavailable_reason(), Contains("built without"));
+    CHECK_FALSE(cpu::conv_backend_available("onednn"));
+    CHECK_THAT(why, Contains("built without"));
   }
 }
 
-TEST_CASE("conv2d: set_conv_impl(Dnnl) without oneDNN is an error that says so", "[kernels]") {
-  if (cpu::dnnl_available()) {
-    ConvImplGuard guard(cpu::ConvImpl::Dnnl);
-    CHECK(cpu::conv_impl() == cpu::ConvImpl::Dnnl);
+TEST_CASE("conv2d: set_conv_backend(onednn) without oneDNN is an error that says so", "[kernels]") {
+  if (cpu::conv_backend_available("onednn")) {
+    ConvBackendGuard guard("onednn");
+    CHECK(cpu::conv_backend() == "onednn");
   } else {
-    REQUIRE_THROWS_WITH(cpu::set_conv_impl(cpu::ConvImpl::Dnnl), Contains("oneDNN"));
+    REQUIRE_THROWS_WITH(cpu::set_conv_backend("onednn"), Contains("oneDNN"));
   }
 }
 
@@ -413,9 +435,9 @@ TEST_CASE("conv2d weight gradient is bit-identical from run to run", "[kernels]"
   // schedule: the same inputs give the same bits every time. oneDNN reduces over the batch in
   // per-thread buffers; it must be as repeatable (bit-identical training runs depend on it).
   std::mt19937 gen(9);
-  for (const cpu::ConvImpl impl : conv_impls()) {
-    INFO("implementation " << impl_name(impl));
-    ConvImplGuard guard(impl);
+  for (const std::string& name : conv_settings()) {
+    INFO("backend " << name);
+    ConvBackendGuard guard(name);
     for (const auto& g : {conv_geometry(32, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1), conv_geometry(16, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1)}) {
       const auto x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
       const auto dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
@@ -443,7 +465,8 @@ TEST_CASE("batch_norm training forward: batch statistics and running-stat update
   const std::vector<double> gamma{2.0, 0.5}, beta{0.0, 1.0};
   const double eps = 0.01, momentum = 0.1;
   std::vector<double> rm{0.0, 1.0}, rv{1.0, 2.0}, y(8, kInf), mean(2, kInf), invstd(2, kInf);
-  cpu::batch_norm_forward_train(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), eps, momentum, rm.data(), rv.data(),
+  cpu::batch_norm_forward_train(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), eps, momentum, rm.data(),
+                                rv.data(),
                                 y.data(), mean.data(), invstd.data());
   const double is0 = 1.0 / std::sqrt(1.25 + eps), is1 = 1.0 / std::sqrt(3.0 + eps);
   require_close(mean, {2.5, 3.0}, 1e-15, "saved mean");
@@ -458,7 +481,8 @@ TEST_CASE("batch_norm training forward: batch statistics and running-stat update
 
   // Without gamma/beta (affine=False) and without running stats (track_running_stats=False).
   std::vector<float> xf(kBnX.begin(), kBnX.end()), yf(8, static_cast<float>(kInf)), mf(2), sf(2);
-  cpu::batch_norm_forward_train<float>(cpu_stream, g, xf.data(), nullptr, nullptr, eps, momentum, nullptr, nullptr, yf.data(),
+  cpu::batch_norm_forward_train<float>(cpu_stream, g, xf.data(), nullptr, nullptr, eps, momentum, nullptr, nullptr,
+                                       yf.data(),
                                        mf.data(), sf.data());
   require_close(yf, {-1.5 * is0, -0.5 * is0, -1 * is1, -1 * is1, 0.5 * is0, 1.5 * is0, -1 * is1, 3 * is1}, 1e-6,
                 "y, float32, no affine");
@@ -481,7 +505,8 @@ TEST_CASE("batch_norm statistics stay exact for a channel far from zero", "[kern
 TEST_CASE("batch_norm training needs more than one value per channel", "[kernels]") {
   const k::BatchNormGeometry g{1, 3, 1};
   std::vector<double> x{1, 2, 3}, y(3), m(3), s(3);
-  REQUIRE_THROWS_WITH(cpu::batch_norm_forward_train<double>(cpu_stream, g, x.data(), nullptr, nullptr, 1e-5, 0.1, nullptr,
+  REQUIRE_THROWS_WITH(cpu::batch_norm_forward_train<double>(cpu_stream, g, x.data(), nullptr, nullptr, 1e-5, 0.1,
+                      nullptr,
                                                             nullptr, y.data(), m.data(), s.data()),
                       Contains("more than one value per channel"));
 }
@@ -491,7 +516,8 @@ TEST_CASE("batch_norm evaluation uses the running statistics and ignores the bat
   const std::vector<double> gamma{2.0, 0.5}, beta{0.0, 1.0}, rm{1.0, -1.0}, rv{3.0, 0.25};
   const double eps = 1e-5;
   std::vector<double> y(8, kInf);
-  cpu::batch_norm_forward_eval(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), rm.data(), rv.data(), eps, y.data());
+  cpu::batch_norm_forward_eval(cpu_stream, g, kBnX.data(), gamma.data(), beta.data(), rm.data(), rv.data(), eps,
+                               y.data());
   std::vector<double> want(8);
   for (int b = 0; b < 2; ++b)
     for (int c = 0; c < 2; ++c)
@@ -895,7 +921,8 @@ TEST_CASE("gemm: transposes, beta == 0 never reads C, beta == 1 adds", "[kernels
     for (const bool tb : {false, true}) {
       INFO("trans_a " << ta << " trans_b " << tb);
       std::vector<double> C(4, kInf);
-      cpu::gemm<double>(cpu_stream, ta, tb, 2, 2, 3, 1.0, ta ? At.data() : A.data(), ta ? 2 : 3, tb ? Bt.data() : B.data(),
+      cpu::gemm<double>(cpu_stream, ta, tb, 2, 2, 3, 1.0, ta ? At.data() : A.data(), ta ? 2 : 3,
+                        tb ? Bt.data() : B.data(),
                         tb ? 3 : 2, 0.0, C.data(), 2);
       require_close(C, {4, 5, 10, 11}, 0.0, "C = A B over +inf");
     }
@@ -1053,11 +1080,11 @@ TEST_CASE("cross_entropy reports a target outside the classes by its row, and ne
 
 // One parameter tensor through the multi-tensor steps.
 template <typename T>
-void sgd_one(const k::ParamSlice<T>& p, const k::SgdOptions& o, bool first_step) {
+void sgd_one(const k::ParamSlice<T>& p, const SgdStepOptions& o, bool first_step) {
   cpu::sgd_step<T>(cpu_stream, &p, 1, o, first_step);
 }
 template <typename T>
-void adamw_one(const k::ParamSlice<T>& p, const k::AdamWOptions& o) {
+void adamw_one(const k::ParamSlice<T>& p, const AdamWStepOptions& o) {
   cpu::adamw_step<T>(cpu_stream, &p, 1, o);
 }
 
@@ -1065,14 +1092,14 @@ TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov",
   // Plain: p = 1 - 0.1 * 0.5.
   {
     std::vector<double> p{1.0}, g{0.5};
-    sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, k::SgdOptions{0.1, 0, 0, 0, false}, true);
+    sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, SgdStepOptions{0.1, 0, 0, 0, false}, true);
     CHECK(p[0] == Approx(0.95).epsilon(1e-15));
   }
   // lr 0.1, momentum 0.9, dampening 0.5, weight decay 0.1, g = 0.5 twice, p = 1:
   //   step 1: g' = 0.5 + 0.1 * 1 = 0.6, buf = 0.6 (undamped copy), p = 1 - 0.06 = 0.94
   //   step 2: g' = 0.5 + 0.094 = 0.594, buf = 0.9 * 0.6 + 0.5 * 0.594 = 0.837, p = 0.94 - 0.0837
   {
-    const k::SgdOptions o{0.1, 0.9, 0.5, 0.1, false};
+    const SgdStepOptions o{0.1, 0.9, 0.5, 0.1, false};
     std::vector<double> p{1.0}, g{0.5}, buf{kInf};  // the first step must not read the buffer
     const k::ParamSlice<double> s{p.data(), g.data(), buf.data(), nullptr, 1};
     sgd_one(s, o, true);
@@ -1086,7 +1113,7 @@ TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov",
   //   step 1: buf = 0.5, g = 0.5 + 0.45 = 0.95, p = 0.905
   //   step 2: buf = 0.45 + 0.5 = 0.95, g = 0.5 + 0.855 = 1.355, p = 0.905 - 0.1355 = 0.7695
   {
-    const k::SgdOptions o{0.1, 0.9, 0.0, 0.0, true};
+    const SgdStepOptions o{0.1, 0.9, 0.0, 0.0, true};
     std::vector<float> p{1.0f}, g{0.5f}, buf{0.0f};
     const k::ParamSlice<float> s{p.data(), g.data(), buf.data(), nullptr, 1};
     sgd_one(s, o, true);
@@ -1098,7 +1125,7 @@ TEST_CASE("sgd_step: plain, momentum with dampening and weight decay, nesterov",
   // Momentum without a buffer is an error, not a crash.
   std::vector<double> p{1.0}, g{0.5};
   REQUIRE_THROWS_WITH(
-      sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, k::SgdOptions{0.1, 0.9, 0, 0, false}, true),
+      sgd_one<double>({p.data(), g.data(), nullptr, nullptr, 1}, SgdStepOptions{0.1, 0.9, 0, 0, false}, true),
       Contains("momentum buffer"));
 }
 
@@ -1108,7 +1135,7 @@ TEST_CASE("sgd_step over a large buffer matches the scalar rule", "[kernels]") {
   auto p = random_vector<float>(n, gen);
   const auto g = random_vector<float>(n, gen);
   std::vector<float> buf(n), p0 = p;
-  const k::SgdOptions o{0.05, 0.9, 0.0, 1e-4, false};
+  const SgdStepOptions o{0.05, 0.9, 0.0, 1e-4, false};
   sgd_one<float>({p.data(), g.data(), buf.data(), nullptr, n}, o, true);
   std::vector<double> buf_want(n), p_want(n);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -1128,7 +1155,7 @@ TEST_CASE("adamw_step: two steps by hand", "[kernels]") {
   //           v = 0.999 * 0.00025 + 0.001 * 0.0625 = 0.00031225;
   //           m / (1 - 0.81) = 0.105263157895, sqrt(v / (1 - 0.998001)) = 0.395225381...,
   //           p = 0.88110000198 - 0.1 * 0.105263157895 / 0.395225381 = 0.854466298688
-  k::AdamWOptions o;
+  AdamWStepOptions o;
   o.lr = 0.1;
   o.weight_decay = 0.1;
   std::vector<double> p{1.0}, g{0.5}, m{0.0}, v{0.0};  // state starts at zero, as PyTorch's

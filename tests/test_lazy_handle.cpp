@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/lazy_handle.h"
 
 using minidl::CudnnError;

@@ -10,9 +10,9 @@
 #include <iostream>
 #include <string>
 
+#include "minidl/base/error.h"
 #include "minidl/core/allocator.h"
 #include "minidl/core/device.h"
-#include "minidl/core/error.h"
 #include "minidl/core/tensor.h"
 #include "support.h"
 

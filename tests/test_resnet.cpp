@@ -37,10 +37,15 @@ TEST_CASE("resnet18(1, 7) has torchvision's names, shapes and 11,173,831 paramet
 
 TEST_CASE("resnet18 has 20 convolutions and 0.283 GFLOP per 1x64x64 image", "[model]") {
   auto model = resnet18(1, 7);
-  const auto convs = model->conv_geometries(1, 64, 64);
+  const auto convs = model->conv_inputs(64, 64);
   CHECK(convs.size() == 20);
   CHECK(convs.front().oh == 32);
-  CHECK(convs.back().oh == 2);  // layer4's downsample
+  CHECK(convs.back().h == 2);  // layer4.1.conv2: 2x2 in, 2x2 out
+  CHECK(convs.back().oh == 2);
+  const auto& downsample = convs[17];  // layer4.0's (after its conv1 and conv2): 1x1, stride 2
+  CHECK(downsample.spec.kernel_size == 1);
+  CHECK(downsample.h == 4);
+  CHECK(downsample.oh == 2);
   CHECK(model->forward_flops(64, 64) / 1e9 == Approx(0.283).margin(0.0005));
 }
 
@@ -112,7 +117,7 @@ TEST_CASE("a batch of 8 overfits to near-zero loss", "[model][slow]") {
   Generator gen(6);
   Tensor x = Tensor::randn({8, 1, 32, 32}, gen);
   Tensor y = Tensor::from_vector<std::int64_t>({0, 1, 2, 3, 0, 1, 2, 3});
-  SGD opt(model->named_parameters(), {0.05, 0.9, 0.0, 0.0, false});
+  SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9));
   CrossEntropyLoss loss_fn;
   double first = 0, last = 0;
   for (int step = 0; step < 40; ++step) {

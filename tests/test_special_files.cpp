@@ -18,8 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "minidl/base/error.h"
 #include "minidl/core/atomic_file.h"
-#include "minidl/core/error.h"
 #include "minidl/core/file_io.h"
 #include "minidl/core/safetensors.h"
 #include "minidl/data/fer2013_csv.h"

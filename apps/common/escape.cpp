@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::app {
 

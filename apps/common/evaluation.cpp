@@ -41,6 +41,7 @@ EvalResult evaluate(Module& model, const data::DatasetPtr& dataset, const EvalOp
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
+  AutocastGuard autocast(options.precision);
 
   data::DataLoaderOptions lo;
   lo.batch_size = options.batch_size;

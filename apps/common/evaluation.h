@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/metrics.h"
+#include "minidl/core/precision.h"
 #include "minidl/data/dataset.h"
 #include "minidl/layers/module.h"
 
@@ -31,6 +32,7 @@ struct EvalOptions {
   bool flip_tta = false;  // average the softmax of the image and its mirror
   float mean = 0.f, std = 1.f;
   int workers = 2;
+  Precision precision = Precision::Float32;  // of the forward passes (core/precision.h)
 };
 
 // Puts the model in eval mode for the pass and restores its mode afterwards.

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sys/stat.h>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/data/image_io.h"
 
 namespace minidl::app {

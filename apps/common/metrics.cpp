@@ -6,7 +6,7 @@
 
 #include "common/escape.h"
 #include "common/svg.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::app {
 

@@ -29,8 +29,15 @@ void TrainProgress::start(const RunSummary& run) {
     std::printf("\nmodel: resnet18 width %lld, %lld parameters, input 1x%lldx%lld, device %s\n", (long long)cfg.width,
                 (long long)run.parameters, (long long)cfg.input_size, (long long)cfg.input_size, run.device.str().c_str());
     std::printf("training: %lld epochs x %lld steps of %lld, %s lr %g (%s), augmentation %s\n", (long long)cfg.epochs,
-                (long long)steps_per_epoch_, (long long)cfg.batch_size, cfg.optimizer.c_str(), cfg.lr, cfg.schedule.c_str(),
-                cfg.aug ? cfg.aug_options.str().c_str() : "off");
+                (long long)steps_per_epoch_, (long long)(cfg.batch_size * run.ranks), cfg.optimizer.c_str(), cfg.lr,
+                cfg.schedule.c_str(), cfg.aug ? cfg.aug_options.str().c_str() : "off");
+    if (run.ranks > 1)
+      std::printf("data parallel: %d ranks x --batch-size %lld = global batch %lld per step; lr %g as given (not "
+                  "scaled with the ranks); batch norm %s\n",
+                  run.ranks, (long long)cfg.batch_size, (long long)(cfg.batch_size * run.ranks), cfg.lr,
+                  run.sync_bn_layers ? ("synchronised over the ranks (--sync-bn, " + std::to_string(run.sync_bn_layers) +
+                                        " layers)").c_str()
+                                     : "per rank (each rank's own batch; --sync-bn for the global batch's)");
     std::fflush(stdout);
   }
   run_start_ = std::chrono::steady_clock::now();
@@ -51,9 +58,15 @@ void TrainProgress::step(std::int64_t epoch, const EpochTally& t, double lr) {
   const double total = std::chrono::duration<double>(now - run_start_).count();
   const double per_step = total / static_cast<double>(steps_this_run_);
   const double eta = per_step * static_cast<double>((config_.epochs - epoch) * steps_per_epoch_ - t.steps);
-  std::printf("%sepoch %lld/%lld step %lld/%lld loss %.4f acc %.3f lr %.4g %.0f img/s ETA %s%s", tty_ ? "\r" : "",
-              (long long)epoch + 1, (long long)config_.epochs, (long long)t.steps, (long long)steps_per_epoch_, t.loss(),
-              t.accuracy(), lr, static_cast<double>(t.seen) / elapsed, fmt_duration(eta).c_str(), tty_ ? "   " : "\n");
+  // With several ranks, the global batch: the figures are those of every rank's images.
+  const std::string batch = config_.world_size > 1 ? " batch " + std::to_string(config_.batch_size * config_.world_size) +
+                                                         " (" + std::to_string(config_.world_size) + "x" +
+                                                         std::to_string(config_.batch_size) + ")"
+                                                   : "";
+  std::printf("%sepoch %lld/%lld step %lld/%lld%s loss %.4f acc %.3f lr %.4g %.0f img/s ETA %s%s", tty_ ? "\r" : "",
+              (long long)epoch + 1, (long long)config_.epochs, (long long)t.steps, (long long)steps_per_epoch_,
+              batch.c_str(), t.loss(), t.accuracy(), lr, static_cast<double>(t.seen) / elapsed, fmt_duration(eta).c_str(),
+              tty_ ? "   " : "\n");
   std::fflush(stdout);
 }
 

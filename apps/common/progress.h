@@ -39,6 +39,8 @@ class TrainProgress {
     std::vector<std::int64_t> class_counts;  // training images per class
     std::int64_t parameters = 0;
     Device device;
+    int ranks = 1;           // processes of a data-parallel job
+    int sync_bn_layers = 0;  // batch-norm layers synchronised over the ranks
   };
   // Prints the summary and starts the clock of the ETA.
   void start(const RunSummary& run);

@@ -12,7 +12,7 @@
 
 #include "common/escape.h"
 #include "common/svg.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
 #include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"

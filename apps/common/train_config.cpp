@@ -8,8 +8,9 @@
 #include "common/escape.h"
 #include "common/model_info.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/file_io.h"
+#include "minidl/core/precision.h"
 #include "minidl/layers/lr_schedule.h"
 
 using nlohmann::json;
@@ -43,6 +44,9 @@ json TrainConfig::to_json() const {
           {"class_weights", class_weights},
           {"sampler", sampler},
           {"clip_grad_norm", clip_grad_norm},
+          {"precision", precision},
+          {"sync_bn", sync_bn},
+          {"world_size", world_size},
           {"device", device},
           {"workers", workers},
           {"seed", seed},
@@ -95,6 +99,9 @@ TrainConfig TrainConfig::from_json(const json& j) {
   get("class_weights", c.class_weights);
   get("sampler", c.sampler);
   get("clip_grad_norm", c.clip_grad_norm);
+  get("precision", c.precision);
+  get("sync_bn", c.sync_bn);
+  get("world_size", c.world_size);
   get("device", c.device);
   get("workers", c.workers);
   get("seed", c.seed);
@@ -142,6 +149,7 @@ void TrainConfig::validate() const {
                "--min-scale and --max-scale must satisfy 0.01 <= min <= max <= 100, got ", aug_options.min_scale, " and ",
                aug_options.max_scale);
   LrSchedule::parse(schedule);
+  parse_precision(precision, "--precision");
   aug_options.validate();
 }
 

@@ -42,6 +42,12 @@ struct TrainConfig {
   std::string class_weights = "none";  // none | balanced
   std::string sampler = "uniform";     // uniform | balanced
   double clip_grad_norm = 0;           // 0: off
+  std::string precision = "fp32";      // fp32 | bf16 (core/precision.h)
+  // data-parallel training (mpirun -np N): batch norm over the global batch
+  bool sync_bn = false;
+  // How many processes trained the run (set by the trainer, kept in config.json): --resume needs
+  // as many, since the shards and the global batch of every step depend on it.
+  std::int64_t world_size = 1;
   // running
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int workers = 2;

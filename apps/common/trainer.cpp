@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "common/escape.h"
 #include "common/report.h"
@@ -26,7 +27,8 @@ data::DatasetPtr limit(const data::DatasetPtr& d, std::int64_t n, std::string* n
 }  // namespace
 
 TrainResult train(const TrainConfig& flags, const std::set<std::string>& given) {
-  Trainer trainer(resolve_config(flags, given));
+  const TrainConfig config = resolve_config(flags, given);
+  Trainer trainer(config, parallel_context(config));
   trainer.setup();
   for (std::int64_t epoch = trainer.first_epoch(); epoch < trainer.epochs(); ++epoch) {
     if (trainer.stop_before(epoch)) return trainer.result();
@@ -42,11 +44,20 @@ Trainer::Trainer(TrainConfig config, ParallelContext parallel, TrainerHooks hook
     : cfg_(std::move(config)), parallel_(parallel), hooks_(std::move(hooks)), run_(cfg_.out) {
   if (!parallel_.is_main()) cfg_.quiet = true;
   result_.out = cfg_.out;
+  if (cfg_.resume.empty()) cfg_.world_size = parallel_.world_size;
 }
 
 void Trainer::setup() {
   cfg_.validate();
-  device_ = resolve_device(cfg_.device, cfg_.quiet);
+  MINIDL_CHECK(cfg_.world_size == parallel_.world_size, "--resume ", cfg_.resume, ": the run was trained by ",
+               cfg_.world_size, " process", cfg_.world_size == 1 ? "" : "es", ", this is ", parallel_.world_size,
+               "; continue it with ", cfg_.world_size == 1 ? std::string("one process (no mpirun)") :
+               "mpirun -np " + std::to_string(cfg_.world_size),
+               " (each step's global batch and the shards depend on the number of processes)");
+  device_ = rank_device(cfg_, parallel_);
+  precision_ = parse_precision(cfg_.precision, "--precision");
+  if (precision_ == Precision::BFloat16 && device_.is_cpu() && !cfg_.quiet && parallel_.is_main())
+    std::printf("note: %s\n", cpu_bf16_note().c_str());
   // Everything random below (the data's split, the initial weights) follows from the seed, in
   // this order: a resumed run rebuilds the same data and then loads the generator's state.
   manual_seed(cfg_.seed);
@@ -57,6 +68,7 @@ void Trainer::setup() {
   const bool resuming = !cfg_.resume.empty();
   if (parallel_.is_main()) run_.open_for_writing(resuming ? "--resume" : "--out", resuming, cfg_.force, cfg_.quiet);
   restore();
+  setup_parallel();
   if (parallel_.is_main()) run_.write_config(cfg_);
   announce();
 }
@@ -73,7 +85,16 @@ void Trainer::announce() {
   summary.class_counts = train_set_->class_counts();
   summary.parameters = model_->num_parameters();
   summary.device = device_;
+  summary.ranks = parallel_.world_size;
+  summary.sync_bn_layers = sync_bn_layers_;
   progress_->start(summary);
+}
+
+void Trainer::setup_parallel() {
+  val_shard_ = shard(val_set_, parallel_);
+  if (!parallel_.distributed()) return;
+  if (cfg_.sync_bn) sync_bn_layers_ = convert_sync_batch_norm(*model_, parallel_.group);
+  ddp_ = std::make_unique<DistributedDataParallel>(*model_, *parallel_.group);
 }
 
 void Trainer::setup_data() {
@@ -86,8 +107,11 @@ void Trainer::setup_data() {
   splits_ = data::open_data(src);
   train_set_ = limit(splits_.train, cfg_.train_limit, &splits_.note);
   val_set_ = splits_.val;
-  MINIDL_CHECK(train_set_->size() >= cfg_.batch_size, "the training set has ", train_set_->size(),
-               " images, fewer than one batch of ", cfg_.batch_size);
+  const std::int64_t global_batch = cfg_.batch_size * parallel_.world_size;
+  MINIDL_CHECK(train_set_->size() >= global_batch, "the training set has ", train_set_->size(),
+               " images, fewer than one batch of ", global_batch,
+               parallel_.world_size > 1 ? detail::str(" (", parallel_.world_size, " ranks x --batch-size ",
+                                                      cfg_.batch_size, ")") : std::string());
 }
 
 void Trainer::setup_model() {
@@ -110,14 +134,15 @@ void Trainer::setup_model() {
   loss_fn_ = std::make_unique<CrossEntropyLoss>(ce);
 
   if (cfg_.optimizer == "sgd")
-    opt_ = std::make_unique<SGD>(model_->named_parameters(),
-                                 kernels::SgdOptions{cfg_.lr, cfg_.momentum, 0.0, cfg_.weight_decay, cfg_.nesterov});
+    opt_ = std::make_unique<SGD>(
+        model_->named_parameters(),
+        SGDOptions(cfg_.lr).momentum(cfg_.momentum).weight_decay(cfg_.weight_decay).nesterov(cfg_.nesterov));
   else
-    opt_ = std::make_unique<AdamW>(model_->named_parameters(),
-                                   kernels::AdamWOptions{cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay, 1});
+    opt_ = std::make_unique<AdamW>(model_->named_parameters(), AdamWOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
 
   eval_options_.device = device_;
   eval_options_.workers = cfg_.workers;
+  eval_options_.precision = precision_;
 }
 
 void Trainer::setup_loader() {
@@ -130,6 +155,9 @@ void Trainer::setup_loader() {
   lo.seed = cfg_.seed;
   lo.augment = cfg_.aug;
   lo.augment_options = cfg_.aug_options;
+  // This rank's shard of each epoch: global batch k is batch k of every rank together.
+  lo.num_replicas = parallel_.world_size;
+  lo.rank = parallel_.rank;
   loader_ = std::make_unique<data::DataLoader>(train_set_, lo);
   steps_per_epoch_ = loader_->num_batches();
 
@@ -187,7 +215,9 @@ EpochTally Trainer::train_epoch(std::int64_t epoch) {
 }
 
 Tensor Trainer::forward_loss(const Tensor& x, const Tensor& y, Tensor& logits) {
-  logits = model_->forward(x);
+  // The loss is computed under the policy too: cross-entropy stays FP32 whatever it says.
+  AutocastGuard autocast(precision_);
+  logits = ddp_ ? ddp_->forward(x) : model_->forward(x);
   return (*loss_fn_)(logits, y);
 }
 
@@ -199,23 +229,35 @@ bool Trainer::train_step(std::int64_t epoch, const data::Batch& batch, EpochTall
   Tensor logits;
   Tensor loss = forward_loss(x, y, logits);
   const double l = loss.item();
-  if (!std::isfinite(l)) {
-    progress_->diverged(detail::str("the loss became ", std::isnan(l) ? "NaN" : "infinite", " at epoch ", epoch + 1,
-                                    " step ", tally.steps + 1, " (lr ", lr, ")"),
+  const auto pred = argmax(logits).to_vector<std::int64_t>();
+  const auto labels = batch.labels.to_vector<std::int64_t>();
+  std::int64_t correct = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
+  // The step's figures over every rank: each rank then tallies the global batch, and all agree
+  // to stop when any rank's loss is not finite (one rank stopping alone would leave the others
+  // waiting in the gradient reduction).
+  StepSums step{l * static_cast<double>(batch.size()), static_cast<double>(correct),
+                static_cast<double>(batch.size()), std::isfinite(l) ? 0.0 : 1.0};
+  if (parallel_.distributed()) step = sum_over_ranks(step);
+  if (step.non_finite > 0) {
+    if (!parallel_.is_main()) return false;  // rank 0 says it for all
+    const std::string ranks = parallel_.world_size > 1 ? detail::str(" on ", step.non_finite, " of ",
+                                                                     parallel_.world_size, " ranks") : "";
+    progress_->diverged(detail::str("the loss became ", std::isfinite(l) ? "not finite" : std::isnan(l) ? "NaN" : "infinite",
+                                    ranks, " at epoch ", epoch + 1, " step ", tally.steps + 1, " (lr ", lr, ")"),
                         last_good());
     return false;
   }
   loss.backward();
+  if (ddp_) ddp_->synchronize();  // the averaged gradients are in place
   if (hooks_.after_backward) hooks_.after_backward(model_->parameters());
   if (cfg_.clip_grad_norm > 0) clip_grad_norm_(model_->parameters(), cfg_.clip_grad_norm);
   opt_->step();
   ++global_step_;
 
-  const auto pred = argmax(logits).to_vector<std::int64_t>();
-  const auto labels = batch.labels.to_vector<std::int64_t>();
-  for (std::size_t i = 0; i < pred.size(); ++i) tally.correct += pred[i] == labels[i];
-  tally.seen += batch.size();
-  tally.loss_sum += l * static_cast<double>(batch.size());
+  tally.correct += static_cast<std::int64_t>(step.correct);
+  tally.seen += static_cast<std::int64_t>(step.seen);
+  tally.loss_sum += step.loss_sum;
   ++tally.steps;
   progress_->step(epoch, tally, lr);
   return true;
@@ -230,14 +272,26 @@ std::map<std::string, std::string> Trainer::checkpoint_metadata(const EpochMetri
 
 std::string Trainer::curves_title() const { return cfg_.aug ? "augmentation on" : "augmentation off"; }
 
+Trainer::StepSums Trainer::sum_over_ranks(const StepSums& s) const {
+  Tensor v = Tensor::from_vector(std::vector<double>{s.loss_sum, s.correct, s.seen, s.non_finite});
+  parallel_.group->all_reduce(v);
+  const std::vector<double> r = v.to_vector<double>();
+  return {r[0], r[1], r[2], r[3]};
+}
+
 void Trainer::end_epoch(std::int64_t epoch, const EpochTally& tally) {
-  const EvalResult val = evaluate(*model_, val_set_, eval_options_);
+  // Every rank evaluates the same model: rank 0's batch-norm statistics (the only state that
+  // ranks update apart) go to all first. Each evaluates its shard; the figures are summed.
+  if (ddp_) ddp_->sync_buffers();
+  EvalResult val = evaluate(*model_, val_shard_, eval_options_);
+  all_reduce_evaluation(val, parallel_);
   // The loss of each step was finite, but weights or batch-norm statistics can still have
-  // overflowed: such a model is never saved, nor its epoch reported.
+  // overflowed: such a model is never saved, nor its epoch reported. (Every rank holds the same
+  // weights and the summed validation loss, so every rank stops here together.)
   std::string bad = first_non_finite(*model_);
   if (bad.empty() && !std::isfinite(val.loss)) bad = detail::str("the validation loss is ", val.loss);
   if (!bad.empty()) {
-    progress_->diverged(detail::str("after epoch ", epoch + 1, ", ", bad), last_good());
+    if (parallel_.is_main()) progress_->diverged(detail::str("after epoch ", epoch + 1, ", ", bad), last_good());
     result_.diverged = true;
     return;
   }

@@ -11,14 +11,15 @@
 // train() below is that loop.
 //
 // Where the next features plug in:
-// - Data-parallel training (MPI/NCCL): ParallelContext says which rank this process is; only
-//   the main rank writes the run folder and prints. TrainerHooks::after_backward is called
-//   after every backward, before clipping and the optimiser step: that is where gradients are
-//   all-reduced. The training loader is built in one place (setup_loader), where a distributed
-//   sampler shards the epoch; an epoch's EpochTally is what ranks sum for the epoch's figures.
-// - A precision policy (--precision fp32|bf16): the forward pass and the loss are computed in
-//   one place (forward_loss), where an autocast scope goes; the optimiser and the checkpoints
-//   stay on the FP32 master weights.
+// - Data-parallel training (mpirun; docs/distributed.md): ParallelContext says which rank this
+//   process is; only the main rank writes the run folder and prints. A DistributedDataParallel
+//   wraps the model: rank 0's weights to all at the start, gradients averaged during backward.
+//   The loader shards each epoch (DistributedSampler), each step's loss and accuracy are summed
+//   over ranks (so every rank's EpochTally is the global one and all agree on a non-finite loss),
+//   validation runs on a shard per rank and its figures are summed.
+// - The precision policy (--precision fp32|bf16, core/precision.h): the forward pass and the
+//   loss are computed in one place (forward_loss), under an AutocastGuard, as is validation;
+//   the optimiser and the checkpoints stay on the FP32 master weights.
 #pragma once
 
 #include <cstdint>
@@ -29,13 +30,16 @@
 #include <vector>
 
 #include "common/app_flags.h"
+#include "common/data_parallel.h"
 #include "common/evaluation.h"
 #include "common/model_info.h"
 #include "common/progress.h"
 #include "common/run_folder.h"
 #include "common/train_config.h"
+#include "minidl/core/precision.h"
 #include "minidl/data/dataloader.h"
 #include "minidl/data/source.h"
+#include "minidl/layers/distributed_data_parallel.h"
 #include "minidl/layers/loss.h"
 #include "minidl/layers/lr_schedule.h"
 #include "minidl/layers/optim.h"
@@ -50,13 +54,6 @@ struct TrainResult {
   bool diverged = false;     // stopped on a non-finite loss, weight or statistic
   bool stopped_early = false;  // --stop-after ended it before the last epoch
   std::string out;           // the run folder
-};
-
-// Which process of a data-parallel job this is; one process by default.
-struct ParallelContext {
-  int rank = 0, world_size = 1;
-  // The rank that writes files and prints.
-  bool is_main() const { return rank == 0; }
 };
 
 struct TrainerHooks {
@@ -87,10 +84,16 @@ class Trainer {
   void setup_model();
   void setup_loader();  // and the schedule, which counts its steps
   void restore();
+  void setup_parallel();  // after restore: every rank then starts from rank 0's model
   void announce();
   Tensor forward_loss(const Tensor& x, const Tensor& y, Tensor& logits);
   // One optimiser step on a batch; false when the loss is not finite (nothing is updated).
   bool train_step(std::int64_t epoch, const data::Batch& batch, EpochTally& tally);
+  // One step's loss sum, correct predictions, images and ranks with a non-finite loss.
+  struct StepSums {
+    double loss_sum, correct, seen, non_finite;
+  };
+  StepSums sum_over_ranks(const StepSums& s) const;
   std::map<std::string, std::string> checkpoint_metadata(const EpochMetrics& m) const;
   std::string curves_title() const;
   std::string last_good() const;  // the checkpoint a divergence leaves as the run's last
@@ -99,6 +102,7 @@ class Trainer {
   ParallelContext parallel_;
   TrainerHooks hooks_;
   Device device_;
+  Precision precision_ = Precision::Float32;
   RunFolder run_;  // written by the main rank only
   data::DataSplits splits_;
   data::DatasetPtr train_set_, val_set_;
@@ -109,6 +113,9 @@ class Trainer {
   std::unique_ptr<data::DataLoader> loader_;
   LrSchedule sched_;
   std::int64_t steps_per_epoch_ = 0, start_epoch_ = 0, global_step_ = 0;
+  std::unique_ptr<DistributedDataParallel> ddp_;  // when mpirun started this process
+  int sync_bn_layers_ = 0;
+  data::DatasetPtr val_shard_;                      // this rank's part of the validation set
   std::unique_ptr<TrainProgress> progress_;
   EvalOptions eval_options_;
   TrainResult result_;

@@ -1,4 +1,5 @@
 // conv2d: shape checks, dispatch, and its backward node.
+#include "minidl/core/ops/autocast.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/conv2d.h"
 
@@ -8,27 +9,36 @@ using namespace ops_detail;
 
 namespace {
 
+// Under bf16 (autocast.h) the node holds the rounded operands the forward multiplied, and rounds
+// the upstream gradient before pairing it with them: bf16 products, FP32 accumulation, in both
+// directions. The gradients it writes are float32.
 class Conv2dBackward : public Node {
  public:
-  explicit Conv2dBackward(const kernels::Conv2dGeometry& g) : g_(g) {}
+  Conv2dBackward(const kernels::Conv2dGeometry& g, Tensor x_bf16, Tensor w_bf16)
+      : g_(g), x_bf16_(std::move(x_bf16)), w_bf16_(std::move(w_bf16)) {}
   const char* name() const override { return "Conv2dBackward"; }
 
-  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
-    const Tensor& x = inputs[0];
-    const Tensor& w = inputs[1];
+  void backward(const Tensor& grad_output, std::vector<GradSlot>& gin) override {
+    const bool bf16 = x_bf16_.defined();
+    const Tensor& x = bf16 ? x_bf16_ : inputs[0];
+    const Tensor& w = bf16 ? w_bf16_ : inputs[1];
+    const Tensor gout = bf16 && (gin[0].needed || gin[1].needed) ? round_to_bf16(grad_output) : grad_output;
     dispatch("conv2d backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       if (gin[0].needed)
         conv2d_backward_input(s, g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
       if (gin[1].needed)
         conv2d_backward_weight(s, g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
+      // The bias gradient is a plain sum: FP32, from the unrounded gradient (the forward adds
+      // the bias in FP32 too).
       if (gin.size() > 2 && gin[2].needed)
-        conv2d_backward_bias(s, g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
+        conv2d_backward_bias(s, g_, grad_output.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
     });
   }
 
  private:
   kernels::Conv2dGeometry g_;
+  Tensor x_bf16_, w_bf16_;  // defined under bf16 only
 };
 
 }  // namespace
@@ -54,12 +64,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   MINIDL_CHECK(g.finalize(), "conv2d: kernel ", shape_str(weight.shape()), " with padding [", opt.padding[0], ", ",
                opt.padding[1], "] does not fit the input ", shape_str(x.shape()));
 
+  const bool bf16 = autocast_bf16(x);
+  const Tensor xr = bf16 ? round_to_bf16(x) : x, wr = bf16 ? round_to_bf16(weight) : weight;
   Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
   dispatch("conv2d", x, [&](auto s, auto tag) {
     using T = decltype(tag);
-    conv2d_forward(s, g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
+    conv2d_forward(s, g, xr.data<T>(), wr.data<T>(), ptr<T>(bias), y.data<T>());
   });
-  return record(y, std::make_shared<Conv2dBackward>(g), {x, weight, bias});
+  return record(y, std::make_shared<Conv2dBackward>(g, bf16 ? xr : Tensor(), bf16 ? wr : Tensor()),
+                {x, weight, bias});
 }
 
 }  // namespace minidl

@@ -3,8 +3,8 @@
 #include <mutex>
 #include <vector>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif

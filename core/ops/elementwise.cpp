@@ -1,4 +1,4 @@
-// relu, add, add_relu, scalar mul and the in-place add_ used by the engine and optimisers.
+// relu, add_relu, scalar mul (add and the other broadcasting ops: pointwise.cpp) and the in-place add_ used by the engine and optimisers.
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/elementwise.h"
 
@@ -71,16 +71,6 @@ Tensor relu(const Tensor& x) {
     relu_forward(s, x.numel(), x.data<T>(), y.data<T>());
   });
   return record(y, std::make_shared<ReluBackward>(y.detach(), "ReluBackward"), {x});
-}
-
-Tensor add(const Tensor& a, const Tensor& b) {
-  check_binary("add", a, b);
-  Tensor y = Tensor::empty_like(a);
-  dispatch("add", a, [&](auto s, auto tag) {
-    using T = decltype(tag);
-    add(s, a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
-  });
-  return record(y, std::make_shared<ScaleBackward>(1.0, "AddBackward"), {a, b});
 }
 
 Tensor add_relu(const Tensor& a, const Tensor& b) {

@@ -1,4 +1,5 @@
 // linear: x weight^T + bias, PyTorch's layout.
+#include "minidl/core/ops/autocast.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/linear.h"
 
@@ -8,25 +9,32 @@ using namespace ops_detail;
 
 namespace {
 
+// Under bf16, as Conv2dBackward: the rounded operands of the forward, the upstream gradient
+// rounded, FP32 accumulation; the bias gradient from the unrounded gradient.
 class LinearBackward : public Node {
  public:
-  explicit LinearBackward(const kernels::LinearGeometry& g) : g_(g) {}
+  LinearBackward(const kernels::LinearGeometry& g, Tensor x_bf16, Tensor w_bf16)
+      : g_(g), x_bf16_(std::move(x_bf16)), w_bf16_(std::move(w_bf16)) {}
   const char* name() const override { return "LinearBackward"; }
-  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
-    const Tensor& x = inputs[0];
-    const Tensor& w = inputs[1];
+  void backward(const Tensor& grad_output, std::vector<GradSlot>& gin) override {
+    const bool bf16 = x_bf16_.defined();
+    const Tensor& x = bf16 ? x_bf16_ : inputs[0];
+    const Tensor& w = bf16 ? w_bf16_ : inputs[1];
+    const Tensor gout = bf16 && (gin[0].needed || gin[1].needed) ? round_to_bf16(grad_output) : grad_output;
     dispatch("linear backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       if (gin[0].needed)
         linear_backward_input(s, g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
       if (gin[1].needed)
         linear_backward_weight(s, g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
-      if (gin[2].needed) linear_backward_bias(s, g_, gout.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
+      if (gin[2].needed)
+        linear_backward_bias(s, g_, grad_output.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
     });
   }
 
  private:
   kernels::LinearGeometry g_;
+  Tensor x_bf16_, w_bf16_;  // defined under bf16 only
 };
 
 }  // namespace
@@ -43,12 +51,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_same_device("linear", {&x, &weight, &bias});
   check_same_dtype("linear", {&x, &weight, &bias});
   const kernels::LinearGeometry g{x.size(0), x.size(1), weight.size(0)};
+  const bool bf16 = autocast_bf16(x);
+  const Tensor xr = bf16 ? round_to_bf16(x) : x, wr = bf16 ? round_to_bf16(weight) : weight;
   Tensor y = Tensor::empty({g.batch, g.out}, x.dtype(), x.device());
   dispatch("linear", x, [&](auto s, auto tag) {
     using T = decltype(tag);
-    linear_forward(s, g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
+    linear_forward(s, g, xr.data<T>(), wr.data<T>(), ptr<T>(bias), y.data<T>());
   });
-  return record(y, std::make_shared<LinearBackward>(g), {x, weight, bias});
+  return record(y, std::make_shared<LinearBackward>(g, bf16 ? xr : Tensor(), bf16 ? wr : Tensor()),
+                {x, weight, bias});
 }
 
 }  // namespace minidl

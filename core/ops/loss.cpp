@@ -1,6 +1,7 @@
 // log_softmax, cross_entropy (fused softmax + NLL with weights and label smoothing), argmax.
 #include "minidl/core/ops/device_check.h"
 #include "minidl/core/ops/dispatch.h"
+#include "minidl/core/ops/layout.h"
 #include "minidl/kernels/loss.h"
 
 namespace minidl {
@@ -51,15 +52,31 @@ class CrossEntropyBackward : public Node {
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   check_float(x, "log_softmax", "input");
-  MINIDL_CHECK(x.dim() == 2 && (dim == 1 || dim == -1),
-               "log_softmax: supports dim 1 of a 2-d input [rows, classes], got input ", shape_str(x.shape()),
-               " and dim ", dim);
+  // The classifier's case keeps its row kernel; any other dim goes through softmax.cpp's.
+  if (!(x.dim() == 2 && (dim == 1 || dim == -1))) return softmax_dim(x, dim, true);
   Tensor y = Tensor::empty_like(x);
   dispatch("log_softmax", x, [&](auto s, auto tag) {
     using T = decltype(tag);
     log_softmax_forward(s, x.size(0), x.size(1), x.data<T>(), y.data<T>());
   });
   return record(y, std::make_shared<LogSoftmaxBackward>(y.detach()), {x});
+}
+
+// reduction none and sum, composed of differentiable ops (torch's formula): per sample,
+//   loss_i = (1 - eps) * w[t_i] * -logp[i, t_i] + eps / C * sum_c w[c] * -logp[i, c].
+// The fused kernel above stays the path for the mean, which training uses.
+Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt) {
+  const std::int64_t cols = logits.size(1);
+  const Tensor logp = log_softmax(logits, 1);
+  Tensor picked = squeeze(gather(logp, 1, unsqueeze(target, 1)), 1);  // [batch]
+  const double eps = opt.label_smoothing;
+  Tensor loss = neg(picked);
+  if (opt.weight.defined()) loss = mul(loss, index_select(opt.weight, 0, target));
+  if (eps > 0) {
+    Tensor all = opt.weight.defined() ? mul(logp, opt.weight) : logp;
+    loss = add(mul(loss, 1.0 - eps), mul(sum(all, 1), -eps / static_cast<double>(cols)));
+  }
+  return opt.reduction == Reduction::Sum ? sum(loss) : loss;
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt) {
@@ -80,6 +97,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   check_same_device("cross_entropy", {&logits, &target, &w});
   check_same_dtype("cross_entropy", {&logits, &w});
 
+  if (opt.reduction != Reduction::Mean) return cross_entropy_per_sample(logits, target, opt);
   const std::int64_t rows = logits.size(0), cols = logits.size(1);
   Tensor logp = Tensor::empty_like(logits);
   Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());

@@ -58,7 +58,7 @@ void check_same(const std::vector<Tensor>& tensors, const char* op) {
 
 }  // namespace
 
-void sgd_step_(const std::vector<OptimizerSlot>& slots, const kernels::SgdOptions& opt, bool first_step) {
+void sgd_step_(const std::vector<OptimizerSlot>& slots, const SgdStepOptions& opt, bool first_step) {
   for_each_group(slots, "sgd_step_", opt.momentum != 0.0, false, [&](const Tensor& p, const auto& group) {
     dispatch("sgd_step_", p, [&](auto s, auto tag) {
       const auto v = param_slices<decltype(tag)>(group);
@@ -67,7 +67,7 @@ void sgd_step_(const std::vector<OptimizerSlot>& slots, const kernels::SgdOption
   });
 }
 
-void adamw_step_(const std::vector<OptimizerSlot>& slots, const kernels::AdamWOptions& opt) {
+void adamw_step_(const std::vector<OptimizerSlot>& slots, const AdamWStepOptions& opt) {
   for_each_group(slots, "adamw_step_", true, true, [&](const Tensor& p, const auto& group) {
     dispatch("adamw_step_", p, [&](auto s, auto tag) {
       const auto v = param_slices<decltype(tag)>(group);

@@ -1,4 +1,4 @@
-// max_pool2d and adaptive_avg_pool2d.
+// max_pool2d, avg_pool2d and adaptive_avg_pool2d.
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/pool.h"
 
@@ -81,6 +81,54 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_s
     adaptive_avg_pool2d_forward(s, x.size(0), x.size(1), x.size(2), x.size(3), oh, ow, x.data<T>(), y.data<T>());
   });
   return record(y, std::make_shared<AdaptiveAvgPool2dBackward>(x.shape(), oh, ow), {x});
+}
+
+}  // namespace minidl
+
+// ----- avg_pool2d (kernels/avg_pool_math.h) -----
+namespace minidl {
+
+using namespace ops_detail;
+
+namespace {
+class AvgPool2dBackward : public Node {
+ public:
+  AvgPool2dBackward(kernels::Pool2dGeometry g, bool count_include_pad) : g_(g), include_pad_(count_include_pad) {}
+  const char* name() const override { return "AvgPool2dBackward"; }
+  void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
+    if (!gin[0].needed) return;
+    dispatch("avg_pool2d backward", gout, [&](auto s, auto tag) {
+      using T = decltype(tag);
+      avg_pool2d_backward(s, g_, include_pad_, gout.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
+    });
+  }
+
+ private:
+  kernels::Pool2dGeometry g_;
+  bool include_pad_;
+};
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x, const AvgPool2dOptions& opt) {
+  check_float(x, "avg_pool2d", "input");
+  check_dim(x, 4, "avg_pool2d", "input [n, c, h, w]");
+  const auto& k = opt.kernel_size;
+  const std::int64_t sh = opt.stride[0] ? opt.stride[0] : k[0], sw = opt.stride[1] ? opt.stride[1] : k[1];
+  MINIDL_CHECK(k[0] > 0 && k[1] > 0 && sh > 0 && sw > 0, "avg_pool2d: kernel size and stride must be positive");
+  MINIDL_CHECK(opt.padding[0] >= 0 && opt.padding[1] >= 0 && opt.padding[0] * 2 <= k[0] &&
+                   opt.padding[1] * 2 <= k[1],
+               "avg_pool2d: padding [", opt.padding[0], ", ", opt.padding[1],
+               "] must be at most half the kernel size [", k[0], ", ", k[1], "]");
+  kernels::Pool2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), k[0], k[1], sh, sw,
+                            opt.padding[0], opt.padding[1], 0, 0};
+  MINIDL_CHECK(g.finalize(), "avg_pool2d: kernel [", k[0], ", ", k[1], "] does not fit the input ",
+               shape_str(x.shape()));
+  Tensor y = Tensor::empty({g.n, g.c, g.oh, g.ow}, x.dtype(), x.device());
+  dispatch("avg_pool2d", x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    avg_pool2d_forward(s, g, opt.count_include_pad, x.data<T>(), y.data<T>());
+  });
+  return record(y, std::make_shared<AvgPool2dBackward>(g, opt.count_include_pad), {x});
 }
 
 }  // namespace minidl

@@ -19,16 +19,16 @@ namespace {
 class SmallCnn : public Module {
  public:
   SmallCnn(std::int64_t classes) {
-    features_ = register_module(
-        "features", std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
+    register_module(
+        "features", features_, std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
                         std::make_shared<Conv2d>(Conv2dSpec{1, 16, 3, 1, 1, false}), std::make_shared<BatchNorm2d>(16),
                         std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2),
                         std::make_shared<Conv2d>(Conv2dSpec{16, 32, 3, 1, 1, false}), std::make_shared<BatchNorm2d>(32),
                         std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2)}));
-    pool_ = register_module("pool", std::make_shared<AdaptiveAvgPool2d>(4, 4));
-    fc_ = register_module("fc", std::make_shared<Linear>(32 * 4 * 4, classes));
+    register_module("pool", pool_, std::make_shared<AdaptiveAvgPool2d>(4, 4));
+    register_module("fc", fc_, std::make_shared<Linear>(32 * 4 * 4, classes));
   }
-  Tensor forward(const Tensor& x) override { return fc_->forward(flatten(pool_->forward(features_->forward(x)), 1)); }
+  Tensor forward(const Tensor& x) override { return (*fc_)(flatten((*pool_)((*features_)(x)), 1)); }
   std::string type_name() const override { return "SmallCnn"; }
 
  private:
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
 
     manual_seed(0);
     SmallCnn model(train->num_classes());
-    SGD opt_sgd(model.named_parameters(), {0.05, 0.9, 0.0, 5e-4, false});
+    SGD opt_sgd(model.named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
     CrossEntropyLoss loss_fn;
     data::DataLoaderOptions lo;
     lo.batch_size = 64;

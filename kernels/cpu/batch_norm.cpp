@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -148,11 +148,11 @@ void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, cons
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                    \
-  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double,      \
-                                            double, T*, T*, T*, T*, T*);                                         \
-  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,    \
-                                           const T*, double, T*);                                               \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double,    \
+                                            double, T*, T*, T*, T*, T*);                                               \
+  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,   \
+                                           const T*, double, T*);                                                      \
   template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
                                        const T*, double, T*, bool, T*, T*, bool);
 MINIDL_INSTANTIATE(float)

@@ -2,12 +2,12 @@
 // CUDA kernels are tested against. Sums are carried in double so that the yardstick is more
 // accurate than what it measures, also in float32. Every output element is written exactly
 // once (a gather, never a scatter), which is what lets accumulate=false skip reading it.
-#include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/cpu/conv2d_backends.h"
 
 namespace minidl::kernels::cpu::ref {
 
 template <typename T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+void forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   for (std::int64_t b = 0; b < g.n; ++b)
     for (std::int64_t k = 0; k < g.k; ++k)
       for (std::int64_t oy = 0; oy < g.oh; ++oy)
@@ -31,7 +31,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const 
 // dx[b,c,iy,ix] = sum over the (k, r, s) and outputs (oy, ox) with oy*stride - pad + r == iy
 // (and the same for x) of dy[b,k,oy,ox] * w[k,c,r,s].
 template <typename T>
-void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+void backward_data(Stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   for (std::int64_t b = 0; b < g.n; ++b)
     for (std::int64_t c = 0; c < g.c; ++c)
       for (std::int64_t iy = 0; iy < g.h; ++iy)
@@ -56,7 +56,7 @@ void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight
 }
 
 template <typename T>
-void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   for (std::int64_t k = 0; k < g.k; ++k)
     for (std::int64_t c = 0; c < g.c; ++c)
       for (std::int64_t r = 0; r < g.r; ++r)
@@ -78,12 +78,11 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
         }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                           \
-  template void conv2d_forward<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);            \
-  template void conv2d_backward_input<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);         \
-  template void conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+template <typename T>
+ConvBackend<T> backend() {
+  return {"reference", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+}
+template ConvBackend<float> backend<float>();
+template ConvBackend<double> backend<double>();
 
 }  // namespace minidl::kernels::cpu::ref

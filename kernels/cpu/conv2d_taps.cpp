@@ -16,7 +16,7 @@
 // a fixed order, so results do not depend on the schedule. The position-major copies cost one
 // pass over small tensors (a 2x2 map is 4 values per channel and image); the weight transposes
 // one pass over the weights.
-#include "minidl/kernels/cpu/conv2d_taps.h"
+#include "minidl/kernels/cpu/conv2d_backends.h"
 
 #include <omp.h>
 
@@ -25,7 +25,12 @@
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/linear.h"
 
-namespace minidl::kernels::cpu::detail {
+namespace minidl::kernels::cpu::taps {
+
+using detail::kParallelGrain;
+using detail::parallel_for_each;
+using detail::Scratch;
+using detail::scratch;
 
 namespace {
 
@@ -98,7 +103,7 @@ std::int64_t rows_per_task(std::int64_t rows, std::int64_t blocks) {
 }  // namespace
 
 template <typename T>
-void taps_conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+void forward(Stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   const std::int64_t q = g.h * g.w, p = g.oh * g.ow, taps = g.r * g.s;
   T* xt = scratch<T>(Scratch::TapsIn, q * g.c * g.n);
   T* w2 = scratch<T>(Scratch::TapsWeight, g.k * taps * g.c);
@@ -114,7 +119,8 @@ void taps_conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, c
     bool first = true;
     for (std::int64_t r = rr.begin; r < rr.end && ss.begin < ss.end; ++r) {
       const std::int64_t iy = oy * g.stride_h - g.pad_h + r, ix0 = ox * g.stride_w - g.pad_w + ss.begin;
-      gemm<T>(Stream{}, false, false, m, g.n, (ss.end - ss.begin) * g.c, T(1), w2 + (k0 * taps + r * g.s + ss.begin) * g.c,
+      gemm<T>(Stream{}, false, false, m, g.n, (ss.end - ss.begin) * g.c, T(1),
+              w2 + (k0 * taps + r * g.s + ss.begin) * g.c,
               taps * g.c, xt + (iy * g.w + ix0) * g.c * g.n, g.n, first ? T(0) : T(1), out, g.n);
       first = false;
     }
@@ -124,7 +130,7 @@ void taps_conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, c
 }
 
 template <typename T>
-void taps_conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+void backward_data(Stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   const std::int64_t q = g.h * g.w, p = g.oh * g.ow, taps = g.r * g.s;
   T* dyt = scratch<T>(Scratch::TapsOut, p * g.k * g.n);
   T* w2 = scratch<T>(Scratch::TapsWeight, g.k * taps * g.c);
@@ -155,7 +161,7 @@ void taps_conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* w
 }
 
 template <typename T>
-void taps_conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   const std::int64_t q = g.h * g.w, p = g.oh * g.ow, taps = g.r * g.s;
   T* xt = scratch<T>(Scratch::TapsIn, q * g.c * g.n);
   T* dyt = scratch<T>(Scratch::TapsOut, p * g.k * g.n);
@@ -194,12 +200,11 @@ void taps_conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* d
       }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                          \
-  template void taps_conv2d_forward<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);     \
-  template void taps_conv2d_backward_input<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);  \
-  template void taps_conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+template <typename T>
+ConvBackend<T> backend() {
+  return {"taps", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+}
+template ConvBackend<float> backend<float>();
+template ConvBackend<double> backend<double>();
 
-}  // namespace minidl::kernels::cpu::detail
+}  // namespace minidl::kernels::cpu::taps

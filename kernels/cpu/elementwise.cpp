@@ -96,13 +96,13 @@ void convert(Stream, std::int64_t n, const From* x, To* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
 }
 
-#define MINIDL_INSTANTIATE(T)                                                           \
-  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                  \
-  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                   \
-  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);              \
-  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                    \
-  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);   \
-  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                     \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                                                 \
+  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                                                  \
+  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);                                             \
+  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                                                   \
+  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);                                  \
+  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                                                    \
   template void fill_from_scalar<T>(Stream, std::int64_t, const T*, double, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

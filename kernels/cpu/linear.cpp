@@ -10,7 +10,7 @@
 
 #include <climits>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/gemm_blocked.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -74,14 +74,16 @@ void linear_forward(Stream, const LinearGeometry& g, const T* x, const T* weight
 template <typename T>
 void linear_backward_input(Stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("linear_backward_input");
-  gemm<T>(Stream{}, false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx, g.in);
+  gemm<T>(Stream{}, false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx,
+          g.in);
 }
 
 // dW[out, in] = dy^T[out, batch] x[batch, in]
 template <typename T>
 void linear_backward_weight(Stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   MINIDL_CPU_PROFILE("linear_backward_weight");
-  gemm<T>(Stream{}, true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight, g.in);
+  gemm<T>(Stream{}, true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight,
+          g.in);
 }
 
 // dbias[o] = sum over the batch of dy[., o]: rows are added in order, so the inner loop runs
@@ -98,12 +100,13 @@ void linear_backward_bias(Stream, const LinearGeometry& g, const T* dy, T* dbias
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                     \
-  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, \
-                        std::int64_t, T, T*, std::int64_t);                                                        \
-  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*);                       \
-  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                    \
-  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                   \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t,       \
+                        const T*,                                                                                      \
+                        std::int64_t, T, T*, std::int64_t);                                                            \
+  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*);                    \
+  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                 \
+  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                \
   template void linear_backward_bias<T>(Stream, const LinearGeometry&, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

@@ -52,7 +52,8 @@ void log_softmax_forward(Stream, std::int64_t rows, std::int64_t cols, const T* 
 }
 
 template <typename T>
-void log_softmax_backward(Stream, std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx, bool accumulate) {
+void log_softmax_backward(Stream, std::int64_t rows, std::int64_t cols, const T* dy, const T* y, T* dx,
+                          bool accumulate) {
   MINIDL_CPU_PROFILE("log_softmax_backward");
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelGrain)
   for (std::int64_t i = 0; i < rows; ++i) {
@@ -124,12 +125,12 @@ void cross_entropy_backward(Stream, std::int64_t rows, std::int64_t cols, const 
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                    \
-  template void log_softmax_forward<T>(Stream, std::int64_t, std::int64_t, const T*, T*);                         \
-  template void log_softmax_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const T*, T*, bool);        \
-  template void cross_entropy_forward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,       \
-                                         const T*, double, T*, T*, std::int64_t*);                                \
-  template void cross_entropy_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,      \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void log_softmax_forward<T>(Stream, std::int64_t, std::int64_t, const T*, T*);                              \
+  template void log_softmax_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const T*, T*, bool);             \
+  template void cross_entropy_forward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,            \
+                                         const T*, double, T*, T*, std::int64_t*);                                     \
+  template void cross_entropy_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,           \
                                           const T*, double, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -17,7 +17,7 @@ using detail::kParallelGrain;
 namespace {
 
 template <typename T>
-void sgd_one(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
+void sgd_one(const ParamSlice<T>& p, const SgdStepOptions& o, bool first_step) {
   MINIDL_CHECK(o.momentum == 0.0 || p.n <= 0 || p.state1, "sgd_step: momentum ", o.momentum,
                " needs a momentum buffer, got none for a parameter of ", p.n, " elements");
   const T wd = static_cast<T>(o.weight_decay), momentum = static_cast<T>(o.momentum);
@@ -41,7 +41,7 @@ void sgd_one(const ParamSlice<T>& p, const SgdOptions& o, bool first_step) {
 }
 
 template <typename T>
-void adamw_one(const ParamSlice<T>& p, const AdamWOptions& o) {
+void adamw_one(const ParamSlice<T>& p, const AdamWStepOptions& o) {
   const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(o.step));
   const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(o.step));
   const T decay = static_cast<T>(1.0 - o.lr * o.weight_decay);
@@ -73,13 +73,13 @@ void adamw_one(const ParamSlice<T>& p, const AdamWOptions& o) {
 // One tensor after the other, each threaded on its own, in the order given: the same order as
 // the one-tensor-at-a-time loop PyTorch runs, so results match it bit for bit.
 template <typename T>
-void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdOptions& o, bool first_step) {
+void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step) {
   MINIDL_CPU_PROFILE("sgd_step");
   for (int i = 0; i < count; ++i) sgd_one(params[i], o, first_step);
 }
 
 template <typename T>
-void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWOptions& o) {
+void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o) {
   MINIDL_CPU_PROFILE("adamw_step");
   MINIDL_CHECK(o.step >= 1, "adamw_step: step counts from 1, got ", o.step);
   for (int i = 0; i < count; ++i) adamw_one(params[i], o);
@@ -107,10 +107,10 @@ void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, doub
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                  \
-  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool);     \
-  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);       \
-  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                   \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdStepOptions&, bool);                               \
+  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWStepOptions&);                                 \
+  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                                             \
   template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

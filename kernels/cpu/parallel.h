@@ -64,7 +64,7 @@ class ScratchBuffer {
 
 // Scratch slots of the calling thread. A kernel that needs two buffers at once takes two slots;
 // thread_local keeps concurrent callers (say, two training threads) apart without a lock.
-// The Dnnl* slots hold the oneDNN convolution's operands in its own layouts (conv2d_dnnl.cpp),
+// The Dnnl* slots hold the oneDNN convolution's operands in its own layouts (conv2d_onednn.cpp),
 // the Taps* slots the position-major copies of conv2d_taps.cpp.
 enum class Scratch { Columns, Gemm, Partial, DnnlIn0, DnnlIn1, DnnlOut, DnnlPad, TapsIn, TapsWeight, TapsOut, kCount };
 

@@ -188,7 +188,8 @@ void max_pool2d_forward(Stream, const Pool2dGeometry& g, const T* x, T* y, std::
 }
 
 template <typename T>
-void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate) {
+void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx,
+                         bool accumulate) {
   MINIDL_CPU_PROFILE("max_pool2d_backward");
   const std::int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
 #pragma omp parallel for schedule(static) if (planes * (hw + ohw) >= kParallelGrain)
@@ -203,8 +204,8 @@ void max_pool2d_backward(Stream, const Pool2dGeometry& g, const T* dy, const std
 }
 
 template <typename T>
-void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                 std::int64_t ow, const T* x, T* y) {
+void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                 std::int64_t oh, std::int64_t ow, const T* x, T* y) {
   MINIDL_CPU_PROFILE("adaptive_avg_pool2d_forward");
   const std::int64_t planes = n * c;
 #pragma omp parallel for schedule(static) if (planes * h * w >= kParallelGrain)
@@ -227,8 +228,8 @@ void adaptive_avg_pool2d_forward(Stream, std::int64_t n, std::int64_t c, std::in
 // Each output spreads its gradient evenly over its window; windows overlap when the sizes do
 // not divide, and then a cell collects from every window that holds it.
 template <typename T>
-void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh,
-                                  std::int64_t ow, const T* dy, T* dx, bool accumulate) {
+void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                  std::int64_t oh, std::int64_t ow, const T* dy, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("adaptive_avg_pool2d_backward");
   const std::int64_t planes = n * c;
 #pragma omp parallel for schedule(static) if (planes * h * w >= kParallelGrain)
@@ -248,12 +249,12 @@ void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::i
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                    \
-  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*);                      \
-  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);         \
-  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,          \
-                                               std::int64_t, std::int64_t, const T*, T*);                        \
-  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*);                     \
+  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);        \
+  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
+                                               std::int64_t, std::int64_t, const T*, T*);                              \
+  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,        \
                                                 std::int64_t, std::int64_t, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 MINIDL_INSTANTIATE(double)

@@ -2,8 +2,8 @@
 #include <atomic>
 #include <climits>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #include "minidl/kernels/batch_norm.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"
 #include "minidl/kernels/cuda/launch.cuh"
@@ -133,7 +133,9 @@ void set_batch_norm_impl(BatchNormImpl impl) {
 BatchNormImpl batch_norm_impl() { return g_impl.load(); }
 
 template <typename T>
-void batch_norm_forward_train(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd) {
+void batch_norm_forward_train(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+                              double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
+                              T* save_invstd) {
   if (g.c <= 0 || g.n * g.hw <= 0) return;
   check_channels(g);
 #if MINIDL_WITH_CUDNN
@@ -147,7 +149,8 @@ void batch_norm_forward_train(Stream stream, const BatchNormGeometry& g, const T
 }
 
 template <typename T>
-void batch_norm_forward_eval(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var, double eps, T* y) {
+void batch_norm_forward_eval(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
+                             const T* running_mean, const T* running_var, double eps, T* y) {
   const std::int64_t total = g.n * g.c * g.hw;
   if (total <= 0) return;
 #if MINIDL_WITH_CUDNN
@@ -192,10 +195,13 @@ void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool trainin
   CUDA_LAUNCH_CHECK("bn_backward_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T) \
-  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double, double, T*, T*, T*, T*, T*); \
-  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*, const T*, double, T*); \
-  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, const T*, double, T*, bool, T*, T*, bool);
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double,    \
+                                            double, T*, T*, T*, T*, T*);                                               \
+  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,   \
+                                           const T*, double, T*);                                                      \
+  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*,           \
+                                       const T*, const T*, double, T*, bool, T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE
 

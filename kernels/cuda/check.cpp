@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::kernels::cuda::detail {
 

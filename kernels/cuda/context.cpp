@@ -4,7 +4,7 @@
 #include <atomic>
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/check.h"
 #include "minidl/kernels/runtime.h"
 
@@ -45,7 +45,7 @@ Context::Context(int device)
       ,
       cudnn_("cuDNN (libcudnn.so.9 and its libcudnn_*.so.9 sub-libraries)",
              "minidl's own convolution and batch-norm kernels do not need it: "
-             "kernels::cuda::set_conv_algo(ConvAlgo::ImplicitGemm) and set_batch_norm_impl(BatchNormImpl::Native), "
+             "kernels::cuda::set_conv_backend(\"implicit_gemm\") and set_batch_norm_impl(BatchNormImpl::Native), "
              "or a build configured with -DMINIDL_CUDNN=OFF; or put the folder holding libcudnn*.so.9 on "
              "LD_LIBRARY_PATH",
              [this] {

@@ -16,7 +16,7 @@
 #if MINIDL_WITH_CUDNN
 #include <cudnn.h>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/lazy_handle.h"
 #endif
 

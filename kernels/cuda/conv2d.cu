@@ -1,14 +1,17 @@
-// Convolution on the GPU: the public entry points, which pick cuDNN or our implicit GEMM, the
-// implicit GEMM itself (all three directions on the tiled kernel of gemm_tile.cuh, with the
-// im2col matrix never materialised), and the bias kernels both paths share.
-#include <atomic>
+// Convolution on the GPU: the table of backends (conv2d_implicit_gemm.cu, and cuDNN through
+// conv2d_cudnn.cpp), which one runs a call (the setting, and the auto rule), the entry points
+// core/ops calls, and the bias kernels.
 #include <climits>
+#include <cstring>
+#include <string>
 
+#include "minidl/base/error.h"
 #include "minidl/config.h"
-#include "minidl/core/error.h"
 #include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/conv2d_table.h"
+#include "minidl/kernels/cuda/conv2d_backends.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"
-#include "minidl/kernels/cuda/gemm_tile.cuh"
+#include "minidl/kernels/cuda/launch.cuh"
 
 namespace minidl::kernels::cuda {
 
@@ -17,141 +20,6 @@ using detail::kBlock;
 using detail::native;
 
 namespace {
-
-std::atomic<ConvAlgo> g_conv_algo{MINIDL_WITH_CUDNN ? ConvAlgo::Cudnn : ConvAlgo::ImplicitGemm};
-
-// The geometry in 32-bit ints, so that the index arithmetic in the loaders stays cheap; the
-// final addresses are formed in 64 bits.
-struct Dims {
-  int n, c, h, w, k, r, s, sh, sw, ph, pw, oh, ow;
-};
-
-Dims dims_of(const Conv2dGeometry& g) {
-  const std::int64_t v[] = {g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.oh, g.ow};
-  for (std::int64_t x : v) MINIDL_CHECK(x >= 0 && x <= INT_MAX, "conv2d (CUDA): geometry value ", x, " out of range");
-  MINIDL_CHECK(g.stride_h > 0 && g.stride_w > 0, "conv2d (CUDA): stride must be positive");
-  MINIDL_CHECK(g.n * g.oh * g.ow <= INT_MAX && g.n * g.h * g.w <= INT_MAX && g.c * g.r * g.s <= INT_MAX &&
-                   g.k * g.r * g.s <= INT_MAX,
-               "conv2d (CUDA): the implicit GEMM's sizes must fit in 32 bits");
-  return Dims{int(g.n),        int(g.c),        int(g.h),     int(g.w),     int(g.k),  int(g.r), int(g.s),
-              int(g.stride_h), int(g.stride_w), int(g.pad_h), int(g.pad_w), int(g.oh), int(g.ow)};
-}
-
-// x as the implicit im2col matrix: element (crs, npq) is the input pixel that filter tap
-// (c, r, s) sees at output position (img, p, q), or 0 in the padding.
-__device__ __forceinline__ float im2col_at(const float* x, const Dims& d, int crs, int npq) {
-  const int rs = d.r * d.s;
-  const int c = crs / rs, tap = crs - c * rs;
-  const int r = tap / d.s, s = tap - r * d.s;
-  const int pq = d.oh * d.ow;
-  const int img = npq / pq, pix = npq - img * pq;
-  const int p = pix / d.ow, q = pix - p * d.ow;
-  const int ih = p * d.sh - d.ph + r, iw = q * d.sw - d.pw + s;
-  if (static_cast<unsigned>(ih) >= static_cast<unsigned>(d.h) ||
-      static_cast<unsigned>(iw) >= static_cast<unsigned>(d.w))
-    return 0.f;
-  return x[((std::int64_t(img) * d.c + c) * d.h + ih) * d.w + iw];
-}
-
-// ---- forward: y[k, npq] = W[k, crs] im2col(x)[crs, npq] + bias[k] ----
-struct FwdA {
-  const float* w;
-  int crs;
-  static constexpr bool kAlongM = false;
-  __device__ float operator()(int m, int kk) const { return w[std::int64_t(m) * crs + kk]; }
-};
-struct FwdB {
-  const float* x;
-  Dims d;
-  static constexpr bool kAlongN = true;
-  __device__ float operator()(int kk, int n) const { return im2col_at(x, d, kk, n); }
-};
-struct FwdEpilogue {
-  float* y;
-  const float* bias;
-  int k, pq;
-  __device__ void operator()(int m, int npq, float acc) const {
-    const int img = npq / pq, pix = npq - img * pq;
-    y[(std::int64_t(img) * k + m) * pq + pix] = bias ? acc + bias[m] : acc;
-  }
-};
-
-// ---- backward input: dx[c, nhw] = W^T[c, krs] dy_gathered[krs, nhw] ----
-struct BwdDataA {
-  const float* w;
-  int c, rs;
-  static constexpr bool kAlongM = false;
-  __device__ float operator()(int m, int krs) const {
-    const int k = krs / rs, tap = krs - k * rs;
-    return w[(std::int64_t(k) * c + m) * rs + tap];
-  }
-};
-// Element (krs, nhw): the output gradient at the position where tap (r, s) of output channel k
-// lands on input pixel (h, w), or 0 if no output position does (padding, or stride skips it).
-struct BwdDataB {
-  const float* dy;
-  Dims d;
-  static constexpr bool kAlongN = true;
-  __device__ float operator()(int krs, int nhw) const {
-    const int rs = d.r * d.s;
-    const int k = krs / rs, tap = krs - k * rs;
-    const int r = tap / d.s, s = tap - r * d.s;
-    const int hw = d.h * d.w;
-    const int img = nhw / hw, pix = nhw - img * hw;
-    const int ih = pix / d.w, iw = pix - ih * d.w;
-    const int ph = ih + d.ph - r, pw = iw + d.pw - s;
-    if (ph < 0 || pw < 0) return 0.f;
-    const int p = ph / d.sh, q = pw / d.sw;
-    if (p * d.sh != ph || q * d.sw != pw || p >= d.oh || q >= d.ow) return 0.f;
-    return dy[((std::int64_t(img) * d.k + k) * d.oh + p) * d.ow + q];
-  }
-};
-template <bool Accumulate>
-struct BwdDataEpilogue {
-  float* dx;
-  int c, hw;
-  __device__ void operator()(int m, int nhw, float acc) const {
-    const int img = nhw / hw, pix = nhw - img * hw;
-    float* p = dx + (std::int64_t(img) * c + m) * hw + pix;
-    *p = Accumulate ? *p + acc : acc;
-  }
-};
-
-// ---- backward weight: dW[k, crs] = dy[k, npq] im2col(x)^T[npq, crs] ----
-struct BwdFilterA {
-  const float* dy;
-  int k, pq;
-  static constexpr bool kAlongM = false;
-  __device__ float operator()(int m, int npq) const {
-    const int img = npq / pq, pix = npq - img * pq;
-    return dy[(std::int64_t(img) * k + m) * pq + pix];
-  }
-};
-struct BwdFilterB {
-  const float* x;
-  Dims d;
-  static constexpr bool kAlongN = false;  // consecutive npq are (mostly) adjacent pixels
-  __device__ float operator()(int npq, int crs) const { return im2col_at(x, d, crs, npq); }
-};
-template <bool Accumulate>
-struct BwdFilterEpilogue {
-  float* dw;
-  int crs;
-  __device__ void operator()(int m, int n, float acc) const {
-    float* p = dw + std::int64_t(m) * crs + n;
-    *p = Accumulate ? *p + acc : acc;
-  }
-};
-
-#if MINIDL_WITH_CUDNN
-// y[img, k, :] += bias[k], after cuDNN (our implicit GEMM fuses the bias into its epilogue).
-__global__ void add_channel_bias_kernel(std::int64_t total, std::int64_t k, std::int64_t pq, const float* bias,
-                                        float* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x)
-    y[i] += bias[(i / pq) % k];
-}
-#endif
 
 // dbias[k] (+)= sum over images and pixels of dy[img, k, :]: one block per channel, fixed order.
 template <bool Accumulate>
@@ -168,80 +36,105 @@ __global__ void conv_bias_grad_kernel(std::int64_t n, std::int64_t k, std::int64
 }
 
 #if MINIDL_WITH_CUDNN
-bool use_cudnn() { return g_conv_algo.load() == ConvAlgo::Cudnn; }
+// y[img, k, :] += bias[k], after cuDNN (the implicit GEMM fuses the bias into its epilogue).
+__global__ void add_channel_bias_kernel(std::int64_t total, std::int64_t k, std::int64_t pq, const float* bias,
+                                        float* y) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] += bias[(i / pq) % k];
+}
+
+// cuDNN as a row of the table. It accepts every geometry of a build with cuDNN.
+namespace cudnn {
+void forward(Stream s, const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
+  const std::int64_t total = g.n * g.k * g.oh * g.ow;
+  if (total == 0) return;
+  detail::cudnn_conv2d_forward(g, x, weight, y, native(s));
+  if (!bias) return;
+  add_channel_bias_kernel<<<grid_for(total), kBlock, 0, native(s)>>>(total, g.k, g.oh * g.ow, bias, y);
+  CUDA_LAUNCH_CHECK("add_channel_bias_kernel");
+}
+void backward_data(Stream s, const Conv2dGeometry& g, const float* dy, const float* weight, float* dx,
+                   bool accumulate) {
+  if (g.n * g.c * g.h * g.w == 0) return;
+  detail::cudnn_conv2d_backward_input(g, dy, weight, dx, accumulate, native(s));
+}
+void backward_filter(Stream s, const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
+                     bool accumulate) {
+  if (g.k * g.c * g.r * g.s == 0) return;
+  detail::cudnn_conv2d_backward_weight(g, x, dy, dweight, accumulate, native(s));
+}
+}  // namespace cudnn
 #endif
+
+template <typename T>
+std::vector<ConvBackend<T>> make_table() {
+  std::vector<ConvBackend<T>> t = {implicit_gemm::backend<T>()};
+#if MINIDL_WITH_CUDNN
+  t.push_back({"cudnn", conv_supports_every_call, cudnn::forward, cudnn::backward_data, cudnn::backward_filter});
+#endif
+  return t;
+}
+
+// The auto rule: cuDNN wherever it runs (it is the bar our implicit GEMM is measured against in
+// bench_conv), else the implicit GEMM. No GPU figure has been measured for this project yet, so
+// there is no threshold to keep here.
+const char* choose(ConvDirection, const Conv2dGeometry&) { return MINIDL_WITH_CUDNN ? "cudnn" : "implicit_gemm"; }
+
+const char* checked_name(const char* name, const char* what) {
+  if (std::strcmp(name, conv_table::kAuto) == 0) return conv_table::kAuto;
+  if (const ConvBackend<float>* b = conv_table::find(conv_backends<float>(), name)) return b->name;
+  if (std::strcmp(name, "cudnn") == 0)
+    MINIDL_FAIL(what, "'cudnn': this build of minidl has no cuDNN (configure with cuDNN, or use implicit_gemm)");
+  MINIDL_FAIL(what, "'", name, "': expected one of ", conv_table::names(conv_backends<float>()));
+}
+
+conv_table::Setting& setting() {
+  static conv_table::Setting s("MINIDL_CUDA_CONV", checked_name);
+  return s;
+}
 
 }  // namespace
 
-void set_conv_algo(ConvAlgo a) {
-  MINIDL_CHECK(a != ConvAlgo::Cudnn || MINIDL_WITH_CUDNN,
-               "set_conv_algo(Cudnn): this build of minidl has no cuDNN (configure with cuDNN, or use ImplicitGemm)");
-  g_conv_algo.store(a);
-}
-
-ConvAlgo conv_algo() { return g_conv_algo.load(); }
-
 template <typename T>
-void conv2d_forward(Stream stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
-  const Dims d = dims_of(g);
-  const std::int64_t total = g.n * g.k * g.oh * g.ow;
-  if (total == 0) return;
-  const cudaStream_t s = native(stream);
-#if MINIDL_WITH_CUDNN
-  if (use_cudnn()) {
-    detail::cudnn_conv2d_forward(g, x, weight, y, s);
-    if (bias) {
-      add_channel_bias_kernel<<<grid_for(total), kBlock, 0, s>>>(total, g.k, g.oh * g.ow, bias, y);
-      CUDA_LAUNCH_CHECK("add_channel_bias_kernel");
-    }
-    return;
-  }
-#endif
-  const int crs = d.c * d.r * d.s, pq = d.oh * d.ow;
-  detail::launch_gemm_tile(g.k, g.n * g.oh * g.ow, crs, FwdA{weight, crs}, FwdB{x, d}, FwdEpilogue{y, bias, d.k, pq}, s,
-                           "conv2d_forward (implicit GEMM)");
+const std::vector<ConvBackend<T>>& conv_backends() {
+  static const std::vector<ConvBackend<T>> table = make_table<T>();
+  return table;
 }
 
 template <typename T>
-void conv2d_backward_input(Stream stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
-  const Dims d = dims_of(g);
-  if (g.n * g.c * g.h * g.w == 0) return;
-  const cudaStream_t s = native(stream);
-#if MINIDL_WITH_CUDNN
-  if (use_cudnn()) {
-    detail::cudnn_conv2d_backward_input(g, dy, weight, dx, accumulate, s);
-    return;
-  }
-#endif
-  const std::int64_t M = g.c, N = g.n * g.h * g.w, K = g.k * g.r * g.s;
-  const int hw = d.h * d.w;
-  if (accumulate)
-    detail::launch_gemm_tile(M, N, K, BwdDataA{weight, d.c, d.r * d.s}, BwdDataB{dy, d},
-                             BwdDataEpilogue<true>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
-  else
-    detail::launch_gemm_tile(M, N, K, BwdDataA{weight, d.c, d.r * d.s}, BwdDataB{dy, d},
-                             BwdDataEpilogue<false>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
+const ConvBackend<T>& find_conv_backend(const std::string& name) {
+  const ConvBackend<T>* b = conv_table::find(conv_backends<T>(), name.c_str());
+  MINIDL_CHECK(b, "conv2d: no CUDA convolution backend '", name, "' in this build");
+  return *b;
+}
+
+bool conv_backend_available(const std::string& name) {
+  return conv_table::find(conv_backends<float>(), name.c_str()) != nullptr;
+}
+
+void set_conv_backend(const std::string& name) { setting().set(name); }
+
+std::string conv_backend() { return setting().get(); }
+
+template <typename T>
+const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g) {
+  return conv_table::row_for(conv_backends<T>(), setting().get(), choose, d, g);
 }
 
 template <typename T>
-void conv2d_backward_weight(Stream stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
-  const Dims d = dims_of(g);
-  if (g.k * g.c * g.r * g.s == 0) return;
-  const cudaStream_t s = native(stream);
-#if MINIDL_WITH_CUDNN
-  if (use_cudnn()) {
-    detail::cudnn_conv2d_backward_weight(g, x, dy, dweight, accumulate, s);
-    return;
-  }
-#endif
-  const int crs = d.c * d.r * d.s, pq = d.oh * d.ow;
-  const std::int64_t M = g.k, N = crs, K = g.n * g.oh * g.ow;
-  if (accumulate)
-    detail::launch_gemm_tile(M, N, K, BwdFilterA{dy, d.k, pq}, BwdFilterB{x, d}, BwdFilterEpilogue<true>{dweight, crs},
-                             s, "conv2d_backward_weight (implicit GEMM)");
-  else
-    detail::launch_gemm_tile(M, N, K, BwdFilterA{dy, d.k, pq}, BwdFilterB{x, d}, BwdFilterEpilogue<false>{dweight, crs},
-                             s, "conv2d_backward_weight (implicit GEMM)");
+void conv2d_forward(Stream s, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  conv_backend_for<T>(ConvDirection::Forward, g).forward(s, g, x, weight, bias, y);
+}
+
+template <typename T>
+void conv2d_backward_input(Stream s, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+  conv_backend_for<T>(ConvDirection::BackwardData, g).backward_data(s, g, dy, weight, dx, accumulate);
+}
+
+template <typename T>
+void conv2d_backward_weight(Stream s, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+  conv_backend_for<T>(ConvDirection::BackwardFilter, g).backward_filter(s, g, x, dy, dweight, accumulate);
 }
 
 template <typename T>
@@ -256,10 +149,13 @@ void conv2d_backward_bias(Stream stream, const Conv2dGeometry& g, const T* dy, T
   CUDA_LAUNCH_CHECK("conv_bias_grad_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T) \
-  template void conv2d_forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*); \
-  template void conv2d_backward_input<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool); \
-  template void conv2d_backward_weight<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool); \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template const std::vector<ConvBackend<T>>& conv_backends<T>();                                                      \
+  template const ConvBackend<T>& find_conv_backend<T>(const std::string&);                                             \
+  template const ConvBackend<T>& conv_backend_for<T>(ConvDirection, const Conv2dGeometry&);                            \
+  template void conv2d_forward<T>(Stream, const Conv2dGeometry&, const T*, const T*, const T*, T*);                    \
+  template void conv2d_backward_input<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                 \
+  template void conv2d_backward_weight<T>(Stream, const Conv2dGeometry&, const T*, const T*, T*, bool);                \
   template void conv2d_backward_bias<T>(Stream, const Conv2dGeometry&, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE

@@ -10,7 +10,7 @@
 #include <climits>
 #include <string>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/context.h"
 #include "minidl/kernels/cuda/cudnn_cache.h"
 #include "minidl/kernels/cuda/cudnn_ops.h"
@@ -89,7 +89,8 @@ cudnnMathType_t math_for(cudnnMathType_t found, bool tf32) { return tf32 ? found
 [[noreturn]] void no_algorithm(const char* direction, const Conv2dGeometry& g, bool tf32, bool deterministic) {
   throw CudnnError(::minidl::detail::str(
       "conv2d ", direction, " (cuDNN): no algorithm for ", shape_text(g), " satisfies the switches (allow_tf32=", tf32,
-      ", deterministic=", deterministic, "); use set_conv_algo(ConvAlgo::ImplicitGemm) for this shape"));
+      ", deterministic=", deterministic,
+      "); use set_conv_backend(\"implicit_gemm\") (or MINIDL_CUDA_CONV=implicit_gemm) for this shape"));
 }
 
 ConvPlan& plan_for(Context& ctx, const Conv2dGeometry& g, bool tf32, bool deterministic) {

@@ -151,13 +151,13 @@ void fill_from_scalar(Stream s, std::int64_t n, const T* scalar, double alpha, T
   CUDA_LAUNCH_CHECK("fill_from_scalar_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                           \
-  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                  \
-  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                   \
-  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);              \
-  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                    \
-  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);   \
-  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                     \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                                                 \
+  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                                                  \
+  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);                                             \
+  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                                                   \
+  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);                                  \
+  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                                                    \
   template void fill_from_scalar<T>(Stream, std::int64_t, const T*, double, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE

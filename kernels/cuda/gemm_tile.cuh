@@ -21,7 +21,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/context.h"
 #include "minidl/kernels/cuda/launch.cuh"
 

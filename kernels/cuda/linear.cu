@@ -1,7 +1,7 @@
 // cuBLAS SGEMM (row-major on column-major cuBLAS) and the fully connected layer on it.
 #include <climits>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/context.h"
 #include "minidl/kernels/cuda/launch.cuh"
 #include "minidl/kernels/linear.h"
@@ -45,7 +45,8 @@ int to_int(std::int64_t v, const char* what) {
 }  // namespace
 
 template <typename T>
-void gemm(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+void gemm(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     // C = beta C (never read when beta == 0): the tiled kernel does exactly that with no K loop.
@@ -71,13 +72,15 @@ void linear_forward(Stream stream, const LinearGeometry& g, const T* x, const T*
 }
 
 template <typename T>
-void linear_backward_input(Stream stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+void linear_backward_input(Stream stream, const LinearGeometry& g, const T* dy, const T* weight, T* dx,
+                           bool accumulate) {
   // dx[batch, in] (+)= dy[batch, out] W[out, in]
   gemm(stream, false, false, g.batch, g.in, g.out, T(1), dy, g.out, weight, g.in, accumulate ? T(1) : T(0), dx, g.in);
 }
 
 template <typename T>
-void linear_backward_weight(Stream stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+void linear_backward_weight(Stream stream, const LinearGeometry& g, const T* x, const T* dy, T* dweight,
+                            bool accumulate) {
   // dW[out, in] (+)= dy[batch, out]^T x[batch, in]
   gemm(stream, true, false, g.out, g.in, g.batch, T(1), dy, g.out, x, g.in, accumulate ? T(1) : T(0), dweight, g.in);
 }
@@ -92,11 +95,12 @@ void linear_backward_bias(Stream stream, const LinearGeometry& g, const T* dy, T
   CUDA_LAUNCH_CHECK("column_sum_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T) \
-  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, std::int64_t, T, T*, std::int64_t); \
-  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*); \
-  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool); \
-  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool); \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t,       \
+                        const T*, std::int64_t, T, T*, std::int64_t);                                                  \
+  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*);                    \
+  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                 \
+  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                \
   template void linear_backward_bias<T>(Stream, const LinearGeometry&, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE

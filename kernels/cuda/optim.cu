@@ -5,7 +5,7 @@
 // a kernel per tensor that reads it, so the host never waits.
 #include <cmath>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/launch.cuh"
 #include "minidl/kernels/cuda/reduce.cuh"
 #include "minidl/kernels/optim.h"
@@ -130,7 +130,7 @@ __global__ void clip_kernel(std::int64_t n, T* x, const double* norm, double max
 }  // namespace
 
 template <typename T>
-void sgd_step(Stream stream, const ParamSlice<T>* params, int count, const SgdOptions& o, bool first_step) {
+void sgd_step(Stream stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step) {
   if (o.momentum != 0.0)
     for (int i = 0; i < count; ++i)
       MINIDL_CHECK(params[i].n <= 0 || params[i].state1, "sgd_step (CUDA): parameter ", i,
@@ -144,7 +144,7 @@ void sgd_step(Stream stream, const ParamSlice<T>* params, int count, const SgdOp
 }
 
 template <typename T>
-void adamw_step(Stream stream, const ParamSlice<T>* params, int count, const AdamWOptions& o) {
+void adamw_step(Stream stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o) {
   for (int i = 0; i < count; ++i)
     MINIDL_CHECK(params[i].n <= 0 || (params[i].state1 && params[i].state2), "adamw_step (CUDA): parameter ", i,
                  " has no exp_avg / exp_avg_sq buffers");
@@ -184,10 +184,10 @@ void clip_by_norm(Stream stream, const Span<T>* xs, int count, const double* nor
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                              \
-  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdOptions&, bool); \
-  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWOptions&);   \
-  template void total_norm<T>(Stream, const Span<const T>*, int, double*);               \
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdStepOptions&, bool);                               \
+  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWStepOptions&);                                 \
+  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                                             \
   template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE

@@ -129,7 +129,8 @@ void max_pool2d_forward(Stream stream, const Pool2dGeometry& g, const T* x, T* y
 }
 
 template <typename T>
-void max_pool2d_backward(Stream stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx, bool accumulate) {
+void max_pool2d_backward(Stream stream, const Pool2dGeometry& g, const T* dy, const std::int64_t* argmax, T* dx,
+                         bool accumulate) {
   const std::int64_t total = g.n * g.c * g.h * g.w;
   if (total <= 0) return;
   if (accumulate)
@@ -140,7 +141,8 @@ void max_pool2d_backward(Stream stream, const Pool2dGeometry& g, const T* dy, co
 }
 
 template <typename T>
-void adaptive_avg_pool2d_forward(Stream stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh, std::int64_t ow, const T* x, T* y) {
+void adaptive_avg_pool2d_forward(Stream stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                 std::int64_t oh, std::int64_t ow, const T* x, T* y) {
   const std::int64_t total = n * c * oh * ow;
   if (total <= 0) return;
   adaptive_avg_pool_forward_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(n * c, h, w, oh, ow, x, y);
@@ -148,7 +150,8 @@ void adaptive_avg_pool2d_forward(Stream stream, std::int64_t n, std::int64_t c, 
 }
 
 template <typename T>
-void adaptive_avg_pool2d_backward(Stream stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t oh, std::int64_t ow, const T* dy, T* dx, bool accumulate) {
+void adaptive_avg_pool2d_backward(Stream stream, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                  std::int64_t oh, std::int64_t ow, const T* dy, T* dx, bool accumulate) {
   const std::int64_t total = n * c * h * w;
   if (total <= 0) return;
   if (accumulate)
@@ -160,11 +163,13 @@ void adaptive_avg_pool2d_backward(Stream stream, std::int64_t n, std::int64_t c,
   CUDA_LAUNCH_CHECK("adaptive_avg_pool_backward_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T) \
-  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*); \
-  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool); \
-  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, T*); \
-  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, T*, bool);
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*);                     \
+  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);        \
+  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
+                                               std::int64_t, std::int64_t, const T*, T*);                              \
+  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,        \
+                                                std::int64_t, std::int64_t, const T*, T*, bool);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE
 

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <sstream>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/kernels/cuda/check.h"
 #include "minidl/kernels/cuda/context.h"
 
@@ -37,15 +37,22 @@ std::string human_bytes(std::size_t bytes) {
 
 }  // namespace
 
+namespace {
+cudaError_t g_count_status = cudaSuccess;
+}  // namespace
+
 int device_count() {
   int count = 0;
   // No driver, no device, CUDA_VISIBLE_DEVICES= : all mean "no GPU", never an exception.
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+  g_count_status = cudaGetDeviceCount(&count);
+  if (g_count_status != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
   return count;
 }
+
+const char* device_count_error() { return g_count_status == cudaSuccess ? "" : cudaGetErrorString(g_count_status); }
 
 void set_device(int device) { CUDA_CHECK(cudaSetDevice(device)); }
 

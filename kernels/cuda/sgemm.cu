@@ -43,7 +43,8 @@ void run(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const floa
 }  // namespace
 
 template <typename T>
-void sgemm_tiled(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+void sgemm_tiled(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                 const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   const cudaStream_t s = detail::native(stream);
   if (trans_a) {
     if (trans_b)
@@ -58,8 +59,9 @@ void sgemm_tiled(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std:
   }
 }
 
-#define MINIDL_INSTANTIATE(T) \
-  template void sgemm_tiled<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, std::int64_t, T, T*, std::int64_t);
+#define MINIDL_INSTANTIATE(T)                                                                                          \
+  template void sgemm_tiled<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*,              \
+                               std::int64_t, const T*, std::int64_t, T, T*, std::int64_t);
 MINIDL_INSTANTIATE(float)
 #undef MINIDL_INSTANTIATE
 

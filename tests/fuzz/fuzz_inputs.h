@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 #include "minidl/core/safetensors.h"
 #include "minidl/data/fer2013_csv.h"
 #include "minidl/data/idx.h"

@@ -1,0 +1,54 @@
+// bf16 rounding: what the precision policy (core/precision.h) does to the operands of conv2d and
+// linear. bf16 is float32's sign, exponent and top 7 mantissa bits, so a bf16 value is a float32
+// whose low 16 bits are zero; rounding keeps the buffers float32 and the arithmetic after it
+// FP32 (a product of two bf16 values is exact in FP32, so FP32 multiply-adds on rounded
+// operands are bf16 multiplication with FP32 accumulation, bit for bit).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "minidl/kernels/common.h"
+
+namespace minidl::kernels {
+
+#if defined(__CUDACC__)
+#define MINIDL_HOST_DEVICE __host__ __device__
+#else
+#define MINIDL_HOST_DEVICE
+#endif
+
+// Round to nearest, ties to even, as PyTorch's and CUDA's float -> bf16 conversion: NaN stays
+// NaN (quietened), +-inf stay, values past bf16's largest round to inf. One definition for the
+// CPU kernel and the CUDA kernel, so the two round alike by construction.
+MINIDL_HOST_DEVICE inline float round_to_bf16(float v) {
+  std::uint32_t u;
+#if defined(__CUDA_ARCH__)
+  u = __float_as_uint(v);
+#else
+  std::memcpy(&u, &v, sizeof u);
+#endif
+  if ((u & 0x7fffffffu) > 0x7f800000u) {
+    u |= 0x00400000u;  // NaN: keep it a NaN whatever its payload
+  } else {
+    u += 0x7fffu + ((u >> 16) & 1u);
+  }
+  u &= 0xffff0000u;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+#endif
+}
+
+namespace cpu {
+// y[i] = round_to_bf16(x[i]); x == y is allowed.
+void round_to_bf16(Stream, std::int64_t n, const float* x, float* y);
+}  // namespace cpu
+
+namespace cuda {
+void round_to_bf16(Stream, std::int64_t n, const float* x, float* y);
+}  // namespace cuda
+
+}  // namespace minidl::kernels

@@ -1,0 +1,24 @@
+// The CPU convolution backends, one file each. Every file ends with its row of the table (the
+// ConvBackend of kernels/conv2d.h: name, supports, forward, backward-data, backward-filter);
+// conv2d.cpp lists the rows and picks one per call. Internal to kernels/cpu.
+#pragma once
+
+#include <string>
+
+#include "minidl/kernels/conv2d.h"
+
+namespace minidl::kernels::cpu {
+
+// conv2d_im2col.cpp: im2col + GEMM, every geometry, float and double; the fallback.
+namespace im2col { template <typename T> ConvBackend<T> backend(); }
+// conv2d_taps.cpp: GEMMs per output position and run of taps, every geometry, float and double.
+namespace taps { template <typename T> ConvBackend<T> backend(); }
+// conv2d_onednn.cpp: oneDNN, float; supports() says which calls (it builds and caches the plan).
+namespace onednn {
+ConvBackend<float> backend();
+std::string unavailable_reason();  // why it cannot run here ("" when it can); said once on stderr
+}
+// conv2d_ref.cpp: the definition as plain loops summed in double, every geometry, float and double.
+namespace ref { template <typename T> ConvBackend<T> backend(); }
+
+}  // namespace minidl::kernels::cpu

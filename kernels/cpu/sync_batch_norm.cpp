@@ -1,0 +1,159 @@
+// SyncBatchNorm's per-rank kernels on the CPU (kernels/sync_batch_norm.h). As in batch_norm.cpp,
+// one thread owns a channel at a time and sums its values in a fixed order, in double.
+#include "minidl/kernels/sync_batch_norm.h"
+
+#include <cmath>
+
+#include "minidl/kernels/cpu/parallel.h"
+#include "minidl/kernels/cpu/profile.h"
+
+namespace minidl::kernels::cpu {
+
+namespace {
+
+using detail::kParallelGrain;
+
+bool parallel(const BatchNormGeometry& g) { return g.n * g.c * g.hw >= kParallelGrain; }
+
+// f(p, q, count) over each image's run of channel ch: p into a, q into b.
+template <typename T, typename F>
+void each_run(const BatchNormGeometry& g, std::int64_t ch, const T* a, const T* b, F&& f) {
+  for (std::int64_t i = 0; i < g.n; ++i) {
+    const std::int64_t at = (i * g.c + ch) * g.hw;
+    f(a + at, b ? b + at : nullptr, at);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void batch_norm_sums(Stream, const BatchNormGeometry& g, const T* x, double* stats) {
+  MINIDL_CPU_PROFILE("batch_norm_sums");
+  stats[0] = static_cast<double>(g.n * g.hw);
+#pragma omp parallel for schedule(static) if (parallel(g))
+  for (std::int64_t ch = 0; ch < g.c; ++ch) {
+    double s = 0.0;
+    each_run(g, ch, x, static_cast<const T*>(nullptr), [&](const T* p, const T*, std::int64_t) {
+#pragma omp simd reduction(+ : s)
+      for (std::int64_t j = 0; j < g.hw; ++j) s += static_cast<double>(p[j]);
+    });
+    stats[1 + ch] = s;
+  }
+}
+
+template <typename T>
+void batch_norm_sq_dev(Stream, const BatchNormGeometry& g, const T* x, double* stats) {
+  MINIDL_CPU_PROFILE("batch_norm_sq_dev");
+#pragma omp parallel for schedule(static) if (parallel(g))
+  for (std::int64_t ch = 0; ch < g.c; ++ch) {
+    const double mean = stats[1 + ch] / stats[0];
+    double s = 0.0;
+    each_run(g, ch, x, static_cast<const T*>(nullptr), [&](const T* p, const T*, std::int64_t) {
+#pragma omp simd reduction(+ : s)
+      for (std::int64_t j = 0; j < g.hw; ++j) {
+        const double d = static_cast<double>(p[j]) - mean;
+        s += d * d;
+      }
+    });
+    stats[1 + g.c + ch] = s;
+  }
+}
+
+template <typename T>
+void batch_norm_apply_stats(Stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, const double* stats,
+                            double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
+                            T* save_invstd) {
+  MINIDL_CPU_PROFILE("batch_norm_apply_stats");
+  const double count = stats[0];
+#pragma omp parallel for schedule(static) if (parallel(g))
+  for (std::int64_t ch = 0; ch < g.c; ++ch) {
+    const double mean = stats[1 + ch] / count;
+    const double var = stats[1 + g.c + ch] / count;
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    if (save_mean) save_mean[ch] = static_cast<T>(mean);
+    if (save_invstd) save_invstd[ch] = static_cast<T>(invstd);
+    if (running_mean)
+      running_mean[ch] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[ch]) + momentum * mean);
+    if (running_var) {
+      const double unbiased = count > 1 ? var * count / (count - 1) : var;
+      running_var[ch] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[ch]) + momentum * unbiased);
+    }
+    // y = x * a + b, the form batch_norm_forward_train uses.
+    const double a = (gamma ? static_cast<double>(gamma[ch]) : 1.0) * invstd;
+    const T ta = static_cast<T>(a), tb = static_cast<T>((beta ? static_cast<double>(beta[ch]) : 0.0) - mean * a);
+    for (std::int64_t i = 0; i < g.n; ++i) {
+      const std::int64_t at = (i * g.c + ch) * g.hw;
+#pragma omp simd
+      for (std::int64_t j = 0; j < g.hw; ++j) y[at + j] = x[at + j] * ta + tb;
+    }
+  }
+}
+
+template <typename T>
+void batch_norm_grad_sums(Stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* mean, double* sums) {
+  MINIDL_CPU_PROFILE("batch_norm_grad_sums");
+#pragma omp parallel for schedule(static) if (parallel(g))
+  for (std::int64_t ch = 0; ch < g.c; ++ch) {
+    const double mu = static_cast<double>(mean[ch]);
+    double sum_dy = 0.0, sum_dy_xmu = 0.0;
+    each_run(g, ch, dy, x, [&](const T* pdy, const T* px, std::int64_t) {
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+      for (std::int64_t j = 0; j < g.hw; ++j) {
+        const double d = static_cast<double>(pdy[j]);
+        sum_dy += d;
+        sum_dy_xmu += d * (static_cast<double>(px[j]) - mu);
+      }
+    });
+    sums[ch] = sum_dy;
+    sums[g.c + ch] = sum_dy_xmu;
+  }
+}
+
+template <typename T>
+void batch_norm_grad_apply(Stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* gamma, const T* mean,
+                           const T* invstd, const double* local_sums, const double* global_sums, const double* stats,
+                           T* dx, bool accumulate_dx, T* dgamma, T* dbeta, bool accumulate_params) {
+  MINIDL_CPU_PROFILE("batch_norm_grad_apply");
+  const double count = stats[0];
+#pragma omp parallel for schedule(static) if (parallel(g))
+  for (std::int64_t ch = 0; ch < g.c; ++ch) {
+    const double istd = static_cast<double>(invstd[ch]);
+    if (dbeta) dbeta[ch] = static_cast<T>(local_sums[ch] + (accumulate_params ? static_cast<double>(dbeta[ch]) : 0.0));
+    if (dgamma)
+      dgamma[ch] = static_cast<T>(local_sums[g.c + ch] * istd +
+                                  (accumulate_params ? static_cast<double>(dgamma[ch]) : 0.0));
+    if (!dx) continue;
+    const T scale = static_cast<T>((gamma ? static_cast<double>(gamma[ch]) : 1.0) * istd);
+    const T dy_mean = static_cast<T>(global_sums[ch] / count);
+    const T proj = static_cast<T>(global_sums[g.c + ch] * istd * istd / count);
+    const T tmu = mean[ch];
+    for (std::int64_t i = 0; i < g.n; ++i) {
+      const std::int64_t at = (i * g.c + ch) * g.hw;
+      const T* pdy = dy + at;
+      const T* px = x + at;
+      T* pdx = dx + at;
+      if (accumulate_dx) {
+#pragma omp simd
+        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] += (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
+      } else {
+#pragma omp simd
+        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] = (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
+      }
+    }
+  }
+}
+
+#define MINIDL_INSTANTIATE(T)                                                                                        \
+  template void batch_norm_sums<T>(Stream, const BatchNormGeometry&, const T*, double*);                                   \
+  template void batch_norm_sq_dev<T>(Stream, const BatchNormGeometry&, const T*, double*);                                 \
+  template void batch_norm_apply_stats<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const double*,   \
+                                          double, double, T*, T*, T*, T*, T*);                                      \
+  template void batch_norm_grad_sums<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double*);         \
+  template void batch_norm_grad_apply<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,        \
+                                         const T*, const double*, const double*, const double*, T*, bool, T*, T*, \
+                                         bool);
+MINIDL_INSTANTIATE(float)
+MINIDL_INSTANTIATE(double)
+#undef MINIDL_INSTANTIATE
+
+}  // namespace minidl::kernels::cpu

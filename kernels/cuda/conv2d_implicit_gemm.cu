@@ -1,0 +1,188 @@
+// Convolution as an implicit GEMM, the CUDA backend that runs every geometry: all three
+// directions on the tiled kernel of gemm_tile.cuh, with the im2col matrix never materialised
+// (each tile loader computes its element's input position), and the bias fused into the
+// forward epilogue.
+#include <climits>
+
+#include "minidl/base/error.h"
+#include "minidl/kernels/cuda/conv2d_backends.h"
+#include "minidl/kernels/cuda/gemm_tile.cuh"
+
+namespace minidl::kernels::cuda::implicit_gemm {
+
+using detail::native;
+
+namespace {
+
+// The geometry in 32-bit ints, so that the index arithmetic in the loaders stays cheap; the
+// final addresses are formed in 64 bits.
+struct Dims {
+  int n, c, h, w, k, r, s, sh, sw, ph, pw, oh, ow;
+};
+
+Dims dims_of(const Conv2dGeometry& g) {
+  const std::int64_t v[] = {g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.oh, g.ow};
+  for (std::int64_t x : v) MINIDL_CHECK(x >= 0 && x <= INT_MAX, "conv2d (CUDA): geometry value ", x, " out of range");
+  MINIDL_CHECK(g.stride_h > 0 && g.stride_w > 0, "conv2d (CUDA): stride must be positive");
+  MINIDL_CHECK(g.n * g.oh * g.ow <= INT_MAX && g.n * g.h * g.w <= INT_MAX && g.c * g.r * g.s <= INT_MAX &&
+                   g.k * g.r * g.s <= INT_MAX,
+               "conv2d (CUDA): the implicit GEMM's sizes must fit in 32 bits");
+  return Dims{int(g.n),        int(g.c),        int(g.h),     int(g.w),     int(g.k),  int(g.r), int(g.s),
+              int(g.stride_h), int(g.stride_w), int(g.pad_h), int(g.pad_w), int(g.oh), int(g.ow)};
+}
+
+// x as the implicit im2col matrix: element (crs, npq) is the input pixel that filter tap
+// (c, r, s) sees at output position (img, p, q), or 0 in the padding.
+__device__ __forceinline__ float im2col_at(const float* x, const Dims& d, int crs, int npq) {
+  const int rs = d.r * d.s;
+  const int c = crs / rs, tap = crs - c * rs;
+  const int r = tap / d.s, s = tap - r * d.s;
+  const int pq = d.oh * d.ow;
+  const int img = npq / pq, pix = npq - img * pq;
+  const int p = pix / d.ow, q = pix - p * d.ow;
+  const int ih = p * d.sh - d.ph + r, iw = q * d.sw - d.pw + s;
+  if (static_cast<unsigned>(ih) >= static_cast<unsigned>(d.h) ||
+      static_cast<unsigned>(iw) >= static_cast<unsigned>(d.w))
+    return 0.f;
+  return x[((std::int64_t(img) * d.c + c) * d.h + ih) * d.w + iw];
+}
+
+// ---- forward: y[k, npq] = W[k, crs] im2col(x)[crs, npq] + bias[k] ----
+struct FwdA {
+  const float* w;
+  int crs;
+  static constexpr bool kAlongM = false;
+  __device__ float operator()(int m, int kk) const { return w[std::int64_t(m) * crs + kk]; }
+};
+struct FwdB {
+  const float* x;
+  Dims d;
+  static constexpr bool kAlongN = true;
+  __device__ float operator()(int kk, int n) const { return im2col_at(x, d, kk, n); }
+};
+struct FwdEpilogue {
+  float* y;
+  const float* bias;
+  int k, pq;
+  __device__ void operator()(int m, int npq, float acc) const {
+    const int img = npq / pq, pix = npq - img * pq;
+    y[(std::int64_t(img) * k + m) * pq + pix] = bias ? acc + bias[m] : acc;
+  }
+};
+
+// ---- backward input: dx[c, nhw] = W^T[c, krs] dy_gathered[krs, nhw] ----
+struct BwdDataA {
+  const float* w;
+  int c, rs;
+  static constexpr bool kAlongM = false;
+  __device__ float operator()(int m, int krs) const {
+    const int k = krs / rs, tap = krs - k * rs;
+    return w[(std::int64_t(k) * c + m) * rs + tap];
+  }
+};
+// Element (krs, nhw): the output gradient at the position where tap (r, s) of output channel k
+// lands on input pixel (h, w), or 0 if no output position does (padding, or stride skips it).
+struct BwdDataB {
+  const float* dy;
+  Dims d;
+  static constexpr bool kAlongN = true;
+  __device__ float operator()(int krs, int nhw) const {
+    const int rs = d.r * d.s;
+    const int k = krs / rs, tap = krs - k * rs;
+    const int r = tap / d.s, s = tap - r * d.s;
+    const int hw = d.h * d.w;
+    const int img = nhw / hw, pix = nhw - img * hw;
+    const int ih = pix / d.w, iw = pix - ih * d.w;
+    const int ph = ih + d.ph - r, pw = iw + d.pw - s;
+    if (ph < 0 || pw < 0) return 0.f;
+    const int p = ph / d.sh, q = pw / d.sw;
+    if (p * d.sh != ph || q * d.sw != pw || p >= d.oh || q >= d.ow) return 0.f;
+    return dy[((std::int64_t(img) * d.k + k) * d.oh + p) * d.ow + q];
+  }
+};
+template <bool Accumulate>
+struct BwdDataEpilogue {
+  float* dx;
+  int c, hw;
+  __device__ void operator()(int m, int nhw, float acc) const {
+    const int img = nhw / hw, pix = nhw - img * hw;
+    float* p = dx + (std::int64_t(img) * c + m) * hw + pix;
+    *p = Accumulate ? *p + acc : acc;
+  }
+};
+
+// ---- backward weight: dW[k, crs] = dy[k, npq] im2col(x)^T[npq, crs] ----
+struct BwdFilterA {
+  const float* dy;
+  int k, pq;
+  static constexpr bool kAlongM = false;
+  __device__ float operator()(int m, int npq) const {
+    const int img = npq / pq, pix = npq - img * pq;
+    return dy[(std::int64_t(img) * k + m) * pq + pix];
+  }
+};
+struct BwdFilterB {
+  const float* x;
+  Dims d;
+  static constexpr bool kAlongN = false;  // consecutive npq are (mostly) adjacent pixels
+  __device__ float operator()(int npq, int crs) const { return im2col_at(x, d, crs, npq); }
+};
+template <bool Accumulate>
+struct BwdFilterEpilogue {
+  float* dw;
+  int crs;
+  __device__ void operator()(int m, int n, float acc) const {
+    float* p = dw + std::int64_t(m) * crs + n;
+    *p = Accumulate ? *p + acc : acc;
+  }
+};
+
+}  // namespace
+
+template <typename T>
+void forward(Stream stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  const Dims d = dims_of(g);
+  if (g.n * g.k * g.oh * g.ow == 0) return;
+  const cudaStream_t s = native(stream);
+  const int crs = d.c * d.r * d.s, pq = d.oh * d.ow;
+  detail::launch_gemm_tile(g.k, g.n * g.oh * g.ow, crs, FwdA{weight, crs}, FwdB{x, d}, FwdEpilogue{y, bias, d.k, pq}, s,
+                           "conv2d_forward (implicit GEMM)");
+}
+
+template <typename T>
+void backward_data(Stream stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+  const Dims d = dims_of(g);
+  if (g.n * g.c * g.h * g.w == 0) return;
+  const cudaStream_t s = native(stream);
+  const std::int64_t M = g.c, N = g.n * g.h * g.w, K = g.k * g.r * g.s;
+  const int hw = d.h * d.w;
+  if (accumulate)
+    detail::launch_gemm_tile(M, N, K, BwdDataA{weight, d.c, d.r * d.s}, BwdDataB{dy, d},
+                             BwdDataEpilogue<true>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
+  else
+    detail::launch_gemm_tile(M, N, K, BwdDataA{weight, d.c, d.r * d.s}, BwdDataB{dy, d},
+                             BwdDataEpilogue<false>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
+}
+
+template <typename T>
+void backward_filter(Stream stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+  const Dims d = dims_of(g);
+  if (g.k * g.c * g.r * g.s == 0) return;
+  const cudaStream_t s = native(stream);
+  const int crs = d.c * d.r * d.s, pq = d.oh * d.ow;
+  const std::int64_t M = g.k, N = crs, K = g.n * g.oh * g.ow;
+  if (accumulate)
+    detail::launch_gemm_tile(M, N, K, BwdFilterA{dy, d.k, pq}, BwdFilterB{x, d}, BwdFilterEpilogue<true>{dweight, crs},
+                             s, "conv2d_backward_weight (implicit GEMM)");
+  else
+    detail::launch_gemm_tile(M, N, K, BwdFilterA{dy, d.k, pq}, BwdFilterB{x, d}, BwdFilterEpilogue<false>{dweight, crs},
+                             s, "conv2d_backward_weight (implicit GEMM)");
+}
+
+template <typename T>
+ConvBackend<T> backend() {
+  return {"implicit_gemm", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+}
+template ConvBackend<float> backend<float>();
+
+}  // namespace minidl::kernels::cuda::implicit_gemm

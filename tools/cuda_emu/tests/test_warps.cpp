@@ -1,0 +1,73 @@
+// Warp collectives honour their mask, and lanes that do not take part read as poison.
+#include "planted.h"
+#include "util.h"
+
+TEST_CASE("warps: a full-mask shuffle in a partial warp reads the missing lanes as NaN", "[emu][warp]") {
+  const std::vector<float> x = iota_values(48);
+  float warp0 = 0.f;
+  for (int i = 0; i < 32; ++i) warp0 += x[i];
+  DeviceArray dx(x), out(48);
+
+  EmuTest t(with([](emu::Settings& s) { s.warp_masks = true; }));
+  REQUIRE(planted::warp_sum_full_mask(dx.get(), out.get(), 48, nullptr) == cudaSuccess);
+  std::vector<float> got = out.download();
+  for (int i = 0; i < 32; ++i) CHECK(got[i] == warp0);      // the full warp is right
+  for (int i = 32; i < 48; ++i) CHECK(std::isnan(got[i]));  // lanes 48..63 do not exist
+
+  // Without the model, a missing lane gives back the caller's own value: a finite, wrong sum.
+  t.set(with([](emu::Settings& s) { s.warp_masks = false; }));
+  REQUIRE(planted::warp_sum_full_mask(dx.get(), out.get(), 48, nullptr) == cudaSuccess);
+  got = out.download();
+  for (int i = 32; i < 48; ++i) CHECK(std::isfinite(got[i]));
+}
+
+TEST_CASE("warps: a shuffle reading a lane outside its mask reads NaN", "[emu][warp]") {
+  const std::vector<float> x = iota_values(32);
+  float half = 0.f;
+  for (int i = 0; i < 16; ++i) half += x[i];
+  DeviceArray dx(x), out(32);
+
+  EmuTest t(with([](emu::Settings& s) { s.warp_masks = true; }));
+  REQUIRE(planted::half_warp_sum(dx.get(), out.get(), false, nullptr) == cudaSuccess);  // correct: offsets 8..1
+  std::vector<float> got = out.download();
+  for (int i = 0; i < 16; ++i) CHECK(got[i] == half);
+  REQUIRE(planted::half_warp_sum(dx.get(), out.get(), true, nullptr) == cudaSuccess);  // the bug: offset 16
+  got = out.download();
+  for (int i = 0; i < 16; ++i) CHECK(std::isnan(got[i]));
+
+  t.set(with([](emu::Settings& s) { s.warp_masks = false; }));
+  REQUIRE(planted::half_warp_sum(dx.get(), out.get(), true, nullptr) == cudaSuccess);
+  got = out.download();
+  for (int i = 0; i < 16; ++i) CHECK(std::isfinite(got[i]));
+}
+
+TEST_CASE("warps: correct collectives give CUDA's answers", "[emu][warp]") {
+  EmuTest t;
+  std::vector<float> x = iota_values(32);
+  DeviceArray dx(x), out(32);
+  // __shfl_down_sync past the end of the warp returns the caller's own value (defined, no poison).
+  REQUIRE(planted::warp_sum_shfl_down(dx.get(), out.get(), nullptr) == cudaSuccess);
+  float sum = 0.f;
+  for (float v : x) sum += v;
+  CHECK(out.download()[0] == sum);
+  // A ballot over lanes 0..15 has no bits from lanes 16..31.
+  for (int i = 0; i < 32; ++i) x[i] = (i % 3 == 0) ? 1.f : -1.f;
+  dx.upload(x);
+  REQUIRE(planted::half_warp_ballot(dx.get(), out.get(), nullptr) == cudaSuccess);
+  unsigned want = 0;
+  for (int i = 0; i < 16; ++i)
+    if (i % 3 == 0) want |= 1u << i;
+  const std::vector<float> got = out.download();
+  for (int i = 0; i < 16; ++i) CHECK(got[i] == float(want));
+}
+
+TEST_CASE("warps: a mask that leaves out the calling lane is an error", "[emu][warp]") {
+  EmuTest t;
+  DeviceArray out(32);
+  REQUIRE(planted::shuffle_mask_without_caller(out.get(), nullptr) == cudaSuccess);
+  CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
+  const std::string m = emu::last_error_message();
+  INFO(m);
+  CHECK(contains(m, "mask_without_caller_kernel"));
+  CHECK(contains(m, "does not include its own lane"));
+}
