@@ -11,7 +11,8 @@
 #include "common/html.h"
 #include "common/svg.h"
 #include "common/trainer.h"
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
+#include "minidl/core/distributed.h"
 #include "minidl/core/file_io.h"
 
 namespace fs = std::filesystem;
@@ -194,6 +195,8 @@ AblationResult run_ablation(const TrainConfig& flags, const std::set<std::string
   const bool resuming = !flags.resume.empty();
   const std::string root = resuming ? flags.resume : flags.out;
   TrainConfig parts[2] = {flags, flags};  // off, on
+  // Under mpirun every rank trains both runs; rank 0 alone prints and writes the comparison.
+  const bool main_rank = dist::launcher_world_size() == 0 || dist::world().is_main();
   const char* names[2] = {"aug-off", "aug-on"};
   if (resuming) {
     const std::string first = root + "/aug-off";
@@ -214,7 +217,7 @@ AblationResult run_ablation(const TrainConfig& flags, const std::set<std::string
         p.stop_after = flags.stop_after;
       }
     }
-  } else {
+  } else if (main_rank) {
     fs::create_directories(root);
   }
   AblationResult result;
@@ -223,15 +226,16 @@ AblationResult run_ablation(const TrainConfig& flags, const std::set<std::string
     TrainConfig& p = parts[i];
     p.aug = i == 1;
     p.out = root + "/" + names[i];
-    if (!p.quiet) std::printf("%s== augmentation %s ==\n", i ? "\n" : "", i ? "on" : "off");
+    if (!p.quiet && main_rank) std::printf("%s== augmentation %s ==\n", i ? "\n" : "", i ? "on" : "off");
     const TrainResult r = train(p, p.resume.empty() ? std::set<std::string>{} : given);
     if (r.diverged || r.stopped_early) {
       result.diverged = r.diverged, result.stopped_early = r.stopped_early;
-      if (r.stopped_early && !p.quiet) std::printf("continue the ablation with --ablation --resume %s\n", root.c_str());
+      if (r.stopped_early && !p.quiet && main_rank) std::printf("continue the ablation with --ablation --resume %s\n", root.c_str());
       return result;
     }
     histories[i] = r.history;
   }
+  if (!main_rank) return result;
   result.markdown = write_ablation(root, histories[0], histories[1]);
   if (!flags.quiet)
     std::printf("\nablation (%s/ablation.svg, %s/report.html):\n%s", root.c_str(), root.c_str(), result.markdown.c_str());

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "minidl/core/error.h"
+#include "minidl/base/error.h"
 
 namespace minidl::app {
 
