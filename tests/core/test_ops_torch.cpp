@@ -5,7 +5,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "core/gradcheck.h"
+#include "gradcheck.h"
 #include "minidl/core/rng.h"
 #include "minidl/layers/activation.h"
 #include "minidl/layers/simple.h"
