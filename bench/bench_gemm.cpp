@@ -36,6 +36,7 @@
 
 using namespace minidl;
 namespace mb = minidl::bench;
+using mb::random_vector;
 namespace kc = minidl::kernels::cpu;
 
 namespace {
@@ -68,13 +69,6 @@ std::vector<GemmShape> model_shapes(std::int64_t batch) {
   out.push_back({"fc 512->7 bwd-data", false, false, batch, 512, 7});
   out.push_back({"fc 512->7 bwd-filter", true, false, 7, 512, batch});
   return out;
-}
-
-std::vector<float> random_vector(std::size_t n, std::mt19937& gen) {
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(gen);
-  return v;
 }
 
 // Worst scale-aware error of c against float64 dot products on up to 256 sampled entries.
@@ -178,8 +172,8 @@ int main(int argc, char** argv) {
   std::mt19937 gen(1);
   std::printf("  %-44s %-12s %5s %6s %6s %13s %17s\n", "shape", "version", "m", "n", "k", "median", "rate");
   for (const GemmShape& s : shapes) {
-    const auto a = random_vector(static_cast<std::size_t>(s.m * s.k), gen);
-    const auto b = random_vector(static_cast<std::size_t>(s.k * s.n), gen);
+    const auto a = random_vector<float>(s.m * s.k, gen);
+    const auto b = random_vector<float>(s.k * s.n, gen);
     std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
     const bool square = s.name.rfind("square", 0) == 0;
     if (!gpu_only && (!square || s.m <= cpu_max)) {
