@@ -36,7 +36,6 @@
 
 using namespace minidl;
 namespace mb = minidl::bench;
-using mb::random_vector;
 namespace kc = minidl::kernels::cpu;
 
 namespace {
@@ -172,8 +171,8 @@ int main(int argc, char** argv) {
   std::mt19937 gen(1);
   std::printf("  %-44s %-12s %5s %6s %6s %13s %17s\n", "shape", "version", "m", "n", "k", "median", "rate");
   for (const GemmShape& s : shapes) {
-    const auto a = random_vector<float>(s.m * s.k, gen);
-    const auto b = random_vector<float>(s.k * s.n, gen);
+    const auto a = mb::random_vector<float>(s.m * s.k, gen);
+    const auto b = mb::random_vector<float>(s.k * s.n, gen);
     std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
     const bool square = s.name.rfind("square", 0) == 0;
     if (!gpu_only && (!square || s.m <= cpu_max)) {
