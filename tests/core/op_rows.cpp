@@ -4,6 +4,7 @@
 // and the reference loops (reference_ops.h) where the op computes something new.
 #include "minidl/core/ops.h"
 #include "op_table.h"
+#include "reference_nd.h"
 #include "reference_ops.h"
 
 namespace minidl::test {
@@ -77,6 +78,18 @@ MINIDL_OP_ROWS(pool) {
     r.reference = [out = out](const Args& a) { return ref::adaptive_avg_pool2d(a[0], out); };
     add_op_row(std::move(r));
   }
+  for (const auto& [name, o] : std::vector<std::pair<std::string, AvgPool2dOptions>>{
+           {"2x2", {{2, 2}, {0, 0}, {0, 0}, true}},
+           {"3x3 s2 p1 count_include_pad", {{3, 3}, {2, 2}, {1, 1}, true}},
+           {"3x3 s2 p1 without the padding in the count", {{3, 3}, {2, 2}, {1, 1}, false}},
+           {"2x3 s(3,1) p1", {{2, 3}, {3, 1}, {1, 1}, false}}}) {
+    OpRow r;
+    r.name = "avg_pool2d " + name;
+    r.args = {in({2, 2, 5, 6})};
+    r.op = [o = o](const Args& a) { return avg_pool2d(a[0], o); };
+    r.reference = [o = o](const Args& a) { return ref::avg_pool2d(a[0], o); };
+    add_op_row(std::move(r));
+  }
 }
 
 // ----- linear, elementwise, reductions, views -----
@@ -106,6 +119,20 @@ MINIDL_OP_ROWS(dense) {
                 for (double x : v) s += x;
                 return std::vector<double>{s / static_cast<double>(v.size())};
               }));
+  // torch.matmul's cases: 2-d, batched, a batch broadcast against a matrix or another batch
+  // shape, and the 1-d forms (a dim of size 1 added, then removed).
+  for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{{3, 4}, {4, 2}},
+                                                                   {{2, 3, 4}, {2, 4, 5}},
+                                                                   {{2, 3, 4}, {4, 5}},
+                                                                   {{3, 4}, {2, 4, 5}},
+                                                                   {{2, 1, 3, 4}, {3, 4, 2}},
+                                                                   {{4}, {4, 3}},
+                                                                   {{3, 4}, {4}},
+                                                                   {{4}, {4}}}) {
+    add_op_row(row("matmul " + shape_str(sa) + " " + shape_str(sb), {in(sa), in(sb)},
+                   [](const Args& a) { return matmul(a[0], a[1]); },
+                   [](const Args& a) { return ref::matmul(a[0], a[1]); }));
+  }
   // Views feed a real kernel (mul) so that their backward is exercised.
   add_op_row(row("flatten", {in({2, 3, 2, 2})}, [](const Args& a) { return mul(flatten(a[0], 1), 3.0); },
               [](const Args& a) { return ref::map(a[0], [](double v) { return 3 * v; }); }));
@@ -134,18 +161,30 @@ MINIDL_OP_ROWS(add_relu) {
 MINIDL_OP_ROWS(loss) {
   add_op_row(row("log_softmax", {in({4, 7})}, [](const Args& a) { return log_softmax(a[0], 1); },
               [](const Args& a) { return ref::log_softmax(a[0]); }));
+  for (const std::int64_t d : {0, 1, 2, -1}) {
+    const std::string on = " on dim " + std::to_string(d) + " of 3-d";
+    add_op_row(row("softmax" + on, {in({2, 3, 4})}, [d](const Args& a) { return softmax(a[0], d); },
+                   [d](const Args& a) { return ref::softmax(a[0], d, false); }));
+    add_op_row(row("log_softmax" + on, {in({2, 3, 4})}, [d](const Args& a) { return log_softmax(a[0], d); },
+                   [d](const Args& a) { return ref::softmax(a[0], d, true); }));
+  }
   struct Case {
     std::string name;
     bool weighted;
     double smoothing;
+    Reduction reduction;
   };
-  for (const Case& c : {Case{"", false, 0.0}, Case{" with class weights and label smoothing", true, 0.1},
-                        Case{" with label smoothing", false, 0.3}}) {
+  for (const Case& c : {Case{"", false, 0.0, Reduction::Mean},
+                        Case{" with class weights and label smoothing", true, 0.1, Reduction::Mean},
+                        Case{" with label smoothing", false, 0.3, Reduction::Mean},
+                        Case{" reduction none", false, 0.0, Reduction::None},
+                        Case{" reduction none with class weights and label smoothing", true, 0.2, Reduction::None},
+                        Case{" reduction sum with class weights and label smoothing", true, 0.2, Reduction::Sum}}) {
     OpRow r;
     r.name = "cross_entropy" + c.name;
     r.args = {in({5, 7}), classes({5}, 7), c.weighted ? constant({7}, F::Positive) : none()};
-    r.op = [c](const Args& a) { return cross_entropy(a[0], a[1], {a[2], c.smoothing}); };
-    r.reference = [c](const Args& a) { return ref::cross_entropy(a[0], a[1], a[2], c.smoothing); };
+    r.op = [c](const Args& a) { return cross_entropy(a[0], a[1], {a[2], c.smoothing, c.reduction}); };
+    r.reference = [c](const Args& a) { return ref::cross_entropy(a[0], a[1], a[2], c.smoothing, c.reduction); };
     add_op_row(std::move(r));
   }
 }

@@ -138,25 +138,4 @@ std::vector<double> log_softmax(const Tensor& x) {
   return v;
 }
 
-std::vector<double> cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, double smoothing) {
-  // torch.nn.functional.cross_entropy, mean reduction: sum_i w[t_i] * l_i / sum_i w[t_i], with
-  // l_i = (1 - s) * -logp[i][t_i] + (s / C) * sum_c -logp[i][c] * w[c] / w[t_i] for weighted
-  // smoothing, as PyTorch defines it: the smoothing term is weighted per class.
-  const auto lp = log_softmax(logits);
-  const auto t = target.to_vector<std::int64_t>();
-  const auto w = vals(weight);
-  const std::int64_t rows = logits.size(0), cols = logits.size(1);
-  double num = 0, den = 0;
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const std::int64_t ti = t[static_cast<std::size_t>(i)];
-    const double wt = w.empty() ? 1.0 : w[static_cast<std::size_t>(ti)];
-    double smooth = 0;
-    for (std::int64_t c = 0; c < cols; ++c)
-      smooth += -lp[static_cast<std::size_t>(i * cols + c)] * (w.empty() ? 1.0 : w[static_cast<std::size_t>(c)]);
-    num += (1 - smoothing) * wt * -lp[static_cast<std::size_t>(i * cols + ti)] + smoothing / cols * smooth;
-    den += wt;
-  }
-  return {num / den};
-}
-
 }  // namespace minidl::test::reference

@@ -20,7 +20,6 @@ std::vector<double> max_pool2d(const Tensor& x, std::array<std::int64_t, 2> kern
 std::vector<double> adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> out);
 std::vector<double> linear(const Tensor& x, const Tensor& w, const Tensor& bias);
 std::vector<double> log_softmax(const Tensor& x);  // over dim 1 of [rows, cols]
-std::vector<double> cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, double smoothing);
 
 // Element by element: f applied to the values of a (and b).
 template <typename F>
