@@ -139,3 +139,28 @@ TEST_CASE("train_resnet --ablation --resume continues an interrupted ablation ex
   CHECK(std::filesystem::exists(tmp / "parts/report.html"));
   CHECK(std::filesystem::exists(tmp / "parts/aug-on/augmentation.png"));
 }
+
+TEST_CASE("train_resnet --ablation's own defaults apply only where the flags leave them", "[apps][ablation]") {
+  minidl::data::testing::TempDir tmp("ablation_defaults");
+  const std::string app = std::string(MINIDL_BINARY_DIR) + "/apps/train_resnet --ablation --epochs 1 --input-size 32 "
+                                                           "--workers 1 --quiet --seed 3 ";
+  auto run = [&](const std::string& args) {
+    const int status = std::system((app + args + " >" + (tmp / "log") + " 2>&1").c_str());
+    INFO(args << "\n" << minidl::data::testing::read_file(tmp / "log"));
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+  };
+  // On the built-in faces, without --width, --batch-size and --val-fraction: ResNet-18 at width
+  // 32, batch 32, a quarter of the faces for validation (docs/ablation.md says why), in both runs.
+  run("--synthetic-size 48 --out " + (tmp / "defaults"));
+  for (const char* part : {"aug-off", "aug-on"}) {
+    const std::string config = minidl::data::testing::read_file(tmp / (std::string("defaults/") + part + "/config.json"));
+    CHECK_THAT(config, Catch::Contains("\"width\": 32") && Catch::Contains("\"val_fraction\": 0.25") &&
+                           Catch::Contains("\"batch_size\": 32") && Catch::Contains("\"epochs\": 1") && Catch::Contains("\"synthetic_size\": 48"));
+  }
+  // Given flags win.
+  run("--synthetic-size 48 --width 4 --batch-size 8 --val-fraction 0.5 --out " + (tmp / "given"));
+  const std::string config = minidl::data::testing::read_file(tmp / "given/aug-on/config.json");
+  CHECK_THAT(config, Catch::Contains("\"width\": 4") && Catch::Contains("\"val_fraction\": 0.5") &&
+                         Catch::Contains("\"batch_size\": 8"));
+}
