@@ -1,10 +1,13 @@
-#include "minidl/core/ops/dispatch.h"
+// The non-template half of core/extension.h.
+#include "minidl/core/extension.h"
+
+#include "minidl/base/error.h"
 
 #if MINIDL_WITH_CUDA
 #include "minidl/kernels/runtime.h"
 #endif
 
-namespace minidl::ops_detail {
+namespace minidl::extension {
 
 void check_float(const Tensor& t, const char* op, const char* arg) {
   MINIDL_CHECK(t.defined(), op, ": ", arg, " is undefined");
@@ -53,4 +56,4 @@ void fail_no_kernel(const char* op, const Tensor& t) {
               t.device().is_cuda() && !MINIDL_WITH_CUDA ? " (this build has no CUDA backend)" : "");
 }
 
-}  // namespace minidl::ops_detail
+}  // namespace minidl::extension
