@@ -8,6 +8,8 @@
 #include "minidl/core/autograd.h"
 #include "minidl/core/device.h"
 #include "minidl/core/distributed.h"
+#include "minidl/core/extension.h"
+#include "minidl/core/gradcheck.h"
 #include "minidl/core/ops.h"
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"

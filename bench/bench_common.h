@@ -1,5 +1,5 @@
-// What the benchmark programs share: the machine they ran on, a clock, medians, and flag
-// parsing small enough not to need a library. Header-only; each bench/*.cpp is one program.
+// What the benchmark programs share: the machine they ran on, a clock, medians, random inputs,
+// and flag parsing small enough not to need a library. Header-only; each bench/*.cpp is one program.
 #pragma once
 
 #include <omp.h>
@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,15 @@ struct Args {
     std::exit(2);
   }
 };
+
+// n values uniform in [-1, 1) (as tests/support/support.h makes them; bench does not depend on tests).
+template <typename T>
+std::vector<T> random_vector(std::int64_t n, std::mt19937& gen) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(u(gen));
+  return v;
+}
 
 inline std::vector<long long> parse_list(const std::string& s) {
   std::vector<long long> out;

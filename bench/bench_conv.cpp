@@ -41,6 +41,7 @@
 
 using namespace minidl;
 namespace mb = minidl::bench;
+using mb::random_vector;
 namespace kc = minidl::kernels::cpu;
 using kernels::Conv2dGeometry;
 
@@ -78,14 +79,6 @@ std::string describe(const Conv2dGeometry& g) {
   std::snprintf(buf, sizeof buf, "%lldx%lld s%lld %4lld->%-4lld @%lldx%lld", (long long)g.r, (long long)g.s,
                 (long long)g.stride_h, (long long)g.c, (long long)g.k, (long long)g.h, (long long)g.w);
   return buf;
-}
-
-template <typename T>
-std::vector<T> random_vector(std::int64_t n, std::mt19937& gen) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  for (auto& x : v) x = static_cast<T>(u(gen));
-  return v;
 }
 
 struct Buffers {

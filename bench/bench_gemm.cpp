@@ -70,13 +70,6 @@ std::vector<GemmShape> model_shapes(std::int64_t batch) {
   return out;
 }
 
-std::vector<float> random_vector(std::size_t n, std::mt19937& gen) {
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(gen);
-  return v;
-}
-
 // Worst scale-aware error of c against float64 dot products on up to 256 sampled entries.
 double check(const GemmShape& s, const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c) {
   std::mt19937 gen(5);
@@ -178,8 +171,8 @@ int main(int argc, char** argv) {
   std::mt19937 gen(1);
   std::printf("  %-44s %-12s %5s %6s %6s %13s %17s\n", "shape", "version", "m", "n", "k", "median", "rate");
   for (const GemmShape& s : shapes) {
-    const auto a = random_vector(static_cast<std::size_t>(s.m * s.k), gen);
-    const auto b = random_vector(static_cast<std::size_t>(s.k * s.n), gen);
+    const auto a = mb::random_vector<float>(s.m * s.k, gen);
+    const auto b = mb::random_vector<float>(s.k * s.n, gen);
     std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
     const bool square = s.name.rfind("square", 0) == 0;
     if (!gpu_only && (!square || s.m <= cpu_max)) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs minidl from a build tree into a temporary prefix, then builds and runs the example
-# experiment (examples/small_cnn) against it with find_package, and a one-file program with
+# experiment (examples/small_cnn), a user-defined op (examples/custom_op: its own CPU and CUDA
+# kernels and a gradcheck) and issue 24's four experiments (examples/experiments) against it with
+# find_package, and a one-file program with
 # plain `pkg-config --cflags --libs minidl` (as docs/api.md says): what a project that uses
 # minidl does. For a CUDA-enabled static install, also checks that a consumer without the CUDA
 # toolkit is told so at find_package time.
@@ -15,6 +17,48 @@ cmake -S "$src/examples/small_cnn" -B "$work/example" -G Ninja -DCMAKE_PREFIX_PA
 cmake --build "$work/example" > "$work/build.log"
 "$work/example/small_cnn" --limit 1000 | tee "$work/run.log"
 grep -q "test accuracy:" "$work/run.log"
+
+# An op written outside the library (docs/extending.md): its CPU kernels and, in a CUDA build, its
+# CUDA kernels compiled by the consumer, gradcheck'd and compared with minidl's own ops.
+consume() {  # name: configure, build and print the logs when either fails
+  cmake -S "$src/examples/$1" -B "$work/$1" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/$1-build.log" 2>&1 &&
+    cmake --build "$work/$1" >> "$work/$1-build.log" 2>&1 || { cat "$work/$1-build.log" >&2; exit 1; }
+}
+consume custom_op
+"$work/custom_op/custom_op" | tee "$work/custom_op.log"
+grep -q "custom_op: all checks passed" "$work/custom_op.log"
+
+# The four experiments of issue 24 (examples/experiments: an outside project, no op written by
+# hand), each at a tiny size for a few seconds. Each checks itself (finite losses that go down,
+# and its own checks) and ends with "NAME: ok"; a run that fails prints its log.
+consume experiments
+experiment() {  # name, arguments...
+  local name=$1
+  shift
+  if ! "$work/experiments/$name" "$@" > "$work/$name.log" 2>&1 || ! grep -q "^$name: ok" "$work/$name.log"; then
+    cat "$work/$name.log" >&2
+    echo "FAIL: examples/experiments/$name $*" >&2
+    exit 1
+  fi
+  tail -n 3 "$work/$name.log"
+}
+experiment focal_loss --samples 500 --epochs 30
+experiment custom_dataset --images 300 --epochs 3 --workers 2
+experiment finetune_resnet --images 64 --size 32 --epochs 2
+fashion=/usr/share/datasets/fashion-mnist
+if [[ -e $fashion/train-images-idx3-ubyte.gz ]]; then
+  experiment mlp_fashion_mnist --data "$fashion" --limit 2000 --test-limit 1000 --epochs 2
+else
+  # Without the data set the experiment must say what is missing and how to get it (exit 2).
+  rc=0
+  "$work/experiments/mlp_fashion_mnist" --data "$fashion" > "$work/mlp.log" 2>&1 || rc=$?
+  [[ $rc == 2 ]] && grep -q "dataset-fashion-mnist" "$work/mlp.log" || {
+    cat "$work/mlp.log" >&2
+    echo "FAIL: mlp_fashion_mnist without Fashion-MNIST exited $rc without saying what is missing" >&2
+    exit 1
+  }
+  echo "mlp_fashion_mnist: Fashion-MNIST is not installed here; the experiment said so: $(cat "$work/mlp.log")"
+fi
 
 if ! command -v pkg-config >/dev/null 2>&1; then
   # A machine without pkg-config (the GPU image): the find_package half above ran and passed.

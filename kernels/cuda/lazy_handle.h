@@ -5,7 +5,7 @@
 // every later use throws that same message again without retrying (a training loop would
 // otherwise retry, and fail differently, on every step).
 //
-// Plain C++ with no CUDA header, so the CPU-only test suite checks it (tests/test_lazy_handle.cpp).
+// Plain C++ with no CUDA header, so the CPU-only test suite checks it (tests/cuda/test_lazy_handle.cpp).
 #pragma once
 
 #include <atomic>

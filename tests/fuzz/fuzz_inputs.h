@@ -1,7 +1,7 @@
 // The fuzzed parsers, one function per target: each feeds one input to a reader the way a
 // user's file reaches it. Shared by the libFuzzer targets (fuzz_*.cpp, built with
 // -DMINIDL_FUZZ=ON and clang) and by the Catch2 test that replays the seed corpora and every
-// input the fuzzers ever crashed on (tests/test_fuzz_regressions.cpp), so that those inputs
+// input the fuzzers ever crashed on (tests/fuzz/test_fuzz_regressions.cpp), so that those inputs
 // stay fixed in every build, with or without clang.
 //
 // Contract: a function returns normally or throws minidl::Error (a DataError naming the file

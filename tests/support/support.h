@@ -16,7 +16,7 @@ namespace minidl::test {
 
 // ----- skips -----------------------------------------------------------------------------
 // Only a test that needs something this machine may lack can skip, and only for one of these.
-// Assets (the test photos, OpenCV, ONNX: tests/test_assets.h) are counted like the others but
+// Assets (the test photos, OpenCV, ONNX: tests/support/test_assets.h) are counted like the others but
 // never allowed: scripts/install-deps.sh --test installs them wherever the suite runs.
 enum class Need { Gpu, Mpi, Torch, Assets };
 const char* need_name(Need need);  // "gpu", "mpi", "torch", "assets"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the JPEG fixtures of this folder (the test "JPEG check: ..." in tests/test_data_image.cpp):
+"""Writes the JPEG fixtures of this folder (the test "JPEG check: ..." in tests/data/test_data_image.cpp):
 small drawn pictures saved by Pillow (baseline, optimised Huffman tables, progressive, 4:2:0,
 4:2:2, 4:4:4) and rewritten by jpegtran (restart intervals). Needs python3-pil and
 libjpeg-turbo-progs; the files are committed, so the tests need neither."""

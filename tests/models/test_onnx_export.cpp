@@ -97,11 +97,10 @@ std::string check_file_against_runtimes(const std::string& onnx_file, ResNet& mo
   write_f32(dir / "x.f32", input);
   write_f32(dir / "y.f32", logits.to_vector<float>());
   std::string out;
-  const int rc = test_assets::run_capture(test_assets::onnx_python() + " " + test_assets::script("check_onnx.py") + " " +
+  const int rc = minidl::test::run_command(test_assets::onnx_python() + " " + test_assets::script("check_onnx.py") + " " +
                                               onnx_file + " " + (dir / "x.f32") + " " + (dir / "y.f32") + " " +
                                               std::to_string(n) + " 1 " + std::to_string(size) + " " + std::to_string(size) +
-                                              " " + std::to_string(classes) + " 1e-4",
-                                          out);
+                                              " " + std::to_string(classes) + " 1e-4", &out);
   std::printf("%s:\n%s", what.c_str(), out.c_str());
   INFO(what << "\n" << out);
   if (rc == 3) {
@@ -204,7 +203,7 @@ TEST_CASE("export_onnx app: a checkpoint in, a file that runtimes run with minid
                     {"minidl.class_names", "[\"cat\",\"dog\",\"owl\"]"},
                     {"minidl.normalize", "{\"mean\":0.25,\"std\":0.125}"}});
   std::string out;
-  REQUIRE(test_assets::run_capture(app + " --checkpoint " + (dir / "best.safetensors") + " --out " + (dir / "m.onnx"), out) == 0);
+  REQUIRE(minidl::test::run_command(app + " --checkpoint " + (dir / "best.safetensors") + " --out " + (dir / "m.onnx"), &out) == 0);
   CHECK_THAT(out, Contains("input [N, 1, 48, 48], 3 classes"));
   std::mt19937 gen(5);
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -216,9 +215,10 @@ TEST_CASE("export_onnx app: a checkpoint in, a file that runtimes run with minid
     CHECK_THAT(checked, Contains("class_names [\"cat\",\"dog\",\"owl\"]"));
   }
   // Bad input is refused with the file named, and nothing is written.
-  CHECK(test_assets::run_capture(app + " --checkpoint " + (dir / "best.safetensors") + " --out " + (dir / "no/such/m.onnx"), out) == 1);
-  CHECK_THAT(out, Contains("no/such/m.onnx"));
-  CHECK(test_assets::run_capture(app + " --checkpoint " + (dir / "m.onnx") + " --out " + (dir / "x.onnx"), out) == 1);
-  CHECK_THAT(out, Contains("m.onnx"));
+  std::string no_folder, not_checkpoint;  // run_command appends: one string a run
+  CHECK(minidl::test::run_command(app + " --checkpoint " + (dir / "best.safetensors") + " --out " + (dir / "no/such/m.onnx"), &no_folder) == 1);
+  CHECK_THAT(no_folder, Contains("no/such/m.onnx"));
+  CHECK(minidl::test::run_command(app + " --checkpoint " + (dir / "m.onnx") + " --out " + (dir / "x.onnx"), &not_checkpoint) == 1);
+  CHECK_THAT(not_checkpoint, Contains("m.onnx"));
   CHECK_FALSE(std::filesystem::exists(dir / "x.onnx"));
 }

@@ -28,7 +28,7 @@
 #include <sstream>
 #include <thread>
 
-#include "fuzz/fuzz_inputs.h"
+#include "fuzz_inputs.h"
 #include "support.h"
 
 namespace fs = std::filesystem;

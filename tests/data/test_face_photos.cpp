@@ -43,7 +43,7 @@ nlohmann::json opencv_reference(const std::string& gray_png, const std::string& 
                     dir + " " + list + " " + neighbours;
   for (const auto& c : cascades) cmd += " " + c;
   std::string out;
-  const int rc = test_assets::run_capture(cmd, out);
+  const int rc = minidl::test::run_command(cmd, &out);
   INFO(out);
   REQUIRE(rc == 0);
   return nlohmann::json::parse(out);

@@ -4,11 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <sys/wait.h>
 
 namespace minidl::test_assets {
 
@@ -26,21 +23,10 @@ std::string photos_dir() {
 
 std::string photos_hint() { return "scripts/fetch-test-assets.sh puts them in " + root() + "/photos"; }
 
-int run_capture(const std::string& command, std::string& out) {
-  out.clear();
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 namespace {
 bool imports(const std::string& python, const std::string& modules) {
   std::string out;
-  return std::filesystem::exists(python) && run_capture(python + " -c 'import " + modules + "'", out) == 0;
+  return std::filesystem::exists(python) && minidl::test::run_command(python + " -c 'import " + modules + "'", &out) == 0;
 }
 }  // namespace
 

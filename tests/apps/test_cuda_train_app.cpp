@@ -5,78 +5,39 @@
 // skip, tests/support/support.h) without a GPU; runs under the CUDA emulator (tools/cuda_emu).
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "minidl/core/device.h"
 #include "minidl/core/safetensors.h"
+#include "app_run.h"
 #include "support.h"
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Runs train_resnet; its output goes to `log`. Returns the exit code.
-int train_resnet(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(MINIDL_BINARY_DIR) + "/apps/train_resnet " + args + " >" + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(slurp(p));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> row;
-    std::stringstream ls(line);
-    std::string cell;
-    while (std::getline(ls, cell, ',')) row.push_back(cell);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-}  // namespace
-
 TEST_CASE("cuda: train_resnet --device cuda trains a narrow model as the CPU does", "[cuda][training][apps]") {
-  if (!minidl::cuda_available() &&
-      minidl::test::skip(minidl::test::Need::Gpu, "no GPU visible, train_resnet --device cuda did not run"))
-    return;
-  const fs::path dir = fs::temp_directory_path() / ("minidl_cuda_app_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  if (minidl::test::no_gpu()) return;
+  const minidl::test::TempDir dir("cuda_app");
   // 4 steps of 16 images on a width-4 model at 32x32, then the validation pass.
   const std::string args =
       "--width 4 --input-size 32 --synthetic-size 160 --train-limit 64 --batch-size 16 --epochs 1 --workers 1 "
       "--aug off --seed 5 --quiet";
-  const fs::path cpu = dir / "cpu", gpu = dir / "cuda";
-  const int cpu_code = train_resnet(args + " --device cpu --out " + cpu.string(), dir / "cpu.log");
-  INFO(slurp(dir / "cpu.log"));
-  REQUIRE(cpu_code == 0);
-  const int gpu_code = train_resnet(args + " --device cuda --out " + gpu.string(), dir / "cuda.log");
-  INFO(slurp(dir / "cuda.log"));
-  REQUIRE(gpu_code == 0);
+  const fs::path cpu = dir.path() / "cpu", gpu = dir.path() / "cuda";
+  const auto on_cpu = minidl::test::run_app("train_resnet", args + " --device cpu --out " + cpu.string());
+  INFO(on_cpu.out << on_cpu.err);
+  REQUIRE(on_cpu.code == 0);
+  const auto on_gpu = minidl::test::run_app("train_resnet", args + " --device cuda --out " + gpu.string());
+  INFO(on_gpu.out << on_gpu.err);
+  REQUIRE(on_gpu.code == 0);
 
   // Every loss column, epoch by epoch.
-  const auto mc = read_csv(cpu / "metrics.csv"), mg = read_csv(gpu / "metrics.csv");
+  const auto mc = minidl::test::parse_csv(minidl::test::read_file((cpu / "metrics.csv").string()));
+  const auto mg = minidl::test::parse_csv(minidl::test::read_file((gpu / "metrics.csv").string()));
   REQUIRE(mc.size() == 2);  // header + 1 epoch
   REQUIRE(mg.size() == mc.size());
   REQUIRE(mg[0] == mc[0]);
@@ -112,5 +73,4 @@ TEST_CASE("cuda: train_resnet --device cuda trains a narrow model as the CPU doe
     worst = std::max(worst, num / den);
   }
   std::printf("train_resnet --device cuda: worst weight relative error after 4 steps %.3g\n", worst);
-  fs::remove_all(dir);
 }

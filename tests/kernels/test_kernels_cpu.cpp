@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
@@ -21,11 +22,13 @@
 #include "minidl/kernels/loss.h"
 #include "minidl/kernels/optim.h"
 #include "minidl/kernels/pool.h"
+#include "support.h"
 
 namespace k = minidl::kernels;
 namespace cpu = minidl::kernels::cpu;
 constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 using Catch::Matchers::Contains;
+using minidl::test::random_vector;
 using minidl::AdamWStepOptions;
 using minidl::SgdStepOptions;
 
@@ -33,48 +36,21 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// The suite's comparison (support.h) with atol = rtol = tol: every element within
+// tol * (1 + |want|).
+template <typename T, typename U>
+void require_close(const std::vector<T>& got, const std::vector<U>& want, double tol, const std::string& what) {
+  minidl::test::require_close(got, want, tol, tol, what);
+}
 template <typename T>
-std::vector<T> random_vector(std::size_t n, std::mt19937& gen) {
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  std::vector<T> v(n);
-  for (auto& x : v) x = static_cast<T>(dist(gen));
-  return v;
+void require_close(const std::vector<T>& got, std::initializer_list<double> want, double tol, const std::string& what) {
+  minidl::test::require_close(got, std::vector<double>(want), tol, tol, what);
 }
 
 // Relative tolerance for comparing a result of type T with a reference.
 template <typename T>
 constexpr double tolerance() {
   return std::is_same_v<T, float> ? 2e-5 : 1e-12;
-}
-
-// Every element finite and within tol * (1 + |expected|) of the expected one; on failure the
-// worst element is reported.
-template <typename T, typename U>
-void require_close(const std::vector<T>& got, const std::vector<U>& want, double tol, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.size() == want.size());
-  double worst = 0.0;
-  std::size_t worst_at = 0;
-  bool finite = true;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    finite = finite && std::isfinite(static_cast<double>(got[i]));
-    const double err = std::abs(static_cast<double>(got[i]) - static_cast<double>(want[i])) /
-                       (1.0 + std::abs(static_cast<double>(want[i])));
-    if (!(err <= worst)) {
-      worst = err;
-      worst_at = i;
-    }
-  }
-  INFO("worst scaled error " << worst << " at " << worst_at << ": got " << got[worst_at] << ", want "
-                             << want[worst_at]);
-  REQUIRE(finite);
-  REQUIRE(worst <= tol);
-}
-
-template <typename T>
-void require_close(const std::vector<T>& got, std::initializer_list<double> want, double tol,
-                   const std::string& what) {
-  require_close(got, std::vector<double>(want), tol, what);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,11 +19,6 @@
 using namespace minidl;
 
 namespace {
-bool skip_without_gpu(const char* what) {
-  if (cuda_available()) return false;
-  return test::skip(test::Need::Gpu, std::string("no GPU visible, ") + what + " did not run");
-}
-
 double max_rel(const Tensor& a, const Tensor& b) {
   const auto x = a.to(Device::cpu()).to_vector<float>(), y = b.to(Device::cpu()).to_vector<float>();
   double num = 0, den = 1e-12;
@@ -36,7 +31,7 @@ double max_rel(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 TEST_CASE("cuda: one SGD training step of the FER model matches the CPU", "[cuda][training]") {
-  if (skip_without_gpu("the GPU training step")) return;
+  if (test::no_gpu()) return;
   manual_seed(21);
   auto cpu_model = resnet18(1, 7, 16);
   manual_seed(21);
@@ -73,7 +68,7 @@ TEST_CASE("cuda: one SGD training step of the FER model matches the CPU", "[cuda
 
 TEST_CASE("cuda: steady-state training steps take no memory from the driver and never wait for the GPU",
           "[cuda][training][allocator]") {
-  if (skip_without_gpu("the GPU allocation and synchronisation count")) return;
+  if (test::no_gpu()) return;
 #if MINIDL_WITH_CUDA
   manual_seed(23);
   auto model = resnet18(1, 7, 16);
@@ -104,7 +99,7 @@ TEST_CASE("cuda: steady-state training steps take no memory from the driver and 
 }
 
 TEST_CASE("cuda: a bad target surfaces at the next synchronisation, naming its row", "[cuda][training]") {
-  if (skip_without_gpu("the deferred target check")) return;
+  if (test::no_gpu()) return;
   const Tensor logits = Tensor::zeros({3, 4}, DType::Float32, Device::cuda());
   const Tensor bad = Tensor::from_vector<std::int64_t>({0, 4, 1}).to(Device::cuda());
   Tensor loss;

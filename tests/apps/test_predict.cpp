@@ -20,6 +20,7 @@
 #include "minidl/data/image_io.h"
 #include "minidl/models/resnet.h"
 #include "test_assets.h"
+#include "app_run.h"
 #include "test_data_helpers.h"
 
 namespace fs = std::filesystem;
@@ -33,50 +34,13 @@ namespace {
 const std::string kPredict = std::string(MINIDL_BINARY_DIR) + "/apps/predict";
 const std::string kGolden = std::string(MINIDL_TEST_DATA_DIR) + "/golden_resnet18_w4_state.safetensors";
 
-struct Out {
-  int code;
-  std::string out, err;
-};
+using Out = test::AppRun;
+using test::parse_csv;
 
 // Runs predict under a time limit (a hang is a failure, not a stuck suite).
-Out predict(const std::string& args, const std::string& env = "") {
-  static int n = 0;
-  TempDir tmp("predict_out");
-  const std::string o = tmp / ("o" + std::to_string(n)), e = tmp / ("e" + std::to_string(n++));
-  const int status = std::system((env + " timeout 120 " + kPredict + " " + args + " >" + o + " 2>" + e).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(o), read_file(e)};
-}
+Out predict(const std::string& args) { return test::run_app("predict", args, "", 120); }
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
-
-std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> row;
-    std::string cell;
-    bool quoted = false;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (quoted) {
-        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cell += '"', ++i;
-        else if (c == '"') quoted = false;
-        else cell += c;
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        row.push_back(cell);
-        cell.clear();
-      } else {
-        cell += c;
-      }
-    }
-    row.push_back(cell);
-    rows.push_back(row);
-  }
-  return rows;
-}
 
 // A one-stump Haar cascade that fires on a bright square in a dark window (centre 4x4 against
 // the whole 8x8), so detection can be tested on images drawn here.
@@ -137,7 +101,7 @@ TEST_CASE("predict: folders are searched recursively in a fixed order, and the b
   CHECK(j[0]["width"] == 64);
   CHECK(j[0]["probabilities"].size() == 7);
   CHECK_THAT(all.err, Contains("1 files ignored"));
-  const auto rows = csv_rows(read_file(dir / "p.csv"));
+  const auto rows = parse_csv(read_file(dir / "p.csv"));
   REQUIRE(rows.size() == 5);
   CHECK(rows[0][0] == "path");
   for (std::size_t r = 1; r < rows.size(); ++r) {
@@ -228,7 +192,7 @@ TEST_CASE("predict: unreadable files are reported, and skipped only with --skip-
   int errors = 0;
   for (const auto& e : j) errors += e.contains("error");
   CHECK(errors == 4);
-  const auto rows = csv_rows(read_file(dir / "out.csv"));
+  const auto rows = parse_csv(read_file(dir / "out.csv"));
   REQUIRE(rows.size() == 6);
   int skipped = 0;
   for (const auto& row : rows) skipped += row[1].rfind("skipped: ", 0) == 0;
@@ -252,7 +216,7 @@ TEST_CASE("predict: names that are not UTF-8 or need quoting come out exactly in
     hex += b;
   }
   CHECK(j[0]["image_bytes_hex"] == hex);
-  const auto rows = csv_rows(read_file(dir / "n.csv"));
+  const auto rows = parse_csv(read_file(dir / "n.csv"));
   REQUIRE(rows.size() == 2);
   CHECK(rows[1][0] == odd);  // quoted as CSV needs, bytes unchanged
   CHECK(rows[1].size() == rows[0].size());
@@ -325,7 +289,7 @@ TEST_CASE("predict: faces found by a cascade are boxed, cropped, classified one 
   CHECK(j[1]["faces"].empty());
   CHECK_FALSE(j[2].contains("faces"));
   CHECK(j[2].contains("prediction"));
-  const auto rows = csv_rows(read_file(dir / "f.csv"));
+  const auto rows = parse_csv(read_file(dir / "f.csv"));
   REQUIRE(rows.size() == 1 + 2 + 1 + 1);
   CHECK(rows[1][1] == "face");
   CHECK(rows[1][2] == "1");

@@ -1,5 +1,5 @@
-// Helpers shared by the data-layer tests: a scratch folder per test, file writers, and a
-// check that a call throws minidl::DataError (not some other exception, not a crash).
+// Helpers shared by the data-layer tests (and the tests that make data): image writers, a check
+// that a call throws minidl::DataError (not some other exception, not a crash), an epoch's batches.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -9,44 +9,22 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "minidl/base/error.h"
 #include "minidl/data/dataloader.h"
 #include "minidl/data/image.h"
 #include "minidl/data/image_io.h"
+#include "support.h"
 
 namespace minidl::data::testing {
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag = "data") {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("minidl_test_" + tag + "_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_file(const std::string& path, const std::string& bytes) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+// Scratch folders and whole files as every test has them (support.h).
+using minidl::test::read_file;
+using minidl::test::TempDir;
+using minidl::test::write_file;
 
 // save_image into a folder that may not exist yet.
 inline void save_in_dir(const std::string& path, const GrayImage& image) {
@@ -54,37 +32,25 @@ inline void save_in_dir(const std::string& path, const GrayImage& image) {
   save_image(path, image);
 }
 
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// Runs f, which must throw an E (minidl::Error: any of its subclasses); returns its message.
+template <typename E = Error, typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("expected " << (std::is_same_v<E, DataError> ? "minidl::DataError" : "minidl::Error")
+                     << ", got another exception: " << e.what());
+  }
+  FAIL("expected " << (std::is_same_v<E, DataError> ? "minidl::DataError" : "minidl::Error") << ", nothing was thrown");
+  return "";
 }
 
 // Runs f, which must throw minidl::DataError; returns its message.
 template <typename F>
 std::string data_error_of(F&& f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("expected minidl::DataError, got another exception: " << e.what());
-  }
-  FAIL("expected minidl::DataError, nothing was thrown");
-  return "";
-}
-
-// Runs f, which must throw minidl::Error (any subclass); returns its message.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("expected minidl::Error, got another exception: " << e.what());
-  }
-  FAIL("expected minidl::Error, nothing was thrown");
-  return "";
+  return error_of<DataError>(std::forward<F>(f));
 }
 
 // Every batch of one epoch.

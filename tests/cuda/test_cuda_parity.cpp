@@ -53,6 +53,7 @@ constexpr cpu::Stream cpu_stream;  // the CPU kernels' first argument
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 using minidl::test::no_gpu;
+using minidl::test::random_vector;
 
 // Every test starts from the same switches: device 0, strict FP32, deterministic algorithms,
 // and the default implementation choices; the destructor puts the defaults back.
@@ -109,46 +110,11 @@ class DeviceBuffer {
 
 using Buf = DeviceBuffer<float>;
 
-std::vector<float> random_vector(std::size_t n, std::mt19937& gen, float lo = -1.f, float hi = 1.f) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
-// The scale-aware comparison. Prints the worst element (in units of its tolerance) whether or
-// not the check passes.
+// The suite's scale-aware comparison (support.h), tagged for scripts/gpu_check_report.py, which
+// reads the worst error of each parity check from a GPU run's output.
 void require_close(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol,
                    const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  double worst_ratio = 0.0, worst_err = 0.0;
-  std::size_t worst_at = 0;
-  bool finite = true;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], w = want[i];
-    if (!std::isfinite(g) || !std::isfinite(w)) {
-      finite = false;
-      worst_at = i;
-      break;
-    }
-    const double err = std::abs(g - w);
-    const double ratio = err / (atol + rtol * std::abs(w));
-    if (ratio > worst_ratio) {
-      worst_ratio = ratio;
-      worst_err = err;
-      worst_at = i;
-    }
-  }
-  std::ostringstream msg;
-  msg << "[cuda parity] " << what << ": " << got.size() << " values, worst |cuda - cpu| = " << worst_err << " at "
-      << worst_at;
-  if (!got.empty()) msg << " (cuda " << got[worst_at] << ", cpu " << want[worst_at] << ")";
-  msg << ", " << worst_ratio << " of its tolerance (atol " << atol << ", rtol " << rtol << ")";
-  std::cout << msg.str() << std::endl;
-  INFO(msg.str());
-  if (!finite) INFO("non-finite value at " << worst_at << ": cuda " << got[worst_at] << ", cpu " << want[worst_at]);
-  REQUIRE(finite);
-  REQUIRE(worst_ratio <= 1.0);
+  minidl::test::require_close(got, want, atol, rtol, "[cuda parity] " + what);
 }
 
 void require_equal(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
@@ -218,9 +184,9 @@ void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uin
   const auto atol = [&](std::int64_t length) { return slack * dot_atol(length); };
   std::mt19937 gen(seed);
   const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
-  const auto x = random_vector(nx, gen), w = random_vector(nw, gen), bias = random_vector(g.k, gen);
-  const auto dy = random_vector(ny, gen);
-  const auto dx_prior = random_vector(nx, gen), dw_prior = random_vector(nw, gen), db_prior = random_vector(g.k, gen);
+  const auto x = random_vector<float>(nx, gen), w = random_vector<float>(nw, gen), bias = random_vector<float>(g.k, gen);
+  const auto dy = random_vector<float>(ny, gen);
+  const auto dx_prior = random_vector<float>(nx, gen), dw_prior = random_vector<float>(nw, gen), db_prior = random_vector<float>(g.k, gen);
   Buf dx_d(x), dw_d(w), dbias_d(bias), ddy(dy);
 
   // forward, with and without bias
@@ -271,9 +237,9 @@ void check_gemm(bool tiled, const GemmCase& c, float alpha, float beta, std::uin
   const std::int64_t b_rows = c.tb ? c.n : c.k, b_cols = c.tb ? c.k : c.n;
   const std::int64_t lda = std::max<std::int64_t>(a_cols, 1) + c.pad, ldb = std::max<std::int64_t>(b_cols, 1) + c.pad;
   const std::int64_t ldc = std::max<std::int64_t>(c.n, 1) + c.pad;
-  const auto a = random_vector(std::max<std::int64_t>(a_rows, 1) * lda, gen);
-  const auto b = random_vector(std::max<std::int64_t>(b_rows, 1) * ldb, gen);
-  std::vector<float> c0 = random_vector(c.m * ldc, gen);
+  const auto a = random_vector<float>(std::max<std::int64_t>(a_rows, 1) * lda, gen);
+  const auto b = random_vector<float>(std::max<std::int64_t>(b_rows, 1) * ldb, gen);
+  std::vector<float> c0 = random_vector<float>(c.m * ldc, gen);
   if (beta == 0.f)  // C must not be read: NaN in the rows' used part, sentinels in the padding
     for (std::int64_t i = 0; i < c.m; ++i)
       for (std::int64_t j = 0; j < c.n; ++j) c0[i * ldc + j] = kNaN;
@@ -331,10 +297,10 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
 #endif
   std::mt19937 gen(seed);
   const std::size_t nx = g.n * g.c * g.hw;
-  auto x = random_vector(nx, gen, -2.f, 3.f);
-  const auto gamma = random_vector(g.c, gen, 0.5f, 1.5f), beta = random_vector(g.c, gen);
-  const auto rm0 = random_vector(g.c, gen), rv0 = random_vector(g.c, gen, 0.5f, 2.f);
-  const auto dy = random_vector(nx, gen);
+  auto x = random_vector<float>(nx, gen, -2.f, 3.f);
+  const auto gamma = random_vector<float>(g.c, gen, 0.5f, 1.5f), beta = random_vector<float>(g.c, gen);
+  const auto rm0 = random_vector<float>(g.c, gen), rv0 = random_vector<float>(g.c, gen, 0.5f, 2.f);
+  const auto dy = random_vector<float>(nx, gen);
   const double momentum = 0.1;
   const float* gp = affine ? gamma.data() : nullptr;
   const float* bp = affine ? beta.data() : nullptr;
@@ -375,8 +341,8 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
     Buf dmean(mean), dinvstd(invstd);
     for (const bool acc : {false, true}) {
       const std::string how = std::string(training ? " train" : " eval") + (acc ? " accumulate" : " overwrite");
-      const auto dx_prior = random_vector(nx, gen), dg_prior = random_vector(g.c, gen),
-                 db_prior = random_vector(g.c, gen);
+      const auto dx_prior = random_vector<float>(nx, gen), dg_prior = random_vector<float>(g.c, gen),
+                 db_prior = random_vector<float>(g.c, gen);
       std::vector<float> dx = acc ? dx_prior : std::vector<float>(nx, kNaN);
       std::vector<float> dg = acc ? dg_prior : std::vector<float>(g.c, kNaN);
       std::vector<float> db = acc ? db_prior : std::vector<float>(g.c, kNaN);
@@ -507,8 +473,8 @@ TEST_CASE("cuda parity: conv2d results are bit-identical when repeated (determin
     kc::set_conv_backend(backend.name);
     const auto g = conv(8, 64, 16, 64, 3, 1, 1);
     std::mt19937 gen(3);
-    Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), dy(random_vector(g.n * g.k * g.oh * g.ow, gen));
-    Buf w(random_vector(g.k * g.c * g.r * g.s, gen));
+    Buf x(random_vector<float>(g.n * g.c * g.h * g.w, gen)), dy(random_vector<float>(g.n * g.k * g.oh * g.ow, gen));
+    Buf w(random_vector<float>(g.k * g.c * g.r * g.s, gen));
     Buf dw1(g.k * g.c * g.r * g.s), dw2(g.k * g.c * g.r * g.s), dx1(x.size()), dx2(x.size());
     kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw1.get(), false);
     kc::conv2d_backward_weight<float>(t.stream(), g, x.get(), dy.get(), dw2.get(), false);
@@ -539,8 +505,8 @@ TEST_CASE("cuda parity: linear forward and backward", "[cuda][linear]") {
     ts << "linear batch=" << g.batch << " in=" << g.in << " out=" << g.out;
     const std::string tag = ts.str();
     std::mt19937 gen(seed++);
-    const auto x = random_vector(g.batch * g.in, gen), w = random_vector(g.out * g.in, gen);
-    const auto b = random_vector(g.out, gen), dy = random_vector(g.batch * g.out, gen);
+    const auto x = random_vector<float>(g.batch * g.in, gen), w = random_vector<float>(g.out * g.in, gen);
+    const auto b = random_vector<float>(g.out, gen), dy = random_vector<float>(g.batch * g.out, gen);
     Buf dx_in(x), dw_in(w), db_in(b), ddy(dy);
     for (const bool with_bias : {true, false}) {
       std::vector<float> y(g.batch * g.out);
@@ -551,8 +517,8 @@ TEST_CASE("cuda parity: linear forward and backward", "[cuda][linear]") {
     }
     for (const bool acc : {false, true}) {
       const std::string how = acc ? " accumulate" : " overwrite";
-      const auto px = random_vector(x.size(), gen), pw = random_vector(w.size(), gen),
-                 pb = random_vector(b.size(), gen);
+      const auto px = random_vector<float>(x.size(), gen), pw = random_vector<float>(w.size(), gen),
+                 pb = random_vector<float>(b.size(), gen);
       std::vector<float> dx = acc ? px : std::vector<float>(x.size(), kNaN);
       cpu::linear_backward_input<float>(cpu_stream, g, dy.data(), w.data(), dx.data(), acc);
       Buf gdx(acc ? px : std::vector<float>(x.size(), kNaN));
@@ -580,7 +546,7 @@ TEST_CASE("cuda parity: elementwise ops, sum and fill_from_scalar", "[cuda][elem
   for (const std::int64_t n : {std::int64_t(1), std::int64_t(1000), std::int64_t(1) << 20, std::int64_t(3000001)}) {
     const std::string tag = "n=" + std::to_string(n);
     std::mt19937 gen(static_cast<std::uint32_t>(n));
-    const auto a = random_vector(n, gen), b = random_vector(n, gen), prior = random_vector(n, gen);
+    const auto a = random_vector<float>(n, gen), b = random_vector<float>(n, gen), prior = random_vector<float>(n, gen);
     Buf da(a), dbuf(b);
 
     std::vector<float> want(n);
@@ -713,7 +679,7 @@ TEST_CASE("cuda parity: max pool forward (values and argmax) and backward", "[cu
     const std::string tag = ts.str();
     std::mt19937 gen(seed++);
     const std::size_t nx = g.n * g.c * g.h * g.w, ny = g.n * g.c * g.oh * g.ow;
-    const auto x = random_vector(nx, gen), dy = random_vector(ny, gen), prior = random_vector(nx, gen);
+    const auto x = random_vector<float>(nx, gen), dy = random_vector<float>(ny, gen), prior = random_vector<float>(nx, gen);
     std::vector<float> y(ny);
     std::vector<std::int64_t> arg(ny);
     cpu::max_pool2d_forward<float>(cpu_stream, g, x.data(), y.data(), arg.data());
@@ -751,7 +717,7 @@ TEST_CASE("cuda parity: adaptive average pool forward and backward", "[cuda][poo
     const std::string tag = ts.str();
     std::mt19937 gen(seed++);
     const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.c * s.oh * s.ow;
-    const auto x = random_vector(nx, gen), dy = random_vector(ny, gen), prior = random_vector(nx, gen);
+    const auto x = random_vector<float>(nx, gen), dy = random_vector<float>(ny, gen), prior = random_vector<float>(nx, gen);
     std::vector<float> y(ny);
     cpu::adaptive_avg_pool2d_forward<float>(cpu_stream, s.n, s.c, s.h, s.w, s.oh, s.ow, x.data(), y.data());
     Buf dx_in(x), gy(std::vector<float>(ny, kNaN)), ddy(dy);
@@ -775,8 +741,8 @@ TEST_CASE("cuda parity: log_softmax forward and backward", "[cuda][loss]") {
     const auto [rows, cols] = rc;
     const std::string tag = "log_softmax " + std::to_string(rows) + "x" + std::to_string(cols);
     std::mt19937 gen(seed++);
-    const auto x = random_vector(rows * cols, gen, -5.f, 5.f), dy = random_vector(rows * cols, gen);
-    const auto prior = random_vector(rows * cols, gen);
+    const auto x = random_vector<float>(rows * cols, gen, -5.f, 5.f), dy = random_vector<float>(rows * cols, gen);
+    const auto prior = random_vector<float>(rows * cols, gen);
     std::vector<float> y(rows * cols);
     cpu::log_softmax_forward<float>(cpu_stream, rows, cols, x.data(), y.data());
     Buf dx_in(x), gy(std::vector<float>(y.size(), kNaN)), ddy(dy);
@@ -805,8 +771,8 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
         ts << "cross_entropy " << rows << "x" << cols << (weighted ? " weighted" : "") << " smoothing " << smoothing;
         const std::string tag = ts.str();
         std::mt19937 gen(seed++);
-        const auto logits = random_vector(rows * cols, gen, -4.f, 4.f);
-        const auto weight = random_vector(cols, gen, 0.2f, 2.f);
+        const auto logits = random_vector<float>(rows * cols, gen, -4.f, 4.f);
+        const auto weight = random_vector<float>(cols, gen, 0.2f, 2.f);
         std::vector<std::int64_t> target(rows);
         std::uniform_int_distribution<std::int64_t> cls(0, cols - 1);
         for (auto& v : target) v = cls(gen);
@@ -829,7 +795,7 @@ TEST_CASE("cuda parity: fused softmax cross-entropy", "[cuda][loss]") {
 
         Buf grad(std::vector<float>{0.7f});
         Buf glogp_in(logp);
-        const auto prior = random_vector(logp.size(), gen);
+        const auto prior = random_vector<float>(logp.size(), gen);
         for (const bool acc : {false, true}) {
           std::vector<float> d = acc ? prior : std::vector<float>(logp.size(), kNaN);
           const float g = 0.7f;
@@ -867,9 +833,9 @@ TEST_CASE("cuda parity: SGD multi-tensor step", "[cuda][optim]") {
     std::mt19937 gen(seed++);
     std::vector<std::vector<float>> p, g, buf;
     for (auto n : sizes) {
-      p.push_back(random_vector(n, gen));
-      g.push_back(random_vector(n, gen));
-      buf.push_back(random_vector(n, gen));
+      p.push_back(random_vector<float>(n, gen));
+      g.push_back(random_vector<float>(n, gen));
+      buf.push_back(random_vector<float>(n, gen));
     }
     std::vector<std::unique_ptr<Buf>> dp, dg, dbuf;
     std::vector<k::ParamSlice<float>> slices;
@@ -904,8 +870,8 @@ TEST_CASE("cuda parity: AdamW multi-tensor step", "[cuda][optim]") {
   std::vector<std::unique_ptr<Buf>> dp, dg, dm, dv;
   std::vector<k::ParamSlice<float>> slices;
   for (auto n : sizes) {
-    p.push_back(random_vector(n, gen));
-    g.push_back(random_vector(n, gen));
+    p.push_back(random_vector<float>(n, gen));
+    g.push_back(random_vector<float>(n, gen));
     m.push_back(std::vector<float>(n, 0.f));
     v.push_back(std::vector<float>(n, 0.f));
   }
@@ -945,7 +911,7 @@ TEST_CASE("cuda parity: global norm and clipping by it, read from the device", "
   std::vector<std::unique_ptr<Buf>> dx;
   std::vector<k::Span<const float>> host_in, dev_in;
   for (auto n : sizes) {
-    x.push_back(random_vector(n, gen));
+    x.push_back(random_vector<float>(n, gen));
     dx.push_back(std::make_unique<Buf>(x.back()));
     host_in.push_back({x.back().data(), n});
     dev_in.push_back({dx.back()->get(), n});
@@ -977,7 +943,7 @@ TEST_CASE("cuda parity: batched affine warp", "[cuda][augment]") {
   GpuTest t;
   const std::int64_t n = 6, h = 48, w = 64;
   std::mt19937 gen(81);
-  const auto src = random_vector(n * h * w, gen, 0.f, 1.f);
+  const auto src = random_vector<float>(n * h * w, gen, 0.f, 1.f);
   std::vector<AffineMatrix> mats(n);
   mats[0] = {{1, 0, 0, 0, 1, 0}};              // identity: exact
   mats[1] = {{-1, 0, float(w - 1), 0, 1, 0}};  // horizontal flip: exact
@@ -1014,11 +980,11 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
   const auto g = conv(4, 64, 16, 128, 3, 2, 1);
   const k::BatchNormGeometry bg{4, 128, g.oh * g.ow};
   std::mt19937 gen(91);
-  Buf x(random_vector(g.n * g.c * g.h * g.w, gen)), w(random_vector(g.k * g.c * g.r * g.s, gen));
-  Buf y(g.n * g.k * g.oh * g.ow), dy(random_vector(y.size(), gen)), dx(x.size()), dw(w.size()), db(g.k);
-  Buf gamma(random_vector(g.k, gen)), beta(random_vector(g.k, gen)), rm(g.k), rv(random_vector(g.k, gen, 0.5f, 1.f));
+  Buf x(random_vector<float>(g.n * g.c * g.h * g.w, gen)), w(random_vector<float>(g.k * g.c * g.r * g.s, gen));
+  Buf y(g.n * g.k * g.oh * g.ow), dy(random_vector<float>(y.size(), gen)), dx(x.size()), dw(w.size()), db(g.k);
+  Buf gamma(random_vector<float>(g.k, gen)), beta(random_vector<float>(g.k, gen)), rm(g.k), rv(random_vector<float>(g.k, gen, 0.5f, 1.f));
   Buf sm(g.k), si(g.k), ybn(y.size());
-  Buf logits(random_vector(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector(7, gen, 0.5f, 1.f)), s(1);
+  Buf logits(random_vector<float>(64 * 7, gen)), logp(64 * 7), loss(1), cw(random_vector<float>(7, gen, 0.5f, 1.f)), s(1);
   DeviceBuffer<std::int64_t> target(std::vector<std::int64_t>(64, 3));
   DeviceBuffer<std::int64_t> flag(std::vector<std::int64_t>{0});
   auto step = [&]() {
@@ -1076,8 +1042,8 @@ TEST_CASE("cuda parity: unary and binary pointwise ops, where, dropout mask", "[
   GpuTest t;
   for (const std::int64_t n : {std::int64_t(1), std::int64_t(777), std::int64_t(70001)}) {
     std::mt19937 gen(static_cast<std::uint32_t>(n));
-    const auto x = random_vector(n, gen, -3.f, 3.f), pos = random_vector(n, gen, 0.5f, 2.f);
-    const auto dy = random_vector(n, gen), prior = random_vector(n, gen);
+    const auto x = random_vector<float>(n, gen, -3.f, 3.f), pos = random_vector<float>(n, gen, 0.5f, 2.f);
+    const auto dy = random_vector<float>(n, gen), prior = random_vector<float>(n, gen);
     Buf dx_in(x), dpos(pos), ddy(dy);
     const std::string tag = " n=" + std::to_string(n);
     const std::vector<std::pair<std::string, k::UnaryOp>> unary = {
@@ -1152,7 +1118,7 @@ TEST_CASE("cuda parity: strided copy, index_select and gather", "[cuda][indexing
   GpuTest t;
   std::mt19937 gen(7);
   // A [3, 4, 5] tensor permuted to [5, 3, 4], and expanded from [3, 1, 5] to [3, 4, 5].
-  const auto x = random_vector(60, gen), prior = random_vector(60, gen);
+  const auto x = random_vector<float>(60, gen), prior = random_vector<float>(60, gen);
   Buf dx(x);
   k::StridedCopy perm;
   perm.rank = 3;
@@ -1176,7 +1142,7 @@ TEST_CASE("cuda parity: strided copy, index_select and gather", "[cuda][indexing
             [&](float* o) { kc::index_select_forward<float>(t.stream(), g, dx.get(), didx.get(), o, bad.get()); },
             "index_select forward", 0, 0);
   REQUIRE(bad.download()[0] == 0);
-  const auto dy = random_vector(90, gen);
+  const auto dy = random_vector<float>(90, gen);
   Buf ddy(dy);
   for (const bool acc : {false, true})
     both_ways(60, prior, acc, [&](float* o) { cpu::index_select_backward<float>(cpu_stream, g, dy.data(), idx.data(), o, acc); },
@@ -1210,7 +1176,7 @@ TEST_CASE("cuda parity: sum over dims, max/min over a dim, softmax and log_softm
   std::mt19937 gen(11);
   // [4, 6, 7]: sum over dims {0, 2} and over the middle; max and softmax over each dim.
   const std::vector<std::int64_t> s = {4, 6, 7};
-  const auto x = random_vector(168, gen, -2.f, 2.f), prior = random_vector(168, gen), dy = random_vector(168, gen);
+  const auto x = random_vector<float>(168, gen, -2.f, 2.f), prior = random_vector<float>(168, gen), dy = random_vector<float>(168, gen);
   Buf dx(x), ddy(dy);
   for (const std::vector<bool>& red : std::vector<std::vector<bool>>{{true, false, true}, {false, true, false}}) {
     k::ReduceGeometry g;
@@ -1272,7 +1238,7 @@ TEST_CASE("cuda parity: avg_pool2d forward and backward", "[cuda][pool]") {
     k::Pool2dGeometry g{2, 3, 9, 7, k, k, st, st, p, p, 0, 0};
     REQUIRE(g.finalize());
     const std::size_t nin = 2 * 3 * 9 * 7, nout = static_cast<std::size_t>(2 * 3 * g.oh * g.ow);
-    const auto x = random_vector(nin, gen), dy = random_vector(nout, gen), prior = random_vector(nin, gen);
+    const auto x = random_vector<float>(nin, gen), dy = random_vector<float>(nout, gen), prior = random_vector<float>(nin, gen);
     Buf dx(x), ddy(dy);
     for (const bool inc : {true, false}) {
       const std::string tag = " k" + std::to_string(k) + " s" + std::to_string(st) + " p" + std::to_string(p) +

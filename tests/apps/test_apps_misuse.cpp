@@ -22,6 +22,7 @@
 #include "minidl/core/safetensors.h"
 #include "minidl/data/image_io.h"
 
+#include "app_run.h"
 #include "test_data_helpers.h"
 
 namespace fs = std::filesystem;
@@ -31,63 +32,16 @@ namespace {
 
 using minidl::data::testing::TempDir;
 
-const std::string kApps = std::string(MINIDL_BINARY_DIR) + "/apps/";
 const std::string kGoldenState = std::string(MINIDL_TEST_DATA_DIR) + "/golden_resnet18_w4_state.safetensors";
 // A width-4 model on 32x32 images: an epoch takes seconds.
 const std::string kTiny = "--width 4 --input-size 32 --workers 1 --seed 3 --quiet";
 
-struct Run {
-  int code;  // exit code; -signal when killed
-  std::string out, err;
-};
+using Run = minidl::test::AppRun;
+using minidl::test::parse_csv;
+using minidl::test::read_file;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Runs `app args` through the shell (after `prefix`, e.g. a ulimit), killed after `limit_s` so
-// that a regression that hangs (on a FIFO) fails the test instead of stalling the suite.
 Run run(const std::string& app, const std::string& args, const std::string& prefix = "", int limit_s = 600) {
-  static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() / ("minidl_misuse_out_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string o = (dir / ("out" + std::to_string(counter))).string();
-  const std::string e = (dir / ("err" + std::to_string(counter++))).string();
-  const std::string cmd = prefix + (prefix.empty() ? "" : "; ") + "exec timeout -s KILL " + std::to_string(limit_s) + " " + kApps + app + " " + args +
-                          " >" + o + " 2>" + e;
-  const int status = std::system(("bash -c '" + cmd + "'").c_str());
-  int code = -1;
-  if (WIFEXITED(status)) code = WEXITSTATUS(status) >= 128 ? -(WEXITSTATUS(status) - 128) : WEXITSTATUS(status);
-  return {code, slurp(o), slurp(e)};
-}
-
-// RFC 4180 rows: quoted fields may hold commas, doubled quotes and line breaks.
-std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
-  std::vector<std::vector<std::string>> rows(1);
-  std::string field;
-  bool quoted = false, was_quoted = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false;
-      else field += c;
-    } else if (c == '"' && field.empty() && !was_quoted) {
-      quoted = was_quoted = true;
-    } else if (c == ',') {
-      rows.back().push_back(field), field.clear(), was_quoted = false;
-    } else if (c == '\n') {
-      rows.back().push_back(field), field.clear(), was_quoted = false;
-      rows.emplace_back();
-    } else {
-      field += c;
-    }
-  }
-  if (rows.back().empty()) rows.pop_back();
-  return rows;
+  return minidl::test::run_app(app, args, prefix, limit_s);
 }
 
 // A folder data set of n flat gray images per class, each class its own brightness (so a tiny
@@ -203,7 +157,7 @@ TEST_CASE("misuse 3: make_dataset --force does not replace a FIFO, a symbolic li
   }
   CHECK(fs::is_fifo(fifo));
   CHECK(fs::is_symlink(link));
-  CHECK(slurp(target) == "precious\n");
+  CHECK(read_file(target) == "precious\n");
   // A FIFO where the first image of a folder data set goes (--force writes into a used folder):
   // one in each class folder, as the first face's class is not known here.
   for (const char* c : {"Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"}) {
@@ -284,19 +238,19 @@ TEST_CASE("misuse 6: a run folder is locked while a run writes it, and a new run
     CHECK(!fs::exists(fs::path(out) / "config.json"));
   }
   REQUIRE(run("train_resnet", args).code == 0);
-  const std::string first = slurp(fs::path(out) / "last.safetensors");
-  auto lr_in_config = [&] { return nlohmann::json::parse(slurp(fs::path(out) / "config.json")).at("lr").get<double>(); };
+  const std::string first = read_file(fs::path(out) / "last.safetensors");
+  auto lr_in_config = [&] { return nlohmann::json::parse(read_file(fs::path(out) / "config.json")).at("lr").get<double>(); };
   Run again = run("train_resnet", args + " --lr 0.01");
   one_clear_line(again);
   CHECK_THAT(again.err, Contains(out) && Contains("already holds a training run") && Contains("--force"));
-  const bool kept = slurp(fs::path(out) / "last.safetensors") == first;
+  const bool kept = read_file(fs::path(out) / "last.safetensors") == first;
   CHECK(kept);
   CHECK(lr_in_config() == 0.05);
   Run forced = run("train_resnet", args + " --lr 0.01 --force");
   INFO(forced.err);
   CHECK(forced.code == 0);
   CHECK(lr_in_config() == 0.01);
-  const bool replaced = slurp(fs::path(out) / "last.safetensors") != first;
+  const bool replaced = read_file(fs::path(out) / "last.safetensors") != first;
   CHECK(replaced);
 }
 
@@ -324,13 +278,13 @@ TEST_CASE("misuse 7, 13: class names that are not UTF-8 or hold a comma train, e
   // Every CSV row has as many fields as its header, with the names as they are.
   for (const char* f : {"per_class.csv", "confusion_counts.csv", "confusion_normalized.csv"}) {
     INFO(f);
-    const auto rows = csv_rows(slurp(fs::path(out) / f));
+    const auto rows = parse_csv(read_file(fs::path(out) / f));
     REQUIRE(rows.size() == 4);
     for (const auto& row : rows) CHECK(row.size() == rows[0].size());
     CHECK(rows[2][0] == latin1);
     CHECK(rows[3][0] == comma);
   }
-  const auto summary = nlohmann::json::parse(slurp(fs::path(out) / "summary.json"));
+  const auto summary = nlohmann::json::parse(read_file(fs::path(out) / "summary.json"));
   CHECK(summary.at("per_class").contains("Z\\xE9bag"));
   // evaluate on the same folder: the names compare equal.
   Run e = run("evaluate", "--checkpoint " + out + "/best.safetensors --data " + data.string() + " --workers 1 --json --out " +

@@ -3,7 +3,6 @@
 // atomic write.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -28,49 +28,15 @@ using namespace minidl;
 
 namespace {
 
-// A fresh directory per test, removed (with the files in it) at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/minidl_safetensors_XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    for (const auto& f : files()) ::unlink((path_ + "/" + f).c_str());
-    ::rmdir(path_.c_str());
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    if (DIR* d = ::opendir(path_.c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(n);
-      }
-      ::closedir(d);
-    }
-    return out;
-  }
+using test::read_file;
+using test::TempDir;
+using test::write_file;
 
- private:
-  std::string path_;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
+// The names in a folder (to see that no temporary file remains).
+std::vector<std::string> files_in(const TempDir& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  return names;
 }
 
 // The value's bytes, least significant first, built with shifts so that the test does not
@@ -131,7 +97,7 @@ std::string load_error(const std::string& path) {
 // Writes bytes to a file and checks that loading it (and reading its metadata) fails with a
 // DataError that names the file and contains every one of the expected pieces.
 void expect_bad(const TempDir& dir, const std::string& bytes, const std::vector<std::string>& pieces) {
-  const std::string path = dir.file("bad.safetensors");
+  const std::string path = dir / "bad.safetensors";
   write_file(path, bytes);
   const std::string msg = load_error(path);
   INFO("message: " << msg);
@@ -146,7 +112,7 @@ const std::string kF32x2 = R"("dtype":"F32","shape":[2])";
 
 TEST_CASE("safetensors: round trip is bit-exact for F32, F64 and I64, scalars and empty tensors",
           "[safetensors]") {
-  TempDir dir;
+  TempDir dir("safetensors");
   const float f_nan = std::numeric_limits<float>::quiet_NaN();
   const double d_nan = std::numeric_limits<double>::quiet_NaN();
   std::map<std::string, Tensor> t;
@@ -175,7 +141,7 @@ TEST_CASE("safetensors: round trip is bit-exact for F32, F64 and I64, scalars an
   // A view into the middle of a larger storage (narrow0 gives a nonzero offset).
   t["view"] = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {3, 2}).narrow0(1, 2);
 
-  const std::string path = dir.file("round.safetensors");
+  const std::string path = dir / "round.safetensors";
   save_safetensors(path, t);
   const TensorFile f = load_safetensors(path);
   REQUIRE(f.tensors.size() == t.size());
@@ -195,7 +161,7 @@ TEST_CASE("safetensors: round trip is bit-exact for F32, F64 and I64, scalars an
 }
 
 TEST_CASE("safetensors: metadata round trip, alone and with tensors", "[safetensors]") {
-  TempDir dir;
+  TempDir dir("safetensors");
   const std::map<std::string, std::string> meta = {
       {"minidl.class_names", R"(["Angry","Disgust","Fear","Happy","Sad","Surprise","Neutral"])"},
       {"minidl.input_size", "[1,64,64]"},
@@ -203,7 +169,7 @@ TEST_CASE("safetensors: metadata round trip, alone and with tensors", "[safetens
       {"unicode \xc3\xa9\xe2\x82\xac", "line\nbreak \"quoted\" \\ tab\t \xf0\x9f\x99\x82"},
       {"", "empty key"},
   };
-  const std::string path = dir.file("meta.safetensors");
+  const std::string path = dir / "meta.safetensors";
   save_safetensors(path, {{"w", Tensor::ones({2, 2})}}, meta);
   CHECK(read_safetensors_metadata(path) == meta);
   const TensorFile f = load_safetensors(path);
@@ -223,8 +189,8 @@ TEST_CASE("safetensors: metadata round trip, alone and with tensors", "[safetens
 }
 
 TEST_CASE("safetensors: the writer produces exactly the specified bytes", "[safetensors]") {
-  TempDir dir;
-  const std::string path = dir.file("layout.safetensors");
+  TempDir dir("safetensors");
+  const std::string path = dir / "layout.safetensors";
   save_safetensors(path,
                    {{"b", Tensor::scalar(-2, DType::Int64)}, {"a", Tensor::from_vector<float>({1.0f, -0.5f})},
                     {"c", Tensor::empty({0, 3}, DType::Float64)}},
@@ -245,7 +211,7 @@ TEST_CASE("safetensors: the writer produces exactly the specified bytes", "[safe
   CHECK(header.size() % 8 == 0);
 
   // Deterministic: the same contents give the same bytes.
-  const std::string path2 = dir.file("layout2.safetensors");
+  const std::string path2 = dir / "layout2.safetensors";
   save_safetensors(path2,
                    {{"c", Tensor::empty({0, 3}, DType::Float64)}, {"a", Tensor::from_vector<float>({1.0f, -0.5f})},
                     {"b", Tensor::scalar(-2, DType::Int64)}},
@@ -254,7 +220,7 @@ TEST_CASE("safetensors: the writer produces exactly the specified bytes", "[safe
 }
 
 TEST_CASE("safetensors: a file written by hand from the specification loads", "[safetensors]") {
-  TempDir dir;
+  TempDir dir("safetensors");
   // As another writer might produce it: whitespace in the JSON, keys in no particular order,
   // data not in name order, a header length that is not a multiple of 8, a zero-size tensor
   // between two others, null metadata values absent.
@@ -267,7 +233,7 @@ TEST_CASE("safetensors: a file written by hand from the specification loads", "[
   REQUIRE(header.size() % 8 != 0);
   const std::string data = le_bytes(static_cast<std::uint64_t>(std::int64_t{-5}), 8) + le_bytes(1234567890123ULL, 8) +
                            le_f64(3.141592653589793) + le_f32(0.25f) + le_f32(-1e-3f) + le_f32(7.0f);
-  const std::string path = dir.file("by_hand.safetensors");
+  const std::string path = dir / "by_hand.safetensors";
   write_file(path, file_bytes(header, data));
 
   const TensorFile f = load_safetensors(path);
@@ -295,14 +261,14 @@ TEST_CASE("safetensors: a file written by hand from the specification loads", "[
 }
 
 TEST_CASE("safetensors: malformed files give a DataError naming the file and the problem", "[safetensors]") {
-  TempDir dir;
+  TempDir dir("safetensors");
   const std::string data8 = le_f32(1.0f) + le_f32(2.0f);
 
   SECTION("the file itself") {
-    const std::string missing = dir.file("missing.safetensors");
+    const std::string missing = dir / "missing.safetensors";
     CHECK_THAT(load_error(missing), Catch::Contains("cannot open") && Catch::Contains(missing));
     CHECK_THROWS_AS(read_safetensors_metadata(missing), DataError);
-    CHECK_THAT(load_error(dir.path()), Catch::Contains("not a regular file"));
+    CHECK_THAT(load_error(dir.str()), Catch::Contains("not a regular file"));
   }
   SECTION("too short") {
     expect_bad(dir, "", {"too short", "0 bytes"});
@@ -417,8 +383,8 @@ TEST_CASE("safetensors: malformed files give a DataError naming the file and the
 }
 
 TEST_CASE("safetensors: truncated and mutated files never crash, only throw DataError", "[safetensors]") {
-  TempDir dir;
-  const std::string good_path = dir.file("good.safetensors");
+  TempDir dir("safetensors");
+  const std::string good_path = dir / "good.safetensors";
   save_safetensors(good_path,
                    {{"conv.weight", Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3})},
                     {"bn.num_batches_tracked", Tensor::scalar(7, DType::Int64)},
@@ -426,7 +392,7 @@ TEST_CASE("safetensors: truncated and mutated files never crash, only throw Data
                     {"e", Tensor::empty({0}, DType::Float32)}},
                    {{"minidl.input_size", "[1,28,28]"}});
   const std::string good = read_file(good_path);
-  const std::string path = dir.file("mutant.safetensors");
+  const std::string path = dir / "mutant.safetensors";
 
   const auto load_ok_or_data_error = [&](const std::string& bytes) {
     write_file(path, bytes);
@@ -463,40 +429,40 @@ TEST_CASE("safetensors: truncated and mutated files never crash, only throw Data
 }
 
 TEST_CASE("safetensors: writes are atomic and failures are clear", "[safetensors]") {
-  TempDir dir;
-  const std::string path = dir.file("ckpt.safetensors");
+  TempDir dir("safetensors");
+  const std::string path = dir / "ckpt.safetensors";
   const auto tensors_a = std::map<std::string, Tensor>{{"w", Tensor::full({4}, 1.0)}};
   const auto tensors_b = std::map<std::string, Tensor>{{"w", Tensor::full({8}, 2.0)}, {"b", Tensor::zeros({2})}};
 
   save_safetensors(path, tensors_a);
-  CHECK(dir.files() == std::vector<std::string>{"ckpt.safetensors"});  // no temporary file remains
+  CHECK(files_in(dir) == std::vector<std::string>{"ckpt.safetensors"});  // no temporary file remains
   save_safetensors(path, tensors_b, {{"epoch", "2"}});                 // replaces the old file
-  CHECK(dir.files() == std::vector<std::string>{"ckpt.safetensors"});
+  CHECK(files_in(dir) == std::vector<std::string>{"ckpt.safetensors"});
   const TensorFile f = load_safetensors(path);
   CHECK(f.tensors.size() == 2);
   CHECK(f.tensors.at("w").to_vector<float>() == std::vector<float>(8, 2.0f));
   CHECK(f.metadata.at("epoch") == "2");
 
   SECTION("a directory that does not exist") {
-    const std::string nowhere = dir.file("no/such/dir/ckpt.safetensors");
+    const std::string nowhere = dir / "no/such/dir/ckpt.safetensors";
     try {
       save_safetensors(nowhere, tensors_a);
       FAIL("saving into a missing directory succeeded");
     } catch (const Error& e) {
       CHECK_THAT(e.what(), Catch::Contains(nowhere) && Catch::Contains("does not exist") &&
-                               Catch::Contains(dir.file("no/such/dir")));
+                               Catch::Contains(dir / "no/such/dir"));
     }
-    CHECK(dir.files() == std::vector<std::string>{"ckpt.safetensors"});
+    CHECK(files_in(dir) == std::vector<std::string>{"ckpt.safetensors"});
   }
   SECTION("a failure after the temporary file was written leaves the old state and no temporary file") {
     // The target is a directory: the data is written, the rename fails.
-    const std::string sub = dir.file("subdir");
+    const std::string sub = dir / "subdir";
     REQUIRE(::mkdir(sub.c_str(), 0755) == 0);
     CHECK_THROWS_WITH(save_safetensors(sub, tensors_a), Catch::Contains(sub) && Catch::Contains("renaming"));
     struct stat st {};
     REQUIRE(::stat(sub.c_str(), &st) == 0);
     CHECK(S_ISDIR(st.st_mode));
-    CHECK(dir.files().size() == 2);  // ckpt.safetensors and subdir, no *.tmp.*
+    CHECK(files_in(dir).size() == 2);  // ckpt.safetensors and subdir, no *.tmp.*
     ::rmdir(sub.c_str());
   }
   SECTION("invalid contents are refused before anything is written") {
@@ -505,15 +471,15 @@ TEST_CASE("safetensors: writes are atomic and failures are clear", "[safetensors
     CHECK_THROWS_WITH(save_safetensors(path, {{"w", Tensor()}}), Catch::Contains("'w' is undefined"));
     CHECK_THROWS_WITH(save_safetensors(path, {{"bad\xff", Tensor::zeros({1})}}), Catch::Contains("UTF-8"));
     CHECK_THROWS_WITH(save_safetensors(path, {}, {{"k", "bad\xff"}}), Catch::Contains("UTF-8"));
-    CHECK(dir.files() == std::vector<std::string>{"ckpt.safetensors"});
+    CHECK(files_in(dir) == std::vector<std::string>{"ckpt.safetensors"});
     CHECK(load_safetensors(path).tensors.at("w").numel() == 8);  // the old file is untouched
   }
 }
 
 TEST_CASE("safetensors: GPU tensors are saved from the host copy", "[safetensors][cuda]") {
   if (minidl::test::no_gpu()) return;
-  TempDir dir;
-  const std::string path = dir.file("gpu.safetensors");
+  TempDir dir("safetensors");
+  const std::string path = dir / "gpu.safetensors";
   const Tensor f = Tensor::from_vector<float>({1.0f, -2.0f, 3.5f}, {3});
   const Tensor d = Tensor::from_vector<double>({0.1, 0.2}, {1, 2});
   save_safetensors(path, {{"f", f.to(Device::cuda())}, {"d", d.to(Device::cuda())}});

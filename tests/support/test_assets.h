@@ -22,8 +22,6 @@ const std::string& opencv_python();
 const std::string& onnx_python();
 // tests/<name>, for the helper scripts.
 std::string script(const std::string& name);
-// Runs a shell command; stdout and stderr into `out`; returns the exit status (-1 if killed).
-int run_capture(const std::string& command, std::string& out);
 // Records a skip of the running test for a missing need, and returns false.
 bool skip(const std::string& need, const std::string& reason);
 

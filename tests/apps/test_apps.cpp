@@ -20,64 +20,20 @@
 #include "minidl/core/safetensors.h"
 #include "minidl/data/image_io.h"
 #include "minidl/data/source.h"
+#include "app_run.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
 
-const std::string kApps = std::string(MINIDL_BINARY_DIR) + "/apps/";
+using minidl::test::TempDir;
+using Run = minidl::test::AppRun;
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-// Runs an app with arguments; captures stdout and stderr.
-Run run(const std::string& app, const std::string& args) {
-  static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() / ("minidl_apps_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string o = (dir / ("out" + std::to_string(counter))).string();
-  const std::string e = (dir / ("err" + std::to_string(counter++))).string();
-  const int status = std::system((kApps + app + " " + args + " >" + o + " 2>" + e).c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(o), slurp(e)};
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::vector<std::vector<std::string>> csv(const fs::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(read(p));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> row;
-    std::stringstream ls(line);
-    std::string cell;
-    while (std::getline(ls, cell, ',')) row.push_back(cell);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("minidl_test_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+Run run(const std::string& app, const std::string& args) { return minidl::test::run_app(app, args); }
+std::string read(const fs::path& p) { return minidl::test::read_file(p.string()); }
+std::vector<std::vector<std::string>> csv(const fs::path& p) { return minidl::test::parse_csv(read(p)); }
 
 const std::string kTiny = "--width 4 --input-size 32 --synthetic-size 280 --batch-size 16 --workers 1 --quiet --seed 3";
 
@@ -110,7 +66,7 @@ void write_easy_folder(const fs::path& dir) {
 
 TEST_CASE("train_resnet learns (validation accuracy above chance), and evaluate and predict agree with it", "[apps]") {
   TempDir tmp;
-  const fs::path data_dir = tmp.path / "easy", run_dir = tmp.path / "run";
+  const fs::path data_dir = tmp.path() / "easy", run_dir = tmp.path() / "run";
   write_easy_folder(data_dir);
   // 4 epochs of 10 steps: enough for the batch-norm running statistics (momentum 0.1) that the
   // validation pass uses to settle; at 2 epochs they are still far from the data's.
@@ -150,7 +106,7 @@ TEST_CASE("train_resnet learns (validation accuracy above chance), and evaluate 
   CHECK(read(run_dir / "report.html").find("<svg") != std::string::npos);
 
   // evaluate: the confusion matrix sums to the images evaluated, its trace / total is the accuracy.
-  const fs::path eval_dir = tmp.path / "eval";
+  const fs::path eval_dir = tmp.path() / "eval";
   Run e = run("evaluate", "--checkpoint " + (run_dir / "best.safetensors").string() + " --split val --json --workers 1 --out " +
                               eval_dir.string());
   INFO(e.err);
@@ -178,7 +134,7 @@ TEST_CASE("train_resnet learns (validation accuracy above chance), and evaluate 
   src.seed = 3;
   src.val_fraction = config.at("val_fraction");
   const auto splits = minidl::data::open_data(src);
-  const fs::path png = tmp.path / "val0.png";
+  const fs::path png = tmp.path() / "val0.png";
   minidl::data::save_image(png.string(), splits.val->get(0).image);
   Run p = run("predict", "--json --checkpoint " + (run_dir / "best.safetensors").string() + " " + png.string());
   INFO(p.err);
@@ -193,7 +149,7 @@ TEST_CASE("train_resnet learns (validation accuracy above chance), and evaluate 
 
 TEST_CASE("train_resnet --resume continues exactly as an uninterrupted run", "[apps]") {
   TempDir tmp;
-  const std::string a = (tmp.path / "a").string(), b = (tmp.path / "b").string();
+  const std::string a = (tmp.path() / "a").string(), b = (tmp.path() / "b").string();
   // On the CPU, where training is bit-identical run to run: --device auto would take a GPU where
   // there is one, and cuDNN's algorithm search may pick differently in the two runs. The resumed
   // run takes the device from the run folder's config.json.
@@ -217,13 +173,13 @@ TEST_CASE("train_resnet --resume continues exactly as an uninterrupted run", "[a
 
 TEST_CASE("train_resnet --ablation writes both runs and the comparison", "[apps]") {
   TempDir tmp;
-  Run r = run("train_resnet", kTiny + " --epochs 2 --ablation --out " + tmp.path.string());
+  Run r = run("train_resnet", kTiny + " --epochs 2 --ablation --out " + tmp.path().string());
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(fs::exists(tmp.path / "aug-off" / "metrics.csv"));
-  CHECK(fs::exists(tmp.path / "aug-on" / "metrics.csv"));
-  CHECK(read(tmp.path / "ablation.svg").find("no aug: validation") != std::string::npos);
-  CHECK_THAT(read(tmp.path / "ablation.md"), Contains("| off |") && Contains("| on |"));
+  CHECK(fs::exists(tmp.path() / "aug-off" / "metrics.csv"));
+  CHECK(fs::exists(tmp.path() / "aug-on" / "metrics.csv"));
+  CHECK(read(tmp.path() / "ablation.svg").find("no aug: validation") != std::string::npos);
+  CHECK_THAT(read(tmp.path() / "ablation.md"), Contains("| off |") && Contains("| on |"));
 }
 
 TEST_CASE("apps: bad flags and missing files give a one-line error and a non-zero exit", "[apps]") {
@@ -266,7 +222,7 @@ TEST_CASE("predict reads a PyTorch state_dict with no metadata as the FER model"
   // The golden state file is a bare state_dict written by PyTorch (width 4, 7 classes).
   TempDir tmp;
   minidl::data::GrayImage img(48, 40, 128);
-  const fs::path png = tmp.path / "gray.png";
+  const fs::path png = tmp.path() / "gray.png";
   minidl::data::save_image(png.string(), img);
   Run r = run("predict", "--checkpoint " + std::string(MINIDL_TEST_DATA_DIR) + "/golden_resnet18_w4_state.safetensors " +
                              png.string() + " --top-k 7");
@@ -277,7 +233,7 @@ TEST_CASE("predict reads a PyTorch state_dict with no metadata as the FER model"
 
 TEST_CASE("a diverging run stops with a clear message and keeps the last good checkpoint", "[apps]") {
   TempDir tmp;
-  const fs::path dir = tmp.path / "run";
+  const fs::path dir = tmp.path() / "run";
   REQUIRE(run("train_resnet", kTiny + " --epochs 1 --out " + dir.string()).code == 0);
   const std::string good = read(dir / "last.safetensors");
   // Continue for a second epoch with an absurd learning rate: the loss turns NaN or Inf.
@@ -303,7 +259,7 @@ TEST_CASE("train_resnet --precision bf16 learns as the FP32 run does", "[apps][b
   // A policy that broke learning (a gradient rounded to zero, a master weight kept in bf16)
   // fails the first check; the last one shows that the policy was on at all.
   TempDir tmp;
-  const fs::path data_dir = tmp.path / "easy", a = tmp.path / "fp32", b = tmp.path / "bf16";
+  const fs::path data_dir = tmp.path() / "easy", a = tmp.path() / "fp32", b = tmp.path() / "bf16";
   write_easy_folder(data_dir);
   const std::string cfg = "--data " + data_dir.string() +
                           " --width 4 --input-size 32 --batch-size 16 --workers 1 --quiet --seed 3 --epochs 4 --device cpu";
