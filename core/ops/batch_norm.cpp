@@ -1,5 +1,6 @@
 // batch_norm: training (batch statistics, running-statistics update) and evaluation (running
 // statistics), chosen by the caller on every call.
+#include "minidl/core/ops/batch_norm_args.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/batch_norm.h"
 
@@ -44,31 +45,42 @@ class BatchNormBackward : public Node {
   Tensor mean_, invstd_;
 };
 
-void check_channel_vector(const Tensor& t, std::int64_t c, const Tensor& x, const char* arg) {
+}  // namespace
+
+namespace ops_detail {
+
+namespace {
+void check_channel_vector(const char* op, const Tensor& t, std::int64_t c, const Tensor& x, const char* arg) {
   if (!t.defined()) return;
-  MINIDL_CHECK(t.dim() == 1 && t.size(0) == c, "batch_norm: ", arg, " ", shape_str(t.shape()),
-               " does not match input ", shape_str(x.shape()), ": expected [", c, "]");
+  MINIDL_CHECK(t.dim() == 1 && t.size(0) == c, op, ": ", arg, " ", shape_str(t.shape()), " does not match input ",
+               shape_str(x.shape()), ": expected [", c, "]");
+}
+}  // namespace
+
+kernels::BatchNormGeometry check_batch_norm_args(const char* op, const Tensor& x, const Tensor& running_mean,
+                                                 const Tensor& running_var, const Tensor& weight, const Tensor& bias) {
+  check_float(x, op, "input");
+  MINIDL_CHECK(x.dim() == 4 || x.dim() == 2, op, ": expected input [n, c, h, w] or [n, c], got ", shape_str(x.shape()));
+  const std::int64_t c = x.size(1);
+  check_channel_vector(op, running_mean, c, x, "running_mean");
+  check_channel_vector(op, running_var, c, x, "running_var");
+  check_channel_vector(op, weight, c, x, "weight");
+  check_channel_vector(op, bias, c, x, "bias");
+  MINIDL_CHECK(running_mean.defined() == running_var.defined(), op,
+               ": running_mean and running_var must be both given or both absent");
+  check_same_device(op, {&x, &running_mean, &running_var, &weight, &bias});
+  check_same_dtype(op, {&x, &running_mean, &running_var, &weight, &bias});
+  return {x.size(0), c, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
 }
 
-}  // namespace
+}  // namespace ops_detail
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
-  check_float(x, "batch_norm", "input");
-  MINIDL_CHECK(x.dim() == 4 || x.dim() == 2, "batch_norm: expected input [n, c, h, w] or [n, c], got ",
-               shape_str(x.shape()));
-  const std::int64_t c = x.size(1);
-  check_channel_vector(running_mean, c, x, "running_mean");
-  check_channel_vector(running_var, c, x, "running_var");
-  check_channel_vector(weight, c, x, "weight");
-  check_channel_vector(bias, c, x, "bias");
-  MINIDL_CHECK(running_mean.defined() == running_var.defined(),
-               "batch_norm: running_mean and running_var must be both given or both absent");
+  const kernels::BatchNormGeometry g =
+      check_batch_norm_args("batch_norm", x, running_mean, running_var, weight, bias);
+  const std::int64_t c = g.c;
   MINIDL_CHECK(training || running_mean.defined(), "batch_norm: evaluation mode needs running statistics");
-  check_same_device("batch_norm", {&x, &running_mean, &running_var, &weight, &bias});
-  check_same_dtype("batch_norm", {&x, &running_mean, &running_var, &weight, &bias});
-
-  const kernels::BatchNormGeometry g{x.size(0), c, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
   MINIDL_CHECK(!training || g.n * g.hw > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
                shape_str(x.shape()));
 

@@ -1,6 +1,7 @@
 // sync_batch_norm: batch norm over the global batch of a data-parallel job (kernels in
 // kernels/sync_batch_norm.h, collectives from core/distributed.h between them).
 #include "minidl/core/distributed.h"
+#include "minidl/core/ops/batch_norm_args.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/sync_batch_norm.h"
 
@@ -57,29 +58,13 @@ class SyncBatchNormBackward : public Node {
   Tensor mean_, invstd_;
 };
 
-void check_channel_vector(const Tensor& t, std::int64_t c, const Tensor& x, const char* arg) {
-  if (!t.defined()) return;
-  MINIDL_CHECK(t.dim() == 1 && t.size(0) == c, "sync_batch_norm: ", arg, " ", shape_str(t.shape()),
-               " does not match input ", shape_str(x.shape()), ": expected [", c, "]");
-}
-
 }  // namespace
 
 Tensor sync_batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                        const Tensor& bias, dist::ProcessGroup& group, double momentum, double eps) {
-  check_float(x, "sync_batch_norm", "input");
-  MINIDL_CHECK(x.dim() == 4 || x.dim() == 2, "sync_batch_norm: expected input [n, c, h, w] or [n, c], got ",
-               shape_str(x.shape()));
-  const std::int64_t c = x.size(1);
-  check_channel_vector(running_mean, c, x, "running_mean");
-  check_channel_vector(running_var, c, x, "running_var");
-  check_channel_vector(weight, c, x, "weight");
-  check_channel_vector(bias, c, x, "bias");
-  MINIDL_CHECK(running_mean.defined() == running_var.defined(),
-               "sync_batch_norm: running_mean and running_var must be both given or both absent");
-  check_same_device("sync_batch_norm", {&x, &running_mean, &running_var, &weight, &bias});
-  check_same_dtype("sync_batch_norm", {&x, &running_mean, &running_var, &weight, &bias});
-  const kernels::BatchNormGeometry g{x.size(0), c, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  const kernels::BatchNormGeometry g =
+      check_batch_norm_args("sync_batch_norm", x, running_mean, running_var, weight, bias);
+  const std::int64_t c = g.c;
 
   // [count, c sums, c squared deviations], each part summed over ranks before the next is made.
   Tensor stats = Tensor::empty({2 * c + 1}, DType::Float64, x.device());
