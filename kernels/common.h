@@ -1,7 +1,9 @@
 // What every kernel header shares. kernels/ knows nothing of Tensor or autograd: each op family
-// has one header declaring its CPU entry points (namespace cpu) and its CUDA entry points
-// (namespace cuda, defined only in builds with MINIDL_WITH_CUDA) side by side, so a reader sees
-// both implementations of an op in one place.
+// has one header, kernels/<family>.h, for its CPU entry points (namespace cpu) and its CUDA entry
+// points (namespace cuda, defined only in builds with MINIDL_WITH_CUDA). The entry points both
+// devices have are written once, in kernels/<family>_entry_points.h, which the family header
+// includes inside namespace cpu and again inside namespace cuda (C++ cannot declare one function
+// template for two namespaces otherwise); a device's own extras sit beside that include.
 //
 // One shape on both devices, so that core/ops names each kernel once (core/ops/dispatch.h):
 // - The first argument is the stream the kernel runs on: cpu::Stream (empty: the work runs on

@@ -26,37 +26,11 @@ struct IndexGeometry {
 };
 
 namespace cpu {
-// dst (+)= src, element by element, through the strides.
-template <typename T> void strided_copy(Stream, const StridedCopy& g, const T* src, T* dst, bool accumulate);
-// y[o, j, i] = x[o, index[j], i]. An index outside [0, n) writes 1 + its position into *bad
-// and that output element is 0.
-template <typename T>
-void index_select_forward(Stream, const IndexGeometry& g, const T* x, const std::int64_t* index, T* y,
-                          std::int64_t* bad);
-// dx[o, m, i] (+)= sum over j with index[j] == m of dy[o, j, i].
-template <typename T>
-void index_select_backward(Stream, const IndexGeometry& g, const T* dy, const std::int64_t* index, T* dx,
-                           bool accumulate);
-// index [outer, k, inner]: y[o, j, i] = x[o, index[o, j, i], i]; bad indices as index_select.
-template <typename T>
-void gather_forward(Stream, const IndexGeometry& g, const T* x, const std::int64_t* index, T* y, std::int64_t* bad);
-// dx[o, m, i] (+)= sum over j with index[o, j, i] == m of dy[o, j, i].
-template <typename T>
-void gather_backward(Stream, const IndexGeometry& g, const T* dy, const std::int64_t* index, T* dx, bool accumulate);
+#include "minidl/kernels/indexing_entry_points.h"
 }  // namespace cpu
 
 namespace cuda {
-template <typename T> void strided_copy(Stream, const StridedCopy& g, const T* src, T* dst, bool accumulate);
-template <typename T>
-void index_select_forward(Stream, const IndexGeometry& g, const T* x, const std::int64_t* index, T* y,
-                          std::int64_t* bad);
-template <typename T>
-void index_select_backward(Stream, const IndexGeometry& g, const T* dy, const std::int64_t* index, T* dx,
-                           bool accumulate);
-template <typename T>
-void gather_forward(Stream, const IndexGeometry& g, const T* x, const std::int64_t* index, T* y, std::int64_t* bad);
-template <typename T>
-void gather_backward(Stream, const IndexGeometry& g, const T* dy, const std::int64_t* index, T* dx, bool accumulate);
+#include "minidl/kernels/indexing_entry_points.h"
 }  // namespace cuda
 
 }  // namespace minidl::kernels

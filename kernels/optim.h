@@ -19,32 +19,11 @@ struct ParamSlice {
 };
 
 namespace cpu {
-// g = grad + wd*p; if momentum: buf = first_step ? g : momentum*buf + (1-dampening)*g,
-// g = nesterov ? g + momentum*buf : buf; p -= lr*g.
-template <typename T>
-void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step);
-// p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-// p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
-template <typename T>
-void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o);
-// *norm = sqrt(sum over every span of x^2), accumulated in double in a fixed order.
-template <typename T>
-void total_norm(Stream, const Span<const T>* xs, int count, double* norm);
-// x *= max_norm / (*norm + 1e-6) for every span when that factor is below 1; else nothing
-// changes. The factor is computed where the norm lies, so a GPU never waits on the host.
-template <typename T>
-void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, double max_norm);
+#include "minidl/kernels/optim_entry_points.h"
 }  // namespace cpu
 
 namespace cuda {
-template <typename T>
-void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step);
-template <typename T>
-void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o);
-template <typename T>
-void total_norm(Stream, const Span<const T>* xs, int count, double* norm);
-template <typename T>
-void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, double max_norm);
+#include "minidl/kernels/optim_entry_points.h"
 }  // namespace cuda
 
 }  // namespace minidl::kernels

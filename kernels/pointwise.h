@@ -28,38 +28,11 @@ struct UnaryOp {
 enum class Binary : int { Add, Sub, Mul, Div, Pow, Gt, Lt, Ge, Le, Eq, Ne };
 
 namespace cpu {
-template <typename T> void unary_forward(Stream, std::int64_t n, UnaryOp op, const T* x, T* y);
-// dx (+)= dy * f'(x) (y = f(x) is passed too: sigmoid's and tanh's derivatives use it).
-template <typename T>
-void unary_backward(Stream, std::int64_t n, UnaryOp op, const T* dy, const T* x, const T* y, T* dx, bool accumulate);
-template <typename T> void binary_forward(Stream, std::int64_t n, Binary op, const T* a, const T* b, T* y);
-// da (+)= dy * d op / da and db (+)= dy * d op / db; a null da or db is not needed.
-template <typename T>
-void binary_backward(Stream, std::int64_t n, Binary op, const T* dy, const T* a, const T* b, const T* y, T* da,
-                     bool accumulate_a, T* db, bool accumulate_b);
-// y = cond != 0 ? a : b.
-template <typename T> void where_forward(Stream, std::int64_t n, const T* cond, const T* a, const T* b, T* y);
-template <typename T>
-void where_backward(Stream, std::int64_t n, const T* cond, const T* dy, T* da, bool accumulate_a, T* db,
-                    bool accumulate_b);
-// mask[i] = 1/keep with probability keep, else 0, from a counter-based hash of (seed, i): the
-// same mask on both devices for the same seed, in any launch order.
-template <typename T> void dropout_mask(Stream, std::int64_t n, double keep, std::uint64_t seed, T* mask);
+#include "minidl/kernels/pointwise_entry_points.h"
 }  // namespace cpu
 
 namespace cuda {
-template <typename T> void unary_forward(Stream, std::int64_t n, UnaryOp op, const T* x, T* y);
-template <typename T>
-void unary_backward(Stream, std::int64_t n, UnaryOp op, const T* dy, const T* x, const T* y, T* dx, bool accumulate);
-template <typename T> void binary_forward(Stream, std::int64_t n, Binary op, const T* a, const T* b, T* y);
-template <typename T>
-void binary_backward(Stream, std::int64_t n, Binary op, const T* dy, const T* a, const T* b, const T* y, T* da,
-                     bool accumulate_a, T* db, bool accumulate_b);
-template <typename T> void where_forward(Stream, std::int64_t n, const T* cond, const T* a, const T* b, T* y);
-template <typename T>
-void where_backward(Stream, std::int64_t n, const T* cond, const T* dy, T* da, bool accumulate_a, T* db,
-                    bool accumulate_b);
-template <typename T> void dropout_mask(Stream, std::int64_t n, double keep, std::uint64_t seed, T* mask);
+#include "minidl/kernels/pointwise_entry_points.h"
 }  // namespace cuda
 
 }  // namespace minidl::kernels

@@ -96,17 +96,8 @@ void convert(Stream, std::int64_t n, const From* x, To* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                                                 \
-  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                                                  \
-  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);                                             \
-  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                                                   \
-  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);                                  \
-  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                                                    \
-  template void fill_from_scalar<T>(Stream, std::int64_t, const T*, double, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_ELEMENTWISE(float)
+MINIDL_INSTANTIATE_ELEMENTWISE(double)
 
 template void fill<float>(Stream, std::int64_t, float, float*);
 template void fill<double>(Stream, std::int64_t, double, double*);

@@ -100,21 +100,10 @@ void softmax_backward(Stream, const DimGeometry& g, bool log, const T* dy, const
   for_each(rows, rows * g.n, [&](std::int64_t r) { kernels::detail::softmax_backward_row(g, r, log, dy, y, dx, accumulate); });
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                       \
-  template void strided_copy<T>(Stream, const StridedCopy&, const T*, T*, bool);                                    \
-  template void index_select_forward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*,            \
-                                        std::int64_t*);                                                             \
-  template void index_select_backward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*, bool);    \
-  template void gather_forward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*, std::int64_t*);  \
-  template void gather_backward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*, bool);          \
-  template void reduce_sum<T>(Stream, const ReduceGeometry&, double, const T*, T*, bool);                           \
-  template void max_dim_forward<T>(Stream, const DimGeometry&, bool, const T*, T*, std::int64_t*);                  \
-  template void max_dim_backward<T>(Stream, const DimGeometry&, const T*, const std::int64_t*, T*, bool);           \
-  template void softmax_forward<T>(Stream, const DimGeometry&, bool, const T*, T*);                                 \
-  template void softmax_backward<T>(Stream, const DimGeometry&, bool, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_INDEXING(float)
+MINIDL_INSTANTIATE_REDUCE_DIM(float)
+MINIDL_INSTANTIATE_INDEXING(double)
+MINIDL_INSTANTIATE_REDUCE_DIM(double)
 // int64 moves too (argmax results, indices through cat or permute).
 template void strided_copy<std::int64_t>(Stream, const StridedCopy&, const std::int64_t*, std::int64_t*, bool);
 

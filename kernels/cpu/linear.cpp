@@ -100,16 +100,7 @@ void linear_backward_bias(Stream, const LinearGeometry& g, const T* dy, T* dbias
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t,       \
-                        const T*,                                                                                      \
-                        std::int64_t, T, T*, std::int64_t);                                                            \
-  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*);                    \
-  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                 \
-  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                \
-  template void linear_backward_bias<T>(Stream, const LinearGeometry&, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_LINEAR(float)
+MINIDL_INSTANTIATE_LINEAR(double)
 
 }  // namespace minidl::kernels::cpu

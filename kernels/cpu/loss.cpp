@@ -125,15 +125,7 @@ void cross_entropy_backward(Stream, std::int64_t rows, std::int64_t cols, const 
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void log_softmax_forward<T>(Stream, std::int64_t, std::int64_t, const T*, T*);                              \
-  template void log_softmax_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const T*, T*, bool);             \
-  template void cross_entropy_forward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,            \
-                                         const T*, double, T*, T*, std::int64_t*);                                     \
-  template void cross_entropy_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,           \
-                                          const T*, double, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_LOSS(float)
+MINIDL_INSTANTIATE_LOSS(double)
 
 }  // namespace minidl::kernels::cpu

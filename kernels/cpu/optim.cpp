@@ -107,13 +107,7 @@ void clip_by_norm(Stream, const Span<T>* xs, int count, const double* norm, doub
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdStepOptions&, bool);                               \
-  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWStepOptions&);                                 \
-  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                                             \
-  template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_OPTIM(float)
+MINIDL_INSTANTIATE_OPTIM(double)
 
 }  // namespace minidl::kernels::cpu

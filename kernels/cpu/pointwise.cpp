@@ -78,17 +78,7 @@ void dropout_mask(Stream, std::int64_t n, double keep, std::uint64_t seed, T* ma
   for (std::int64_t i = 0; i < n; ++i) mask[i] = kernels::detail::hash_uniform(seed, i) < keep ? scale : T(0);
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                   \
-  template void unary_forward<T>(Stream, std::int64_t, UnaryOp, const T*, T*);                                  \
-  template void unary_backward<T>(Stream, std::int64_t, UnaryOp, const T*, const T*, const T*, T*, bool);       \
-  template void binary_forward<T>(Stream, std::int64_t, Binary, const T*, const T*, T*);                        \
-  template void binary_backward<T>(Stream, std::int64_t, Binary, const T*, const T*, const T*, const T*, T*, bool, \
-                                   T*, bool);                                                                   \
-  template void where_forward<T>(Stream, std::int64_t, const T*, const T*, const T*, T*);                       \
-  template void where_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool, T*, bool);                \
-  template void dropout_mask<T>(Stream, std::int64_t, double, std::uint64_t, T*);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_POINTWISE(float)
+MINIDL_INSTANTIATE_POINTWISE(double)
 
 }  // namespace minidl::kernels::cpu

@@ -249,15 +249,7 @@ void adaptive_avg_pool2d_backward(Stream, std::int64_t n, std::int64_t c, std::i
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*);                     \
-  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);        \
-  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
-                                               std::int64_t, std::int64_t, const T*, T*);                              \
-  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,        \
-                                                std::int64_t, std::int64_t, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_POOL(float)
+MINIDL_INSTANTIATE_POOL(double)
 
 }  // namespace minidl::kernels::cpu

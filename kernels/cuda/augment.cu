@@ -8,17 +8,12 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 __global__ void affine_warp_kernel(std::int64_t n, std::int64_t h, std::int64_t w, const float* src,
                                    const AffineMatrix* mats, float fill, float* dst) {
   const std::int64_t total = n * h * w, pix = h * w;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t img = i / pix, at = i - img * pix;
     const std::int64_t y = at / w, x = at - y * w;
     const float* m = mats[img].m;

@@ -6,24 +6,18 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 template <typename T>
 __global__ void avg_pool2d_forward_kernel(Pool2dGeometry g, std::int64_t n, bool count_include_pad, const T* x, T* y) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     kernels::detail::avg_pool_one(g, e, count_include_pad, x, y);
 }
 
 template <typename T>
 __global__ void avg_pool2d_backward_kernel(Pool2dGeometry g, std::int64_t n, bool count_include_pad, const T* dy, T* dx,
                                            bool accumulate) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     kernels::detail::avg_pool_backward_one(g, e, count_include_pad, dy, dx, accumulate);
 }
 

@@ -10,10 +10,6 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 std::atomic<BatchNormImpl> g_impl{MINIDL_WITH_CUDNN ? BatchNormImpl::Cudnn : BatchNormImpl::Native};
@@ -66,8 +62,7 @@ __global__ void __launch_bounds__(kStatThreads)
 __global__ void bn_forward_eval_kernel(std::int64_t total, std::int64_t c, std::int64_t hw, const float* x,
                                        const float* gamma, const float* beta, const float* running_mean,
                                        const float* running_var, float eps, float* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t ch = (i / hw) % c;
     const float scale = rsqrtf(running_var[ch] + eps) * (gamma ? gamma[ch] : 1.f);
     y[i] = (x[i] - running_mean[ch]) * scale + (beta ? beta[ch] : 0.f);
@@ -195,14 +190,6 @@ void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool trainin
   CUDA_LAUNCH_CHECK("bn_backward_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double,    \
-                                            double, T*, T*, T*, T*, T*);                                               \
-  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,   \
-                                           const T*, double, T*);                                                      \
-  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*,           \
-                                       const T*, const T*, double, T*, bool, T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_BATCH_NORM(float)
 
 }  // namespace minidl::kernels::cuda

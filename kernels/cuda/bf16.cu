@@ -4,15 +4,10 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 __global__ void round_to_bf16_kernel(std::int64_t n, const float* x, float* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     y[i] = kernels::round_to_bf16(x[i]);
 }
 

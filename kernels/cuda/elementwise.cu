@@ -5,23 +5,17 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 template <typename T>
 __global__ void fill_kernel(std::int64_t n, T value, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     y[i] = value;
 }
 
 template <bool Accumulate, typename T>
 __global__ void scale_kernel(std::int64_t n, T alpha, const T* x, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     if (Accumulate)
       y[i] += alpha * x[i];
     else
@@ -31,15 +25,13 @@ __global__ void scale_kernel(std::int64_t n, T alpha, const T* x, T* y) {
 
 template <typename T>
 __global__ void add_kernel(std::int64_t n, const T* a, const T* b, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     y[i] = a[i] + b[i];
 }
 
 template <typename T>
 __global__ void add_relu_kernel(std::int64_t n, const T* a, const T* b, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     const T v = a[i] + b[i];
     y[i] = v > T(0) ? v : T(0);
   }
@@ -47,8 +39,7 @@ __global__ void add_relu_kernel(std::int64_t n, const T* a, const T* b, T* y) {
 
 template <typename T>
 __global__ void relu_forward_kernel(std::int64_t n, const T* x, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     const T v = x[i];
     y[i] = v > T(0) ? v : T(0);
   }
@@ -56,8 +47,7 @@ __global__ void relu_forward_kernel(std::int64_t n, const T* x, T* y) {
 
 template <bool Accumulate, typename T>
 __global__ void relu_backward_kernel(std::int64_t n, const T* dy, const T* y, T* dx) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     const T g = y[i] > T(0) ? dy[i] : T(0);
     if (Accumulate)
       dx[i] += g;
@@ -69,8 +59,7 @@ __global__ void relu_backward_kernel(std::int64_t n, const T* dy, const T* y, T*
 template <bool Accumulate, typename T>
 __global__ void fill_from_scalar_kernel(std::int64_t n, const T* scalar, double alpha, T* y) {
   const T v = T(alpha * double(*scalar));
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     if (Accumulate)
       y[i] += v;
     else
@@ -151,16 +140,7 @@ void fill_from_scalar(Stream s, std::int64_t n, const T* scalar, double alpha, T
   CUDA_LAUNCH_CHECK("fill_from_scalar_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void scale<T>(Stream, std::int64_t, T, const T*, T*, bool);                                                 \
-  template void add<T>(Stream, std::int64_t, const T*, const T*, T*);                                                  \
-  template void add_relu<T>(Stream, std::int64_t, const T*, const T*, T*);                                             \
-  template void relu_forward<T>(Stream, std::int64_t, const T*, T*);                                                   \
-  template void relu_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool);                                  \
-  template void sum<T>(Stream, std::int64_t, const T*, double, T*);                                                    \
-  template void fill_from_scalar<T>(Stream, std::int64_t, const T*, double, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_ELEMENTWISE(float)
 
 template void fill<float>(Stream, std::int64_t, float, float*);
 template void fill<double>(Stream, std::int64_t, double, double*);

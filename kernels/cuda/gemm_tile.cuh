@@ -154,8 +154,7 @@ __global__ void __launch_bounds__(kTileThreads)
 template <class Epilogue>
 __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* partial, Epilogue epi) {
   const std::int64_t total = std::int64_t(M) * N;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = grid_index(); i < total; i += grid_stride()) {
     float acc = 0.f;
     for (int z = 0; z < splits; ++z) acc += partial[z * total + i];
     epi(static_cast<int>(i / N), static_cast<int>(i % N), acc);

@@ -8,9 +8,6 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
 namespace m = kernels::detail;
 
 namespace {
@@ -23,78 +20,68 @@ std::int64_t numel(const int rank, const std::int64_t* shape) {
 
 template <typename T>
 __global__ void strided_copy_kernel(StridedCopy g, std::int64_t n, const T* src, T* dst, bool accumulate) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     m::strided_copy_one(g, i, src, dst, accumulate);
 }
 
 template <typename T>
 __global__ void index_select_forward_kernel(IndexGeometry g, std::int64_t n, const T* x, const std::int64_t* index,
                                             T* y, std::int64_t* bad) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     m::index_select_one(g, e, x, index, y, bad);  // racing writes of *bad: any one bad position will do
 }
 
 template <typename T>
 __global__ void index_select_backward_kernel(IndexGeometry g, std::int64_t n, const T* dy, const std::int64_t* index,
                                              T* dx, bool accumulate) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     m::index_select_backward_one(g, e, dy, index, dx, accumulate);
 }
 
 template <typename T>
 __global__ void gather_forward_kernel(IndexGeometry g, std::int64_t n, const T* x, const std::int64_t* index, T* y,
                                       std::int64_t* bad) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     m::gather_one(g, e, x, index, y, bad);
 }
 
 template <typename T>
 __global__ void gather_backward_kernel(IndexGeometry g, std::int64_t n, const T* dy, const std::int64_t* index, T* dx,
                                        bool accumulate) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     m::gather_backward_one(g, e, dy, index, dx, accumulate);
 }
 
 template <typename T>
 __global__ void reduce_sum_kernel(ReduceGeometry g, std::int64_t n, double alpha, const T* x, T* y, bool accumulate) {
-  for (std::int64_t j = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; j < n;
-       j += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t j = detail::grid_index(); j < n; j += detail::grid_stride())
     m::reduce_sum_one(g, j, alpha, x, y, accumulate);
 }
 
 template <typename T>
 __global__ void max_dim_forward_kernel(DimGeometry g, std::int64_t rows, bool is_min, const T* x, T* values,
                                        std::int64_t* indices) {
-  for (std::int64_t r = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; r < rows;
-       r += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t r = detail::grid_index(); r < rows; r += detail::grid_stride())
     m::max_dim_one(g, r, is_min, x, values, indices);
 }
 
 template <typename T>
 __global__ void max_dim_backward_kernel(DimGeometry g, std::int64_t n, const T* dy, const std::int64_t* indices,
                                         T* dx, bool accumulate) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t e = detail::grid_index(); e < n; e += detail::grid_stride())
     m::max_dim_backward_one(g, e, dy, indices, dx, accumulate);
 }
 
 template <typename T>
 __global__ void softmax_forward_kernel(DimGeometry g, std::int64_t rows, bool log, const T* x, T* y) {
-  for (std::int64_t r = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; r < rows;
-       r += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t r = detail::grid_index(); r < rows; r += detail::grid_stride())
     m::softmax_row(g, r, log, x, y);
 }
 
 template <typename T>
 __global__ void softmax_backward_kernel(DimGeometry g, std::int64_t rows, bool log, const T* dy, const T* y, T* dx,
                                         bool accumulate) {
-  for (std::int64_t r = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; r < rows;
-       r += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t r = detail::grid_index(); r < rows; r += detail::grid_stride())
     m::softmax_backward_row(g, r, log, dy, y, dx, accumulate);
 }
 
@@ -182,20 +169,8 @@ void softmax_backward(Stream s, const DimGeometry& g, bool log, const T* dy, con
   CUDA_LAUNCH_CHECK("softmax_backward_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                       \
-  template void strided_copy<T>(Stream, const StridedCopy&, const T*, T*, bool);                                    \
-  template void index_select_forward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*,            \
-                                        std::int64_t*);                                                             \
-  template void index_select_backward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*, bool);    \
-  template void gather_forward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*, std::int64_t*);  \
-  template void gather_backward<T>(Stream, const IndexGeometry&, const T*, const std::int64_t*, T*, bool);          \
-  template void reduce_sum<T>(Stream, const ReduceGeometry&, double, const T*, T*, bool);                           \
-  template void max_dim_forward<T>(Stream, const DimGeometry&, bool, const T*, T*, std::int64_t*);                  \
-  template void max_dim_backward<T>(Stream, const DimGeometry&, const T*, const std::int64_t*, T*, bool);           \
-  template void softmax_forward<T>(Stream, const DimGeometry&, bool, const T*, T*);                                 \
-  template void softmax_backward<T>(Stream, const DimGeometry&, bool, const T*, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_INDEXING(float)
+MINIDL_INSTANTIATE_REDUCE_DIM(float)
 template void strided_copy<std::int64_t>(Stream, const StridedCopy&, const std::int64_t*, std::int64_t*, bool);
 
 }  // namespace minidl::kernels::cuda

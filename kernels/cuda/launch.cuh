@@ -22,6 +22,11 @@ inline unsigned grid_for(std::int64_t n, int threads = kBlock) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
 }
 
+// A grid-stride loop's first index for this thread and its step, in 64 bits (n may pass 2^31):
+//   for (std::int64_t i = grid_index(); i < n; i += grid_stride()) ...
+__device__ __forceinline__ std::int64_t grid_index() { return blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; }
+__device__ __forceinline__ std::int64_t grid_stride() { return std::int64_t(gridDim.x) * blockDim.x; }
+
 template <typename T>
 __device__ __forceinline__ T warp_sum(T v) {
 #pragma unroll
@@ -50,3 +55,10 @@ __device__ __forceinline__ T block_sum(T v, T* scratch) {
 }
 
 }  // namespace minidl::kernels::cuda::detail
+
+namespace minidl::kernels::cuda {
+// What every kernel file launches with, named without detail::.
+using detail::grid_for;
+using detail::kBlock;
+using detail::native;
+}  // namespace minidl::kernels::cuda

@@ -8,17 +8,12 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 // y[b, o] = bias[o]: the GEMM then adds x W^T on top (beta = 1).
 __global__ void broadcast_rows_kernel(std::int64_t rows, std::int64_t cols, const float* bias, float* y) {
   const std::int64_t total = rows * cols;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride())
     y[i] = bias[i % cols];
 }
 
@@ -26,8 +21,7 @@ __global__ void broadcast_rows_kernel(std::int64_t rows, std::int64_t cols, cons
 // neighbouring threads read neighbouring columns, so the loads coalesce.
 template <bool Accumulate>
 __global__ void column_sum_kernel(std::int64_t rows, std::int64_t cols, const float* dy, float* out) {
-  for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < cols;
-       o += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t o = detail::grid_index(); o < cols; o += detail::grid_stride()) {
     float acc = 0.f;
     for (std::int64_t b = 0; b < rows; ++b) acc += dy[b * cols + o];
     if (Accumulate)
@@ -95,14 +89,6 @@ void linear_backward_bias(Stream stream, const LinearGeometry& g, const T* dy, T
   CUDA_LAUNCH_CHECK("column_sum_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void gemm<T>(Stream, bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t,       \
-                        const T*, std::int64_t, T, T*, std::int64_t);                                                  \
-  template void linear_forward<T>(Stream, const LinearGeometry&, const T*, const T*, const T*, T*);                    \
-  template void linear_backward_input<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                 \
-  template void linear_backward_weight<T>(Stream, const LinearGeometry&, const T*, const T*, T*, bool);                \
-  template void linear_backward_bias<T>(Stream, const LinearGeometry&, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_LINEAR(float)
 
 }  // namespace minidl::kernels::cuda

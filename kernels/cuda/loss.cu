@@ -8,8 +8,6 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::native;
-
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
@@ -199,14 +197,6 @@ void cross_entropy_backward(Stream stream, std::int64_t rows, std::int64_t cols,
   CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void log_softmax_forward<T>(Stream, std::int64_t, std::int64_t, const T*, T*);                              \
-  template void log_softmax_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const T*, T*, bool);             \
-  template void cross_entropy_forward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,            \
-                                         const T*, double, T*, T*, std::int64_t*);                                     \
-  template void cross_entropy_backward<T>(Stream, std::int64_t, std::int64_t, const T*, const std::int64_t*,           \
-                                          const T*, double, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_LOSS(float)
 
 }  // namespace minidl::kernels::cuda

@@ -12,8 +12,6 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::native;
-
 namespace {
 
 constexpr int kMaxSlices = 64;  // ResNet-18 has 62 parameter tensors: one launch
@@ -122,8 +120,7 @@ __global__ void clip_kernel(std::int64_t n, T* x, const double* norm, double max
   const double coef = max_norm / (*norm + 1e-6);
   if (!(coef < 1.0)) return;
   const T c = T(coef);
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     x[i] = c * x[i];
 }
 
@@ -184,12 +181,6 @@ void clip_by_norm(Stream stream, const Span<T>* xs, int count, const double* nor
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void sgd_step<T>(Stream, const ParamSlice<T>*, int, const SgdStepOptions&, bool);                               \
-  template void adamw_step<T>(Stream, const ParamSlice<T>*, int, const AdamWStepOptions&);                                 \
-  template void total_norm<T>(Stream, const Span<const T>*, int, double*);                                             \
-  template void clip_by_norm<T>(Stream, const Span<T>*, int, const double*, double);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_OPTIM(float)
 
 }  // namespace minidl::kernels::cuda

@@ -6,10 +6,6 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 template <typename T>
@@ -20,31 +16,27 @@ __device__ __forceinline__ void put(T* out, std::int64_t i, T v, bool accumulate
 
 template <typename T>
 __global__ void unary_forward_kernel(std::int64_t n, UnaryOp op, const T* x, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     y[i] = kernels::detail::unary_f(op, x[i]);
 }
 
 template <typename T>
 __global__ void unary_backward_kernel(std::int64_t n, UnaryOp op, const T* dy, const T* x, const T* y, T* dx,
                                       bool accumulate) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     put(dx, i, dy[i] * kernels::detail::unary_df(op, x[i], y[i]), accumulate);
 }
 
 template <typename T>
 __global__ void binary_forward_kernel(std::int64_t n, Binary op, const T* a, const T* b, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     y[i] = kernels::detail::binary_f(op, a[i], b[i]);
 }
 
 template <typename T>
 __global__ void binary_backward_kernel(std::int64_t n, Binary op, const T* dy, const T* a, const T* b, const T* y,
                                        T* da, bool accumulate_a, T* db, bool accumulate_b) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     if (da) put(da, i, dy[i] * kernels::detail::binary_da(op, a[i], b[i], y[i]), accumulate_a);
     if (db) put(db, i, dy[i] * kernels::detail::binary_db(op, a[i], b[i], y[i]), accumulate_b);
   }
@@ -52,16 +44,14 @@ __global__ void binary_backward_kernel(std::int64_t n, Binary op, const T* dy, c
 
 template <typename T>
 __global__ void where_forward_kernel(std::int64_t n, const T* cond, const T* a, const T* b, T* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     y[i] = cond[i] != T(0) ? a[i] : b[i];
 }
 
 template <typename T>
 __global__ void where_backward_kernel(std::int64_t n, const T* cond, const T* dy, T* da, bool accumulate_a, T* db,
                                       bool accumulate_b) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride()) {
     const bool c = cond[i] != T(0);
     if (da) put(da, i, c ? dy[i] : T(0), accumulate_a);
     if (db) put(db, i, c ? T(0) : dy[i], accumulate_b);
@@ -70,8 +60,7 @@ __global__ void where_backward_kernel(std::int64_t n, const T* cond, const T* dy
 
 template <typename T>
 __global__ void dropout_mask_kernel(std::int64_t n, double keep, std::uint64_t seed, T scale, T* mask) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
     mask[i] = kernels::detail::hash_uniform(seed, i) < keep ? scale : T(0);
 }
 
@@ -129,16 +118,6 @@ void dropout_mask(Stream s, std::int64_t n, double keep, std::uint64_t seed, T* 
   CUDA_LAUNCH_CHECK("dropout_mask_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                   \
-  template void unary_forward<T>(Stream, std::int64_t, UnaryOp, const T*, T*);                                  \
-  template void unary_backward<T>(Stream, std::int64_t, UnaryOp, const T*, const T*, const T*, T*, bool);       \
-  template void binary_forward<T>(Stream, std::int64_t, Binary, const T*, const T*, T*);                        \
-  template void binary_backward<T>(Stream, std::int64_t, Binary, const T*, const T*, const T*, const T*, T*, bool, \
-                                   T*, bool);                                                                   \
-  template void where_forward<T>(Stream, std::int64_t, const T*, const T*, const T*, T*);                       \
-  template void where_backward<T>(Stream, std::int64_t, const T*, const T*, T*, bool, T*, bool);                \
-  template void dropout_mask<T>(Stream, std::int64_t, double, std::uint64_t, T*);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_POINTWISE(float)
 
 }  // namespace minidl::kernels::cuda

@@ -8,16 +8,11 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 __global__ void max_pool_forward_kernel(Pool2dGeometry g, const float* x, float* y, std::int64_t* argmax) {
   const std::int64_t total = g.n * g.c * g.oh * g.ow, opix = g.oh * g.ow;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t plane = i / opix, o = i - plane * opix;
     const std::int64_t p = o / g.ow, q = o - p * g.ow;
     const std::int64_t h0 = p * g.stride_h - g.pad_h, w0 = q * g.stride_w - g.pad_w;
@@ -47,8 +42,7 @@ __global__ void max_pool_forward_kernel(Pool2dGeometry g, const float* x, float*
 template <bool Accumulate>
 __global__ void max_pool_backward_kernel(Pool2dGeometry g, const float* dy, const std::int64_t* argmax, float* dx) {
   const std::int64_t total = g.n * g.c * g.h * g.w, ipix = g.h * g.w, opix = g.oh * g.ow;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t plane = i / ipix, at = i - plane * ipix;
     const std::int64_t ih = at / g.w, iw = at - ih * g.w;
     // Outputs p whose window [p*stride - pad, p*stride - pad + k) holds ih.
@@ -78,8 +72,7 @@ __device__ __forceinline__ std::int64_t window_end(std::int64_t i, std::int64_t 
 __global__ void adaptive_avg_pool_forward_kernel(std::int64_t planes, std::int64_t h, std::int64_t w, std::int64_t oh,
                                                  std::int64_t ow, const float* x, float* y) {
   const std::int64_t total = planes * oh * ow, opix = oh * ow;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t plane = i / opix, o = i - plane * opix;
     const std::int64_t p = o / ow, q = o - p * ow;
     const std::int64_t hs = window_start(p, h, oh), he = window_end(p, h, oh);
@@ -96,8 +89,7 @@ template <bool Accumulate>
 __global__ void adaptive_avg_pool_backward_kernel(std::int64_t planes, std::int64_t h, std::int64_t w, std::int64_t oh,
                                                   std::int64_t ow, const float* dy, float* dx) {
   const std::int64_t total = planes * h * w, ipix = h * w;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t plane = i / ipix, at = i - plane * ipix;
     const std::int64_t ih = at / w, iw = at - ih * w;
     // Candidate outputs: [floor(ih*oh/h), ceil((ih+1)*oh/h)), each checked against its window.
@@ -163,14 +155,6 @@ void adaptive_avg_pool2d_backward(Stream stream, std::int64_t n, std::int64_t c,
   CUDA_LAUNCH_CHECK("adaptive_avg_pool_backward_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void max_pool2d_forward<T>(Stream, const Pool2dGeometry&, const T*, T*, std::int64_t*);                     \
-  template void max_pool2d_backward<T>(Stream, const Pool2dGeometry&, const T*, const std::int64_t*, T*, bool);        \
-  template void adaptive_avg_pool2d_forward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,         \
-                                               std::int64_t, std::int64_t, const T*, T*);                              \
-  template void adaptive_avg_pool2d_backward<T>(Stream, std::int64_t, std::int64_t, std::int64_t, std::int64_t,        \
-                                                std::int64_t, std::int64_t, const T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_POOL(float)
 
 }  // namespace minidl::kernels::cuda

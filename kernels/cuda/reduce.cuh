@@ -20,8 +20,7 @@ template <bool Square, typename T>
 __global__ void sum_partial_kernel(std::int64_t n, const T* x, double* partial) {
   __shared__ double scratch[32];
   double acc = 0.0;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride())
     acc += summand<Square>(x[i]);
   acc = block_sum(acc, scratch);
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;

@@ -8,10 +8,6 @@
 
 namespace minidl::kernels::cuda {
 
-using detail::grid_for;
-using detail::kBlock;
-using detail::native;
-
 namespace {
 
 constexpr int kSumThreads = 512;
@@ -60,8 +56,7 @@ __global__ void finalize_kernel(std::int64_t c, const double* stats, double eps,
 
 __global__ void apply_kernel(std::int64_t total, std::int64_t c, std::int64_t hw, const float* x, const float* gamma,
                              const float* beta, const float* mean, const float* invstd, float* y) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t ch = (i / hw) % c;
     y[i] = (x[i] - mean[ch]) * (invstd[ch] * (gamma ? gamma[ch] : 1.f)) + (beta ? beta[ch] : 0.f);
   }
@@ -101,8 +96,7 @@ __global__ void grad_input_kernel(std::int64_t total, std::int64_t c, std::int64
                                   const float* gamma, const float* mean, const float* invstd, const double* global,
                                   const double* stats, float* dx) {
   const double count = stats[0];
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t ch = (i / hw) % c;
     const float istd = invstd[ch];
     const float scale = (gamma ? gamma[ch] : 1.f) * istd;
@@ -185,16 +179,6 @@ void batch_norm_grad_apply(Stream stream, const BatchNormGeometry& g, const T* d
   CUDA_LAUNCH_CHECK("grad_input_kernel");
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                        \
-  template void batch_norm_sums<T>(Stream, const BatchNormGeometry&, const T*, double*);                           \
-  template void batch_norm_sq_dev<T>(Stream, const BatchNormGeometry&, const T*, double*);                         \
-  template void batch_norm_apply_stats<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*,           \
-                                          const double*, double, double, T*, T*, T*, T*, T*);                      \
-  template void batch_norm_grad_sums<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double*); \
-  template void batch_norm_grad_apply<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,  \
-                                         const T*, const double*, const double*, const double*, T*, bool, T*, T*, \
-                                         bool);
-MINIDL_INSTANTIATE(float)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_SYNC_BATCH_NORM(float)
 
 }  // namespace minidl::kernels::cuda
