@@ -23,12 +23,8 @@ class BatchNormBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     const Tensor& x = inputs[0];
     const Tensor& weight = inputs[1];
-    // dgamma and dbeta share one accumulate flag in the kernel. They are almost always fresh or
-    // accumulated together; when not, the fresh one is zeroed so both can be accumulated.
     const bool need_w = gin[1].needed, need_b = gin[2].needed;
-    const bool acc_params = (need_w && gin[1].accumulate) || (need_b && gin[2].accumulate);
-    for (int i : {1, 2})
-      if (gin[i].needed && acc_params && !gin[i].accumulate) gin[i].grad.zero_();
+    const bool acc_params = batch_norm_params_accumulate(gin);
     dispatch("batch_norm backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       batch_norm_backward(s, g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
@@ -56,6 +52,13 @@ void check_channel_vector(const char* op, const Tensor& t, std::int64_t c, const
                shape_str(x.shape()), ": expected [", c, "]");
 }
 }  // namespace
+
+bool batch_norm_params_accumulate(std::vector<GradSlot>& gin) {
+  const bool acc = (gin[1].needed && gin[1].accumulate) || (gin[2].needed && gin[2].accumulate);
+  for (int i : {1, 2})
+    if (gin[i].needed && acc && !gin[i].accumulate) gin[i].grad.zero_();
+  return acc;
+}
 
 kernels::BatchNormGeometry check_batch_norm_args(const char* op, const Tensor& x, const Tensor& running_mean,
                                                  const Tensor& running_var, const Tensor& weight, const Tensor& bias) {

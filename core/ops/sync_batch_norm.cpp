@@ -22,9 +22,7 @@ class SyncBatchNormBackward : public Node {
     const Tensor& x = inputs[0];
     const Tensor& weight = inputs[1];
     const bool need_w = gin[1].needed, need_b = gin[2].needed;
-    const bool acc_params = (need_w && gin[1].accumulate) || (need_b && gin[2].accumulate);
-    for (int i : {1, 2})
-      if (gin[i].needed && acc_params && !gin[i].accumulate) gin[i].grad.zero_();
+    const bool acc_params = batch_norm_params_accumulate(gin);
     // [local sum dy, local sum dy (x - mean), then the same summed over ranks]. Every rank
     // reaches this collective: each runs the same graph, whether or not it needs dx.
     const std::int64_t c = g_.c;

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "minidl/base/error.h"
+#include "minidl/kernels/cpu/batch_norm_channel.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -110,53 +111,19 @@ void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, cons
 #pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
   for (std::int64_t c = 0; c < g.c; ++c) {
     const double mu = static_cast<double>(mean[c]), istd = static_cast<double>(invstd[c]);
-    double sum_dy = 0.0, sum_dy_xmu = 0.0;
-    if (need_sums) {
-      for (std::int64_t b = 0; b < g.n; ++b) {
-        const T* pdy = dy + (b * g.c + c) * g.hw;
-        const T* px = x + (b * g.c + c) * g.hw;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
-        for (std::int64_t j = 0; j < g.hw; ++j) {
-          const double d = static_cast<double>(pdy[j]);
-          sum_dy += d;
-          sum_dy_xmu += d * (static_cast<double>(px[j]) - mu);
-        }
-      }
-    }
-    if (dbeta) dbeta[c] = static_cast<T>(sum_dy + (accumulate_params ? static_cast<double>(dbeta[c]) : 0.0));
-    if (dgamma)
-      dgamma[c] = static_cast<T>(sum_dy_xmu * istd + (accumulate_params ? static_cast<double>(dgamma[c]) : 0.0));
+    const auto sums = need_sums ? detail::channel_grad_sums(g, c, dy, x, mu) : detail::ChannelGradSums{};
+    detail::channel_param_grads(c, sums, istd, dgamma, dbeta, accumulate_params);
     if (!dx) continue;
 
     const T scale = static_cast<T>((gamma ? static_cast<double>(gamma[c]) : 1.0) * istd);
     // In evaluation the two correction terms vanish.
-    const T dy_mean = static_cast<T>(training ? sum_dy / m : 0.0);
-    const T proj = static_cast<T>(training ? sum_dy_xmu * istd * istd / m : 0.0);
-    const T tmu = static_cast<T>(mu);
-    for (std::int64_t b = 0; b < g.n; ++b) {
-      const T* pdy = dy + (b * g.c + c) * g.hw;
-      const T* px = x + (b * g.c + c) * g.hw;
-      T* pdx = dx + (b * g.c + c) * g.hw;
-      if (accumulate_dx) {
-#pragma omp simd
-        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] += (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
-      } else {
-#pragma omp simd
-        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] = (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
-      }
-    }
+    const T dy_mean = static_cast<T>(training ? sums.dy / m : 0.0);
+    const T proj = static_cast<T>(training ? sums.dy_xmu * istd * istd / m : 0.0);
+    detail::channel_dx(g, c, dy, x, dx, accumulate_dx, scale, dy_mean, proj, static_cast<T>(mu));
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                          \
-  template void batch_norm_forward_train<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double,    \
-                                            double, T*, T*, T*, T*, T*);                                               \
-  template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,   \
-                                           const T*, double, T*);                                                      \
-  template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
-                                       const T*, double, T*, bool, T*, T*, bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_BATCH_NORM(float)
+MINIDL_INSTANTIATE_BATCH_NORM(double)
 
 }  // namespace minidl::kernels::cpu

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "minidl/kernels/cpu/batch_norm_channel.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
 
@@ -15,13 +16,10 @@ using detail::kParallelGrain;
 
 bool parallel(const BatchNormGeometry& g) { return g.n * g.c * g.hw >= kParallelGrain; }
 
-// f(p, q, count) over each image's run of channel ch: p into a, q into b.
+// f(p) over each image's run of channel ch in x.
 template <typename T, typename F>
-void each_run(const BatchNormGeometry& g, std::int64_t ch, const T* a, const T* b, F&& f) {
-  for (std::int64_t i = 0; i < g.n; ++i) {
-    const std::int64_t at = (i * g.c + ch) * g.hw;
-    f(a + at, b ? b + at : nullptr, at);
-  }
+void each_run(const BatchNormGeometry& g, std::int64_t ch, const T* x, F&& f) {
+  for (std::int64_t i = 0; i < g.n; ++i) f(x + (i * g.c + ch) * g.hw);
 }
 
 }  // namespace
@@ -33,7 +31,7 @@ void batch_norm_sums(Stream, const BatchNormGeometry& g, const T* x, double* sta
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
     double s = 0.0;
-    each_run(g, ch, x, static_cast<const T*>(nullptr), [&](const T* p, const T*, std::int64_t) {
+    each_run(g, ch, x, [&](const T* p) {
 #pragma omp simd reduction(+ : s)
       for (std::int64_t j = 0; j < g.hw; ++j) s += static_cast<double>(p[j]);
     });
@@ -48,7 +46,7 @@ void batch_norm_sq_dev(Stream, const BatchNormGeometry& g, const T* x, double* s
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
     const double mean = stats[1 + ch] / stats[0];
     double s = 0.0;
-    each_run(g, ch, x, static_cast<const T*>(nullptr), [&](const T* p, const T*, std::int64_t) {
+    each_run(g, ch, x, [&](const T* p) {
 #pragma omp simd reduction(+ : s)
       for (std::int64_t j = 0; j < g.hw; ++j) {
         const double d = static_cast<double>(p[j]) - mean;
@@ -94,18 +92,9 @@ void batch_norm_grad_sums(Stream, const BatchNormGeometry& g, const T* dy, const
   MINIDL_CPU_PROFILE("batch_norm_grad_sums");
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
-    const double mu = static_cast<double>(mean[ch]);
-    double sum_dy = 0.0, sum_dy_xmu = 0.0;
-    each_run(g, ch, dy, x, [&](const T* pdy, const T* px, std::int64_t) {
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
-      for (std::int64_t j = 0; j < g.hw; ++j) {
-        const double d = static_cast<double>(pdy[j]);
-        sum_dy += d;
-        sum_dy_xmu += d * (static_cast<double>(px[j]) - mu);
-      }
-    });
-    sums[ch] = sum_dy;
-    sums[g.c + ch] = sum_dy_xmu;
+    const detail::ChannelGradSums s = detail::channel_grad_sums(g, ch, dy, x, static_cast<double>(mean[ch]));
+    sums[ch] = s.dy;
+    sums[g.c + ch] = s.dy_xmu;
   }
 }
 
@@ -118,42 +107,16 @@ void batch_norm_grad_apply(Stream, const BatchNormGeometry& g, const T* dy, cons
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
     const double istd = static_cast<double>(invstd[ch]);
-    if (dbeta) dbeta[ch] = static_cast<T>(local_sums[ch] + (accumulate_params ? static_cast<double>(dbeta[ch]) : 0.0));
-    if (dgamma)
-      dgamma[ch] = static_cast<T>(local_sums[g.c + ch] * istd +
-                                  (accumulate_params ? static_cast<double>(dgamma[ch]) : 0.0));
+    detail::channel_param_grads(ch, {local_sums[ch], local_sums[g.c + ch]}, istd, dgamma, dbeta, accumulate_params);
     if (!dx) continue;
     const T scale = static_cast<T>((gamma ? static_cast<double>(gamma[ch]) : 1.0) * istd);
     const T dy_mean = static_cast<T>(global_sums[ch] / count);
     const T proj = static_cast<T>(global_sums[g.c + ch] * istd * istd / count);
-    const T tmu = mean[ch];
-    for (std::int64_t i = 0; i < g.n; ++i) {
-      const std::int64_t at = (i * g.c + ch) * g.hw;
-      const T* pdy = dy + at;
-      const T* px = x + at;
-      T* pdx = dx + at;
-      if (accumulate_dx) {
-#pragma omp simd
-        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] += (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
-      } else {
-#pragma omp simd
-        for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] = (pdy[j] - dy_mean - (px[j] - tmu) * proj) * scale;
-      }
-    }
+    detail::channel_dx(g, ch, dy, x, dx, accumulate_dx, scale, dy_mean, proj, mean[ch]);
   }
 }
 
-#define MINIDL_INSTANTIATE(T)                                                                                        \
-  template void batch_norm_sums<T>(Stream, const BatchNormGeometry&, const T*, double*);                                   \
-  template void batch_norm_sq_dev<T>(Stream, const BatchNormGeometry&, const T*, double*);                                 \
-  template void batch_norm_apply_stats<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const double*,   \
-                                          double, double, T*, T*, T*, T*, T*);                                      \
-  template void batch_norm_grad_sums<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, double*);         \
-  template void batch_norm_grad_apply<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,        \
-                                         const T*, const double*, const double*, const double*, T*, bool, T*, T*, \
-                                         bool);
-MINIDL_INSTANTIATE(float)
-MINIDL_INSTANTIATE(double)
-#undef MINIDL_INSTANTIATE
+MINIDL_INSTANTIATE_SYNC_BATCH_NORM(float)
+MINIDL_INSTANTIATE_SYNC_BATCH_NORM(double)
 
 }  // namespace minidl::kernels::cpu

@@ -1,0 +1,60 @@
+// The per-channel backward pieces both CPU batch norms are made of: batch_norm.cpp (one
+// process's batch) and sync_batch_norm.cpp (the sums all-reduced over ranks in between). One
+// thread owns a channel; its n runs of hw contiguous values are summed in a fixed order, in double.
+#pragma once
+
+#include <cstdint>
+
+#include "minidl/kernels/batch_norm.h"
+
+namespace minidl::kernels::cpu::detail {
+
+struct ChannelGradSums {
+  double dy = 0.0;      // sum dy
+  double dy_xmu = 0.0;  // sum dy * (x - mean)
+};
+
+// The sums over channel c's values, mu being its mean.
+template <typename T>
+ChannelGradSums channel_grad_sums(const BatchNormGeometry& g, std::int64_t c, const T* dy, const T* x, double mu) {
+  double sum_dy = 0.0, sum_dy_xmu = 0.0;
+  for (std::int64_t b = 0; b < g.n; ++b) {
+    const T* pdy = dy + (b * g.c + c) * g.hw;
+    const T* px = x + (b * g.c + c) * g.hw;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+    for (std::int64_t j = 0; j < g.hw; ++j) {
+      const double d = static_cast<double>(pdy[j]);
+      sum_dy += d;
+      sum_dy_xmu += d * (static_cast<double>(px[j]) - mu);
+    }
+  }
+  return {sum_dy, sum_dy_xmu};
+}
+
+// dbeta[c] (+)= sum dy and dgamma[c] (+)= sum dy (x - mean) * invstd; either may be null.
+template <typename T>
+void channel_param_grads(std::int64_t c, const ChannelGradSums& sums, double istd, T* dgamma, T* dbeta,
+                         bool accumulate) {
+  if (dbeta) dbeta[c] = static_cast<T>(sums.dy + (accumulate ? static_cast<double>(dbeta[c]) : 0.0));
+  if (dgamma) dgamma[c] = static_cast<T>(sums.dy_xmu * istd + (accumulate ? static_cast<double>(dgamma[c]) : 0.0));
+}
+
+// dx (+)= (dy - dy_mean - (x - mu) * proj) * scale over channel c's values.
+template <typename T>
+void channel_dx(const BatchNormGeometry& g, std::int64_t c, const T* dy, const T* x, T* dx, bool accumulate, T scale,
+                T dy_mean, T proj, T mu) {
+  for (std::int64_t b = 0; b < g.n; ++b) {
+    const T* pdy = dy + (b * g.c + c) * g.hw;
+    const T* px = x + (b * g.c + c) * g.hw;
+    T* pdx = dx + (b * g.c + c) * g.hw;
+    if (accumulate) {
+#pragma omp simd
+      for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] += (pdy[j] - dy_mean - (px[j] - mu) * proj) * scale;
+    } else {
+#pragma omp simd
+      for (std::int64_t j = 0; j < g.hw; ++j) pdx[j] = (pdy[j] - dy_mean - (px[j] - mu) * proj) * scale;
+    }
+  }
+}
+
+}  // namespace minidl::kernels::cpu::detail
