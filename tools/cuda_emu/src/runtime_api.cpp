@@ -148,6 +148,21 @@ void set_sticky_error(cudaError_t code, const std::string& message) {
   std::fprintf(stderr, "cuda_emu: %s\n", message.c_str());
 }
 cudaError_t sticky_error() { return g_sticky; }
+
+// One API call: under the API lock, after the lazy set-up (Call).
+template <class F>
+cudaError_t api_call(F&& f) {
+  Call call;
+  return f();
+}
+// One call that queues work: refused while a sticky error stands, as the driver refuses it.
+template <class F>
+cudaError_t queued(F&& f) {
+  Call call;
+  if (sticky_error()) return sticky_error();
+  return f();
+}
+
 void set_last_error(cudaError_t code, const std::string& message) {
   t_last = code;
   t_last_message = message;
@@ -543,58 +558,45 @@ cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
 cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, cudaStreamDefault); }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
-  Call call;
-  if (sticky_error()) return sticky_error();
-  return emu_stream_create(s, flags);
+  return queued([&] { return emu_stream_create(s, flags); });
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  Call call;
-  return emu_stream_destroy(s);
+  return api_call([&] { return emu_stream_destroy(s); });
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
-  Call call;
-  return synchronize_stream(s);
+  return api_call([&] { return synchronize_stream(s); });
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t s) {
-  Call call;
-  return emu_stream_query(s);
+  return api_call([&] { return emu_stream_query(s); });
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
-  Call call;
-  if (sticky_error()) return sticky_error();
-  return emu_stream_wait_event(s, e);
+  return queued([&] { return emu_stream_wait_event(s, e); });
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
-  Call call;
-  return emu_event_create(e);
+  return api_call([&] { return emu_event_create(e); });
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  Call call;
-  return emu_event_destroy(e);
+  return api_call([&] { return emu_event_destroy(e); });
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-  Call call;
-  if (sticky_error()) return sticky_error();
-  return emu_event_record(e, s);
+  return queued([&] { return emu_event_record(e, s); });
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
-  Call call;
-  return emu_event_synchronize(e);
+  return api_call([&] { return emu_event_synchronize(e); });
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t e) {
-  Call call;
-  return emu_event_synchronize(e);
+  return api_call([&] { return emu_event_synchronize(e); });
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {

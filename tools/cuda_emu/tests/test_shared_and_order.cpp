@@ -57,26 +57,15 @@ TEST_CASE("barrier divergence is an error that names the kernel", "[emu][barrier
   DeviceArray out(256), in(iota_values(256));
   SECTION("a barrier inside a branch only some threads take") {
     REQUIRE(planted::barrier_in_branch(out.get(), nullptr) == cudaSuccess);
-    CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
-    const std::string m = emu::last_error_message();
-    INFO(m);
-    CHECK(contains(m, "barrier divergence"));
-    CHECK(contains(m, "barrier_in_branch_kernel"));
+    check_error(cudaDeviceSynchronize(), cudaErrorLaunchFailure, {"barrier divergence", "barrier_in_branch_kernel"});
   }
   SECTION("threads returning before a barrier the others wait at") {
     REQUIRE(planted::early_return_before_barrier(in.get(), out.get(), 200, nullptr) == cudaSuccess);
-    CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
-    const std::string m = emu::last_error_message();
-    INFO(m);
-    CHECK(contains(m, "56 threads exited"));
-    CHECK(contains(m, "early_return_kernel"));
+    check_error(cudaDeviceSynchronize(), cudaErrorLaunchFailure, {"56 threads exited", "early_return_kernel"});
   }
   SECTION("two halves of the block at two different barriers") {
     REQUIRE(planted::barrier_per_branch(out.get(), nullptr) == cudaSuccess);
-    CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
-    const std::string m = emu::last_error_message();
-    INFO(m);
-    CHECK(contains(m, "different __syncthreads"));
+    check_error(cudaDeviceSynchronize(), cudaErrorLaunchFailure, {"different __syncthreads"});
   }
   SECTION("every thread reaching the barrier is fine") {
     REQUIRE(planted::early_return_before_barrier(in.get(), out.get(), 256, nullptr) == cudaSuccess);

@@ -26,23 +26,23 @@ emu::Settings async(bool on) {
   s.check_host = on;
   return s;
 }
+// What the pinned-buffer tests share: the asynchronous emulator, two streams, and n floats on the
+// device and in pinned host memory.
+struct PinnedCopy {
+  static constexpr int n = 1024;
+  EmuTest t{async(true)};
+  Streams st;
+  DeviceArray d{n};
+  Pinned h{n};
+};
 }  // namespace
 
-TEST_CASE("streams: reading a pinned copy's destination before synchronising", "[emu][streams]") {
-  const int n = 1024;
-  EmuTest t(async(true));
-  Streams st;
-  DeviceArray d(n);
-  Pinned h(n);
+TEST_CASE_METHOD(PinnedCopy, "streams: reading a pinned copy's destination before synchronising", "[emu][streams]") {
   REQUIRE(planted::fill(d.get(), n, 3.f, st.a) == cudaSuccess);
   REQUIRE(cudaMemcpyAsync(h.p, d.get(), n * 4, cudaMemcpyDeviceToHost, st.a) == cudaSuccess);
   const float early = *static_cast<volatile float*>(h.p + 5);  // the bug: no cudaStreamSynchronize first
   CHECK(std::isnan(early));
-  CHECK(cudaStreamSynchronize(st.a) == cudaErrorUnknown);
-  const std::string m = emu::last_error_message();
-  INFO(m);
-  CHECK(contains(m, "byte 20 of a pinned buffer"));
-  CHECK(contains(m, "synchronise the stream"));
+  check_error(cudaStreamSynchronize(st.a), cudaErrorUnknown, {"byte 20 of a pinned buffer", "synchronise the stream"});
 
   // With every call run as it is made (the old emulator), the early read happens to work.
   t.set(async(false));
@@ -65,19 +65,11 @@ TEST_CASE("streams: reading a pageable copy's destination before synchronising",
   CHECK(h[5] == 3.f);
 }
 
-TEST_CASE("streams: the host writing a pinned buffer a queued copy still reads", "[emu][streams]") {
-  const int n = 1024;
-  EmuTest t(async(true));
-  Streams st;
-  DeviceArray d(n);
-  Pinned h(n);
+TEST_CASE_METHOD(PinnedCopy, "streams: the host writing a pinned buffer a queued copy still reads", "[emu][streams]") {
   for (int i = 0; i < n; ++i) h.p[i] = 1.f;
   REQUIRE(cudaMemcpyAsync(d.get(), h.p, n * 4, cudaMemcpyHostToDevice, st.a) == cudaSuccess);
   static_cast<volatile float*>(h.p)[0] = 2.f;  // the bug: the next batch goes in before the copy ran
-  CHECK(cudaStreamSynchronize(st.a) == cudaErrorUnknown);
-  const std::string m = emu::last_error_message();
-  INFO(m);
-  CHECK(contains(m, "the host wrote byte 0 of a pinned buffer"));
+  check_error(cudaStreamSynchronize(st.a), cudaErrorUnknown, {"the host wrote byte 0 of a pinned buffer"});
 
   t.set(async(false));
   REQUIRE(cudaMemcpyAsync(d.get(), h.p, n * 4, cudaMemcpyHostToDevice, st.a) == cudaSuccess);
@@ -99,11 +91,8 @@ TEST_CASE("streams: a block reused by another stream while queued work still rea
   SECTION("without an event: a race") {
     REQUIRE(planted::copy_kernel(block.get(), out.get(), n, st.a) == cudaSuccess);  // queued work reads `block`
     // `block` freed to a caching allocator and handed out again, filled on the other stream:
-    CHECK(cudaMemcpyAsync(block.get(), next.data(), n * 4, cudaMemcpyHostToDevice, st.b) == cudaErrorUnknown);
-    const std::string m = emu::last_error_message();
-    INFO(m);
-    CHECK(contains(m, "race between streams"));
-    CHECK(contains(m, "copy_kernel_"));
+    check_error(cudaMemcpyAsync(block.get(), next.data(), n * 4, cudaMemcpyHostToDevice, st.b), cudaErrorUnknown,
+                {"race between streams", "copy_kernel_"});
   }
   SECTION("ordered by an event: fine") {
     REQUIRE(planted::copy_kernel(block.get(), out.get(), n, st.a) == cudaSuccess);

@@ -1,21 +1,30 @@
 // Warp collectives honour their mask, and lanes that do not take part read as poison.
+#include <numeric>
+
 #include "planted.h"
 #include "util.h"
 
+namespace {
+emu::Settings warp_masks(bool on) {
+  emu::Settings s = emu::settings();
+  s.warp_masks = on;
+  return s;
+}
+}  // namespace
+
 TEST_CASE("warps: a full-mask shuffle in a partial warp reads the missing lanes as NaN", "[emu][warp]") {
   const std::vector<float> x = iota_values(48);
-  float warp0 = 0.f;
-  for (int i = 0; i < 32; ++i) warp0 += x[i];
+  const float warp0 = std::accumulate(x.begin(), x.begin() + 32, 0.f);
   DeviceArray dx(x), out(48);
 
-  EmuTest t(with([](emu::Settings& s) { s.warp_masks = true; }));
+  EmuTest t(warp_masks(true));
   REQUIRE(planted::warp_sum_full_mask(dx.get(), out.get(), 48, nullptr) == cudaSuccess);
   std::vector<float> got = out.download();
   for (int i = 0; i < 32; ++i) CHECK(got[i] == warp0);      // the full warp is right
   for (int i = 32; i < 48; ++i) CHECK(std::isnan(got[i]));  // lanes 48..63 do not exist
 
   // Without the model, a missing lane gives back the caller's own value: a finite, wrong sum.
-  t.set(with([](emu::Settings& s) { s.warp_masks = false; }));
+  t.set(warp_masks(false));
   REQUIRE(planted::warp_sum_full_mask(dx.get(), out.get(), 48, nullptr) == cudaSuccess);
   got = out.download();
   for (int i = 32; i < 48; ++i) CHECK(std::isfinite(got[i]));
@@ -23,11 +32,10 @@ TEST_CASE("warps: a full-mask shuffle in a partial warp reads the missing lanes 
 
 TEST_CASE("warps: a shuffle reading a lane outside its mask reads NaN", "[emu][warp]") {
   const std::vector<float> x = iota_values(32);
-  float half = 0.f;
-  for (int i = 0; i < 16; ++i) half += x[i];
+  const float half = std::accumulate(x.begin(), x.begin() + 16, 0.f);
   DeviceArray dx(x), out(32);
 
-  EmuTest t(with([](emu::Settings& s) { s.warp_masks = true; }));
+  EmuTest t(warp_masks(true));
   REQUIRE(planted::half_warp_sum(dx.get(), out.get(), false, nullptr) == cudaSuccess);  // correct: offsets 8..1
   std::vector<float> got = out.download();
   for (int i = 0; i < 16; ++i) CHECK(got[i] == half);
@@ -35,7 +43,7 @@ TEST_CASE("warps: a shuffle reading a lane outside its mask reads NaN", "[emu][w
   got = out.download();
   for (int i = 0; i < 16; ++i) CHECK(std::isnan(got[i]));
 
-  t.set(with([](emu::Settings& s) { s.warp_masks = false; }));
+  t.set(warp_masks(false));
   REQUIRE(planted::half_warp_sum(dx.get(), out.get(), true, nullptr) == cudaSuccess);
   got = out.download();
   for (int i = 0; i < 16; ++i) CHECK(std::isfinite(got[i]));
@@ -47,9 +55,7 @@ TEST_CASE("warps: correct collectives give CUDA's answers", "[emu][warp]") {
   DeviceArray dx(x), out(32);
   // __shfl_down_sync past the end of the warp returns the caller's own value (defined, no poison).
   REQUIRE(planted::warp_sum_shfl_down(dx.get(), out.get(), nullptr) == cudaSuccess);
-  float sum = 0.f;
-  for (float v : x) sum += v;
-  CHECK(out.download()[0] == sum);
+  CHECK(out.download()[0] == std::accumulate(x.begin(), x.end(), 0.f));
   // A ballot over lanes 0..15 has no bits from lanes 16..31.
   for (int i = 0; i < 32; ++i) x[i] = (i % 3 == 0) ? 1.f : -1.f;
   dx.upload(x);
@@ -65,9 +71,6 @@ TEST_CASE("warps: a mask that leaves out the calling lane is an error", "[emu][w
   EmuTest t;
   DeviceArray out(32);
   REQUIRE(planted::shuffle_mask_without_caller(out.get(), nullptr) == cudaSuccess);
-  CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
-  const std::string m = emu::last_error_message();
-  INFO(m);
-  CHECK(contains(m, "mask_without_caller_kernel"));
-  CHECK(contains(m, "does not include its own lane"));
+  check_error(cudaDeviceSynchronize(), cudaErrorLaunchFailure,
+              {"mask_without_caller_kernel", "does not include its own lane"});
 }

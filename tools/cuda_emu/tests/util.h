@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -82,3 +83,11 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
 }
 
 inline bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+// Checks that a call gave the error `want` and that the emulator's message says each of `says`.
+inline void check_error(cudaError_t got, cudaError_t want, std::initializer_list<const char*> says) {
+  CHECK(got == want);
+  const std::string m = emu::last_error_message();
+  INFO(m);
+  for (const char* part : says) CHECK(contains(m, part));
+}

@@ -208,6 +208,11 @@ template <class T>
 T shuffle(int op, unsigned mask, T v, int arg, int width) {
   return from_bits<T>(warp_collective(op, mask, to_bits(v), arg, width, int(sizeof(T))));
 }
+// A vote or reduction over a full warp of 32-bit values, as R; arg 1 compares them as signed.
+template <class R>
+R warp32(int op, unsigned mask, std::uint64_t value, int arg = 0) {
+  return R(warp_collective(op, mask, value, arg, 32, 4));
+}
 
 }  // namespace emu
 
@@ -254,123 +259,71 @@ template <class T>
 T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
   return ::emu::shuffle(::emu::kShflXor, mask, v, lane_mask, width);
 }
-inline unsigned __ballot_sync(unsigned mask, int pred) {
-  return unsigned(::emu::warp_collective(::emu::kBallot, mask, pred != 0, 0, 32, 4));
-}
-inline int __any_sync(unsigned mask, int pred) {
-  return int(::emu::warp_collective(::emu::kAny, mask, pred != 0, 0, 32, 4));
-}
-inline int __all_sync(unsigned mask, int pred) {
-  return int(::emu::warp_collective(::emu::kAll, mask, pred != 0, 0, 32, 4));
-}
-inline unsigned __reduce_add_sync(unsigned mask, unsigned v) {
-  return unsigned(::emu::warp_collective(::emu::kReduceAdd, mask, v, 0, 32, 4));
-}
-inline unsigned __reduce_min_sync(unsigned mask, unsigned v) {
-  return unsigned(::emu::warp_collective(::emu::kReduceMin, mask, v, 0, 32, 4));
-}
-inline unsigned __reduce_max_sync(unsigned mask, unsigned v) {
-  return unsigned(::emu::warp_collective(::emu::kReduceMax, mask, v, 0, 32, 4));
-}
-inline int __reduce_add_sync(unsigned mask, int v) {
-  return int(::emu::warp_collective(::emu::kReduceAdd, mask, unsigned(v), 0, 32, 4));
-}
+inline unsigned __ballot_sync(unsigned mask, int pred) { return emu::warp32<unsigned>(emu::kBallot, mask, pred != 0); }
+inline int __any_sync(unsigned mask, int pred) { return emu::warp32<int>(emu::kAny, mask, pred != 0); }
+inline int __all_sync(unsigned mask, int pred) { return emu::warp32<int>(emu::kAll, mask, pred != 0); }
+inline unsigned __reduce_add_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceAdd, mask, v); }
+inline unsigned __reduce_min_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceMin, mask, v); }
+inline unsigned __reduce_max_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceMax, mask, v); }
+inline int __reduce_add_sync(unsigned mask, int v) { return emu::warp32<int>(emu::kReduceAdd, mask, unsigned(v)); }
 inline int __reduce_min_sync(unsigned mask, int v) {
-  return int(::emu::warp_collective(::emu::kReduceMin, mask, std::uint64_t(std::int64_t(v)), 1, 32, 4));
+  return emu::warp32<int>(emu::kReduceMin, mask, std::uint64_t(std::int64_t(v)), 1);
 }
 inline int __reduce_max_sync(unsigned mask, int v) {
-  return int(::emu::warp_collective(::emu::kReduceMax, mask, std::uint64_t(std::int64_t(v)), 1, 32, 4));
+  return emu::warp32<int>(emu::kReduceMax, mask, std::uint64_t(std::int64_t(v)), 1);
 }
-inline unsigned __reduce_and_sync(unsigned mask, unsigned v) {
-  return unsigned(::emu::warp_collective(::emu::kReduceAnd, mask, v, 0, 32, 4));
-}
-inline unsigned __reduce_or_sync(unsigned mask, unsigned v) {
-  return unsigned(::emu::warp_collective(::emu::kReduceOr, mask, v, 0, 32, 4));
-}
-inline unsigned __reduce_xor_sync(unsigned mask, unsigned v) {
-  return unsigned(::emu::warp_collective(::emu::kReduceXor, mask, v, 0, 32, 4));
-}
+inline unsigned __reduce_and_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceAnd, mask, v); }
+inline unsigned __reduce_or_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceOr, mask, v); }
+inline unsigned __reduce_xor_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceXor, mask, v); }
 // The lanes known to execute together: the emulator never assumes convergence, so only the
 // caller itself (code that then shuffles with this mask reads poison from everyone else).
 inline unsigned __activemask() { return 1u << (::emu::g_thread->linear & 31); }
 
 // ---- atomics: threads never interleave between barriers, so a plain read-modify-write is atomic.
-template <class T>
-T atomicAdd(T* p, T v) {
+namespace emu {
+// *p = update(*p); returns the old value, as every CUDA atomic does.
+template <class T, class F>
+T atomic_update(T* p, F update) {
   const T old = *p;
-  *p = old + v;
+  *p = update(old);
   return old;
 }
+}  // namespace emu
 template <class T>
-T atomicSub(T* p, T v) {
-  const T old = *p;
-  *p = old - v;
-  return old;
-}
+T atomicAdd(T* p, T v) { return ::emu::atomic_update(p, [v](T old) { return old + v; }); }
 template <class T>
-T atomicMax(T* p, T v) {
-  const T old = *p;
-  *p = old < v ? v : old;
-  return old;
-}
+T atomicSub(T* p, T v) { return ::emu::atomic_update(p, [v](T old) { return old - v; }); }
 template <class T>
-T atomicMin(T* p, T v) {
-  const T old = *p;
-  *p = v < old ? v : old;
-  return old;
-}
+T atomicMax(T* p, T v) { return ::emu::atomic_update(p, [v](T old) { return old < v ? v : old; }); }
 template <class T>
-T atomicExch(T* p, T v) {
-  const T old = *p;
-  *p = v;
-  return old;
-}
+T atomicMin(T* p, T v) { return ::emu::atomic_update(p, [v](T old) { return v < old ? v : old; }); }
+template <class T>
+T atomicExch(T* p, T v) { return ::emu::atomic_update(p, [v](T) { return v; }); }
+template <class T>
+T atomicAnd(T* p, T v) { return ::emu::atomic_update(p, [v](T old) { return old & v; }); }
+template <class T>
+T atomicOr(T* p, T v) { return ::emu::atomic_update(p, [v](T old) { return old | v; }); }
 template <class T>
 T atomicCAS(T* p, T compare, T v) {
-  const T old = *p;
-  if (old == compare) *p = v;
-  return old;
-}
-template <class T>
-T atomicAnd(T* p, T v) {
-  const T old = *p;
-  *p = old & v;
-  return old;
-}
-template <class T>
-T atomicOr(T* p, T v) {
-  const T old = *p;
-  *p = old | v;
-  return old;
+  return ::emu::atomic_update(p, [compare, v](T old) { return old == compare ? v : old; });
 }
 
 // ---- device math and bit intrinsics -------------------------------------------------------------
 // Explicitly rounded arithmetic: volatile keeps the compiler from fusing these into an FMA
 // (kernel files are compiled with -ffp-contract=fast, like nvcc's default --fmad=true).
-inline float __fadd_rn(float a, float b) {
-  volatile float r = a + b;
-  return r;
+namespace emu {
+template <class T>
+T rounded(T r) {
+  volatile T stored = r;
+  return stored;
 }
-inline float __fsub_rn(float a, float b) {
-  volatile float r = a - b;
-  return r;
-}
-inline float __fmul_rn(float a, float b) {
-  volatile float r = a * b;
-  return r;
-}
-inline float __fdiv_rn(float a, float b) {
-  volatile float r = a / b;
-  return r;
-}
-inline double __dadd_rn(double a, double b) {
-  volatile double r = a + b;
-  return r;
-}
-inline double __dmul_rn(double a, double b) {
-  volatile double r = a * b;
-  return r;
-}
+}  // namespace emu
+inline float __fadd_rn(float a, float b) { return ::emu::rounded(a + b); }
+inline float __fsub_rn(float a, float b) { return ::emu::rounded(a - b); }
+inline float __fmul_rn(float a, float b) { return ::emu::rounded(a * b); }
+inline float __fdiv_rn(float a, float b) { return ::emu::rounded(a / b); }
+inline double __dadd_rn(double a, double b) { return ::emu::rounded(a + b); }
+inline double __dmul_rn(double a, double b) { return ::emu::rounded(a * b); }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 inline float __fsqrt_rn(float x) { return std::sqrt(x); }
 inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
@@ -382,26 +335,10 @@ inline float __fdividef(float a, float b) { return a / b; }
 inline float fdividef(float a, float b) { return a / b; }
 inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
 inline int __float2int_rn(float x) { return int(std::nearbyint(x)); }
-inline int __float_as_int(float x) {
-  int i;
-  std::memcpy(&i, &x, 4);
-  return i;
-}
-inline float __int_as_float(int i) {
-  float x;
-  std::memcpy(&x, &i, 4);
-  return x;
-}
-inline unsigned __float_as_uint(float x) {
-  unsigned i;
-  std::memcpy(&i, &x, 4);
-  return i;
-}
-inline float __uint_as_float(unsigned i) {
-  float x;
-  std::memcpy(&x, &i, 4);
-  return x;
-}
+inline int __float_as_int(float x) { return ::emu::from_bits<int>(::emu::to_bits(x)); }
+inline float __int_as_float(int i) { return ::emu::from_bits<float>(::emu::to_bits(i)); }
+inline unsigned __float_as_uint(float x) { return ::emu::from_bits<unsigned>(::emu::to_bits(x)); }
+inline float __uint_as_float(unsigned i) { return ::emu::from_bits<float>(::emu::to_bits(i)); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
 inline int __clz(unsigned x) { return x ? __builtin_clz(x) : 32; }
