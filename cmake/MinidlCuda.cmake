@@ -42,25 +42,10 @@ if(MINIDL_WITH_CUDA AND NOT MINIDL_CUDA_EMU)
   set(CMAKE_MINIMUM_REQUIRED_VERSION ${_minidl_min_version})
 
   if(NOT MINIDL_CUDNN STREQUAL "OFF")
-    # An explicit root, the toolkit and the system first; then the nvidia-cudnn-cu13 pip wheel
-    # (site-packages/nvidia/cudnn), which is where cuDNN is on GPU images built around PyTorch.
-    set(_cudnn_hints ${MINIDL_CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} /usr/local/cuda /usr)
-    find_path(MINIDL_CUDNN_INCLUDE cudnn.h HINTS ${_cudnn_hints} PATH_SUFFIXES include)
-    # The wheel ships only the versioned name (libcudnn.so.9), no libcudnn.so link.
-    find_library(MINIDL_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
-      HINTS ${_cudnn_hints} PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu)
-    set(MINIDL_CUDNN_FROM "toolkit or system")
-    if(NOT MINIDL_CUDNN_INCLUDE OR NOT MINIDL_CUDNN_LIBRARY)
-      include(${CMAKE_CURRENT_LIST_DIR}/MinidlNvidiaWheel.cmake)
-      minidl_find_nvidia_wheel(cudnn _cudnn_wheel)
-      if(_cudnn_wheel)
-        unset(MINIDL_CUDNN_INCLUDE CACHE)
-        unset(MINIDL_CUDNN_LIBRARY CACHE)
-        find_path(MINIDL_CUDNN_INCLUDE cudnn.h PATHS ${_cudnn_wheel}/include NO_DEFAULT_PATH)
-        find_library(MINIDL_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 PATHS ${_cudnn_wheel}/lib NO_DEFAULT_PATH)
-        set(MINIDL_CUDNN_FROM "pip wheel ${_cudnn_wheel}")
-      endif()
-    endif()
+    # The nvidia-cudnn-cu13 pip wheel (site-packages/nvidia/cudnn) is where cuDNN is on GPU images
+    # built around PyTorch.
+    include(${CMAKE_CURRENT_LIST_DIR}/MinidlNvidiaWheel.cmake)
+    minidl_find_nvidia_library(cudnn cudnn.h libcudnn.so.9)
     if(MINIDL_CUDNN_INCLUDE AND MINIDL_CUDNN_LIBRARY)
       set(MINIDL_WITH_CUDNN ON)
     elseif(MINIDL_CUDNN STREQUAL "ON")

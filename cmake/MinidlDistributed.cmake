@@ -26,23 +26,9 @@ endif()
 if(NOT MINIDL_NCCL STREQUAL "OFF")
   if(MINIDL_WITH_CUDA AND NOT MINIDL_CUDA_EMU)  # the emulator has no NCCL
     # The toolkit and the system first, then the nvidia-nccl-cu13 pip wheel (site-packages/nvidia/nccl),
-    # found the way scripts/gpu-check.sh's preflight finds it (cmake/MinidlNvidiaWheel.cmake).
-    set(_nccl_hints ${MINIDL_NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_ROOT} /usr/local/cuda /usr)
-    find_path(MINIDL_NCCL_INCLUDE nccl.h HINTS ${_nccl_hints} PATH_SUFFIXES include)
-    # The wheel ships only the versioned name (libnccl.so.2).
-    find_library(MINIDL_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${_nccl_hints} PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu)
-    set(MINIDL_NCCL_FROM "toolkit or system")
-    if(NOT MINIDL_NCCL_INCLUDE OR NOT MINIDL_NCCL_LIBRARY)
-      include(${CMAKE_CURRENT_LIST_DIR}/MinidlNvidiaWheel.cmake)
-      minidl_find_nvidia_wheel(nccl _nccl_wheel)
-      if(_nccl_wheel)
-        unset(MINIDL_NCCL_INCLUDE CACHE)
-        unset(MINIDL_NCCL_LIBRARY CACHE)
-        find_path(MINIDL_NCCL_INCLUDE nccl.h PATHS ${_nccl_wheel}/include NO_DEFAULT_PATH)
-        find_library(MINIDL_NCCL_LIBRARY NAMES nccl libnccl.so.2 PATHS ${_nccl_wheel}/lib NO_DEFAULT_PATH)
-        set(MINIDL_NCCL_FROM "pip wheel ${_nccl_wheel}")
-      endif()
-    endif()
+    # found the way scripts/gpu-check.sh's preflight finds it.
+    include(${CMAKE_CURRENT_LIST_DIR}/MinidlNvidiaWheel.cmake)
+    minidl_find_nvidia_library(nccl nccl.h libnccl.so.2)
     if(MINIDL_NCCL_INCLUDE AND MINIDL_NCCL_LIBRARY)
       set(MINIDL_WITH_NCCL ON)
     endif()
