@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <string>
 
+#include "experiment.h"
+
 using namespace minidl;
 
 namespace {
@@ -72,20 +74,12 @@ std::shared_ptr<Sequential> small_cnn() {
 int main(int argc, char** argv) {
   std::int64_t images = 3000, epochs = 5;
   int workers = 2;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      std::printf("usage: custom_dataset [--images N] [--epochs E] [--workers W]\n"
-                  "  A Dataset of generated colour shapes through the DataLoader, and a small CNN on it.\n");
-      return 0;
-    }
-    if (i + 1 >= argc) return std::fprintf(stderr, "custom_dataset: %s needs a value (see --help)\n", k.c_str()), 1;
-    const std::string v = argv[++i];
-    if (k == "--images") images = std::stoll(v);
-    else if (k == "--epochs") epochs = std::stoll(v);
-    else if (k == "--workers") workers = std::stoi(v);
-    else return std::fprintf(stderr, "custom_dataset: unknown option %s (see --help)\n", k.c_str()), 1;
-  }
+  const int status = experiment::parse_args(
+      argc, argv, "custom_dataset",
+      "usage: custom_dataset [--images N] [--epochs E] [--workers W]\n"
+      "  A Dataset of generated colour shapes through the DataLoader, and a small CNN on it.\n",
+      {{"--images", &images}, {"--epochs", &epochs}, {"--workers", &workers}});
+  if (status >= 0) return status;
   try {
     auto train = std::make_shared<Shapes>(images, 1), test = std::make_shared<Shapes>(images / 4 + 3, 2);
     std::printf("train: %s; test: %s\n", train->description().c_str(), test->description().c_str());
@@ -103,34 +97,12 @@ int main(int argc, char** argv) {
     SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9));
     double first = 0, last = 0;
     for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
-      model->train();
-      loader.start_epoch(epoch);  // a new order every epoch, from the seed
-      data::Batch b;              // b.images [32, 3, 16, 16], b.labels [32]
-      double sum = 0;
-      std::int64_t steps = 0;
-      while (loader.next(b)) {
-        opt.zero_grad();
-        Tensor loss = cross_entropy((*model)(b.images), b.labels);
-        loss.backward();
-        opt.step();
-        sum += loss.item();
-        ++steps;
-      }
-      model->eval();
-      NoGradGuard no_grad;
-      std::int64_t right = 0, seen = 0;
-      test_loader.start_epoch(0);
-      while (test_loader.next(b)) {
-        const auto pred = argmax((*model)(b.images), 1).to_vector<std::int64_t>();
-        const auto want = b.labels.to_vector<std::int64_t>();
-        for (std::size_t j = 0; j < pred.size(); ++j) right += pred[j] == want[j];
-        seen += b.size();
-      }
-      const double mean_loss = sum / static_cast<double>(steps);
+      const double mean_loss = experiment::train_epoch(*model, opt, loader, epoch);  // a new order every epoch
+      const experiment::Accuracy acc = experiment::accuracy(*model, test_loader);
       if (!std::isfinite(mean_loss)) return std::fprintf(stderr, "custom_dataset: FAILED: loss %g\n", mean_loss), 1;
       (epoch == 0 ? first : last) = mean_loss;
       std::printf("epoch %lld: train loss %.4f, test accuracy %.3f\n", static_cast<long long>(epoch + 1), mean_loss,
-                  static_cast<double>(right) / static_cast<double>(seen));
+                  acc.fraction());
     }
     if (epochs > 1 && !(last < first))
       return std::fprintf(stderr, "custom_dataset: FAILED: the loss did not decrease (%g -> %g)\n", first, last), 1;

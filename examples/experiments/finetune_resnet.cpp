@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <string>
 
+#include "experiment.h"
+
 using namespace minidl;
 
 namespace {
@@ -58,21 +60,12 @@ bool check(bool ok, const std::string& what, double value) {
 int main(int argc, char** argv) {
   std::string checkpoint;
   std::int64_t images = 2000, size = 64, epochs = 3;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      std::printf("usage: finetune_resnet [--checkpoint FILE] [--images N] [--size S] [--epochs E]\n"
-                  "  Feature extraction and head fine-tuning on the FER ResNet-18 (synthetic faces, 3 classes).\n");
-      return 0;
-    }
-    if (i + 1 >= argc) return std::fprintf(stderr, "finetune_resnet: %s needs a value (see --help)\n", k.c_str()), 1;
-    const std::string v = argv[++i];
-    if (k == "--checkpoint") checkpoint = v;
-    else if (k == "--images") images = std::stoll(v);
-    else if (k == "--size") size = std::stoll(v);
-    else if (k == "--epochs") epochs = std::stoll(v);
-    else return std::fprintf(stderr, "finetune_resnet: unknown option %s (see --help)\n", k.c_str()), 1;
-  }
+  const int status = experiment::parse_args(
+      argc, argv, "finetune_resnet",
+      "usage: finetune_resnet [--checkpoint FILE] [--images N] [--size S] [--epochs E]\n"
+      "  Feature extraction and head fine-tuning on the FER ResNet-18 (synthetic faces, 3 classes).\n",
+      {{"--checkpoint", &checkpoint}, {"--images", &images}, {"--size", &size}, {"--epochs", &epochs}});
+  if (status >= 0) return status;
   try {
     bool ok = true;
     manual_seed(0);

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <string>
 
+#include "experiment.h"
+
 using namespace minidl;
 
 namespace {
@@ -53,20 +55,12 @@ bool check(bool ok, const char* what, double value) {
 int main(int argc, char** argv) {
   std::int64_t samples = 2000, epochs = 20;
   double gamma = 2.0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      std::printf("usage: focal_loss [--samples N] [--epochs E] [--gamma G]\n"
-                  "  A focal loss built from ops, checked, then used to train an MLP on imbalanced classes.\n");
-      return 0;
-    }
-    if (i + 1 >= argc) return std::fprintf(stderr, "focal_loss: %s needs a value (see --help)\n", k.c_str()), 1;
-    const std::string v = argv[++i];
-    if (k == "--samples") samples = std::stoll(v);
-    else if (k == "--epochs") epochs = std::stoll(v);
-    else if (k == "--gamma") gamma = std::stod(v);
-    else return std::fprintf(stderr, "focal_loss: unknown option %s (see --help)\n", k.c_str()), 1;
-  }
+  const int status = experiment::parse_args(
+      argc, argv, "focal_loss",
+      "usage: focal_loss [--samples N] [--epochs E] [--gamma G]\n"
+      "  A focal loss built from ops, checked, then used to train an MLP on imbalanced classes.\n",
+      {{"--samples", &samples}, {"--epochs", &epochs}, {"--gamma", &gamma}});
+  if (status >= 0) return status;
   try {
     bool ok = true;
     Generator gen(3);

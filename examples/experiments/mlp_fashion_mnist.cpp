@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <string>
 
+#include "experiment.h"
+
 using namespace minidl;
 
 namespace {
@@ -40,23 +42,13 @@ data::DatasetPtr first(const data::DatasetPtr& d, std::int64_t n) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      std::printf("usage: mlp_fashion_mnist [--data DIR] [--limit N] [--test-limit N] [--epochs E] [--hidden H] [--p P]\n"
-                  "  An MLP with dropout on Fashion-MNIST's IDX files (default DIR %s).\n", a.data.c_str());
-      return 0;
-    }
-    if (i + 1 >= argc) return std::fprintf(stderr, "mlp_fashion_mnist: %s needs a value (see --help)\n", k.c_str()), 1;
-    const std::string v = argv[++i];
-    if (k == "--data") a.data = v;
-    else if (k == "--limit") a.limit = std::stoll(v);
-    else if (k == "--test-limit") a.test_limit = std::stoll(v);
-    else if (k == "--epochs") a.epochs = std::stoll(v);
-    else if (k == "--hidden") a.hidden = std::stoll(v);
-    else if (k == "--p") a.p = std::stod(v);
-    else return std::fprintf(stderr, "mlp_fashion_mnist: unknown option %s (see --help)\n", k.c_str()), 1;
-  }
+  const int status = experiment::parse_args(
+      argc, argv, "mlp_fashion_mnist",
+      "usage: mlp_fashion_mnist [--data DIR] [--limit N] [--test-limit N] [--epochs E] [--hidden H] [--p P]\n"
+      "  An MLP with dropout on Fashion-MNIST's IDX files (default DIR " + a.data + ").\n",
+      {{"--data", &a.data}, {"--limit", &a.limit}, {"--test-limit", &a.test_limit}, {"--epochs", &a.epochs},
+       {"--hidden", &a.hidden}, {"--p", &a.p}});
+  if (status >= 0) return status;
   if (!std::filesystem::exists(std::filesystem::path(a.data) / "train-images-idx3-ubyte.gz") &&
       !std::filesystem::exists(std::filesystem::path(a.data) / "train-images-idx3-ubyte")) {
     std::fprintf(stderr,
@@ -85,36 +77,14 @@ int main(int argc, char** argv) {
     data::DataLoader loader(train, lo), test_loader(test, [&] { auto o = lo; o.shuffle = false; return o; }());
     double first_loss = 0, last_loss = 0;
     for (std::int64_t epoch = 0; epoch < a.epochs; ++epoch) {
-      model->train();  // dropout on
-      loader.start_epoch(epoch);
-      data::Batch b;
-      double sum = 0;
-      std::int64_t steps = 0;
-      while (loader.next(b)) {
-        opt.zero_grad();
-        Tensor loss = cross_entropy((*model)(b.images), b.labels);
-        loss.backward();
-        opt.step();
-        const double l = loss.item();
-        if (!std::isfinite(l)) return std::fprintf(stderr, "mlp_fashion_mnist: FAILED: loss %g at step %lld\n", l,
-                                                   static_cast<long long>(steps)), 1;
-        sum += l;
-        ++steps;
-      }
-      model->eval();  // dropout off: the identity
-      NoGradGuard no_grad;
-      std::int64_t right = 0, seen = 0;
-      test_loader.start_epoch(0);
-      while (test_loader.next(b)) {
-        const auto pred = argmax((*model)(b.images), 1).to_vector<std::int64_t>();
-        const auto want = b.labels.to_vector<std::int64_t>();
-        for (std::size_t j = 0; j < pred.size(); ++j) right += pred[j] == want[j];
-        seen += b.size();
-      }
-      const double mean_loss = sum / static_cast<double>(steps);
+      const double mean_loss = experiment::train_epoch(*model, opt, loader, epoch);  // dropout on
+      if (!std::isfinite(mean_loss))
+        return std::fprintf(stderr, "mlp_fashion_mnist: FAILED: loss %g in epoch %lld\n", mean_loss,
+                            static_cast<long long>(epoch + 1)), 1;
+      const experiment::Accuracy acc = experiment::accuracy(*model, test_loader);  // dropout off: the identity
       (epoch == 0 ? first_loss : last_loss) = mean_loss;
       std::printf("epoch %lld: train loss %.4f, test accuracy %.4f (%lld images)\n", static_cast<long long>(epoch + 1),
-                  mean_loss, static_cast<double>(right) / static_cast<double>(seen), static_cast<long long>(seen));
+                  mean_loss, acc.fraction(), static_cast<long long>(acc.seen));
     }
     if (a.epochs > 1 && !(last_loss < first_loss))
       return std::fprintf(stderr, "mlp_fashion_mnist: FAILED: the loss did not decrease (%g -> %g)\n", first_loss,
