@@ -44,6 +44,13 @@ T* ptr(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// The buffer a backward writes gin's gradient into, or nullptr when that gradient is not needed
+// (kernels skip a null output).
+template <typename T>
+T* grad_ptr(GradSlot& slot) {
+  return slot.needed ? slot.grad.data<T>() : nullptr;
+}
+
 // A list of element types.
 template <typename... T>
 struct Types {};

@@ -23,13 +23,12 @@ class BatchNormBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     const Tensor& x = inputs[0];
     const Tensor& weight = inputs[1];
-    const bool need_w = gin[1].needed, need_b = gin[2].needed;
     const bool acc_params = batch_norm_params_accumulate(gin);
     dispatch("batch_norm backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       batch_norm_backward(s, g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
-                          invstd_.data<T>(), eps_, gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
-                          need_w ? gin[1].grad.data<T>() : nullptr, need_b ? gin[2].grad.data<T>() : nullptr,
+                          invstd_.data<T>(), eps_, grad_ptr<T>(gin[0]), gin[0].accumulate,
+                          grad_ptr<T>(gin[1]), grad_ptr<T>(gin[2]),
                           acc_params);
     });
   }

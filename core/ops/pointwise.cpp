@@ -61,8 +61,8 @@ class BinaryBackward : public Node {
     dispatch(name_, gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       binary_backward(s, gout.numel(), op_, gout.data<T>(), a.data<T>(), b.data<T>(), y_.data<T>(),
-                      gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
-                      gin[1].needed ? gin[1].grad.data<T>() : nullptr, gin[1].accumulate);
+                      grad_ptr<T>(gin[0]), gin[0].accumulate,
+                      grad_ptr<T>(gin[1]), gin[1].accumulate);
     });
   }
 
@@ -101,8 +101,8 @@ class WhereBackward : public Node {
     dispatch("where backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       where_backward(s, gout.numel(), cond_.data<T>(), gout.data<T>(),
-                     gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
-                     gin[1].needed ? gin[1].grad.data<T>() : nullptr, gin[1].accumulate);
+                     grad_ptr<T>(gin[0]), gin[0].accumulate,
+                     grad_ptr<T>(gin[1]), gin[1].accumulate);
     });
   }
 

@@ -21,7 +21,6 @@ class SyncBatchNormBackward : public Node {
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     const Tensor& x = inputs[0];
     const Tensor& weight = inputs[1];
-    const bool need_w = gin[1].needed, need_b = gin[2].needed;
     const bool acc_params = batch_norm_params_accumulate(gin);
     // [local sum dy, local sum dy (x - mean), then the same summed over ranks]. Every rank
     // reaches this collective: each runs the same graph, whether or not it needs dx.
@@ -34,18 +33,18 @@ class SyncBatchNormBackward : public Node {
     });
     global.copy_(sums.narrow0(0, 2 * c));
     group_.all_reduce(global);
-    apply_grads(gout, x, weight, sums, global, gin, need_w, need_b, acc_params);
+    apply_grads(gout, x, weight, sums, global, gin, acc_params);
   }
 
  private:
   void apply_grads(const Tensor& gout, const Tensor& x, const Tensor& weight, const Tensor& sums, const Tensor& global,
-                   std::vector<GradSlot>& gin, bool need_w, bool need_b, bool acc_params) {
+                   std::vector<GradSlot>& gin, bool acc_params) {
     dispatch("sync_batch_norm backward", gout, [&](auto st, auto tag) {
       using T = decltype(tag);
       batch_norm_grad_apply(st, g_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(), invstd_.data<T>(),
                             sums.data<double>(), global.data<double>(), stats_.data<double>(),
-                            gin[0].needed ? gin[0].grad.data<T>() : nullptr, gin[0].accumulate,
-                            need_w ? gin[1].grad.data<T>() : nullptr, need_b ? gin[2].grad.data<T>() : nullptr,
+                            grad_ptr<T>(gin[0]), gin[0].accumulate,
+                            grad_ptr<T>(gin[1]), grad_ptr<T>(gin[2]),
                             acc_params);
     });
   }

@@ -37,19 +37,6 @@ ChannelSums channel_sums(const BatchNormGeometry& g, const T* x, std::int64_t c,
   return {sum, sum_sq};
 }
 
-// y = x * a + b over one channel of every image; a = gamma * invstd, b = beta - mean * a, the
-// form PyTorch's CPU kernel uses.
-template <typename T>
-void affine_channel(const BatchNormGeometry& g, const T* x, std::int64_t c, double a, double b, T* y) {
-  const T ta = static_cast<T>(a), tb = static_cast<T>(b);
-  for (std::int64_t i = 0; i < g.n; ++i) {
-    const T* p = x + (i * g.c + c) * g.hw;
-    T* q = y + (i * g.c + c) * g.hw;
-#pragma omp simd
-    for (std::int64_t j = 0; j < g.hw; ++j) q[j] = p[j] * ta + tb;
-  }
-}
-
 }  // namespace
 
 template <typename T>
@@ -69,17 +56,11 @@ void batch_norm_forward_train(Stream, const BatchNormGeometry& g, const T* x, co
     const double var = std::max(s.sum_sq / static_cast<double>(m) - shifted_mean * shifted_mean, 0.0);
     const double mean = shift + shifted_mean;
     const double invstd = 1.0 / std::sqrt(var + eps);
-    if (save_mean) save_mean[c] = static_cast<T>(mean);
-    if (save_invstd) save_invstd[c] = static_cast<T>(invstd);
-    if (running_mean)
-      running_mean[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[c]) + momentum * mean);
-    if (running_var) {
-      const double unbiased = var * static_cast<double>(m) / static_cast<double>(m - 1);
-      running_var[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[c]) + momentum * unbiased);
-    }
+    const double unbiased = var * static_cast<double>(m) / static_cast<double>(m - 1);
+    detail::channel_save_stats(c, mean, invstd, unbiased, momentum, save_mean, save_invstd, running_mean, running_var);
     const double a = (gamma ? static_cast<double>(gamma[c]) : 1.0) * invstd;
     const double b = (beta ? static_cast<double>(beta[c]) : 0.0) - mean * a;
-    affine_channel(g, x, c, a, b, y);
+    detail::affine_channel(g, x, c, a, b, y);
   }
 }
 
@@ -92,7 +73,7 @@ void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, con
     const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
     const double a = (gamma ? static_cast<double>(gamma[c]) : 1.0) * invstd;
     const double b = (beta ? static_cast<double>(beta[c]) : 0.0) - static_cast<double>(running_mean[c]) * a;
-    affine_channel(g, x, c, a, b, y);
+    detail::affine_channel(g, x, c, a, b, y);
   }
 }
 

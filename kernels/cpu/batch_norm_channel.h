@@ -1,6 +1,6 @@
-// The per-channel backward pieces both CPU batch norms are made of: batch_norm.cpp (one
-// process's batch) and sync_batch_norm.cpp (the sums all-reduced over ranks in between). One
-// thread owns a channel; its n runs of hw contiguous values are summed in a fixed order, in double.
+// The per-channel pieces both CPU batch norms are made of: batch_norm.cpp (one process's batch)
+// and sync_batch_norm.cpp (the sums all-reduced over ranks in between). One thread owns a
+// channel; its n runs of hw contiguous values are summed in a fixed order, in double.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,33 @@
 #include "minidl/kernels/batch_norm.h"
 
 namespace minidl::kernels::cpu::detail {
+
+// Saves channel c's batch statistics for backward and moves the running ones toward them, as
+// PyTorch: running = (1 - momentum) * running + momentum * batch, with the unbiased variance.
+// Any pointer may be null.
+template <typename T>
+void channel_save_stats(std::int64_t c, double mean, double invstd, double unbiased_var, double momentum,
+                        T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
+  if (save_mean) save_mean[c] = static_cast<T>(mean);
+  if (save_invstd) save_invstd[c] = static_cast<T>(invstd);
+  if (running_mean)
+    running_mean[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[c]) + momentum * mean);
+  if (running_var)
+    running_var[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[c]) + momentum * unbiased_var);
+}
+
+// y = x * a + b over channel c of every image; a = gamma * invstd, b = beta - mean * a, the form
+// PyTorch's CPU kernel uses.
+template <typename T>
+void affine_channel(const BatchNormGeometry& g, const T* x, std::int64_t c, double a, double b, T* y) {
+  const T ta = static_cast<T>(a), tb = static_cast<T>(b);
+  for (std::int64_t i = 0; i < g.n; ++i) {
+    const T* p = x + (i * g.c + c) * g.hw;
+    T* q = y + (i * g.c + c) * g.hw;
+#pragma omp simd
+    for (std::int64_t j = 0; j < g.hw; ++j) q[j] = p[j] * ta + tb;
+  }
+}
 
 struct ChannelGradSums {
   double dy = 0.0;      // sum dy

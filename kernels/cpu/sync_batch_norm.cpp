@@ -68,22 +68,10 @@ void batch_norm_apply_stats(Stream, const BatchNormGeometry& g, const T* x, cons
     const double mean = stats[1 + ch] / count;
     const double var = stats[1 + g.c + ch] / count;
     const double invstd = 1.0 / std::sqrt(var + eps);
-    if (save_mean) save_mean[ch] = static_cast<T>(mean);
-    if (save_invstd) save_invstd[ch] = static_cast<T>(invstd);
-    if (running_mean)
-      running_mean[ch] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[ch]) + momentum * mean);
-    if (running_var) {
-      const double unbiased = count > 1 ? var * count / (count - 1) : var;
-      running_var[ch] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[ch]) + momentum * unbiased);
-    }
-    // y = x * a + b, the form batch_norm_forward_train uses.
+    const double unbiased = count > 1 ? var * count / (count - 1) : var;
+    detail::channel_save_stats(ch, mean, invstd, unbiased, momentum, save_mean, save_invstd, running_mean, running_var);
     const double a = (gamma ? static_cast<double>(gamma[ch]) : 1.0) * invstd;
-    const T ta = static_cast<T>(a), tb = static_cast<T>((beta ? static_cast<double>(beta[ch]) : 0.0) - mean * a);
-    for (std::int64_t i = 0; i < g.n; ++i) {
-      const std::int64_t at = (i * g.c + ch) * g.hw;
-#pragma omp simd
-      for (std::int64_t j = 0; j < g.hw; ++j) y[at + j] = x[at + j] * ta + tb;
-    }
+    detail::affine_channel(g, x, ch, a, (beta ? static_cast<double>(beta[ch]) : 0.0) - mean * a, y);
   }
 }
 
