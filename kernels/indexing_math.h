@@ -12,6 +12,13 @@
 
 namespace minidl::kernels::detail {
 
+// The number of elements of a shape of `rank` dimensions (host code: launch and loop sizes).
+inline std::int64_t numel(int rank, const std::int64_t* shape) {
+  std::int64_t n = 1;
+  for (int d = 0; d < rank; ++d) n *= shape[d];
+  return n;
+}
+
 template <typename T>
 MINIDL_HD void put_value(T* out, std::int64_t i, T v, bool accumulate) {
   if (accumulate) out[i] += v;

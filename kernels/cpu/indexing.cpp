@@ -13,11 +13,6 @@ namespace minidl::kernels::cpu {
 using detail::kParallelGrain;
 
 namespace {
-std::int64_t numel(const int rank, const std::int64_t* shape) {
-  std::int64_t n = 1;
-  for (int d = 0; d < rank; ++d) n *= shape[d];
-  return n;
-}
 
 // Runs f(i) for i in [0, count); `work` estimates the elements touched, to decide on threads.
 template <typename F>
@@ -30,7 +25,7 @@ void for_each(std::int64_t count, std::int64_t work, F&& f) {
 template <typename T>
 void strided_copy(Stream, const StridedCopy& g, const T* src, T* dst, bool accumulate) {
   MINIDL_CPU_PROFILE("strided_copy");
-  const std::int64_t n = numel(g.rank, g.shape);
+  const std::int64_t n = kernels::detail::numel(g.rank, g.shape);
   for_each(n, n, [&](std::int64_t i) { kernels::detail::strided_copy_one(g, i, src, dst, accumulate); });
 }
 
@@ -68,7 +63,7 @@ void gather_backward(Stream, const IndexGeometry& g, const T* dy, const std::int
 template <typename T>
 void reduce_sum(Stream, const ReduceGeometry& g, double alpha, const T* x, T* y, bool accumulate) {
   MINIDL_CPU_PROFILE("reduce_sum");
-  const std::int64_t m = numel(g.rank, g.kept), r = numel(g.rank, g.reduced);
+  const std::int64_t m = kernels::detail::numel(g.rank, g.kept), r = kernels::detail::numel(g.rank, g.reduced);
   for_each(m, m * r, [&](std::int64_t j) { kernels::detail::reduce_sum_one(g, j, alpha, x, y, accumulate); });
 }
 

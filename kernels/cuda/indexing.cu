@@ -12,12 +12,6 @@ namespace m = kernels::detail;
 
 namespace {
 
-std::int64_t numel(const int rank, const std::int64_t* shape) {
-  std::int64_t n = 1;
-  for (int d = 0; d < rank; ++d) n *= shape[d];
-  return n;
-}
-
 template <typename T>
 __global__ void strided_copy_kernel(StridedCopy g, std::int64_t n, const T* src, T* dst, bool accumulate) {
   for (std::int64_t i = detail::grid_index(); i < n; i += detail::grid_stride())
@@ -89,7 +83,7 @@ __global__ void softmax_backward_kernel(DimGeometry g, std::int64_t rows, bool l
 
 template <typename T>
 void strided_copy(Stream s, const StridedCopy& g, const T* src, T* dst, bool accumulate) {
-  const std::int64_t n = numel(g.rank, g.shape);
+  const std::int64_t n = m::numel(g.rank, g.shape);
   if (n <= 0) return;
   strided_copy_kernel<T><<<grid_for(n), kBlock, 0, native(s)>>>(g, n, src, dst, accumulate);
   CUDA_LAUNCH_CHECK("strided_copy_kernel");
@@ -131,7 +125,7 @@ void gather_backward(Stream s, const IndexGeometry& g, const T* dy, const std::i
 
 template <typename T>
 void reduce_sum(Stream s, const ReduceGeometry& g, double alpha, const T* x, T* y, bool accumulate) {
-  const std::int64_t n = numel(g.rank, g.kept);
+  const std::int64_t n = m::numel(g.rank, g.kept);
   if (n <= 0) return;
   reduce_sum_kernel<T><<<grid_for(n), kBlock, 0, native(s)>>>(g, n, alpha, x, y, accumulate);
   CUDA_LAUNCH_CHECK("reduce_sum_kernel");
