@@ -1,4 +1,4 @@
-// Modules around the one-input ops, with torch.nn's names: Sigmoid, Tanh, GELU, SiLU, Identity,
+// Modules around the one-input ops, with torch.nn's names: ReLU, Sigmoid, Tanh, GELU, SiLU, Identity,
 // and Dropout (which follows the module's train() / eval() mode, as torch.nn.Dropout does).
 #pragma once
 
@@ -7,29 +7,34 @@
 
 namespace minidl {
 
-class Sigmoid : public Module {
+// A module without parameters whose forward is one op of core/ops.h (ReLU, Sigmoid, Tanh, GELU,
+// SiLU), named as in torch.nn.
+class OpModule : public Module {
  public:
-  Tensor forward(const Tensor& x) override { return sigmoid(x); }
-  std::string type_name() const override { return "Sigmoid"; }
+  OpModule(const char* name, Tensor (*op)(const Tensor&)) : name_(name), op_(op) {}
+  Tensor forward(const Tensor& x) override { return op_(x); }
+  std::string type_name() const override { return name_; }
+
+ private:
+  const char* name_;
+  Tensor (*op_)(const Tensor&);
 };
 
-class Tanh : public Module {
- public:
-  Tensor forward(const Tensor& x) override { return tanh(x); }
-  std::string type_name() const override { return "Tanh"; }
+struct ReLU : OpModule {
+  ReLU() : OpModule("ReLU", relu) {}
 };
-
+struct Sigmoid : OpModule {
+  Sigmoid() : OpModule("Sigmoid", sigmoid) {}
+};
+struct Tanh : OpModule {
+  Tanh() : OpModule("Tanh", tanh) {}
+};
 // The exact (erf) GELU, torch's default approximate='none'.
-class GELU : public Module {
- public:
-  Tensor forward(const Tensor& x) override { return gelu(x); }
-  std::string type_name() const override { return "GELU"; }
+struct GELU : OpModule {
+  GELU() : OpModule("GELU", gelu) {}
 };
-
-class SiLU : public Module {
- public:
-  Tensor forward(const Tensor& x) override { return silu(x); }
-  std::string type_name() const override { return "SiLU"; }
+struct SiLU : OpModule {
+  SiLU() : OpModule("SiLU", silu) {}
 };
 
 // Returns its input: the placeholder for a removed layer (model->fc = Identity() for features).

@@ -1,17 +1,12 @@
-// Layers without parameters: ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten (activations
-// and Dropout: activation.h).
+// Layers without parameters: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten (activations, ReLU
+// among them, and Dropout: activation.h).
 #pragma once
 
 #include "minidl/core/ops.h"
+#include "minidl/layers/activation.h"  // ReLU, for those who include this header for it
 #include "minidl/layers/module.h"
 
 namespace minidl {
-
-class ReLU : public Module {
- public:
-  Tensor forward(const Tensor& x) override { return relu(x); }
-  std::string type_name() const override { return "ReLU"; }
-};
 
 class MaxPool2d : public Module {
  public:
