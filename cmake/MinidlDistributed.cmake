@@ -40,14 +40,6 @@ if(NOT MINIDL_NCCL STREQUAL "OFF")
   endif()
 endif()
 
-set(MINIDL_WITH_MPI_01 0)
-set(MINIDL_WITH_NCCL_01 0)
-if(MINIDL_WITH_MPI)
-  set(MINIDL_WITH_MPI_01 1)
-endif()
-if(MINIDL_WITH_NCCL)
-  set(MINIDL_WITH_NCCL_01 1)
-endif()
 
 # Where mpirun is, for the tests that launch ranks (tests/distributed).
 if(MINIDL_WITH_MPI AND NOT MPIEXEC_EXECUTABLE)
