@@ -258,32 +258,23 @@ TEST_CASE("cascade: malformed or unsupported cascade files are refused with the 
     INFO(xml);
     CHECK_THAT(data_error_of([&] { Cascade::parse(xml, "c.xml"); }), Contains("c.xml:") && Contains(says));
   };
+  // A HAAR cascade of one stage: one tree with these internal nodes and leaf values.
+  auto one_tree = [&](const std::string& nodes, const std::string& leaves) {
+    return cascade_xml("HAAR", 8, 0,
+                       "<_><stageThreshold>0.</stageThreshold><weakClassifiers><_><internalNodes>" + nodes +
+                           "</internalNodes><leafValues>" + leaves + "</leafValues></_></weakClassifiers></_>",
+                       feat);
+  };
   fails(cascade_xml("HAAR", 8, 0, stump, "<_><rects><_>5 0 4 8 -1.</_><_>0 0 1 1 1.</_></rects></_>\n"), "outside the 8x8 window");
   fails(cascade_xml("HAAR", 8, 0, stump, "<_><rects><_>0 0 4 8 -1.</_></rects><tilted>1</tilted></_>\n"), "tilted");
   fails(cascade_xml("HAAR", 8, 0, stump, "<_><rects></rects></_>\n"), "expected 1 to 3");
   fails(cascade_xml("HAAR", 8, 0, stump, "<_><rects><_>0 0 4</_></rects></_>\n"), "x y width height weight");
   fails(cascade_xml("HAAR", 8, 0, stump, ""), "uses feature 0 but the cascade has only 0");
-  fails(cascade_xml("HAAR", 8, 0,
-                    "<_><stageThreshold>0.</stageThreshold><weakClassifiers><_><internalNodes>0 -1 0 0.5</internalNodes>"
-                    "<leafValues>1.</leafValues></_></weakClassifiers></_>",
-                    feat),
-        "needs 2 leaf values");
-  fails(cascade_xml("HAAR", 8, 0,
-                    "<_><stageThreshold>0.</stageThreshold><weakClassifiers><_><internalNodes>0 -1 0</internalNodes>"
-                    "<leafValues>1. 2.</leafValues></_></weakClassifiers></_>",
-                    feat),
-        "multiple of 4");
+  fails(one_tree("0 -1 0 0.5", "1."), "needs 2 leaf values");
+  fails(one_tree("0 -1 0", "1. 2."), "multiple of 4");
   // A tree whose second node is its own child would never finish evaluating.
-  fails(cascade_xml("HAAR", 8, 0,
-                    "<_><stageThreshold>0.</stageThreshold><weakClassifiers><_><internalNodes>0 1 0 0.5 1 -1 0 0.5</internalNodes>"
-                    "<leafValues>1. 2. 3.</leafValues></_></weakClassifiers></_>",
-                    feat),
-        "points back");
-  fails(cascade_xml("HAAR", 8, 0,
-                    "<_><stageThreshold>0.</stageThreshold><weakClassifiers><_><internalNodes>0 -7 0 0.5</internalNodes>"
-                    "<leafValues>1. 2.</leafValues></_></weakClassifiers></_>",
-                    feat),
-        "expected an integer from -1 to 0");
+  fails(one_tree("0 1 0 0.5 1 -1 0 0.5", "1. 2. 3."), "points back");
+  fails(one_tree("0 -7 0 0.5", "1. 2."), "expected an integer from -1 to 0");
   fails(cascade_xml("HAAR", 8, 3, stump, feat), "maxCatCount is 3");
   fails(cascade_xml("LBP", 8, 100, stump, feat), "256 categories");
   fails(cascade_xml("LBP", 8, 256, stump, "<_><rect>0 0 3 3</rect></_>"), "multiple of 11");

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 
 #include "minidl/core/ops.h"
 #include "minidl/layers/lr_schedule.h"
@@ -10,38 +12,40 @@
 
 using namespace minidl;
 
+namespace {
+LrSchedule schedule(LrSchedule::Kind kind, double base_lr) {
+  LrSchedule s;
+  s.kind = kind;
+  s.base_lr = base_lr;
+  return s;
+}
+
+// Checks lr_at(step) against {step, lr} pairs torch printed.
+void check_lrs(const LrSchedule& s, std::initializer_list<std::pair<int, double>> torch_lrs) {
+  for (auto [step, lr] : torch_lrs) CHECK(s.lr_at(step) == Approx(lr).epsilon(1e-9));
+}
+}  // namespace
+
 TEST_CASE("LR schedules match torch.optim.lr_scheduler", "[optim]") {
   // Printed by torch 1.13: OneCycleLR(max_lr=0.1, total_steps=100), CosineAnnealingLR(T_max=100,
   // eta_min=0.001), StepLR(step_size=30, gamma=0.1), read before each optimizer step.
-  LrSchedule one;
-  one.kind = LrSchedule::Kind::OneCycle;
-  one.base_lr = 0.1;
+  LrSchedule one = schedule(LrSchedule::Kind::OneCycle, 0.1);
   one.total_steps = 100;
-  const std::pair<int, double> one_ref[] = {{0, 0.004}, {10, 0.029516394846410082}, {29, 0.1},
-                                            {30, 0.09994965352845243}, {50, 0.0793893450575732}, {99, 4e-07}};
-  for (auto [s, lr] : one_ref) CHECK(one.lr_at(s) == Approx(lr).epsilon(1e-9));
+  check_lrs(one, {{0, 0.004}, {10, 0.029516394846410082}, {29, 0.1}, {30, 0.09994965352845243},
+                  {50, 0.0793893450575732}, {99, 4e-07}});
 
-  LrSchedule cos;
-  cos.kind = LrSchedule::Kind::Cosine;
-  cos.base_lr = 0.1;
+  LrSchedule cos = schedule(LrSchedule::Kind::Cosine, 0.1);
   cos.total_steps = 100;
   cos.min_lr = 0.001;
-  const std::pair<int, double> cos_ref[] = {{0, 0.1}, {25, 0.08550178566873408}, {50, 0.050499999999999975},
-                                            {99, 0.0010244252618962857}};
-  for (auto [s, lr] : cos_ref) CHECK(cos.lr_at(s) == Approx(lr).epsilon(1e-9));
+  check_lrs(cos, {{0, 0.1}, {25, 0.08550178566873408}, {50, 0.050499999999999975}, {99, 0.0010244252618962857}});
 
-  LrSchedule step;
-  step.kind = LrSchedule::Kind::Step;
-  step.base_lr = 0.1;
+  LrSchedule step = schedule(LrSchedule::Kind::Step, 0.1);
   step.step_size = 30;
   step.gamma = 0.1;
-  const std::pair<int, double> step_ref[] = {{0, 0.1}, {29, 0.1}, {30, 0.01}, {65, 0.001}};
-  for (auto [s, lr] : step_ref) CHECK(step.lr_at(s) == Approx(lr).epsilon(1e-9));
+  check_lrs(step, {{0, 0.1}, {29, 0.1}, {30, 0.01}, {65, 0.001}});
 
   // Linear warm-up over 10 steps to 0.1, then cosine to 0 at step 110.
-  LrSchedule wc;
-  wc.kind = LrSchedule::Kind::WarmupCosine;
-  wc.base_lr = 0.1;
+  LrSchedule wc = schedule(LrSchedule::Kind::WarmupCosine, 0.1);
   wc.warmup_steps = 10;
   wc.total_steps = 110;
   CHECK(wc.lr_at(0) == Approx(0.01));

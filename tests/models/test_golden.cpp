@@ -97,6 +97,24 @@ std::shared_ptr<ResNet> golden_model(const Golden& g, Device device) {
   return model;
 }
 
+// Three optimiser steps of model (in training mode) on (x, y), then its logits in eval mode,
+// against the golden file's <prefix>.losses and <prefix>.eval_logits.
+void check_three_steps(const std::string& prefix, const Golden& g, ResNet& model, Optimizer& opt,
+                       CrossEntropyLoss& loss_fn, const Tensor& x, const Tensor& y) {
+  model.train();
+  std::vector<float> losses;
+  for (int i = 0; i < 3; ++i) {
+    opt.zero_grad();
+    Tensor loss = loss_fn(model.forward(x), y);
+    loss.backward();
+    opt.step();
+    losses.push_back(static_cast<float>(loss.item()));
+  }
+  check(prefix + ".losses", Tensor::from_vector(losses), g[prefix + ".losses"], kSteps);
+  model.eval();
+  check(prefix + ".eval_logits", model.forward(x), g[prefix + ".eval_logits"], kSteps);
+}
+
 // The whole golden comparison on one device; the CUDA test runs it again on the GPU.
 void run_golden(Device device) {
   Golden g;
@@ -126,19 +144,8 @@ void run_golden(Device device) {
   }
   SECTION("three SGD steps with momentum and weight decay, then eval") {
     auto model = golden_model(g, device);
-    model->train();
     SGD opt(model->named_parameters(), SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
-    std::vector<float> losses;
-    for (int i = 0; i < 3; ++i) {
-      opt.zero_grad();
-      Tensor loss = loss_fn(model->forward(x), y);
-      loss.backward();
-      opt.step();
-      losses.push_back(static_cast<float>(loss.item()));
-    }
-    check("sgd.losses", Tensor::from_vector(losses), g["sgd.losses"], kSteps);
-    model->eval();
-    check("sgd.eval_logits", model->forward(x), g["sgd.eval_logits"], kSteps);
+    check_three_steps("sgd", g, *model, opt, loss_fn, x, y);
   }
   SECTION("a batch of 32 at 32x32 (every CPU convolution path): logits, loss, every gradient") {
     auto model = golden_model(g, device);
@@ -160,20 +167,9 @@ void run_golden(Device device) {
   }
   SECTION("three AdamW steps with a weighted, smoothed loss, then eval") {
     auto model = golden_model(g, device);
-    model->train();
     AdamW opt(model->named_parameters(), AdamWOptions(1e-3).betas(0.9, 0.999).eps(1e-8).weight_decay(0.01));
     CrossEntropyLoss weighted({g["adamw.class_weight"].to(device), 0.1});
-    std::vector<float> losses;
-    for (int i = 0; i < 3; ++i) {
-      opt.zero_grad();
-      Tensor loss = weighted(model->forward(x), y);
-      loss.backward();
-      opt.step();
-      losses.push_back(static_cast<float>(loss.item()));
-    }
-    check("adamw.losses", Tensor::from_vector(losses), g["adamw.losses"], kSteps);
-    model->eval();
-    check("adamw.eval_logits", model->forward(x), g["adamw.eval_logits"], kSteps);
+    check_three_steps("adamw", g, *model, opt, weighted, x, y);
   }
   SECTION("a convolution with a bias: output and the three gradients") {
     Tensor cx = g["conv.input"].to(device).clone(), w = g["conv.weight"].to(device).clone(),
