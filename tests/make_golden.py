@@ -112,20 +112,24 @@ def main():
     with torch.no_grad():
         out["eval.logits"] = model(x)
 
+    def three_steps(prefix, opt, **loss_args):
+        # Three steps of opt from the model's state in train mode, then its logits in eval mode
+        # (test_golden.cpp's check_three_steps).
+        model.train()
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            step_loss = nn.functional.cross_entropy(model(x), target, **loss_args)
+            step_loss.backward()
+            opt.step()
+            losses.append(step_loss.item())
+        out[prefix + ".losses"] = torch.tensor(losses, dtype=torch.float32)
+        model.eval()
+        with torch.no_grad():
+            out[prefix + ".eval_logits"] = model(x)
+
     model.load_state_dict(initial)
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    losses = []
-    for _ in range(3):
-        opt.zero_grad()
-        step_loss = nn.functional.cross_entropy(model(x), target)
-        step_loss.backward()
-        opt.step()
-        losses.append(step_loss.item())
-    out["sgd.losses"] = torch.tensor(losses, dtype=torch.float32)
-    model.eval()
-    with torch.no_grad():
-        out["sgd.eval_logits"] = model(x)
+    three_steps("sgd", torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4))
 
     # The cases below were added later; they draw their random numbers after all of the above,
     # so the tensors above are the same as before they existed.
@@ -160,21 +164,10 @@ def main():
 
     # AdamW on the model with that loss.
     model.load_state_dict(initial)
-    model.train()
     adamw = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     class_weight = torch.tensor([1.0, 3.0, 1.0, 0.5, 1.0, 1.5, 0.8])
     out["adamw.class_weight"] = class_weight
-    adamw_losses = []
-    for _ in range(3):
-        adamw.zero_grad()
-        step_loss = nn.functional.cross_entropy(model(x), target, weight=class_weight, label_smoothing=0.1)
-        step_loss.backward()
-        adamw.step()
-        adamw_losses.append(step_loss.item())
-    out["adamw.losses"] = torch.tensor(adamw_losses, dtype=torch.float32)
-    model.eval()
-    with torch.no_grad():
-        out["adamw.eval_logits"] = model(x)
+    three_steps("adamw", adamw, weight=class_weight, label_smoothing=0.1)
 
     # A convolution with a bias (the FER model has none).
     conv = nn.Conv2d(3, 5, kernel_size=3, stride=2, padding=1, bias=True)

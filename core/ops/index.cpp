@@ -48,6 +48,21 @@ class IndexBackward : public Node {
   bool gather_;
 };
 
+// index_select's or gather's forward into a new tensor of shape `out`: the kernel, the index
+// check and the backward, which differ only in how the index is read.
+Tensor index_forward(const char* op, const Tensor& x, const Tensor& index, const kernels::IndexGeometry& g,
+                     const Shape& out, bool gather) {
+  Tensor y = Tensor::empty(out, x.dtype(), x.device());
+  IndexCheck bad(index, op, "index", "entries of the dimension", g.n);
+  dispatch(op, x, [&](auto s, auto tag) {
+    using T = decltype(tag);
+    if (gather) gather_forward(s, g, x.data<T>(), index.data<std::int64_t>(), y.data<T>(), bad.slot());
+    else index_select_forward(s, g, x.data<T>(), index.data<std::int64_t>(), y.data<T>(), bad.slot());
+  });
+  bad.done();
+  return record(y, std::make_shared<IndexBackward>(g, index, gather), {x});
+}
+
 }  // namespace
 
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
@@ -57,14 +72,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   const kernels::IndexGeometry g = geometry(x.shape(), d, index.numel());
   Shape out = x.shape();
   if (!out.empty()) out[d] = index.numel();
-  Tensor y = Tensor::empty(out, x.dtype(), x.device());
-  IndexCheck bad(index, "index_select", "index", "entries of the dimension", g.n);
-  dispatch("index_select", x, [&](auto s, auto tag) {
-    using T = decltype(tag);
-    index_select_forward(s, g, x.data<T>(), index.data<std::int64_t>(), y.data<T>(), bad.slot());
-  });
-  bad.done();
-  return record(y, std::make_shared<IndexBackward>(g, index, false), {x});
+  return index_forward("index_select", x, index, g, out, false);
 }
 
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
@@ -76,14 +84,7 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
                shape_str(x.shape()), " except in dimension ", d, " (a smaller index in other dimensions is not "
                "supported)");
   const kernels::IndexGeometry g = geometry(x.shape(), d, x.dim() ? index.shape()[d] : 1);
-  Tensor y = Tensor::empty(index.shape(), x.dtype(), x.device());
-  IndexCheck bad(index, "gather", "index", "entries of the dimension", g.n);
-  dispatch("gather", x, [&](auto s, auto tag) {
-    using T = decltype(tag);
-    gather_forward(s, g, x.data<T>(), index.data<std::int64_t>(), y.data<T>(), bad.slot());
-  });
-  bad.done();
-  return record(y, std::make_shared<IndexBackward>(g, index, true), {x});
+  return index_forward("gather", x, index, g, index.shape(), true);
 }
 
 }  // namespace minidl
