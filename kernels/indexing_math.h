@@ -119,18 +119,26 @@ MINIDL_HD void softmax_backward_row(const DimGeometry& g, std::int64_t r, bool l
   }
 }
 
+// y[e] = x[o, m, i] for output element e = (o, j, i) of y [outer, k, inner]; an index m outside
+// [0, n) gives 0 and writes 1 + `position` (where the index was read) into *bad.
+template <typename T>
+MINIDL_HD void take_one(const IndexGeometry& g, std::int64_t e, std::int64_t m, std::int64_t position, const T* x,
+                        T* y, std::int64_t* bad) {
+  if (m < 0 || m >= g.n) {
+    *bad = position + 1;
+    y[e] = T(0);
+    return;
+  }
+  const std::int64_t i = e % g.inner, o = e / (g.inner * g.k);
+  y[e] = x[(o * g.n + m) * g.inner + i];
+}
+
 // Element e of y [outer, k, inner].
 template <typename T>
 MINIDL_HD void index_select_one(const IndexGeometry& g, std::int64_t e, const T* x, const std::int64_t* index, T* y,
                                 std::int64_t* bad) {
-  const std::int64_t i = e % g.inner, j = (e / g.inner) % g.k, o = e / (g.inner * g.k);
-  const std::int64_t m = index[j];
-  if (m < 0 || m >= g.n) {
-    *bad = j + 1;
-    y[e] = T(0);
-    return;
-  }
-  y[e] = x[(o * g.n + m) * g.inner + i];
+  const std::int64_t j = (e / g.inner) % g.k;
+  take_one(g, e, index[j], j, x, y, bad);
 }
 
 // Element e of dx [outer, n, inner].
@@ -147,14 +155,7 @@ MINIDL_HD void index_select_backward_one(const IndexGeometry& g, std::int64_t e,
 template <typename T>
 MINIDL_HD void gather_one(const IndexGeometry& g, std::int64_t e, const T* x, const std::int64_t* index, T* y,
                           std::int64_t* bad) {
-  const std::int64_t i = e % g.inner, o = e / (g.inner * g.k);
-  const std::int64_t m = index[e];
-  if (m < 0 || m >= g.n) {
-    *bad = e + 1;
-    y[e] = T(0);
-    return;
-  }
-  y[e] = x[(o * g.n + m) * g.inner + i];
+  take_one(g, e, index[e], e, x, y, bad);
 }
 
 template <typename T>

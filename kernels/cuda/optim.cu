@@ -35,8 +35,13 @@ struct AdamWParams {
   float beta1, one_minus_beta1, beta2, one_minus_beta2, eps, decay_factor, step_size, bias_correction2_sqrt;
 };
 
-// Which slice, and which chunk of it, this block updates.
-__device__ __forceinline__ int find_slice(const SliceTable& t, int block) {
+// Which slice, and which chunk [begin, end) of it, this block updates.
+struct Chunk {
+  int slice;
+  std::int64_t begin, end;
+};
+__device__ __forceinline__ Chunk block_chunk(const SliceTable& t) {
+  const int block = blockIdx.x;
   int lo = 0, hi = t.count - 1;
   while (lo < hi) {
     const int mid = (lo + hi + 1) >> 1;
@@ -45,15 +50,14 @@ __device__ __forceinline__ int find_slice(const SliceTable& t, int block) {
     else
       hi = mid - 1;
   }
-  return lo;
+  const std::int64_t begin = std::int64_t(blockIdx.x - t.block_start[lo]) * kChunk, n = t.slice[lo].n;
+  return {lo, begin, begin + kChunk < n ? begin + kChunk : n};
 }
 
 __global__ void __launch_bounds__(kOptimThreads) sgd_kernel(const SliceTable t, const SgdParams o) {
-  const int si = find_slice(t, blockIdx.x);
-  const ParamSlice<float>& p = t.slice[si];
-  const std::int64_t begin = std::int64_t(blockIdx.x - t.block_start[si]) * kChunk;
-  const std::int64_t end = begin + kChunk < p.n ? begin + kChunk : p.n;
-  for (std::int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+  const Chunk c = block_chunk(t);
+  const ParamSlice<float>& p = t.slice[c.slice];
+  for (std::int64_t i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
     float g = p.grad[i];
     if (o.weight_decay != 0.f) g = fmaf(o.weight_decay, p.param[i], g);
     if (o.momentum != 0.f) {
@@ -66,11 +70,9 @@ __global__ void __launch_bounds__(kOptimThreads) sgd_kernel(const SliceTable t, 
 }
 
 __global__ void __launch_bounds__(kOptimThreads) adamw_kernel(const SliceTable t, const AdamWParams o) {
-  const int si = find_slice(t, blockIdx.x);
-  const ParamSlice<float>& p = t.slice[si];
-  const std::int64_t begin = std::int64_t(blockIdx.x - t.block_start[si]) * kChunk;
-  const std::int64_t end = begin + kChunk < p.n ? begin + kChunk : p.n;
-  for (std::int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+  const Chunk c = block_chunk(t);
+  const ParamSlice<float>& p = t.slice[c.slice];
+  for (std::int64_t i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
     const float g = p.grad[i];
     const float m = fmaf(o.beta1, p.state1[i], o.one_minus_beta1 * g);
     const float v = fmaf(o.beta2, p.state2[i], o.one_minus_beta2 * g * g);

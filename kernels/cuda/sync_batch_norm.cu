@@ -115,20 +115,23 @@ unsigned channel_blocks(std::int64_t c) { return static_cast<unsigned>((c + kBlo
 
 }  // namespace
 
-template <typename T>
-void batch_norm_sums(Stream stream, const BatchNormGeometry& g, const T* x, double* stats) {
+// One block per channel: its sum (SqDev false) or its squared deviations from the mean (true).
+template <bool SqDev, typename T>
+void launch_sums(Stream stream, const BatchNormGeometry& g, const T* x, double* stats) {
   check_channels(g);
   if (g.c <= 0) return;
-  sums_kernel<false><<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, x, stats);
-  CUDA_LAUNCH_CHECK("sums_kernel<false>");
+  sums_kernel<SqDev><<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, x, stats);
+  CUDA_LAUNCH_CHECK("sums_kernel");
+}
+
+template <typename T>
+void batch_norm_sums(Stream stream, const BatchNormGeometry& g, const T* x, double* stats) {
+  launch_sums<false>(stream, g, x, stats);
 }
 
 template <typename T>
 void batch_norm_sq_dev(Stream stream, const BatchNormGeometry& g, const T* x, double* stats) {
-  check_channels(g);
-  if (g.c <= 0) return;
-  sums_kernel<true><<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, x, stats);
-  CUDA_LAUNCH_CHECK("sums_kernel<true>");
+  launch_sums<true>(stream, g, x, stats);
 }
 
 template <typename T>
