@@ -21,29 +21,26 @@ namespace minidl::kernels::cuda::detail {
 [[noreturn]] void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line);
 #endif
 
+// Throws the library's error unless `status` is its success value.
+inline void check(cudaError_t status, const char* call, const char* file, int line) {
+  if (status != cudaSuccess) throw_cuda_error(status, call, file, line);
+}
+inline void check(cublasStatus_t status, const char* call, const char* file, int line) {
+  if (status != CUBLAS_STATUS_SUCCESS) throw_cublas_error(status, call, file, line);
+}
+#if MINIDL_WITH_CUDNN
+inline void check(cudnnStatus_t status, const char* call, const char* file, int line) {
+  if (status != CUDNN_STATUS_SUCCESS) throw_cudnn_error(status, call, file, line);
+}
+#endif
+
 }  // namespace minidl::kernels::cuda::detail
 
-#define CUDA_CHECK(call)                                                                            \
-  do {                                                                                              \
-    const cudaError_t minidl_status_ = (call);                                                      \
-    if (minidl_status_ != cudaSuccess)                                                              \
-      ::minidl::kernels::cuda::detail::throw_cuda_error(minidl_status_, #call, __FILE__, __LINE__); \
-  } while (0)
-
-#define CUBLAS_CHECK(call)                                                                            \
-  do {                                                                                                \
-    const cublasStatus_t minidl_status_ = (call);                                                     \
-    if (minidl_status_ != CUBLAS_STATUS_SUCCESS)                                                      \
-      ::minidl::kernels::cuda::detail::throw_cublas_error(minidl_status_, #call, __FILE__, __LINE__); \
-  } while (0)
-
+// The macros name the call (#call) and where it is (__FILE__, __LINE__); check() does the rest.
+#define CUDA_CHECK(call) ::minidl::kernels::cuda::detail::check((call), #call, __FILE__, __LINE__)
+#define CUBLAS_CHECK(call) ::minidl::kernels::cuda::detail::check((call), #call, __FILE__, __LINE__)
 #if MINIDL_WITH_CUDNN
-#define CUDNN_CHECK(call)                                                                            \
-  do {                                                                                               \
-    const cudnnStatus_t minidl_status_ = (call);                                                     \
-    if (minidl_status_ != CUDNN_STATUS_SUCCESS)                                                      \
-      ::minidl::kernels::cuda::detail::throw_cudnn_error(minidl_status_, #call, __FILE__, __LINE__); \
-  } while (0)
+#define CUDNN_CHECK(call) ::minidl::kernels::cuda::detail::check((call), #call, __FILE__, __LINE__)
 #endif
 
 // After every kernel launch: a bad configuration (grid, shared memory) shows up here, at the
