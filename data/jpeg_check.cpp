@@ -173,6 +173,18 @@ class Walk {
     }
   }
 
+  // A DQT or DHT segment: tables until its length is used up, each after a byte holding its class
+  // (high nibble) and id (low nibble). read_table(class, id) reads one and returns its length.
+  template <typename F>
+  void read_tables(F read_table) {
+    int left = get16be() - 2;
+    while (left > 0) {
+      const int q = get8();
+      left -= 1 + read_table(q >> 4, q & 15);
+    }
+    if (left != 0) throw StbRefuses{};
+  }
+
   void process_marker(int m) {
     switch (m) {
       case kNoMarker:
@@ -181,38 +193,27 @@ class Walk {
         if (get16be() != 4) throw StbRefuses{};
         restart_interval_ = get16be();
         return;
-      case 0xdb: {  // DQT
-        int left = get16be() - 2;
-        while (left > 0) {
-          const int q = get8();
-          const int p = q >> 4, t = q & 15;
+      case 0xdb:  // DQT
+        read_tables([&](int p, int t) {
           if ((p != 0 && p != 1) || t > 3) throw StbRefuses{};
           for (int i = 0; i < 64; ++i) p ? get16be() : get8();
-          left -= p ? 129 : 65;
-        }
-        if (left != 0) throw StbRefuses{};
+          return p ? 128 : 64;
+        });
         return;
-      }
-      case 0xc4: {  // DHT
-        int left = get16be() - 2;
-        while (left > 0) {
-          const int q = get8();
-          const int tc = q >> 4, th = q & 15;
+      case 0xc4:  // DHT
+        read_tables([&](int tc, int th) {
           if (tc > 1 || th > 3) throw StbRefuses{};
           int sizes[16], n = 0;
           for (int& s : sizes) n += (s = get8());
           // The overrun of finding 2: stb 2.27 trusts the 16 counts.
           if (n > 256) throw_data_error(name_, ": corrupt JPEG (a Huffman table with ", n, " codes, at most 256 are possible)");
-          left -= 17;
           Huffman& h = tc == 0 ? dc_[static_cast<std::size_t>(th)] : ac_[static_cast<std::size_t>(th)];
           build_huffman(h, sizes);
           for (int i = 0; i < n; ++i) h.values[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(get8());
           if (tc != 0) build_fast_ac(fast_ac_[static_cast<std::size_t>(th)], h);
-          left -= n;
-        }
-        if (left != 0) throw StbRefuses{};
+          return 16 + n;
+        });
         return;
-      }
       default:
         break;
     }
@@ -323,9 +324,15 @@ class Walk {
     code_bits_ -= n;
   }
 
-  int huff_decode(const Huffman& h) {
+  // The next kFastBits bits, not consumed (refilled first when fewer than 16 are held): the
+  // index into a fast lookup table.
+  int peek_fast() {
     if (code_bits_ < 16) grow();
-    int c = static_cast<int>((code_buffer_ >> (32 - kFastBits)) & ((1u << kFastBits) - 1));
+    return static_cast<int>((code_buffer_ >> (32 - kFastBits)) & ((1u << kFastBits) - 1));
+  }
+
+  int huff_decode(const Huffman& h) {
+    int c = peek_fast();
     int k = h.fast[static_cast<std::size_t>(c)];
     if (k < 255) {
       const int s = h.size[static_cast<std::size_t>(k)];
@@ -377,23 +384,31 @@ class Walk {
   }
 
   // ----- blocks (stbi__jpeg_decode_block, _prog_dc, _prog_ac), values only where they matter -----
-  void decode_block(const Component& k) {
-    if (code_bits_ < 16) grow();
+  // A hit r in a fast AC table, which has decoded the coefficient already: consumes its bits and
+  // returns the run of zeros before it.
+  int take_fast_ac(int r) {
+    const int s = r & 15;
+    need(s);
+    consume(s);
+    return (r >> 4) & 15;
+  }
+
+  // A block's DC difference: its Huffman-coded size, then that many extra bits.
+  void decode_dc_diff(const Component& k) {
     const int t = huff_decode(dc_[static_cast<std::size_t>(k.hd)]);
     if (t < 0 || t > 15) throw StbRefuses{};
     if (t) extend_receive(t);
+  }
+
+  void decode_block(const Component& k) {
+    if (code_bits_ < 16) grow();
+    decode_dc_diff(k);
     const auto& fac = fast_ac_[static_cast<std::size_t>(k.ha)];
     int i = 1;
     do {
-      if (code_bits_ < 16) grow();
-      const int c = static_cast<int>((code_buffer_ >> (32 - kFastBits)) & ((1u << kFastBits) - 1));
-      const int r = fac[static_cast<std::size_t>(c)];
+      const int r = fac[static_cast<std::size_t>(peek_fast())];
       if (r) {
-        i += (r >> 4) & 15;
-        const int s = r & 15;
-        need(s);
-        consume(s);
-        ++i;
+        i += take_fast_ac(r) + 1;
       } else {
         const int rs = huff_decode(ac_[static_cast<std::size_t>(k.ha)]);
         if (rs < 0) throw StbRefuses{};
@@ -414,9 +429,7 @@ class Walk {
     if (spec_end_ != 0) throw StbRefuses{};
     if (code_bits_ < 16) grow();
     if (succ_high_ == 0) {
-      const int t = huff_decode(dc_[static_cast<std::size_t>(k.hd)]);
-      if (t < 0 || t > 15) throw StbRefuses{};
-      if (t) extend_receive(t);
+      decode_dc_diff(k);
     } else {
       get_bit();
     }
@@ -434,14 +447,9 @@ class Walk {
       const auto& fac = fast_ac_[static_cast<std::size_t>(comp.ha)];
       int k = spec_start_;
       do {
-        if (code_bits_ < 16) grow();
-        const int c = static_cast<int>((code_buffer_ >> (32 - kFastBits)) & ((1u << kFastBits) - 1));
-        const int r = fac[static_cast<std::size_t>(c)];
+        const int r = fac[static_cast<std::size_t>(peek_fast())];
         if (r) {
-          k += (r >> 4) & 15;
-          const int s = r & 15;
-          need(s);
-          consume(s);
+          k += take_fast_ac(r);
           data[kDezigzag[static_cast<std::size_t>(k++)]] = static_cast<std::int16_t>((r >> 8) * (1 << shift));
         } else {
           const int rs = huff_decode(hac);
