@@ -99,13 +99,10 @@ TEST_CASE("loader: batches cover the epoch once, with shapes, labels and pixel/2
 
 TEST_CASE("loader: drop_last, no shuffle, mean/std", "[data]") {
   auto d = std::make_shared<Counting>(25, 2, 2);
-  DataLoaderOptions o;
-  o.batch_size = 10;
+  DataLoaderOptions o = in_order(10, 1);
   o.drop_last = true;
-  o.shuffle = false;
   o.mean = 0.5f;
   o.std = 0.25f;
-  o.num_workers = 1;
   DataLoader loader(d, o);
   CHECK(loader.num_batches() == 2);
   const auto batches = run_epoch(loader, 0);
@@ -235,9 +232,7 @@ TEST_CASE("loader: errors in workers reach the caller, in order", "[data]") {
     d->bad_label_at = 2;
     {
       DataLoader loader(d, o);
-      loader.start_epoch(0);
-      Batch b;
-      CHECK_THAT(data_error_of([&] { loader.next(b); }), Contains("sample 2 has label 99") && Contains("3 classes"));
+      CHECK_THAT(first_batch_error(loader), Contains("sample 2 has label 99") && Contains("3 classes"));
     }
     d->bad_label_at = -1;
   }

@@ -134,10 +134,7 @@ TEST_CASE("TensorDataset: float targets of any shape batch into Batch::targets",
   auto ds = std::make_shared<TensorDataset>(x, t);
   CHECK(ds->has_float_targets());
   CHECK(ds->num_classes() == 0);
-  DataLoaderOptions o;
-  o.batch_size = 4;
-  o.shuffle = false;
-  o.num_workers = 2;
+  DataLoaderOptions o = in_order(4, 2);
   DataLoader loader(ds, o);
   const auto batches = run_epoch(loader, 0);
   REQUIRE(batches.size() == 3);
@@ -172,17 +169,12 @@ TEST_CASE("TensorDataset: bad tensors are named", "[data]") {
   DataLoaderOptions o;
   o.augment = true;
   DataLoader loader(ds, o);
-  loader.start_epoch(0);
-  Batch b;
-  CHECK(data_error_of([&] { loader.next(b); }).find("augmentation warps images") != std::string::npos);
+  CHECK_THAT(first_batch_error(loader), Contains("augmentation warps images"));
 }
 
 TEST_CASE("multi-channel images: [B, C, H, W] batches, normalised per pixel", "[data]") {
   auto ds = std::make_shared<Planes>(10, 3, 4);
-  DataLoaderOptions o;
-  o.batch_size = 4;
-  o.shuffle = false;
-  o.num_workers = 2;
+  DataLoaderOptions o = in_order(4, 2);
   o.mean = 0.5f;
   o.std = 0.25f;
   DataLoader loader(ds, o);
@@ -201,19 +193,14 @@ TEST_CASE("multi-channel images: [B, C, H, W] batches, normalised per pixel", "[
   auto liar = std::make_shared<Planes>(4, 3, 4);
   liar->channels_ = 1;
   DataLoader bad(liar, o);
-  bad.start_epoch(0);
-  Batch b;
-  CHECK(data_error_of([&] { bad.next(b); }).find("1x3x4 image; the data set promises 3x3x4") != std::string::npos);
+  CHECK_THAT(first_batch_error(bad), Contains("1x3x4 image; the data set promises 3x3x4"));
 }
 
 TEST_CASE("multi-channel images: augmentation moves every channel with the image's one warp", "[data]") {
   // The reference: each plane loaded as a one-channel data set with the same seed gets the
   // same warp (the draw depends on seed, epoch and index only), so it must equal that channel.
   auto ds = std::make_shared<Planes>(6, 12, 10);
-  DataLoaderOptions o;
-  o.batch_size = 6;
-  o.shuffle = false;
-  o.num_workers = 0;
+  DataLoaderOptions o = in_order(6, 0);
   o.augment = true;
   o.seed = 9;
   o.augment_options.max_rotation_deg = 20;

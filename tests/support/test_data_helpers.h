@@ -53,6 +53,23 @@ std::string data_error_of(F&& f) {
   return error_of<DataError>(std::forward<F>(f));
 }
 
+// Options for a loader that yields the data set in order, batch_size at a time, on `workers`
+// threads (0: the calling one).
+inline DataLoaderOptions in_order(std::int64_t batch_size, int workers) {
+  DataLoaderOptions o;
+  o.batch_size = batch_size;
+  o.shuffle = false;
+  o.num_workers = workers;
+  return o;
+}
+
+// The DataError that the first batch of epoch 0 raises (the test fails if none does).
+inline std::string first_batch_error(DataLoader& loader) {
+  loader.start_epoch(0);
+  Batch b;
+  return data_error_of([&] { loader.next(b); });
+}
+
 // Every batch of one epoch.
 inline std::vector<Batch> run_epoch(DataLoader& loader, std::int64_t epoch) {
   loader.start_epoch(epoch);
