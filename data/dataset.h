@@ -60,4 +60,11 @@ using DatasetPtr = std::shared_ptr<const Dataset>;
 // Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral.
 const std::vector<std::string>& fer_class_names();
 
+// A data set of FER2013's seven expressions: the CSV file (fer2013_csv.h) or faces drawn like it
+// (synthetic_faces.h).
+class FerDataset : public Dataset {
+ public:
+  const std::vector<std::string>& class_names() const override { return fer_class_names(); }
+};
+
 }  // namespace minidl::data

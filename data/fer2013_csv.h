@@ -20,7 +20,7 @@ struct Fer2013Options {
   bool skip_bad_rows = false;    // false: the first bad row throws; true: skip it and count it
 };
 
-class Fer2013Csv : public Dataset {
+class Fer2013Csv : public FerDataset {
  public:
   enum class Usage : std::uint8_t { None, Training, PublicTest, PrivateTest };
 
@@ -32,7 +32,6 @@ class Fer2013Csv : public Dataset {
   std::int64_t size() const override { return static_cast<std::int64_t>(labels_.size()); }
   Sample get(std::int64_t i) const override;
   std::int64_t label(std::int64_t i) const override;
-  const std::vector<std::string>& class_names() const override { return fer_class_names(); }
   std::int64_t height() const override { return options_.height; }
   std::int64_t width() const override { return options_.width; }
   std::string description() const override;

@@ -36,14 +36,13 @@ struct SyntheticFacesOptions {
   std::int64_t width = 64;
 };
 
-class SyntheticFaces : public Dataset {
+class SyntheticFaces : public FerDataset {
  public:
   explicit SyntheticFaces(const SyntheticFacesOptions& options = {});
 
   std::int64_t size() const override { return options_.size; }
   Sample get(std::int64_t i) const override;
   std::int64_t label(std::int64_t i) const override;
-  const std::vector<std::string>& class_names() const override { return fer_class_names(); }
   std::int64_t height() const override { return options_.height; }
   std::int64_t width() const override { return options_.width; }
   std::string description() const override;
