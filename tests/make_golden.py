@@ -127,9 +127,10 @@ def main():
         model.eval()
         with torch.no_grad():
             out[prefix + ".eval_logits"] = model(x)
+        return losses
 
     model.load_state_dict(initial)
-    three_steps("sgd", torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4))
+    losses = three_steps("sgd", torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4))
 
     # The cases below were added later; they draw their random numbers after all of the above,
     # so the tensors above are the same as before they existed.
@@ -167,7 +168,7 @@ def main():
     adamw = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     class_weight = torch.tensor([1.0, 3.0, 1.0, 0.5, 1.0, 1.5, 0.8])
     out["adamw.class_weight"] = class_weight
-    three_steps("adamw", adamw, weight=class_weight, label_smoothing=0.1)
+    adamw_losses = three_steps("adamw", adamw, weight=class_weight, label_smoothing=0.1)
 
     # A convolution with a bias (the FER model has none).
     conv = nn.Conv2d(3, 5, kernel_size=3, stride=2, padding=1, bias=True)
