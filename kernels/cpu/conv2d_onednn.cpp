@@ -381,6 +381,11 @@ Op op_of(ConvDirection d) {
 
 bool supports(ConvDirection d, const Conv2dGeometry& g) { return api().ok && plan_for(op_of(d), g) != nullptr; }
 std::string unavailable_reason() { return api().why_not; }
+// What the primitive of the plan that runs the call reads, as oneDNN reports it.
+bool runs_bf16(ConvDirection d, const Conv2dGeometry& g) {
+  const Plan* p = api().ok ? plan_for(op_of(d), g) : nullptr;
+  return p && p->in[0].inner.data_type == dnnl_bf16;
+}
 
 void forward(Stream, const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
   Plan* p = plan_for(Op::Forward, g);
@@ -417,6 +422,7 @@ void backward_filter(Stream, const Conv2dGeometry& g, const float* x, const floa
 
 bool supports(ConvDirection, const Conv2dGeometry&) { return false; }
 std::string unavailable_reason() { return "built without oneDNN's headers (libdnnl-dev)"; }
+bool runs_bf16(ConvDirection, const Conv2dGeometry&) { return false; }
 void forward(Stream, const Conv2dGeometry&, const float*, const float*, const float*, float*) {
   MINIDL_FAIL("conv2d: this build has no oneDNN");
 }
