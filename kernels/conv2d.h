@@ -14,6 +14,11 @@ struct Conv2dGeometry {
   std::int64_t k, r, s;      // output channels, kernel height, kernel width
   std::int64_t stride_h, stride_w, pad_h, pad_w;
   std::int64_t oh, ow;       // output size: (h + 2 pad_h - r) / stride_h + 1
+  // The operands (x and weight forward; dy and weight, or x and dy, backward) hold bf16 values:
+  // the precision policy rounded them (core/precision.h). Every backend gives the policy's result
+  // by running FP32 on them; one with bf16 arithmetic (oneDNN on a CPU with AVX-512 BF16) may
+  // convert them to bf16, which loses nothing, and multiply in bf16 with FP32 accumulation.
+  bool bf16_operands = false;
 
   // Fills oh/ow from the rest. Returns false if the output would be empty.
   bool finalize();
