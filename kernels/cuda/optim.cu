@@ -50,8 +50,11 @@ __device__ __forceinline__ Chunk block_chunk(const SliceTable& t) {
     else
       hi = mid - 1;
   }
-  const std::int64_t begin = std::int64_t(blockIdx.x - t.block_start[lo]) * kChunk, n = t.slice[lo].n;
-  return {lo, begin, begin + kChunk < n ? begin + kChunk : n};
+  Chunk c;
+  c.slice = lo;
+  c.begin = std::int64_t(blockIdx.x - t.block_start[lo]) * kChunk;
+  c.end = c.begin + kChunk < t.slice[lo].n ? c.begin + kChunk : t.slice[lo].n;
+  return c;
 }
 
 __global__ void __launch_bounds__(kOptimThreads) sgd_kernel(const SliceTable t, const SgdParams o) {
