@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 
+#include "minidl/core/allocator.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
 #include "minidl/core/precision.h"
@@ -228,6 +229,32 @@ TEST_CASE("bf16: every CPU conv backend, oneDNN's bf16 kernels included, matches
       INFO(kernels::conv_direction_name(d));
       CHECK(kernels::cpu::onednn::runs_bf16(d, kg) == cpu_has_bf16());
     }
+}
+
+// On the CPU the convolution kernels round the operands themselves (oneDNN in its layout
+// reorder, the others into scratch), so a conv2d under the policy takes no more tensor memory
+// than an FP32 one: no rounded copies of the input, weight or upstream gradient are made or kept.
+TEST_CASE("bf16: conv2d on the CPU makes and keeps no rounded copies", "[bf16][conv]") {
+  Generator gen(14);
+  const Tensor x = Tensor::randn({4, 16, 12, 12}, gen).requires_grad_(), w = Tensor::randn({32, 16, 3, 3}, gen);
+  const Tensor gy = Tensor::randn({4, 32, 12, 12}, gen);
+  const Conv2dOptions opt{{1, 1}, {1, 1}};
+  Allocator& cpu = cpu_allocator();
+  const auto grow = [&](Precision p) {  // tensor bytes held after the forward
+    Tensor xi = x.detach().requires_grad_(), wi = w.detach().requires_grad_();
+    const std::size_t before = cpu.stats().bytes_in_use;
+    Tensor y;
+    {
+      AutocastGuard guard(p);
+      y = conv2d(xi, wi, Tensor(), opt);
+    }
+    const std::size_t after_forward = cpu.stats().bytes_in_use - before;
+    y.backward(gy);
+    return after_forward;
+  };
+  const std::size_t fp32 = grow(Precision::Float32), bf16 = grow(Precision::BFloat16);
+  INFO("tensor bytes held after forward: fp32 " << fp32 << ", bf16 " << bf16);
+  CHECK(bf16 == fp32);
 }
 
 TEST_CASE("bf16: linear forward and backward against float64 on rounded operands", "[bf16]") {
