@@ -1,5 +1,8 @@
-// 2-D convolution (cross-correlation, as in PyTorch), groups = 1, dilation = 1.
-// x: [n, c, h, w], weight: [k, c, r, s], bias: [k], y: [n, k, oh, ow].
+// 2-D convolution (cross-correlation, as in PyTorch), with groups and dilation.
+// x: [n, c, h, w], weight: [k, c / groups, r, s], bias: [k], y: [n, k, oh, ow].
+// Groups: input channels [g c/groups, (g+1) c/groups) feed only output channels
+// [g k/groups, (g+1) k/groups); groups == c is the depthwise convolution. Dilation: tap (r, s)
+// reads input (oy stride_h - pad_h + r dilation_h, ox stride_w - pad_w + s dilation_w).
 #pragma once
 
 #include <string>
@@ -13,11 +16,17 @@ struct Conv2dGeometry {
   std::int64_t n, c, h, w;   // input
   std::int64_t k, r, s;      // output channels, kernel height, kernel width
   std::int64_t stride_h, stride_w, pad_h, pad_w;
-  std::int64_t oh, ow;       // output size: (h + 2 pad_h - r) / stride_h + 1
+  std::int64_t oh, ow;       // output size: (h + 2 pad_h - dilation_h (r - 1) - 1) / stride_h + 1
+  // Last, with defaults, so that a geometry written without them is the plain convolution.
+  std::int64_t groups = 1;   // divides c and k
+  std::int64_t dilation_h = 1, dilation_w = 1;
 
-  // Fills oh/ow from the rest. Returns false if the output would be empty.
+  // Fills oh/ow from the rest. Returns false if the output would be empty or the rest makes no
+  // sense (a non-positive size, groups that do not divide c and k, ...).
   bool finalize();
-  double forward_flops() const { return 2.0 * n * k * oh * ow * c * r * s; }
+  std::int64_t c_per_group() const { return c / groups; }  // weight's dim 1
+  std::int64_t k_per_group() const { return k / groups; }
+  double forward_flops() const { return 2.0 * n * k * oh * ow * c_per_group() * r * s; }
 };
 
 enum class ConvDirection { Forward, BackwardData, BackwardFilter };
