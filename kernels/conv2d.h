@@ -73,11 +73,12 @@ void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias
 
 // The backends, fallback first (T = float: im2col, taps, onednn, reference; T = double:
 // im2col, taps, reference):
-//   im2col     im2col + OpenBLAS GEMM, chunked over the batch: every geometry;
+//   im2col     im2col + OpenBLAS GEMM, chunked over the batch, a GEMM per group: every geometry;
 //   taps       small output maps: one GEMM over the batch per output position and run of kernel
-//              taps inside the image (no multiply-adds on padding);
-//   onednn     oneDNN's convolutions, when the build found oneDNN's headers (config.h:
-//              MINIDL_WITH_ONEDNN) and libdnnl.so.2 loads at run time;
+//              taps inside the image (no multiply-adds on padding); groups = 1 and dilation = 1
+//              only (it declines the rest);
+//   onednn     oneDNN's convolutions (grouped and dilated too), when the build found oneDNN's
+//              headers (config.h: MINIDL_WITH_ONEDNN) and libdnnl.so.2 loads at run time;
 //   reference  the definition as plain loops, summed in double: slow; what the others and the
 //              CUDA kernels are tested against. Never chosen by auto.
 // The setting applies to float32; float64 (the gradient checks) always runs im2col.
@@ -106,8 +107,9 @@ template <typename T>
 void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
 
 // The backends, fallback first (T = float):
-//   implicit_gemm  our tiled implicit GEMM: every geometry;
-//   cudnn          cuDNN, its algorithms found once per shape; in builds with cuDNN.
+//   implicit_gemm  our tiled implicit GEMM (a launch per group): every geometry;
+//   cudnn          cuDNN (group count and dilation on its descriptor), its algorithms found once
+//                  per shape (groups and dilation are part of the shape); in builds with cuDNN.
 template <typename T>
 const std::vector<ConvBackend<T>>& conv_backends();
 template <typename T>
