@@ -26,7 +26,7 @@ TEST_CASE("Conv2d: parameter shapes follow torch.nn.Conv2d with dilation and gro
   Generator gen(24);
   const Tensor x = Tensor::randn({2, 6, 9, 9}, gen);
   const Tensor y = grouped.forward(x);
-  CHECK(y.shape() == Shape{2, 12, 4, 4});  // (9 + 4 - 2 * 2 - 1) / 2 + 1
+  CHECK(y.shape() == Shape{2, 12, 5, 5});  // (9 + 2 * 2 - 2 * (3 - 1) - 1) / 2 + 1
   Conv2dOptions o;
   o.stride = {2, 2};
   o.padding = {2, 2};
