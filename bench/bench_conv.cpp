@@ -15,7 +15,12 @@
 // image needs no gradient).
 //
 //   bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter]
-//              [--gpu-peak-tflops 67] [--only N] [--gpu-only]
+//              [--gpu-peak-tflops 67] [--only N] [--gpu-only] [--precision fp32|bf16]
+//
+// --precision bf16: the operands are rounded to bf16 and the geometry says so
+// (Conv2dGeometry::bf16_operands), as under the bf16 precision policy: oneDNN then runs its bf16
+// kernels where the CPU has them, the others FP32 on the rounded values; the reference is the
+// float64 result on the same rounded operands, so the tolerance stays FP32's.
 //
 // --gpu-only: the validation as always, then only the GPU timings (what scripts/gpu-check.sh
 // runs: the CPU rows take minutes and are not what a GPU machine is lent for).
@@ -32,6 +37,7 @@
 
 #include "bench_common.h"
 #include "minidl/config.h"
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/linear.h"
 #include "minidl/models/resnet.h"
@@ -88,6 +94,9 @@ struct Buffers {
     x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
     w = random_vector<float>(g.k * g.c * g.r * g.s, gen);
     dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
+    if (g.bf16_operands)
+      for (auto* v : {&x, &w, &dy})
+        for (float& e : *v) e = kernels::round_to_bf16(e);
     y.resize(dy.size());
     dx.resize(x.size());
     dw.resize(w.size());
@@ -250,6 +259,7 @@ int main(int argc, char** argv) {
   [[maybe_unused]] double gpu_peak = 67.0;
   int only = -1;
   bool gpu_only = false;
+  bool bf16 = false;
   for (mb::Args a{argc, argv}; a.i < argc; ++a.i) {
     const std::string f = a.flag();
     if (f == "--batch") batches = mb::parse_list(a.value());
@@ -258,6 +268,14 @@ int main(int argc, char** argv) {
     else if (f == "--gpu-peak-tflops") gpu_peak = std::stod(a.value());
     else if (f == "--only") only = std::stoi(a.value());
     else if (f == "--gpu-only") gpu_only = true;
+    else if (f == "--precision") {
+      const std::string v = a.value();
+      if (v != "fp32" && v != "bf16") {
+        std::fprintf(stderr, "bench_conv: --precision %s: expected fp32 or bf16\n", v.c_str());
+        return 2;
+      }
+      bf16 = v == "bf16";
+    }
     else if (f == "--dir") {
       dirs.clear();
       const std::string v = a.value();
@@ -265,12 +283,15 @@ int main(int argc, char** argv) {
         if (("," + v + ",").find("," + std::string(kDirName[d]) + ",") != std::string::npos) dirs.push_back(Dir(d));
     } else if (f == "--help" || f == "-h") {
       std::printf("bench_conv [--batch 64,256] [--min-time 0.2] [--threads N] [--dir fwd,bwd-data,bwd-filter] "
-                  "[--gpu-peak-tflops 67] [--only INDEX] [--gpu-only]\n");
+                  "[--gpu-peak-tflops 67] [--only INDEX] [--gpu-only] [--precision fp32|bf16]\n");
       return 0;
     } else a.unknown();
   }
   mb::print_machine("bench_conv");
-  const auto convs = distinct_convs();
+  auto convs = distinct_convs();
+  for (auto& d : convs) d.g.bf16_operands = bf16;
+  std::printf("precision: %s\n", bf16 ? "bf16 operands (rounded; Conv2dGeometry::bf16_operands), FP32 results"
+                                      : "fp32");
   const std::vector<CpuVersion> versions = cpu_versions();
   const double bar = gpu_only ? 0.0 : cpu_gemm_bar(min_time);
   std::printf("model: resnet18(1, 7) at 1x64x64: %zu distinct convolutions of 20\n", convs.size());

@@ -5,6 +5,12 @@ prints each figure side by side with the ratio minidl / PyTorch.
   /usr/bin/python3 bench/compare_pytorch.py [--build build] [--reps 3] [--threads N]
         [--modes train,infer,latency] [--batch 64,256] [--steps 10] [--device cpu|cuda]
         [--precisions fp32,bf16] [--channels-last-amp on|off] [--json-out FILE]
+        [--python /usr/bin/python3[,/opt/torch-pypi/bin/python]]
+
+--python takes one or more interpreters, each with its own torch and torchvision: Debian's
+PyTorch 1.13 (/usr/bin/python3, the default) and the current release from PyPI
+(bench/install-pytorch-pypi.sh puts it in /opt/torch-pypi). Each is a column of its own,
+named by its version, and minidl is compared with each.
 
 The precision axis: minidl runs bench_train --precision fp32 and bf16 (its autocast policy,
 core/precision.h); PyTorch runs eager FP32 and torch.autocast(dtype=torch.bfloat16). Each
@@ -67,7 +73,8 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--python", default="/usr/bin/python3", help="the Python that has torch and torchvision")
+    p.add_argument("--python", default="/usr/bin/python3",
+                   help="the Python(s) that have torch and torchvision, comma-separated: one column each")
     p.add_argument("--precisions", default="fp32,bf16",
                    help="fp32 and/or bf16: minidl's --precision and PyTorch eager (fp32) or bf16 autocast")
     p.add_argument("--channels-last-amp", default="on", choices=["on", "off"],
@@ -102,19 +109,33 @@ def main():
         return run_json([bench_train, "--mode", mode, "--batch", str(batch), "--precision", precision] + common,
                         base_env)
 
-    def pytorch(mode, batch, precision):
+    pythons = [x for x in args.python.split(",") if x]
+    versions = {}
+    for py in pythons:
+        out = subprocess.run([py, "-c", "import torch, torchvision; print(torch.__version__)"], env=torch_env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if out.returncode != 0:
+            sys.exit("--python %s: cannot import torch and torchvision:\n%s" % (py, out.stderr[-1000:]))
+        versions[py] = ".".join(out.stdout.strip().split("+")[0].split(".")[:2])  # "1.13", "2.15"
+
+    def pytorch(python, mode, batch, precision):
         # PyTorch's bf16 is its autocast (the "amp" variant of pytorch_reference.py).
-        return run_json([args.python, os.path.join(HERE, "pytorch_reference.py"), "--mode", mode, "--batch",
+        return run_json([python, os.path.join(HERE, "pytorch_reference.py"), "--mode", mode, "--batch",
                          str(batch), "--variants", "amp" if precision == "bf16" else "eager",
                          "--channels-last-amp", args.channels_last_amp] + common, torch_env)
 
-    # One "side" per framework and precision; every side runs once per configuration and
-    # repetition, in an order that rotates from one repetition to the next.
-    sides = [("minidl", q) for q in precisions] + [("pytorch", q) for q in precisions]
-    run_side = {"minidl": minidl, "pytorch": pytorch}
+    # One "side" per framework (each PyTorch interpreter its own) and precision; every side runs
+    # once per configuration and repetition, in an order that rotates from one repetition to the
+    # next.
+    sides = [("minidl", q, None) for q in precisions] + [("pytorch", q, py) for py in pythons for q in precisions]
+
+    def run_side(side, mode, batch):
+        if side[0] == "minidl":
+            return minidl(mode, batch, side[1])
+        return pytorch(side[2], mode, batch, side[1])
 
     def side_name(side):
-        return "%s %s" % ("minidl" if side[0] == "minidl" else "PyTorch", side[1])
+        return "minidl %s" % side[1] if side[0] == "minidl" else "PyTorch %s %s" % (versions[side[2]], side[1])
 
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as f:
@@ -126,7 +147,8 @@ def main():
     print("machine: %s, %d logical CPUs online; load average at start %s" % (cpu, os.cpu_count(),
                                                                           " ".join("%.2f" % v for v in os.getloadavg())))
     print("minidl (%s) vs PyTorch (%s), %s, %d threads, %d repetitions, interleaved; precisions %s"
-          % (bench_train, args.python, args.device, threads, args.reps, ",".join(precisions)))
+          % (bench_train, ", ".join("%s at %s" % (versions[py], py) for py in pythons), args.device, threads,
+             args.reps, ",".join(precisions)))
     print("PyTorch runs with GLIBC_TUNABLES=%s; its bf16 is torch.autocast(dtype=torch.bfloat16)%s"
           % (TUNED_MALLOC, " with channels_last" if args.channels_last_amp == "on" else " on NCHW"))
     sys.stdout.flush()
@@ -139,7 +161,7 @@ def main():
             if rep % 2:
                 order.reverse()
             for side in order:
-                rows = run_side[side[0]](c[0], c[1], side[1])
+                rows = run_side(side, c[0], c[1])
                 runs[c][side].append(rows[0] if rows else None)
             key = "ms_per_step_median" if c[0] == "latency" else "images_per_sec"
             print("  rep %d %-7s batch %3d: %s %s" % (
@@ -151,7 +173,7 @@ def main():
     print()
     print("load average at the end: %s (other processes on the machine slow both alike, but add noise)"
           % " ".join("%.2f" % v for v in os.getloadavg()))
-    print("%-26s" % "figure" + "".join("%15s" % side_name(sd) for sd in sides))
+    print("%-26s" % "figure" + "".join("%20s" % side_name(sd) for sd in sides))
     summary = []
     for c in configs:
         if c[0] == "latency":
@@ -163,22 +185,22 @@ def main():
         for sd in sides:
             got = [r[key] for r in runs[c][sd] if r]
             med[sd] = statistics.median(got) if got else None
-        print("%-26s" % label + "".join("%15s" % ("%.2f" % med[sd] if med[sd] else "failed") for sd in sides))
+        print("%-26s" % label + "".join("%20s" % ("%.2f" % med[sd] if med[sd] else "failed") for sd in sides))
         mib = 1024.0 * 1024.0
         rss = {sd: max((r["max_rss_bytes"] for r in runs[c][sd] if r), default=0) / mib for sd in sides}
-        print("%-26s" % "  max RSS (MiB)" + "".join("%15.1f" % rss[sd] for sd in sides))
+        print("%-26s" % "  max RSS (MiB)" + "".join("%20.1f" % rss[sd] for sd in sides))
         # The precision table: each minidl precision against each PyTorch one, as the median of
         # the per-repetition ratios (figures taken minutes apart, interleaved) with their range.
         entry = {"mode": c[0], "batch": c[1], "unit": unit, "medians": {side_name(sd): med[sd] for sd in sides},
                  "max_rss_mib": {side_name(sd): rss[sd] for sd in sides}, "ratios": {}}
         for qm in precisions:
-            for qt in precisions:
-                a, b = runs[c][("minidl", qm)], runs[c][("pytorch", qt)]
+            for theirs in [sd for sd in sides if sd[0] == "pytorch"]:
+                a, b = runs[c][("minidl", qm, None)], runs[c][theirs]
                 pairs = [x[key] / y[key] for x, y in zip(a, b) if x and y]
                 if not pairs:
                     continue
-                name = "minidl %s / PyTorch %s" % (qm, qt)
-                print("  %-34s %8.3f  [%.3f..%.3f] %s" % (name, statistics.median(pairs), min(pairs), max(pairs), better))
+                name = "minidl %s / %s" % (qm, side_name(theirs))
+                print("  %-40s %8.3f  [%.3f..%.3f] %s" % (name, statistics.median(pairs), min(pairs), max(pairs), better))
                 entry["ratios"][name] = {"median": statistics.median(pairs), "min": min(pairs), "max": max(pairs),
                                          "pairs": len(pairs)}
         summary.append(entry)

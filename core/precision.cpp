@@ -5,6 +5,7 @@
 #endif
 
 #include "minidl/base/error.h"
+#include "minidl/kernels/conv2d.h"
 
 namespace minidl {
 
@@ -46,11 +47,14 @@ bool cpu_has_bf16() {
 }
 
 std::string cpu_bf16_note() {
-  return cpu_has_bf16()
-             ? "bf16 on the CPU: operands rounded to bf16, FP32 accumulation; this CPU has bf16 instructions, "
-               "but minidl's CPU kernels do not use them yet (FP32 speed)"
-             : "bf16 on the CPU: this CPU has no bf16 instructions (no AVX-512 BF16 or AMX in CPUID), so bf16 is "
-               "emulated: operands rounded to bf16, FP32 arithmetic: bf16's numerics at FP32 speed, not faster";
+  if (!cpu_has_bf16())
+    return "bf16 on the CPU: this CPU has no bf16 instructions (no AVX-512 BF16 or AMX in CPUID), so bf16 is "
+           "emulated: operands rounded to bf16, FP32 arithmetic: bf16's numerics at FP32 speed, not faster";
+  if (!kernels::cpu::conv_backend_available("onednn"))
+    return "bf16 on the CPU: this CPU has bf16 instructions, but oneDNN cannot run here, so bf16 is emulated "
+           "(operands rounded to bf16, FP32 arithmetic: FP32 speed)";
+  return "bf16 on the CPU: convolutions in bf16 through oneDNN (bf16 instructions, FP32 accumulation); linear "
+         "layers on bf16-rounded operands in FP32";
 }
 
 }  // namespace minidl

@@ -528,9 +528,28 @@ class Walk {
     return true;
   }
 
+  // A decompression bomb: a header that claims a large image over a few hundred bytes of image
+  // data. When the data runs out stb pads it with zero bits, which can decode as valid codes, so
+  // it would "decode" millions of blocks from nothing, for seconds (a fuzzing finding:
+  // 16133x1536 from 671 bytes). Every block of a baseline scan takes at least 2 bits (a DC code
+  // and an end-of-block code, each at least one bit long), every block of a progressive DC scan
+  // at least 1 (its DC code, or its refinement bit). Progressive AC scans are not bounded: one
+  // end-of-band run covers up to 32,767 blocks. A scan that has decoded more blocks than the
+  // bytes it has read can hold is decoding padding, and is refused. Called after each block;
+  // the bytes read include the bit reader's look-ahead, so real data never trips it.
+  void check_data_holds_blocks(long scan_blocks) {
+    const long min_bits = !progressive_ ? 2 : spec_start_ == 0 ? 1 : 0;
+    const long bits_read = 8 * static_cast<long>(pos_ - scan_start_);
+    if ((blocks_ + 1) * min_bits > bits_read)
+      throw_data_error(name_, ": corrupt JPEG (the image data of scan ", scan_ + 1, " is ", pos_ - scan_start_,
+                       " bytes, too short for the ", scan_blocks, " blocks of a ", img_x_, "x", img_y_,
+                       " image: each block takes at least ", min_bits, min_bits == 1 ? " bit)" : " bits)");
+  }
+
   void parse_entropy_coded_data() {
     reset();
     blocks_ = 0;
+    scan_start_ = pos_;
     if (scan_n_ == 1) {
       Component& k = comp_[static_cast<std::size_t>(order_[0])];
       const int w = (k.x + 7) >> 3, h = (k.y + 7) >> 3;
@@ -543,16 +562,25 @@ class Walk {
           } else {
             decode_block_prog_ac(k, &k.coeff[static_cast<std::size_t>(i + j * k.coeff_w) * 64]);
           }
+          check_data_holds_blocks(static_cast<long>(w) * h);
           if (!count_down()) return;
         }
       return;
+    }
+    long mcu_blocks = 0;
+    for (int n = 0; n < scan_n_; ++n) {
+      const Component& k = comp_[static_cast<std::size_t>(order_[static_cast<std::size_t>(n)])];
+      mcu_blocks += static_cast<long>(k.h) * k.v;
     }
     for (int j = 0; j < mcu_y_; ++j)
       for (int i = 0; i < mcu_x_; ++i) {
         for (int n = 0; n < scan_n_; ++n) {
           const Component& k = comp_[static_cast<std::size_t>(order_[static_cast<std::size_t>(n)])];
           for (int y = 0; y < k.v; ++y)
-            for (int x = 0; x < k.h; ++x, ++blocks_) progressive_ ? decode_block_prog_dc(k) : decode_block(k);
+            for (int x = 0; x < k.h; ++x, ++blocks_) {
+              progressive_ ? decode_block_prog_dc(k) : decode_block(k);
+              check_data_holds_blocks(mcu_blocks * mcu_x_ * mcu_y_);
+            }
         }
         if (!count_down()) return;
       }
@@ -563,6 +591,7 @@ class Walk {
   const std::string& name_;
   std::int64_t max_side_, max_pixels_;
   std::size_t pos_ = 0;
+  std::size_t scan_start_ = 0;  // where the current scan's image data begins
   int restart_interval_ = 0;
   bool progressive_ = false;
   int img_x_ = 0, img_y_ = 0, mcu_x_ = 0, mcu_y_ = 0;

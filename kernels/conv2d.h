@@ -20,6 +20,11 @@ struct Conv2dGeometry {
   // Last, with defaults, so that a geometry written without them is the plain convolution.
   std::int64_t groups = 1;   // divides c and k
   std::int64_t dilation_h = 1, dilation_w = 1;
+  // The operands (x and weight forward; dy and weight, or x and dy, backward) hold bf16 values:
+  // the precision policy rounded them (core/precision.h). Every backend gives the policy's result
+  // by running FP32 on them; one with bf16 arithmetic (oneDNN on a CPU with AVX-512 BF16) may
+  // convert them to bf16, which loses nothing, and multiply in bf16 with FP32 accumulation.
+  bool bf16_operands = false;
 
   // Fills oh/ow from the rest. Returns false if the output would be empty or the rest makes no
   // sense (a non-positive size, groups that do not divide c and k, ...).

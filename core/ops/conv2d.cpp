@@ -79,6 +79,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                "] does not fit the input ", shape_str(x.shape()));
 
   const bool bf16 = autocast_bf16(x);
+  g.bf16_operands = bf16;
   const Tensor xr = bf16 ? round_to_bf16(x) : x, wr = bf16 ? round_to_bf16(weight) : weight;
   Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
   dispatch("conv2d", x, [&](auto s, auto tag) {

@@ -26,29 +26,47 @@ std::vector<ConvBackend<T>> make_table() {
   return t;
 }
 
-// The auto rule, from bench_conv and timings of the FER model's convolutions at batch 1 to 256
-// (docs/benchmarks.md gives the figures; the thresholds live here only):
-// - when each weight is used fewer than 64 times (batch x output positions: the last stages at
-//   batch 1 to 4), im2col, which reads the weights once; oneDNN first reorders them into its
-//   blocked layout and taps transposes them, which costs more than the arithmetic there;
-// - kernels larger than 1x1 on output maps of at most 4 positions (ResNet's last stage) at batch
-//   32 and more: taps, which skips the padding taps (more than half of a 3x3 kernel's on a 2x2
-//   map); and their backward-filter on maps of up to 16 positions, where oneDNN's is 3 to 4x
-//   slower than the others at every batch size: taps from batch 16, im2col below;
+// The auto rule, from bench_conv's timings of the FER model's convolutions (docs/benchmarks.md
+// gives the figures; the thresholds live here only). oneDNN's kernels differ by instruction set,
+// and so does the rule: measured once on CPUs with AVX2 only and once with AVX-512.
+//
+// Both: when each weight is used fewer than 64 times (batch x output positions: the last stages
+// at batch 1 to 4), im2col, which reads the weights once; oneDNN first reorders them into its
+// blocked layout and taps transposes them, which costs more than the arithmetic there. And
+// backward-data of a convolution with few input channels (the stem, whose input needs no
+// gradient in training anyway): im2col, where oneDNN's kernel is 4 to 9x slower.
+//
+// AVX-512 (2026-12-02, AMD EPYC with AVX-512 BF16, batch 64): oneDNN everywhere else, except
+// kernels larger than 1x1 on output maps of at most 4 positions (ResNet's last stage) from batch
+// 16, where taps, which skips the padding taps, wins backward-filter by 1.4 to 2.3x (FP32 and
+// bf16) and FP32 backward-data by 1.15 to 1.25x; oneDNN's bf16 backward-data beats it there.
+// 1x1 convolutions run 1.3 to 2.3x faster on oneDNN than on im2col.
+//
+// AVX2 only (2026-11/12, batch 1 to 256):
+// - kernels larger than 1x1 on output maps of at most 4 positions at batch 32 and more: taps;
+//   and their backward-filter on maps of up to 16 positions, where oneDNN's is 3 to 4x slower
+//   than the others at every batch size: taps from batch 16, im2col below;
 // - 1x1 kernels (the downsampling shortcuts): im2col, whose "im2col" is then a strided copy;
 //   over the model's three, as fast as oneDNN at batch 64 and 1.25x faster at batch 256;
-// - otherwise oneDNN, except backward-data of a convolution with few input channels (the stem,
-//   whose input needs no gradient in training anyway), where its kernel is 7 to 9x slower.
+// - otherwise oneDNN.
 // Where oneDNN cannot run (not built, not loadable, a geometry it declines), the fallback rule
 // of every entry point runs im2col.
 const char* choose(ConvDirection d, const Conv2dGeometry& g) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
   const std::int64_t positions = g.oh * g.ow;
   if (g.n * positions < 64) return "im2col";
+  if (d == ConvDirection::BackwardData && g.c < 8) return "im2col";
+  if (avx512) {
+    const bool small_map = g.r * g.s > 1 && positions <= 4 && g.n >= 16;
+    if (small_map && (d == ConvDirection::BackwardFilter || (d == ConvDirection::BackwardData && !g.bf16_operands)))
+      return "taps";
+    return "onednn";
+  }
   if (g.r * g.s > 1) {
     if (positions <= 4 && g.n >= 32) return "taps";
     if (d == ConvDirection::BackwardFilter && positions <= 16) return g.n >= 16 ? "taps" : "im2col";
   }
-  if (g.r * g.s == 1 || (d == ConvDirection::BackwardData && g.c < 8)) return "im2col";
+  if (g.r * g.s == 1) return "im2col";
   return "onednn";
 }
 

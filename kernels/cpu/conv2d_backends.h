@@ -18,6 +18,9 @@ namespace taps { template <typename T> ConvBackend<T> backend(); }
 namespace onednn {
 ConvBackend<float> backend();
 std::string unavailable_reason();  // why it cannot run here ("" when it can); said once on stderr
+// Whether a call with g.bf16_operands runs oneDNN's bf16 kernels (else its FP32 ones): this CPU
+// has bf16 arithmetic and oneDNN a bf16 kernel for the geometry other than reference loops.
+bool runs_bf16(ConvDirection, const Conv2dGeometry&);
 }
 // conv2d_ref.cpp: the definition as plain loops summed in double, every geometry, float and double.
 namespace ref { template <typename T> ConvBackend<T> backend(); }

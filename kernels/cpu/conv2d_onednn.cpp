@@ -1,4 +1,5 @@
-// Float32 convolution through oneDNN, the CPU counterpart of cuDNN.
+// Float32 convolution through oneDNN, the CPU counterpart of cuDNN; bf16 arithmetic for the
+// precision policy's bf16 operands where the CPU has it.
 //
 // Why: im2col + GEMM moves every input value three times before the arithmetic (unrolled into
 // the column matrix, packed by the BLAS, read by its kernel), and for ResNet's 64-channel layers
@@ -29,6 +30,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +74,7 @@ struct Api {
   MINIDL_DNNL_FN(dnnl_primitive_desc_create)
   MINIDL_DNNL_FN(dnnl_primitive_desc_destroy)
   MINIDL_DNNL_FN(dnnl_primitive_desc_query_md)
+  MINIDL_DNNL_FN(dnnl_primitive_desc_query)
   MINIDL_DNNL_FN(dnnl_reorder_primitive_desc_create)
   MINIDL_DNNL_FN(dnnl_primitive_create)
   MINIDL_DNNL_FN(dnnl_primitive_execute)
@@ -122,6 +125,7 @@ const Api& api() {
     MINIDL_DNNL_LOAD(dnnl_primitive_desc_create)
     MINIDL_DNNL_LOAD(dnnl_primitive_desc_destroy)
     MINIDL_DNNL_LOAD(dnnl_primitive_desc_query_md)
+    MINIDL_DNNL_LOAD(dnnl_primitive_desc_query)
     MINIDL_DNNL_LOAD(dnnl_reorder_primitive_desc_create)
     MINIDL_DNNL_LOAD(dnnl_primitive_create)
     MINIDL_DNNL_LOAD(dnnl_primitive_execute)
@@ -164,7 +168,7 @@ struct Plan {
 
 using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                        std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, int>;
+                       std::int64_t, std::int64_t, int, bool>;
 
 bool ok(dnnl_status_t s) { return s == dnnl_success; }
 
@@ -203,8 +207,12 @@ bool init_operand(const Api& a, Operand& o, int arg, detail::Scratch slot, const
   return o.reorder != nullptr;
 }
 
-// Builds the plan for one direction and geometry; plan.ok stays false if oneDNN declines.
-void build(Plan& p, Op op, const Conv2dGeometry& g) {
+// Builds the plan for one direction and geometry; plan.ok stays false if oneDNN declines. With
+// `bf16`, the primitive reads its two operands in bf16 and writes FP32: the input reorders that
+// already turn our plain layout into oneDNN's blocked one also convert (losslessly: the operands
+// hold bf16 values, Conv2dGeometry::bf16_operands), so bf16 costs no extra pass. A bf16 plan
+// that only oneDNN's reference loops could run is declined (plan_for then uses the FP32 one).
+void build(Plan& p, Op op, const Conv2dGeometry& g, bool bf16) {
   const Api& a = api();
   const dnnl_dims_t src{g.n, g.c, g.h, g.w}, dst{g.n, g.k, g.oh, g.ow};
   // Grouped weights are 5-d for oneDNN, [groups, k/groups, c/groups, r, s]: our [k, c/groups, r,
@@ -221,10 +229,17 @@ void build(Plan& p, Op op, const Conv2dGeometry& g) {
   // (the kernel spans dilation (r - 1) + 1 inputs).
   const dnnl_dims_t pad_r{(g.oh - 1) * g.stride_h + g.dilation_h * (g.r - 1) + 1 - g.h - g.pad_h,
                           (g.ow - 1) * g.stride_w + g.dilation_w * (g.s - 1) + 1 - g.w - g.pad_w};
-  dnnl_memory_desc_t src_any, wei_any, dst_any, src_user, wei_user, dst_user;
-  if (!ok(a.dnnl_memory_desc_init_by_tag(&src_any, 4, src, dnnl_f32, dnnl_format_tag_any)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&wei_any, wei_dims, wei, dnnl_f32, dnnl_format_tag_any)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&dst_any, 4, dst, dnnl_f32, dnnl_format_tag_any)) ||
+  // The operands in `in`, the result in FP32; the forward hint of the backward primitives has
+  // every tensor in `in` (the configuration oneDNN implements).
+  const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+  const auto type = [&](Op result) { return op == result ? dnnl_f32 : in; };
+  dnnl_memory_desc_t src_any, wei_any, dst_any, src_hint, wei_hint, dst_hint, src_user, wei_user, dst_user;
+  if (!ok(a.dnnl_memory_desc_init_by_tag(&src_any, 4, src, type(Op::BackwardData), dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&wei_any, wei_dims, wei, type(Op::BackwardWeights), dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&dst_any, 4, dst, type(Op::Forward), dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&src_hint, 4, src, in, dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&wei_hint, wei_dims, wei, in, dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&dst_hint, 4, dst, in, dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&src_user, 4, src, dnnl_f32, dnnl_nchw)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&wei_user, wei_dims, wei, dnnl_f32, grouped ? dnnl_goihw : dnnl_oihw)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&dst_user, 4, dst, dnnl_f32, dnnl_nchw)))
@@ -237,13 +252,17 @@ void build(Plan& p, Op op, const Conv2dGeometry& g) {
   // The backward primitives need the forward one as a hint (it fixes the layouts they share).
   dnnl_convolution_desc_t fwd_desc, desc;
   dnnl_primitive_desc_t hint = nullptr, pd = nullptr;
-  bool good = ok(a.dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training,
-                                                              dnnl_convolution_direct, &src_any, &wei_any, nullptr,
-                                                              &dst_any, strides, dilates, pad_l, pad_r));
-  if (good && op == Op::Forward) {
-    good = ok(a.dnnl_primitive_desc_create(&pd, &fwd_desc, attr, a.engine, nullptr));
-  } else if (good) {
-    good = ok(a.dnnl_primitive_desc_create(&hint, &fwd_desc, nullptr, a.engine, nullptr));
+  bool good;
+  if (op == Op::Forward) {
+    good = ok(a.dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                           &src_any, &wei_any, nullptr, &dst_any, strides, dilates,
+                                                           pad_l, pad_r)) &&
+           ok(a.dnnl_primitive_desc_create(&pd, &fwd_desc, attr, a.engine, nullptr));
+  } else {
+    good = ok(a.dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                           &src_hint, &wei_hint, nullptr, &dst_hint, strides, dilates,
+                                                           pad_l, pad_r)) &&
+           ok(a.dnnl_primitive_desc_create(&hint, &fwd_desc, nullptr, a.engine, nullptr));
     if (good && op == Op::BackwardData)
       good = ok(a.dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &src_any,
                                                                    &wei_any, &dst_any, strides, dilates, pad_l,
@@ -256,6 +275,12 @@ void build(Plan& p, Op op, const Conv2dGeometry& g) {
   }
   a.dnnl_primitive_attr_destroy(attr);
   if (hint) a.dnnl_primitive_desc_destroy(hint);
+  if (good && bf16) {
+    // "ref:any" and the like: loops slower than any FP32 backend.
+    const char* impl = nullptr;
+    good = ok(a.dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl)) && impl &&
+           std::strncmp(impl, "ref", 3) != 0;
+  }
   if (!good) {
     if (pd) a.dnnl_primitive_desc_destroy(pd);
     return;
@@ -288,20 +313,30 @@ void build(Plan& p, Op op, const Conv2dGeometry& g) {
   p.ok = good;
 }
 
-// The plan for (op, geometry, threads), built on first use. Plans are never freed: there
+// The plan for (op, geometry, threads, bf16), built on first use. Plans are never freed: there
 // are a few dozen per model, and they must outlive every caller.
-Plan* plan_for(Op op, const Conv2dGeometry& g) {
+Plan* plan_for(Op op, const Conv2dGeometry& g, bool bf16) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> plans;
   const Key key{static_cast<int>(op), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                g.groups, g.dilation_h, g.dilation_w, omp_get_max_threads()};
+                g.groups, g.dilation_h, g.dilation_w, omp_get_max_threads(), bf16};
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = plans[key];
   if (!slot) {
     slot = std::make_unique<Plan>();
-    build(*slot, op, g);
+    build(*slot, op, g, bf16);
   }
   return slot->ok ? slot.get() : nullptr;
+}
+
+// The plan a call runs: bf16 arithmetic when the operands are bf16 values and this CPU has a
+// bf16 kernel for the geometry, else FP32 (on bf16 operands FP32 gives the same products, exact,
+// at FP32 speed).
+Plan* plan_for(Op op, const Conv2dGeometry& g) {
+  if (g.bf16_operands) {
+    if (Plan* p = plan_for(op, g, true)) return p;
+  }
+  return plan_for(op, g, false);
 }
 
 void check(dnnl_status_t s, const char* what, const Conv2dGeometry& g) {
@@ -362,6 +397,11 @@ Op op_of(ConvDirection d) {
 
 bool supports(ConvDirection d, const Conv2dGeometry& g) { return api().ok && plan_for(op_of(d), g) != nullptr; }
 std::string unavailable_reason() { return api().why_not; }
+// What the primitive of the plan that runs the call reads, as oneDNN reports it.
+bool runs_bf16(ConvDirection d, const Conv2dGeometry& g) {
+  const Plan* p = api().ok ? plan_for(op_of(d), g) : nullptr;
+  return p && p->in[0].inner.data_type == dnnl_bf16;
+}
 
 void forward(Stream, const Conv2dGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
   Plan* p = plan_for(Op::Forward, g);
@@ -398,6 +438,7 @@ void backward_filter(Stream, const Conv2dGeometry& g, const float* x, const floa
 
 bool supports(ConvDirection, const Conv2dGeometry&) { return false; }
 std::string unavailable_reason() { return "built without oneDNN's headers (libdnnl-dev)"; }
+bool runs_bf16(ConvDirection, const Conv2dGeometry&) { return false; }
 void forward(Stream, const Conv2dGeometry&, const float*, const float*, const float*, float*) {
   MINIDL_FAIL("conv2d: this build has no oneDNN");
 }

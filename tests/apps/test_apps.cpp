@@ -286,7 +286,7 @@ TEST_CASE("train_resnet --precision bf16 learns as the FP32 run does", "[apps][b
               acc_bf16, images, chance);
   CHECK(acc_fp32 >= chance + 0.3);
   CHECK(acc_bf16 >= chance + 0.3);
-  CHECK(std::fabs(acc_bf16 - acc_fp32) <= 2 / images + 1e-9);
+  CHECK(std::fabs(acc_bf16 - acc_fp32) <= 2.0 / static_cast<double>(images) + 1e-9);
   // The policy was on: the two runs' weights differ.
   CHECK(read(a / "last.safetensors") != read(b / "last.safetensors"));
 }

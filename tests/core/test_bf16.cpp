@@ -16,6 +16,8 @@
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/kernels/bf16.h"
+#include "minidl/kernels/conv2d.h"
+#include "minidl/kernels/cpu/conv2d_backends.h"
 
 using namespace minidl;
 using Catch::Matchers::Contains;
@@ -178,6 +180,54 @@ TEST_CASE("bf16: conv2d forward and backward against float64 on rounded operands
   check_close(values(x.grad()), values(x32.grad()), 2e-2, "dx vs FP32");
   check_close(values(w.grad()), values(w32.grad()), 2e-2, "dw vs FP32");
   CHECK(values(y) != values(y32));
+}
+
+// Each CPU convolution backend under the policy, oneDNN's bf16 kernels among them: a geometry
+// large enough for oneDNN's blocked kernels (16 and 32 channels), every direction against float64
+// on the rounded operands. The tolerance is FP32 accumulation's over 144 products per output
+// (bf16 kernels accumulate in FP32 too, in another order). On a CPU with bf16 arithmetic
+// oneDNN must have run its bf16 kernels, and on one without it must not claim to.
+TEST_CASE("bf16: every CPU conv backend, oneDNN's bf16 kernels included, matches float64 on rounded operands",
+          "[bf16][conv]") {
+  Generator gen(13);
+  const ConvRef g{2, 16, 9, 9, 32, 3, 3, 1, 1, 9, 9};
+  const Tensor x0 = Tensor::randn({g.n, g.c, g.h, g.w}, gen), w0 = Tensor::randn({g.k, g.c, g.r, g.s}, gen);
+  const Tensor gy = Tensor::randn({g.n, g.k, g.oh, g.ow}, gen);
+  const Conv2dOptions opt{{g.stride, g.stride}, {g.pad, g.pad}};
+  const auto xr = values(rounded(x0)), wr = values(rounded(w0)), gyr = values(rounded(gy));
+  std::vector<double> ry(gyr.size(), 0.0), rdx(xr.size(), 0.0), rdw(wr.size(), 0.0);
+  g.each([&](std::int64_t yi, std::int64_t xi, std::int64_t wi) {
+    ry[yi] += xr[xi] * wr[wi];
+    rdx[xi] += gyr[yi] * wr[wi];
+    rdw[wi] += gyr[yi] * xr[xi];
+  });
+  kernels::Conv2dGeometry kg{g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride, g.stride, g.pad, g.pad, 0, 0};
+  REQUIRE(kg.finalize());
+  kg.bf16_operands = true;
+  struct AutoAfter {  // the setting goes back to auto even when a REQUIRE throws
+    ~AutoAfter() { kernels::cpu::set_conv_backend("auto"); }
+  } auto_after;
+  for (const auto& backend : kernels::cpu::conv_backends<float>()) {
+    if (!kernels::cpu::conv_backend_available(backend.name)) continue;
+    INFO("backend " << backend.name);
+    kernels::cpu::set_conv_backend(backend.name);
+    Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+    Tensor y;
+    {
+      AutocastGuard bf16(Precision::BFloat16);
+      y = conv2d(x, w, Tensor(), opt);
+    }
+    y.backward(gy);
+    check_close(values(y), ry, 1e-5, "y");
+    check_close(values(x.grad()), rdx, 1e-5, "dx");
+    check_close(values(w.grad()), rdw, 1e-5, "dw");
+  }
+  if (kernels::cpu::conv_backend_available("onednn"))
+    for (auto d : {kernels::ConvDirection::Forward, kernels::ConvDirection::BackwardData,
+                   kernels::ConvDirection::BackwardFilter}) {
+      INFO(kernels::conv_direction_name(d));
+      CHECK(kernels::cpu::onednn::runs_bf16(d, kg) == cpu_has_bf16());
+    }
 }
 
 TEST_CASE("bf16: linear forward and backward against float64 on rounded operands", "[bf16]") {
