@@ -20,10 +20,12 @@ struct Conv2dGeometry {
   // Last, with defaults, so that a geometry written without them is the plain convolution.
   std::int64_t groups = 1;   // divides c and k
   std::int64_t dilation_h = 1, dilation_w = 1;
-  // The operands (x and weight forward; dy and weight, or x and dy, backward) hold bf16 values:
-  // the precision policy rounded them (core/precision.h). Every backend gives the policy's result
-  // by running FP32 on them; one with bf16 arithmetic (oneDNN on a CPU with AVX-512 BF16) may
-  // convert them to bf16, which loses nothing, and multiply in bf16 with FP32 accumulation.
+  // The precision policy's bf16 (core/precision.h): the operands (x and weight forward; dy and
+  // weight, or x and dy, backward) are multiplied as bf16 values, rounded to nearest even, with
+  // FP32 accumulation. On the CPU the entry points see to the rounding: a backend with bf16
+  // arithmetic (oneDNN on a CPU with AVX-512 BF16) converts the operands itself, in the layout
+  // reorder it runs anyway; for the others the entry point rounds them into scratch first. The
+  // CUDA entry points expect operands that are already bf16 values (core/ops rounds them).
   bool bf16_operands = false;
 
   // Fills oh/ow from the rest. Returns false if the output would be empty or the rest makes no

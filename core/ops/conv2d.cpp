@@ -9,9 +9,11 @@ using namespace ops_detail;
 
 namespace {
 
-// Under bf16 (autocast.h) the node holds the rounded operands the forward multiplied, and rounds
-// the upstream gradient before pairing it with them: bf16 products, FP32 accumulation, in both
-// directions. The gradients it writes are float32.
+// Under bf16 (autocast.h) every product pairs bf16-rounded operands (the forward's, and in
+// backward the upstream gradient rounded too), with FP32 accumulation; the gradients are float32.
+// On the CPU the kernels round (kernels/conv2d.h, bf16_operands), so the node keeps nothing but
+// its inputs; the CUDA kernels take rounded operands, so there the op rounds them and the node
+// holds the rounded copies.
 class Conv2dBackward : public Node {
  public:
   Conv2dBackward(const kernels::Conv2dGeometry& g, Tensor x_bf16, Tensor w_bf16)
@@ -19,10 +21,11 @@ class Conv2dBackward : public Node {
   const char* name() const override { return "Conv2dBackward"; }
 
   void backward(const Tensor& grad_output, std::vector<GradSlot>& gin) override {
-    const bool bf16 = x_bf16_.defined();
-    const Tensor& x = bf16 ? x_bf16_ : inputs[0];
-    const Tensor& w = bf16 ? w_bf16_ : inputs[1];
-    const Tensor gout = bf16 && (gin[0].needed || gin[1].needed) ? round_to_bf16(grad_output) : grad_output;
+    const bool rounded_here = x_bf16_.defined();
+    const Tensor& x = rounded_here ? x_bf16_ : inputs[0];
+    const Tensor& w = rounded_here ? w_bf16_ : inputs[1];
+    const Tensor gout =
+        rounded_here && (gin[0].needed || gin[1].needed) ? round_to_bf16(grad_output) : grad_output;
     dispatch("conv2d backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
       if (gin[0].needed)
@@ -38,7 +41,7 @@ class Conv2dBackward : public Node {
 
  private:
   kernels::Conv2dGeometry g_;
-  Tensor x_bf16_, w_bf16_;  // defined under bf16 only
+  Tensor x_bf16_, w_bf16_;  // defined under bf16 on the GPU only
 };
 
 }  // namespace
@@ -78,15 +81,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                opt.padding[1], "] and dilation [", opt.dilation[0], ", ", opt.dilation[1],
                "] does not fit the input ", shape_str(x.shape()));
 
-  const bool bf16 = autocast_bf16(x);
-  g.bf16_operands = bf16;
-  const Tensor xr = bf16 ? round_to_bf16(x) : x, wr = bf16 ? round_to_bf16(weight) : weight;
+  g.bf16_operands = autocast_bf16(x);
+  const bool round_here = g.bf16_operands && x.device().is_cuda();
+  const Tensor xr = round_here ? round_to_bf16(x) : x, wr = round_here ? round_to_bf16(weight) : weight;
   Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
   dispatch("conv2d", x, [&](auto s, auto tag) {
     using T = decltype(tag);
     conv2d_forward(s, g, xr.data<T>(), wr.data<T>(), ptr<T>(bias), y.data<T>());
   });
-  return record(y, std::make_shared<Conv2dBackward>(g, bf16 ? xr : Tensor(), bf16 ? wr : Tensor()),
+  return record(y, std::make_shared<Conv2dBackward>(g, round_here ? xr : Tensor(), round_here ? wr : Tensor()),
                 {x, weight, bias});
 }
 

@@ -65,8 +65,11 @@ class ScratchBuffer {
 // Scratch slots of the calling thread. A kernel that needs two buffers at once takes two slots;
 // thread_local keeps concurrent callers (say, two training threads) apart without a lock.
 // The Dnnl* slots hold the oneDNN convolution's operands in its own layouts (conv2d_onednn.cpp),
-// the Taps* slots the position-major copies of conv2d_taps.cpp.
-enum class Scratch { Columns, Gemm, Partial, DnnlIn0, DnnlIn1, DnnlOut, DnnlPad, TapsIn, TapsWeight, TapsOut, kCount };
+// the Taps* slots the position-major copies of conv2d_taps.cpp, the Bf16* slots the operands a
+// convolution entry point rounds for the precision policy (conv2d.cpp).
+enum class Scratch {
+  Columns, Gemm, Partial, DnnlIn0, DnnlIn1, DnnlOut, DnnlPad, TapsIn, TapsWeight, TapsOut, Bf16In0, Bf16In1, kCount
+};
 
 inline void* scratch_bytes(Scratch slot, std::size_t bytes) {
   static thread_local ScratchBuffer buffers[static_cast<int>(Scratch::kCount)];

@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 
+#include "minidl/core/allocator.h"
 #include "minidl/core/autograd.h"
 #include "minidl/core/ops.h"
 #include "minidl/core/precision.h"
@@ -228,6 +229,65 @@ TEST_CASE("bf16: every CPU conv backend, oneDNN's bf16 kernels included, matches
       INFO(kernels::conv_direction_name(d));
       CHECK(kernels::cpu::onednn::runs_bf16(d, kg) == cpu_has_bf16());
     }
+}
+
+// On the CPU the convolution kernels round the operands themselves (oneDNN in its layout
+// reorder, the others into scratch), so a conv2d under the policy takes no more tensor memory
+// than an FP32 one: no rounded copies of the input, weight or upstream gradient are made or kept.
+TEST_CASE("bf16: conv2d on the CPU makes and keeps no rounded copies", "[bf16][conv]") {
+  Generator gen(14);
+  const Tensor x = Tensor::randn({4, 16, 12, 12}, gen).requires_grad_(), w = Tensor::randn({32, 16, 3, 3}, gen);
+  const Tensor gy = Tensor::randn({4, 32, 12, 12}, gen);
+  const Conv2dOptions opt{{1, 1}, {1, 1}};
+  Allocator& cpu = cpu_allocator();
+  const auto grow = [&](Precision p) {  // tensor bytes held after the forward
+    Tensor xi = x.detach().requires_grad_(), wi = w.detach().requires_grad_();
+    const std::size_t before = cpu.stats().bytes_in_use;
+    Tensor y;
+    {
+      AutocastGuard guard(p);
+      y = conv2d(xi, wi, Tensor(), opt);
+    }
+    const std::size_t after_forward = cpu.stats().bytes_in_use - before;
+    y.backward(gy);
+    return after_forward;
+  };
+  const std::size_t fp32 = grow(Precision::Float32), bf16 = grow(Precision::BFloat16);
+  INFO("tensor bytes held after forward: fp32 " << fp32 << ", bf16 " << bf16);
+  CHECK(bf16 == fp32);
+}
+
+// Grouped and dilated convolutions under the policy: the entry points round a weight of
+// k * c / groups * r * s values (not k * c * r * s), and oneDNN's bf16 plans take grouped weights.
+// Each backend's bf16 result against float64 loops (the reference backend) on rounded operands.
+TEST_CASE("bf16: grouped and dilated conv2d on every CPU backend matches float64 on rounded operands",
+          "[bf16][conv]") {
+  Generator gen(15);
+  const Tensor x0 = Tensor::randn({2, 16, 10, 10}, gen), w0 = Tensor::randn({32, 4, 3, 3}, gen);
+  const Conv2dOptions opt{{1, 1}, {2, 2}, {2, 2}, 4};
+  const Tensor gy = Tensor::randn({2, 32, 10, 10}, gen);
+  struct AutoAfter {
+    ~AutoAfter() { kernels::cpu::set_conv_backend("auto"); }
+  } auto_after;
+  // float64 on the rounded operands (and rounded upstream gradient): the yardstick.
+  Tensor xr = rounded(x0).to(DType::Float64).requires_grad_(), wr = rounded(w0).to(DType::Float64).requires_grad_();
+  Tensor yr = conv2d(xr, wr, Tensor(), opt);
+  yr.backward(rounded(gy).to(DType::Float64));
+  for (const auto& backend : kernels::cpu::conv_backends<float>()) {
+    if (!kernels::cpu::conv_backend_available(backend.name)) continue;
+    INFO("backend " << backend.name);
+    kernels::cpu::set_conv_backend(backend.name);
+    Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+    Tensor y;
+    {
+      AutocastGuard bf16(Precision::BFloat16);
+      y = conv2d(x, w, Tensor(), opt);
+    }
+    y.backward(gy);
+    check_close(values(y), values(yr), 1e-5, "y");
+    check_close(values(x.grad()), values(xr.grad()), 1e-5, "dx");
+    check_close(values(w.grad()), values(wr.grad()), 1e-5, "dw");
+  }
 }
 
 TEST_CASE("bf16: linear forward and backward against float64 on rounded operands", "[bf16]") {
