@@ -137,6 +137,8 @@ inline std::vector<kernels::Conv2dGeometry> resnet18_conv_geometries(std::int64_
     const Conv2dSpec& s = c.spec;
     kernels::Conv2dGeometry g{batch, s.in_channels, c.h, c.w, s.out_channels, s.kernel_size, s.kernel_size,
                               s.stride, s.stride, s.padding, s.padding, 0, 0};
+    g.groups = s.groups;
+    g.dilation_h = g.dilation_w = s.dilation;
     g.finalize();
     out.push_back(g);
   }

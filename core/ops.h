@@ -23,8 +23,12 @@ class ProcessGroup;
 struct Conv2dOptions {
   std::array<std::int64_t, 2> stride{1, 1};
   std::array<std::int64_t, 2> padding{0, 0};
+  std::array<std::int64_t, 2> dilation{1, 1};
+  std::int64_t groups = 1;
 };
-// x [n, c, h, w], weight [k, c, r, s], bias [k] or undefined.
+// x [n, c, h, w], weight [k, c / groups, r, s], bias [k] or undefined, as F.conv2d: groups
+// divides c and k (groups == c: depthwise); output size per dimension
+// (size + 2 padding - dilation (kernel - 1) - 1) / stride + 1.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Conv2dOptions& opt = {});
 
 // x [n, c, h, w] (or [n, c]); weight/bias [c] or undefined; running_mean/var [c] or undefined.

@@ -1,5 +1,8 @@
-// 2-D convolution (cross-correlation, as in PyTorch), groups = 1, dilation = 1.
-// x: [n, c, h, w], weight: [k, c, r, s], bias: [k], y: [n, k, oh, ow].
+// 2-D convolution (cross-correlation, as in PyTorch), with groups and dilation.
+// x: [n, c, h, w], weight: [k, c / groups, r, s], bias: [k], y: [n, k, oh, ow].
+// Groups: input channels [g c/groups, (g+1) c/groups) feed only output channels
+// [g k/groups, (g+1) k/groups); groups == c is the depthwise convolution. Dilation: tap (r, s)
+// reads input (oy stride_h - pad_h + r dilation_h, ox stride_w - pad_w + s dilation_w).
 #pragma once
 
 #include <string>
@@ -13,7 +16,10 @@ struct Conv2dGeometry {
   std::int64_t n, c, h, w;   // input
   std::int64_t k, r, s;      // output channels, kernel height, kernel width
   std::int64_t stride_h, stride_w, pad_h, pad_w;
-  std::int64_t oh, ow;       // output size: (h + 2 pad_h - r) / stride_h + 1
+  std::int64_t oh, ow;       // output size: (h + 2 pad_h - dilation_h (r - 1) - 1) / stride_h + 1
+  // Last, with defaults, so that a geometry written without them is the plain convolution.
+  std::int64_t groups = 1;   // divides c and k
+  std::int64_t dilation_h = 1, dilation_w = 1;
   // The precision policy's bf16 (core/precision.h): the operands (x and weight forward; dy and
   // weight, or x and dy, backward) are multiplied as bf16 values, rounded to nearest even, with
   // FP32 accumulation. On the CPU the entry points see to the rounding: a backend with bf16
@@ -22,9 +28,12 @@ struct Conv2dGeometry {
   // CUDA entry points expect operands that are already bf16 values (core/ops rounds them).
   bool bf16_operands = false;
 
-  // Fills oh/ow from the rest. Returns false if the output would be empty.
+  // Fills oh/ow from the rest. Returns false if the output would be empty or the rest makes no
+  // sense (a non-positive size, groups that do not divide c and k, ...).
   bool finalize();
-  double forward_flops() const { return 2.0 * n * k * oh * ow * c * r * s; }
+  std::int64_t c_per_group() const { return c / groups; }  // weight's dim 1
+  std::int64_t k_per_group() const { return k / groups; }
+  double forward_flops() const { return 2.0 * n * k * oh * ow * c_per_group() * r * s; }
 };
 
 enum class ConvDirection { Forward, BackwardData, BackwardFilter };
@@ -71,11 +80,12 @@ void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias
 
 // The backends, fallback first (T = float: im2col, taps, onednn, reference; T = double:
 // im2col, taps, reference):
-//   im2col     im2col + OpenBLAS GEMM, chunked over the batch: every geometry;
+//   im2col     im2col + OpenBLAS GEMM, chunked over the batch, a GEMM per group: every geometry;
 //   taps       small output maps: one GEMM over the batch per output position and run of kernel
-//              taps inside the image (no multiply-adds on padding);
-//   onednn     oneDNN's convolutions, when the build found oneDNN's headers (config.h:
-//              MINIDL_WITH_ONEDNN) and libdnnl.so.2 loads at run time;
+//              taps inside the image (no multiply-adds on padding); groups = 1 and dilation = 1
+//              only (it declines the rest);
+//   onednn     oneDNN's convolutions (grouped and dilated too), when the build found oneDNN's
+//              headers (config.h: MINIDL_WITH_ONEDNN) and libdnnl.so.2 loads at run time;
 //   reference  the definition as plain loops, summed in double: slow; what the others and the
 //              CUDA kernels are tested against. Never chosen by auto.
 // The setting applies to float32; float64 (the gradient checks) always runs im2col.
@@ -104,8 +114,9 @@ template <typename T>
 void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias, bool accumulate);
 
 // The backends, fallback first (T = float):
-//   implicit_gemm  our tiled implicit GEMM: every geometry;
-//   cudnn          cuDNN, its algorithms found once per shape; in builds with cuDNN.
+//   implicit_gemm  our tiled implicit GEMM (a launch per group): every geometry;
+//   cudnn          cuDNN (group count and dilation on its descriptor), its algorithms found once
+//                  per shape (groups and dilation are part of the shape); in builds with cuDNN.
 template <typename T>
 const std::vector<ConvBackend<T>>& conv_backends();
 template <typename T>

@@ -6,10 +6,12 @@ namespace minidl::kernels {
 
 namespace {
 
-// (size + 2 pad - kernel) / stride + 1, or 0 when the padded input is smaller than the kernel
+// (size + 2 pad - extent) / stride + 1, where a kernel of `kernel` taps `dilation` apart spans
+// extent = dilation (kernel - 1) + 1 inputs; or 0 when the padded input is smaller than that
 // (C++ division truncates toward zero, which would turn a negative numerator into a bogus 1).
-std::int64_t output_size(std::int64_t size, std::int64_t kernel, std::int64_t stride, std::int64_t pad) {
-  const std::int64_t span = size + 2 * pad - kernel;
+std::int64_t output_size(std::int64_t size, std::int64_t kernel, std::int64_t stride, std::int64_t pad,
+                         std::int64_t dilation = 1) {
+  const std::int64_t span = size + 2 * pad - (dilation * (kernel - 1) + 1);
   return span < 0 ? 0 : span / stride + 1;
 }
 
@@ -30,8 +32,9 @@ bool Conv2dGeometry::finalize() {
   oh = ow = 0;
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0) return false;
   if (stride_h <= 0 || stride_w <= 0 || pad_h < 0 || pad_w < 0) return false;
-  oh = output_size(h, r, stride_h, pad_h);
-  ow = output_size(w, s, stride_w, pad_w);
+  if (dilation_h <= 0 || dilation_w <= 0 || groups <= 0 || c % groups != 0 || k % groups != 0) return false;
+  oh = output_size(h, r, stride_h, pad_h, dilation_h);
+  ow = output_size(w, s, stride_w, pad_w, dilation_w);
   return oh > 0 && ow > 0;
 }
 

@@ -87,8 +87,8 @@ class GraphBuilder {
     if (c.bias.defined()) in.push_back(weight(prefix + ".bias", c.bias));
     return node("Conv", in, prefix,
                 {ints("kernel_shape", {s.kernel_size, s.kernel_size}), ints("strides", {s.stride, s.stride}),
-                 ints("pads", {s.padding, s.padding, s.padding, s.padding}), ints("dilations", {1, 1}),
-                 integer("group", 1)});
+                 ints("pads", {s.padding, s.padding, s.padding, s.padding}),
+                 ints("dilations", {s.dilation, s.dilation}), integer("group", s.groups)});
   }
 
   // Inference form: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.

@@ -6,7 +6,7 @@ namespace minidl {
 
 namespace {
 std::shared_ptr<Conv2d> conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride) {
-  return std::make_shared<Conv2d>(Conv2dSpec{in, out, 3, stride, 1, false});
+  return std::make_shared<Conv2d>(Conv2dSpec{in, out, 3, stride, 1, 1, 1, false});
 }
 }  // namespace
 
@@ -19,7 +19,7 @@ BasicBlock::BasicBlock(std::int64_t in_planes, std::int64_t planes, std::int64_t
   if (stride != 1 || in_planes != planes) {
     register_module(
         "downsample", downsample, std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
-                          std::make_shared<Conv2d>(Conv2dSpec{in_planes, planes, 1, stride, 0, false}),
+                          std::make_shared<Conv2d>(Conv2dSpec{in_planes, planes, 1, stride, 0, 1, 1, false}),
                           std::make_shared<BatchNorm2d>(planes)}));
   }
 }
@@ -36,7 +36,7 @@ ResNet::ResNet(const ResNetOptions& opt) : opt_(opt) {
                opt.in_channels, "), num_classes (", opt.num_classes, ") and width (", opt.width,
                ") must be positive");
   const std::int64_t w = opt.width;
-  register_module("conv1", conv1, std::make_shared<Conv2d>(Conv2dSpec{opt.in_channels, w, 7, 2, 3, false}));
+  register_module("conv1", conv1, std::make_shared<Conv2d>(Conv2dSpec{opt.in_channels, w, 7, 2, 3, 1, 1, false}));
   register_module("bn1", bn1, std::make_shared<BatchNorm2d>(w));
   register_module("relu", relu, std::make_shared<ReLU>());
   register_module("maxpool", maxpool, std::make_shared<MaxPool2d>(3, 2, 1));
@@ -75,15 +75,17 @@ Tensor ResNet::features(const Tensor& x) {
 
 std::vector<ConvAtInput> ResNet::conv_inputs(std::int64_t h, std::int64_t w) const {
   std::vector<ConvAtInput> out;
-  // (size + 2 pad - kernel) / stride + 1, PyTorch's floor mode.
-  auto out_size = [](std::int64_t size, std::int64_t k, std::int64_t stride, std::int64_t pad) {
-    const std::int64_t span = size + 2 * pad - k;
+  // (size + 2 pad - extent) / stride + 1, PyTorch's floor mode; a kernel of k taps `dilation`
+  // apart spans extent = dilation (k - 1) + 1 inputs.
+  auto out_size = [](std::int64_t size, std::int64_t k, std::int64_t stride, std::int64_t pad,
+                     std::int64_t dilation = 1) {
+    const std::int64_t span = size + 2 * pad - (dilation * (k - 1) + 1);
     return span < 0 ? std::int64_t(0) : span / stride + 1;
   };
   auto add = [&](const Conv2d& conv, std::int64_t& ih, std::int64_t& iw) {
     const Conv2dSpec& s = conv.spec();
-    const std::int64_t oh = out_size(ih, s.kernel_size, s.stride, s.padding);
-    const std::int64_t ow = out_size(iw, s.kernel_size, s.stride, s.padding);
+    const std::int64_t oh = out_size(ih, s.kernel_size, s.stride, s.padding, s.dilation);
+    const std::int64_t ow = out_size(iw, s.kernel_size, s.stride, s.padding, s.dilation);
     MINIDL_CHECK(oh > 0 && ow > 0, "ResNet: input ", h, "x", w, " is too small for its convolutions");
     out.push_back({s, ih, iw, oh, ow});
     ih = oh;
@@ -107,7 +109,8 @@ std::vector<ConvAtInput> ResNet::conv_inputs(std::int64_t h, std::int64_t w) con
 double ResNet::forward_flops(std::int64_t h, std::int64_t w) const {
   double flops = 2.0 * fc->weight.size(0) * fc->weight.size(1);
   for (const ConvAtInput& c : conv_inputs(h, w))
-    flops += 2.0 * c.spec.out_channels * c.spec.in_channels * c.spec.kernel_size * c.spec.kernel_size * c.oh * c.ow;
+    flops += 2.0 * c.spec.out_channels * (c.spec.in_channels / c.spec.groups) * c.spec.kernel_size *
+             c.spec.kernel_size * c.oh * c.ow;
   return flops;
 }
 

@@ -52,20 +52,34 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   MINIDL_CHECK(x.dim() == 4 && weight.dim() == 4, "conv2d: expected a 4-d input [n, c, h, w] and a 4-d weight ",
                "[out, in, kh, kw], got input ", shape_str(x.shape()), " and weight ", shape_str(weight.shape()));
   MINIDL_CHECK(x.size(0) > 0, "conv2d: empty batch, input ", shape_str(x.shape()));
-  MINIDL_CHECK(x.size(1) == weight.size(1), "conv2d: input ", shape_str(x.shape()), " has ", x.size(1),
-               " channels but weight ", shape_str(weight.shape()), " expects ", weight.size(1));
+  MINIDL_CHECK(opt.stride[0] > 0 && opt.stride[1] > 0 && opt.padding[0] >= 0 && opt.padding[1] >= 0,
+               "conv2d: stride must be positive and padding non-negative, got stride [", opt.stride[0], ", ",
+               opt.stride[1], "] and padding [", opt.padding[0], ", ", opt.padding[1], "]");
+  MINIDL_CHECK(opt.dilation[0] > 0 && opt.dilation[1] > 0, "conv2d: dilation must be positive, got [",
+               opt.dilation[0], ", ", opt.dilation[1], "]");
+  const std::int64_t groups = opt.groups;
+  MINIDL_CHECK(groups > 0, "conv2d: groups must be positive, got ", groups);
+  MINIDL_CHECK(weight.size(0) % groups == 0, "conv2d: weight ", shape_str(weight.shape()), " has ", weight.size(0),
+               " output channels, which groups=", groups, " does not divide");
+  MINIDL_CHECK(x.size(1) % groups == 0, "conv2d: input ", shape_str(x.shape()), " has ", x.size(1),
+               " channels, which groups=", groups, " does not divide");
+  MINIDL_CHECK(x.size(1) == weight.size(1) * groups, "conv2d: input ", shape_str(x.shape()), " has ", x.size(1),
+               " channels but weight ", shape_str(weight.shape()), " with groups=", groups, " expects ",
+               weight.size(1) * groups, " (weight.size(1) * groups)");
   if (bias.defined())
     MINIDL_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "conv2d: bias ", shape_str(bias.shape()),
                  " does not match weight ", shape_str(weight.shape()), ": expected [", weight.size(0), "]");
-  MINIDL_CHECK(opt.stride[0] > 0 && opt.stride[1] > 0 && opt.padding[0] >= 0 && opt.padding[1] >= 0,
-               "conv2d: stride must be positive and padding non-negative");
   check_same_device("conv2d", {&x, &weight, &bias});
   check_same_dtype("conv2d", {&x, &weight, &bias});
 
   kernels::Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2),
                             weight.size(3), opt.stride[0], opt.stride[1], opt.padding[0], opt.padding[1], 0, 0};
+  g.groups = groups;
+  g.dilation_h = opt.dilation[0];
+  g.dilation_w = opt.dilation[1];
   MINIDL_CHECK(g.finalize(), "conv2d: kernel ", shape_str(weight.shape()), " with padding [", opt.padding[0], ", ",
-               opt.padding[1], "] does not fit the input ", shape_str(x.shape()));
+               opt.padding[1], "] and dilation [", opt.dilation[0], ", ", opt.dilation[1],
+               "] does not fit the input ", shape_str(x.shape()));
 
   g.bf16_operands = autocast_bf16(x);
   const bool round_here = g.bf16_operands && x.device().is_cuda();

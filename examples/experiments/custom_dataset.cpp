@@ -62,9 +62,9 @@ class Shapes : public data::Dataset {
 
 std::shared_ptr<Sequential> small_cnn() {
   return std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
-      std::make_shared<Conv2d>(Conv2dSpec{3, 8, 3, 1, 1, false}), std::make_shared<BatchNorm2d>(8),
+      std::make_shared<Conv2d>(Conv2dSpec{3, 8, 3, 1, 1, 1, 1, false}), std::make_shared<BatchNorm2d>(8),
       std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2),
-      std::make_shared<Conv2d>(Conv2dSpec{8, 16, 3, 1, 1, false}), std::make_shared<BatchNorm2d>(16),
+      std::make_shared<Conv2d>(Conv2dSpec{8, 16, 3, 1, 1, 1, 1, false}), std::make_shared<BatchNorm2d>(16),
       std::make_shared<ReLU>(), std::make_shared<AdaptiveAvgPool2d>(1, 1), std::make_shared<Flatten>(),
       std::make_shared<Linear>(16, 3)});
 }

@@ -21,9 +21,11 @@ class SmallCnn : public Module {
   SmallCnn(std::int64_t classes) {
     register_module(
         "features", features_, std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
-                        std::make_shared<Conv2d>(Conv2dSpec{1, 16, 3, 1, 1, false}), std::make_shared<BatchNorm2d>(16),
+                        std::make_shared<Conv2d>(Conv2dSpec{1, 16, 3, 1, 1, 1, 1, false}),
+                        std::make_shared<BatchNorm2d>(16),
                         std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2),
-                        std::make_shared<Conv2d>(Conv2dSpec{16, 32, 3, 1, 1, false}), std::make_shared<BatchNorm2d>(32),
+                        std::make_shared<Conv2d>(Conv2dSpec{16, 32, 3, 1, 1, 1, 1, false}),
+                        std::make_shared<BatchNorm2d>(32),
                         std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2)}));
     register_module("pool", pool_, std::make_shared<AdaptiveAvgPool2d>(4, 4));
     register_module("fc", fc_, std::make_shared<Linear>(32 * 4 * 4, classes));

@@ -156,7 +156,7 @@ Operands<T> operands(const ConvBackend<T>& row, ConvDirection d, const Conv2dGeo
 }
 
 std::int64_t input_size(const Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
-std::int64_t weight_size(const Conv2dGeometry& g) { return g.k * g.c * g.r * g.s; }
+std::int64_t weight_size(const Conv2dGeometry& g) { return g.k * g.c_per_group() * g.r * g.s; }
 std::int64_t output_size(const Conv2dGeometry& g) { return g.n * g.k * g.oh * g.ow; }
 
 }  // namespace

@@ -11,7 +11,8 @@ namespace minidl::kernels::cpu {
 
 // conv2d_im2col.cpp: im2col + GEMM, every geometry, float and double; the fallback.
 namespace im2col { template <typename T> ConvBackend<T> backend(); }
-// conv2d_taps.cpp: GEMMs per output position and run of taps, every geometry, float and double.
+// conv2d_taps.cpp: GEMMs per output position and run of taps, float and double; groups = 1 and
+// dilation = 1 only (supports() says no to the rest).
 namespace taps { template <typename T> ConvBackend<T> backend(); }
 // conv2d_onednn.cpp: oneDNN, float; supports() says which calls (it builds and caches the plan).
 namespace onednn {

@@ -15,6 +15,7 @@
 // thread count and kept for the life of the process (as the cuDNN plans are on the GPU), so a
 // steady-state step creates nothing and allocates nothing (the scratch buffers only grow).
 //
+// Groups and dilation go to oneDNN as they are (grouped 5-d weights, the dilated descriptors).
 // supports() builds (once) the plan for the direction and geometry, so a geometry oneDNN
 // declines is known before anything runs; a bias is added after the primitive, so one plan
 // serves calls with and without one (ResNet's convolutions have none).
@@ -60,9 +61,9 @@ struct Api {
   MINIDL_DNNL_FN(dnnl_memory_desc_get_size)
   MINIDL_DNNL_FN(dnnl_memory_create)
   MINIDL_DNNL_FN(dnnl_memory_set_data_handle)
-  MINIDL_DNNL_FN(dnnl_convolution_forward_desc_init)
-  MINIDL_DNNL_FN(dnnl_convolution_backward_data_desc_init)
-  MINIDL_DNNL_FN(dnnl_convolution_backward_weights_desc_init)
+  MINIDL_DNNL_FN(dnnl_dilated_convolution_forward_desc_init)
+  MINIDL_DNNL_FN(dnnl_dilated_convolution_backward_data_desc_init)
+  MINIDL_DNNL_FN(dnnl_dilated_convolution_backward_weights_desc_init)
   MINIDL_DNNL_FN(dnnl_primitive_attr_create)
   MINIDL_DNNL_FN(dnnl_primitive_attr_destroy)
   MINIDL_DNNL_FN(dnnl_primitive_attr_set_scratchpad_mode)
@@ -111,9 +112,9 @@ const Api& api() {
     MINIDL_DNNL_LOAD(dnnl_memory_desc_get_size)
     MINIDL_DNNL_LOAD(dnnl_memory_create)
     MINIDL_DNNL_LOAD(dnnl_memory_set_data_handle)
-    MINIDL_DNNL_LOAD(dnnl_convolution_forward_desc_init)
-    MINIDL_DNNL_LOAD(dnnl_convolution_backward_data_desc_init)
-    MINIDL_DNNL_LOAD(dnnl_convolution_backward_weights_desc_init)
+    MINIDL_DNNL_LOAD(dnnl_dilated_convolution_forward_desc_init)
+    MINIDL_DNNL_LOAD(dnnl_dilated_convolution_backward_data_desc_init)
+    MINIDL_DNNL_LOAD(dnnl_dilated_convolution_backward_weights_desc_init)
     MINIDL_DNNL_LOAD(dnnl_primitive_attr_create)
     MINIDL_DNNL_LOAD(dnnl_primitive_attr_destroy)
     MINIDL_DNNL_LOAD(dnnl_primitive_attr_set_scratchpad_mode)
@@ -166,7 +167,8 @@ struct Plan {
 };
 
 using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, bool>;
+                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                       std::int64_t, std::int64_t, int, bool>;
 
 bool ok(dnnl_status_t s) { return s == dnnl_success; }
 
@@ -212,23 +214,34 @@ bool init_operand(const Api& a, Operand& o, int arg, detail::Scratch slot, const
 // that only oneDNN's reference loops could run is declined (plan_for then uses the FP32 one).
 void build(Plan& p, Op op, const Conv2dGeometry& g, bool bf16) {
   const Api& a = api();
-  const dnnl_dims_t src{g.n, g.c, g.h, g.w}, wei{g.k, g.c, g.r, g.s}, dst{g.n, g.k, g.oh, g.ow};
-  const dnnl_dims_t strides{g.stride_h, g.stride_w}, pad_l{g.pad_h, g.pad_w};
-  // oneDNN wants the padding on each side: the right one is whatever makes the output size add up.
-  const dnnl_dims_t pad_r{(g.oh - 1) * g.stride_h + g.r - g.h - g.pad_h, (g.ow - 1) * g.stride_w + g.s - g.w - g.pad_w};
+  const dnnl_dims_t src{g.n, g.c, g.h, g.w}, dst{g.n, g.k, g.oh, g.ow};
+  // Grouped weights are 5-d for oneDNN, [groups, k/groups, c/groups, r, s]: our [k, c/groups, r,
+  // s] in the same memory order (goihw).
+  const bool grouped = g.groups > 1;
+  const int wei_dims = grouped ? 5 : 4;
+  const dnnl_dims_t wei_plain{g.k, g.c, g.r, g.s};
+  const dnnl_dims_t wei_grouped{g.groups, g.k_per_group(), g.c_per_group(), g.r, g.s};
+  const auto& wei = grouped ? wei_grouped : wei_plain;
+  // oneDNN counts dilation as the gap between taps: 0 is a plain convolution.
+  const dnnl_dims_t strides{g.stride_h, g.stride_w}, dilates{g.dilation_h - 1, g.dilation_w - 1},
+      pad_l{g.pad_h, g.pad_w};
+  // oneDNN wants the padding on each side: the right one is whatever makes the output size add up
+  // (the kernel spans dilation (r - 1) + 1 inputs).
+  const dnnl_dims_t pad_r{(g.oh - 1) * g.stride_h + g.dilation_h * (g.r - 1) + 1 - g.h - g.pad_h,
+                          (g.ow - 1) * g.stride_w + g.dilation_w * (g.s - 1) + 1 - g.w - g.pad_w};
   // The operands in `in`, the result in FP32; the forward hint of the backward primitives has
   // every tensor in `in` (the configuration oneDNN implements).
   const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
   const auto type = [&](Op result) { return op == result ? dnnl_f32 : in; };
   dnnl_memory_desc_t src_any, wei_any, dst_any, src_hint, wei_hint, dst_hint, src_user, wei_user, dst_user;
   if (!ok(a.dnnl_memory_desc_init_by_tag(&src_any, 4, src, type(Op::BackwardData), dnnl_format_tag_any)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, type(Op::BackwardWeights), dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&wei_any, wei_dims, wei, type(Op::BackwardWeights), dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&dst_any, 4, dst, type(Op::Forward), dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&src_hint, 4, src, in, dnnl_format_tag_any)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&wei_hint, 4, wei, in, dnnl_format_tag_any)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&wei_hint, wei_dims, wei, in, dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&dst_hint, 4, dst, in, dnnl_format_tag_any)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&src_user, 4, src, dnnl_f32, dnnl_nchw)) ||
-      !ok(a.dnnl_memory_desc_init_by_tag(&wei_user, 4, wei, dnnl_f32, dnnl_oihw)) ||
+      !ok(a.dnnl_memory_desc_init_by_tag(&wei_user, wei_dims, wei, dnnl_f32, grouped ? dnnl_goihw : dnnl_oihw)) ||
       !ok(a.dnnl_memory_desc_init_by_tag(&dst_user, 4, dst, dnnl_f32, dnnl_nchw)))
     return;
 
@@ -241,20 +254,23 @@ void build(Plan& p, Op op, const Conv2dGeometry& g, bool bf16) {
   dnnl_primitive_desc_t hint = nullptr, pd = nullptr;
   bool good;
   if (op == Op::Forward) {
-    good = ok(a.dnnl_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
-                                                   &src_any, &wei_any, nullptr, &dst_any, strides, pad_l, pad_r)) &&
+    good = ok(a.dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                           &src_any, &wei_any, nullptr, &dst_any, strides, dilates,
+                                                           pad_l, pad_r)) &&
            ok(a.dnnl_primitive_desc_create(&pd, &fwd_desc, attr, a.engine, nullptr));
   } else {
-    good = ok(a.dnnl_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
-                                                   &src_hint, &wei_hint, nullptr, &dst_hint, strides, pad_l,
-                                                   pad_r)) &&
+    good = ok(a.dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                           &src_hint, &wei_hint, nullptr, &dst_hint, strides, dilates,
+                                                           pad_l, pad_r)) &&
            ok(a.dnnl_primitive_desc_create(&hint, &fwd_desc, nullptr, a.engine, nullptr));
     if (good && op == Op::BackwardData)
-      good = ok(a.dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &src_any, &wei_any,
-                                                           &dst_any, strides, pad_l, pad_r));
+      good = ok(a.dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &src_any,
+                                                                   &wei_any, &dst_any, strides, dilates, pad_l,
+                                                                   pad_r));
     else if (good)
-      good = ok(a.dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src_any, &wei_any,
-                                                              nullptr, &dst_any, strides, pad_l, pad_r));
+      good = ok(a.dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src_any,
+                                                                      &wei_any, nullptr, &dst_any, strides, dilates,
+                                                                      pad_l, pad_r));
     good = good && ok(a.dnnl_primitive_desc_create(&pd, &desc, attr, a.engine, hint));
   }
   a.dnnl_primitive_attr_destroy(attr);
@@ -303,7 +319,7 @@ Plan* plan_for(Op op, const Conv2dGeometry& g, bool bf16) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> plans;
   const Key key{static_cast<int>(op), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                omp_get_max_threads(), bf16};
+                g.groups, g.dilation_h, g.dilation_w, omp_get_max_threads(), bf16};
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = plans[key];
   if (!slot) {
@@ -325,8 +341,8 @@ Plan* plan_for(Op op, const Conv2dGeometry& g) {
 
 void check(dnnl_status_t s, const char* what, const Conv2dGeometry& g) {
   MINIDL_CHECK(s == dnnl_success, "conv2d (oneDNN): ", what, " failed with status ", static_cast<int>(s),
-               " for input [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.k, ", ", g.c, ", ", g.r, ", ",
-               g.s, "]");
+               " for input [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.k, ", ", g.c_per_group(), ", ",
+               g.r, ", ", g.s, "], groups ", g.groups, ", dilation ", g.dilation_h, "x", g.dilation_w);
 }
 
 // Runs a plan: inputs reordered into scratch where the layouts differ, the primitive, and the

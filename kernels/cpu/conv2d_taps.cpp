@@ -200,9 +200,18 @@ void backward_filter(Stream, const Conv2dGeometry& g, const T* x, const T* dy, T
       }
 }
 
+// Groups and dilation would change which taps form a run and which channels a GEMM spans; the
+// small maps this backend is for have neither in the models we train, so such calls go to the
+// fallback (im2col) instead.
+namespace {
+bool supports(ConvDirection, const Conv2dGeometry& g) {
+  return g.groups == 1 && g.dilation_h == 1 && g.dilation_w == 1;
+}
+}  // namespace
+
 template <typename T>
 ConvBackend<T> backend() {
-  return {"taps", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
+  return {"taps", supports, forward<T>, backward_data<T>, backward_filter<T>};
 }
 template ConvBackend<float> backend<float>();
 template ConvBackend<double> backend<double>();

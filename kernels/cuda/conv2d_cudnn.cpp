@@ -30,9 +30,9 @@ int to_int(std::int64_t v) {
 }
 
 std::string shape_text(const Conv2dGeometry& g) {
-  return ::minidl::detail::str("x [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.k, ", ", g.c, ", ", g.r,
-                               ", ", g.s, "], stride ", g.stride_h, "x", g.stride_w, ", padding ", g.pad_h, "x",
-                               g.pad_w);
+  return ::minidl::detail::str("x [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.k, ", ", g.c_per_group(),
+                               ", ", g.r, ", ", g.s, "], stride ", g.stride_h, "x", g.stride_w, ", padding ", g.pad_h,
+                               "x", g.pad_w, ", dilation ", g.dilation_h, "x", g.dilation_w, ", groups ", g.groups);
 }
 
 // Device memory for the duration of an algorithm search only (the first call of a shape).
@@ -94,7 +94,10 @@ cudnnMathType_t math_for(cudnnMathType_t found, bool tf32) { return tf32 ? found
 }
 
 ConvPlan& plan_for(Context& ctx, const Conv2dGeometry& g, bool tf32, bool deterministic) {
-  const ConvKey key{{g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w}, tf32, deterministic};
+  const ConvKey key{{g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dilation_h,
+                     g.dilation_w, g.groups},
+                    tf32,
+                    deterministic};
   std::lock_guard<std::mutex> lock(ctx.mutex());
   auto& cache = ctx.cudnn_cache().conv;
   auto it = cache.find(key);
@@ -105,12 +108,15 @@ ConvPlan& plan_for(Context& ctx, const Conv2dGeometry& g, bool tf32, bool determ
                                          to_int(g.h), to_int(g.w)));
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, to_int(g.n), to_int(g.k),
                                          to_int(g.oh), to_int(g.ow)));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(g.k), to_int(g.c),
-                                         to_int(g.r), to_int(g.s)));
+  // The filter is [k, c / groups, r, s], as ours; the group count goes on the convolution.
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(g.k),
+                                         to_int(g.c_per_group()), to_int(g.r), to_int(g.s)));
   for (cudnnConvolutionDescriptor_t d :
        {plan->fwd_conv.get(), plan->bwd_data_conv.get(), plan->bwd_filter_conv.get()}) {
     CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, to_int(g.pad_h), to_int(g.pad_w), to_int(g.stride_h),
-                                                to_int(g.stride_w), 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+                                                to_int(g.stride_w), to_int(g.dilation_h), to_int(g.dilation_w),
+                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    CUDNN_CHECK(cudnnSetConvolutionGroupCount(d, to_int(g.groups)));
     CUDNN_CHECK(cudnnSetConvolutionMathType(d, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   }
   int on = 0, ok = 0, ooh = 0, oow = 0;
@@ -215,7 +221,7 @@ void cudnn_conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const
                                                                 p.w.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                                 &returned, perf));
     } else {
-      Scratch out(sizeof(float) * g.k * g.c * g.r * g.s, s);
+      Scratch out(sizeof(float) * g.k * g.c_per_group() * g.r * g.s, s);
       Scratch ws(limit, s);
       CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
           h, p.x.get(), x, p.y.get(), dy, p.bwd_filter_conv.get(), p.w.get(), out.get(),

@@ -2,6 +2,13 @@
 // directions on the tiled kernel of gemm_tile.cuh, with the im2col matrix never materialised
 // (each tile loader computes its element's input position), and the bias fused into the
 // forward epilogue.
+//
+// Groups: one GEMM per group, each on the group's slices (pointers advanced to the group's first
+// input channel, output channel and weight), the loaders indexing channels within the group and
+// images with the full channel counts. A launch per group keeps the tile kernel (whose grid z is
+// split-K) as it is; depthwise convolutions get GEMMs with one row, which works but wastes most
+// of each 64-row tile (cuDNN, where present, is the fast path for them). Dilation only moves
+// where a tap reads, in the loaders.
 #include <climits>
 
 #include "minidl/base/error.h"
@@ -17,22 +24,27 @@ namespace {
 // The geometry in 32-bit ints, so that the index arithmetic in the loaders stays cheap; the
 // final addresses are formed in 64 bits.
 struct Dims {
-  int n, c, h, w, k, r, s, sh, sw, ph, pw, oh, ow;
+  int n, c, h, w, k, r, s, sh, sw, ph, pw, oh, ow, dh, dw;  // c and k: all channels, not per group
 };
 
 Dims dims_of(const Conv2dGeometry& g) {
-  const std::int64_t v[] = {g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.oh, g.ow};
+  const std::int64_t v[] = {g.n,     g.c,     g.h,  g.w,  g.k,        g.r,       g.s,        g.stride_h,
+                            g.stride_w, g.pad_h, g.pad_w, g.oh, g.ow, g.dilation_h, g.dilation_w, g.groups};
   for (std::int64_t x : v) MINIDL_CHECK(x >= 0 && x <= INT_MAX, "conv2d (CUDA): geometry value ", x, " out of range");
-  MINIDL_CHECK(g.stride_h > 0 && g.stride_w > 0, "conv2d (CUDA): stride must be positive");
+  MINIDL_CHECK(g.stride_h > 0 && g.stride_w > 0 && g.dilation_h > 0 && g.dilation_w > 0 && g.groups > 0 &&
+                   g.c % g.groups == 0 && g.k % g.groups == 0,
+               "conv2d (CUDA): stride, dilation and groups must be positive and groups must divide the channels");
   MINIDL_CHECK(g.n * g.oh * g.ow <= INT_MAX && g.n * g.h * g.w <= INT_MAX && g.c * g.r * g.s <= INT_MAX &&
                    g.k * g.r * g.s <= INT_MAX,
                "conv2d (CUDA): the implicit GEMM's sizes must fit in 32 bits");
   return Dims{int(g.n),        int(g.c),        int(g.h),     int(g.w),     int(g.k),  int(g.r), int(g.s),
-              int(g.stride_h), int(g.stride_w), int(g.pad_h), int(g.pad_w), int(g.oh), int(g.ow)};
+              int(g.stride_h), int(g.stride_w), int(g.pad_h), int(g.pad_w), int(g.oh), int(g.ow),
+              int(g.dilation_h), int(g.dilation_w)};
 }
 
 // x as the implicit im2col matrix: element (crs, npq) is the input pixel that filter tap
-// (c, r, s) sees at output position (img, p, q), or 0 in the padding.
+// (c, r, s) sees at output position (img, p, q), or 0 in the padding. x points at the group's
+// first channel, c counts within the group.
 __device__ __forceinline__ float im2col_at(const float* x, const Dims& d, int crs, int npq) {
   const int rs = d.r * d.s;
   const int c = crs / rs, tap = crs - c * rs;
@@ -40,7 +52,7 @@ __device__ __forceinline__ float im2col_at(const float* x, const Dims& d, int cr
   const int pq = d.oh * d.ow;
   const int img = npq / pq, pix = npq - img * pq;
   const int p = pix / d.ow, q = pix - p * d.ow;
-  const int ih = p * d.sh - d.ph + r, iw = q * d.sw - d.pw + s;
+  const int ih = p * d.sh - d.ph + r * d.dh, iw = q * d.sw - d.pw + s * d.dw;
   if (static_cast<unsigned>(ih) >= static_cast<unsigned>(d.h) ||
       static_cast<unsigned>(iw) >= static_cast<unsigned>(d.w))
     return 0.f;
@@ -73,7 +85,7 @@ struct FwdEpilogue {
 // ---- backward input: dx[c, nhw] = W^T[c, krs] dy_gathered[krs, nhw] ----
 struct BwdDataA {
   const float* w;
-  int c, rs;
+  int c, rs;  // c: input channels per group (the weight's dim 1)
   static constexpr bool kAlongM = false;
   __device__ float operator()(int m, int krs) const {
     const int k = krs / rs, tap = krs - k * rs;
@@ -93,7 +105,7 @@ struct BwdDataB {
     const int hw = d.h * d.w;
     const int img = nhw / hw, pix = nhw - img * hw;
     const int ih = pix / d.w, iw = pix - ih * d.w;
-    const int ph = ih + d.ph - r, pw = iw + d.pw - s;
+    const int ph = ih + d.ph - r * d.dh, pw = iw + d.pw - s * d.dw;
     if (ph < 0 || pw < 0) return 0.f;
     const int p = ph / d.sh, q = pw / d.sw;
     if (p * d.sh != ph || q * d.sw != pw || p >= d.oh || q >= d.ow) return 0.f;
@@ -139,14 +151,20 @@ struct BwdFilterEpilogue {
 
 }  // namespace
 
+// Per group grp (cg = c / groups, kg = k / groups): x, dx from channel grp cg, y, dy, bias from
+// channel grp kg, the weight and its gradient from row grp kg of [k, cg r s].
 template <typename T>
 void forward(Stream stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   const Dims d = dims_of(g);
   if (g.n * g.k * g.oh * g.ow == 0) return;
   const cudaStream_t s = native(stream);
-  const int crs = d.c * d.r * d.s, pq = d.oh * d.ow;
-  detail::launch_gemm_tile(g.k, g.n * g.oh * g.ow, crs, FwdA{weight, crs}, FwdB{x, d}, FwdEpilogue{y, bias, d.k, pq}, s,
-                           "conv2d_forward (implicit GEMM)");
+  const std::int64_t cg = g.c_per_group(), kg = g.k_per_group();
+  const int cgrs = int(cg * g.r * g.s), pq = d.oh * d.ow;
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    detail::launch_gemm_tile(kg, g.n * g.oh * g.ow, cgrs, FwdA{weight + grp * kg * cgrs, cgrs},
+                             FwdB{x + grp * cg * g.h * g.w, d},
+                             FwdEpilogue{y + grp * kg * pq, bias ? bias + grp * kg : nullptr, d.k, pq}, s,
+                             "conv2d_forward (implicit GEMM)");
 }
 
 template <typename T>
@@ -154,14 +172,20 @@ void backward_data(Stream stream, const Conv2dGeometry& g, const T* dy, const T*
   const Dims d = dims_of(g);
   if (g.n * g.c * g.h * g.w == 0) return;
   const cudaStream_t s = native(stream);
-  const std::int64_t M = g.c, N = g.n * g.h * g.w, K = g.k * g.r * g.s;
-  const int hw = d.h * d.w;
-  if (accumulate)
-    detail::launch_gemm_tile(M, N, K, BwdDataA{weight, d.c, d.r * d.s}, BwdDataB{dy, d},
-                             BwdDataEpilogue<true>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
-  else
-    detail::launch_gemm_tile(M, N, K, BwdDataA{weight, d.c, d.r * d.s}, BwdDataB{dy, d},
-                             BwdDataEpilogue<false>{dx, d.c, hw}, s, "conv2d_backward_input (implicit GEMM)");
+  const std::int64_t cg = g.c_per_group(), kg = g.k_per_group();
+  const std::int64_t M = cg, N = g.n * g.h * g.w, K = kg * g.r * g.s;
+  const int hw = d.h * d.w, pq = d.oh * d.ow, rs = d.r * d.s;
+  for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+    const BwdDataA a{weight + grp * kg * cg * rs, int(cg), rs};
+    const BwdDataB b{dy + grp * kg * pq, d};
+    T* dxg = dx + grp * cg * hw;
+    if (accumulate)
+      detail::launch_gemm_tile(M, N, K, a, b, BwdDataEpilogue<true>{dxg, d.c, hw}, s,
+                               "conv2d_backward_input (implicit GEMM)");
+    else
+      detail::launch_gemm_tile(M, N, K, a, b, BwdDataEpilogue<false>{dxg, d.c, hw}, s,
+                               "conv2d_backward_input (implicit GEMM)");
+  }
 }
 
 template <typename T>
@@ -169,14 +193,20 @@ void backward_filter(Stream stream, const Conv2dGeometry& g, const T* x, const T
   const Dims d = dims_of(g);
   if (g.k * g.c * g.r * g.s == 0) return;
   const cudaStream_t s = native(stream);
-  const int crs = d.c * d.r * d.s, pq = d.oh * d.ow;
-  const std::int64_t M = g.k, N = crs, K = g.n * g.oh * g.ow;
-  if (accumulate)
-    detail::launch_gemm_tile(M, N, K, BwdFilterA{dy, d.k, pq}, BwdFilterB{x, d}, BwdFilterEpilogue<true>{dweight, crs},
-                             s, "conv2d_backward_weight (implicit GEMM)");
-  else
-    detail::launch_gemm_tile(M, N, K, BwdFilterA{dy, d.k, pq}, BwdFilterB{x, d}, BwdFilterEpilogue<false>{dweight, crs},
-                             s, "conv2d_backward_weight (implicit GEMM)");
+  const std::int64_t cg = g.c_per_group(), kg = g.k_per_group();
+  const int cgrs = int(cg * g.r * g.s), pq = d.oh * d.ow;
+  const std::int64_t M = kg, N = cgrs, K = g.n * g.oh * g.ow;
+  for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+    const BwdFilterA a{dy + grp * kg * pq, d.k, pq};
+    const BwdFilterB b{x + grp * cg * g.h * g.w, d};
+    T* dwg = dweight + grp * kg * cgrs;
+    if (accumulate)
+      detail::launch_gemm_tile(M, N, K, a, b, BwdFilterEpilogue<true>{dwg, cgrs}, s,
+                               "conv2d_backward_weight (implicit GEMM)");
+    else
+      detail::launch_gemm_tile(M, N, K, a, b, BwdFilterEpilogue<false>{dwg, cgrs}, s,
+                               "conv2d_backward_weight (implicit GEMM)");
+  }
 }
 
 template <typename T>

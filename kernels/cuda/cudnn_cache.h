@@ -48,10 +48,10 @@ using ConvolutionDescriptor =
 // deterministic at run time plans the shape again instead of reusing an algorithm chosen under
 // the other rules.
 struct ConvKey {
-  std::int64_t v[11];
+  std::int64_t v[14];  // the geometry: sizes, stride, padding, dilation, groups
   bool tf32, deterministic;
   bool operator==(const ConvKey& o) const {
-    for (int i = 0; i < 11; ++i)
+    for (int i = 0; i < 14; ++i)
       if (v[i] != o.v[i]) return false;
     return tf32 == o.tf32 && deterministic == o.deterministic;
   }

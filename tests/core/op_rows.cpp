@@ -21,7 +21,7 @@ void conv(const std::string& name, Arg x, Arg w, Arg b, Conv2dOptions o, bool gr
   r.name = "conv2d " + name;
   r.args = {std::move(x), std::move(w), std::move(b)};
   r.op = [o](const Args& a) { return conv2d(a[0], a[1], a[2], o); };
-  r.reference = [o](const Args& a) { return ref::conv2d(a[0], a[1], a[2], o.stride, o.padding); };
+  r.reference = [o](const Args& a) { return ref::conv2d(a[0], a[1], a[2], o.stride, o.padding, o.dilation, o.groups); };
   r.run_gradcheck = grad;
   add_op_row(std::move(r));
 }
@@ -36,6 +36,20 @@ MINIDL_OP_ROWS(conv) {
        false);
   conv("3x3 on 2x2 maps at batch 32 (tap GEMM path)", in({32, 8, 2, 2}), in({8, 8, 3, 3}), none(), {{1, 1}, {1, 1}},
        false);
+  // Groups and dilation: {stride, padding, dilation, groups}.
+  conv("3x3 depthwise (groups = c = k) bias", in({2, 4, 5, 6}), in({4, 1, 3, 3}), in({4}), {{1, 1}, {1, 1}, {1, 1}, 4});
+  conv("3x3 depthwise multiplier 2 (groups = c, k = 2c) s2", in({2, 3, 7, 6}), in({6, 1, 3, 3}), none(),
+       {{2, 2}, {1, 1}, {1, 1}, 3});
+  conv("2x3 groups 2 bias", in({2, 4, 5, 5}), in({6, 2, 2, 3}), in({6}), {{1, 1}, {0, 1}, {1, 1}, 2});
+  conv("3x3 dilation 2 s2 p2", in({2, 3, 9, 8}), in({4, 3, 3, 3}), in({4}), {{2, 2}, {2, 2}, {2, 2}, 1});
+  conv("3x2 dilation (2,3) s(1,2) p(1,2) groups 2", in({1, 4, 8, 9}), in({4, 2, 3, 2}), none(),
+       {{1, 2}, {1, 2}, {2, 3}, 2});
+  // Large enough for the float32 fast paths to be asked (oneDNN's grouped and dilated
+  // convolutions; taps declines both and the fallback runs).
+  conv("3x3 depthwise 16 channels on 16x16 (oneDNN path)", in({2, 16, 16, 16}), in({16, 1, 3, 3}), in({16}),
+       {{1, 1}, {1, 1}, {1, 1}, 16}, false);
+  conv("3x3 groups 4 dilation 2 on 2x2 maps at batch 32 (taps declines)", in({32, 8, 2, 2}), in({8, 2, 3, 3}), none(),
+       {{1, 1}, {2, 2}, {2, 2}, 4}, false);
 }
 
 // ----- batch norm -----

@@ -13,24 +13,30 @@ std::vector<double> vals(const Tensor& t) {
 }  // namespace
 
 std::vector<double> conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                           std::array<std::int64_t, 2> padding) {
+                           std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> dilation,
+                           std::int64_t groups) {
   const auto xv = vals(x), wv = vals(w), bv = vals(bias);
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
-  const std::int64_t k = w.size(0), r = w.size(2), s = w.size(3);
-  const std::int64_t oh = (h + 2 * padding[0] - r) / stride[0] + 1, ow = (wd + 2 * padding[1] - s) / stride[1] + 1;
+  const std::int64_t k = w.size(0), cin = w.size(1), r = w.size(2), s = w.size(3);  // cin = c / groups
+  const std::int64_t kout = k / groups;                                               // outputs per group
+  // PyTorch's docs: out = (in + 2 padding - dilation (kernel - 1) - 1) / stride + 1.
+  const std::int64_t oh = (h + 2 * padding[0] - dilation[0] * (r - 1) - 1) / stride[0] + 1;
+  const std::int64_t ow = (wd + 2 * padding[1] - dilation[1] * (s - 1) - 1) / stride[1] + 1;
   std::vector<double> y(static_cast<std::size_t>(n * k * oh * ow));
   for (std::int64_t b = 0; b < n; ++b)
     for (std::int64_t o = 0; o < k; ++o)
       for (std::int64_t i = 0; i < oh; ++i)
         for (std::int64_t j = 0; j < ow; ++j) {
           double acc = bv.empty() ? 0.0 : bv[static_cast<std::size_t>(o)];
-          for (std::int64_t ch = 0; ch < c; ++ch)
+          const std::int64_t first = (o / kout) * cin;  // the group's first input channel
+          for (std::int64_t e = 0; e < cin; ++e)
             for (std::int64_t u = 0; u < r; ++u)
               for (std::int64_t v = 0; v < s; ++v) {
-                const std::int64_t yy = i * stride[0] - padding[0] + u, xx = j * stride[1] - padding[1] + v;
+                const std::int64_t yy = i * stride[0] - padding[0] + u * dilation[0];
+                const std::int64_t xx = j * stride[1] - padding[1] + v * dilation[1];
                 if (yy < 0 || yy >= h || xx < 0 || xx >= wd) continue;
-                acc += xv[static_cast<std::size_t>(((b * c + ch) * h + yy) * wd + xx)] *
-                       wv[static_cast<std::size_t>(((o * c + ch) * r + u) * s + v)];
+                acc += xv[static_cast<std::size_t>(((b * c + first + e) * h + yy) * wd + xx)] *
+                       wv[static_cast<std::size_t>(((o * cin + e) * r + u) * s + v)];
               }
           y[static_cast<std::size_t>(((b * k + o) * oh + i) * ow + j)] = acc;
         }

@@ -11,8 +11,10 @@
 
 namespace minidl::test::reference {
 
+// F.conv2d: w is [k, c / groups, r, s]; output channel o reads the input channels of its group.
 std::vector<double> conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                           std::array<std::int64_t, 2> padding);
+                           std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> dilation = {1, 1},
+                           std::int64_t groups = 1);
 std::vector<double> batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                                const Tensor& weight, const Tensor& bias, bool training, double eps);
 std::vector<double> max_pool2d(const Tensor& x, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,

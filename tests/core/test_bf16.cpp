@@ -69,6 +69,31 @@ Tensor rounded(const Tensor& t) {
   return Tensor::from_vector(v, t.shape());
 }
 
+// conv2d under the bf16 policy, forward and backward, on every CPU backend that runs here,
+// against the float64 results ry, rdx, rdw.
+void check_conv_bf16_on_every_cpu_backend(const Tensor& x0, const Tensor& w0, const Tensor& gy,
+                                          const Conv2dOptions& opt, const std::vector<double>& ry,
+                                          const std::vector<double>& rdx, const std::vector<double>& rdw) {
+  struct AutoAfter {  // the setting goes back to auto even when a REQUIRE throws
+    ~AutoAfter() { kernels::cpu::set_conv_backend("auto"); }
+  } auto_after;
+  for (const auto& backend : kernels::cpu::conv_backends<float>()) {
+    if (!kernels::cpu::conv_backend_available(backend.name)) continue;
+    INFO("backend " << backend.name);
+    kernels::cpu::set_conv_backend(backend.name);
+    Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+    Tensor y;
+    {
+      AutocastGuard bf16(Precision::BFloat16);
+      y = conv2d(x, w, Tensor(), opt);
+    }
+    y.backward(gy);
+    check_close(values(y), ry, 1e-5, "y");
+    check_close(values(x.grad()), rdx, 1e-5, "dx");
+    check_close(values(w.grad()), rdw, 1e-5, "dw");
+  }
+}
+
 // Direct convolution in double: y[n,k,oy,ox] = b[k] + sum x[n,c,iy,ix] w[k,c,r,s], and its
 // two backward products, written from the definition.
 struct ConvRef {
@@ -205,24 +230,7 @@ TEST_CASE("bf16: every CPU conv backend, oneDNN's bf16 kernels included, matches
   kernels::Conv2dGeometry kg{g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride, g.stride, g.pad, g.pad, 0, 0};
   REQUIRE(kg.finalize());
   kg.bf16_operands = true;
-  struct AutoAfter {  // the setting goes back to auto even when a REQUIRE throws
-    ~AutoAfter() { kernels::cpu::set_conv_backend("auto"); }
-  } auto_after;
-  for (const auto& backend : kernels::cpu::conv_backends<float>()) {
-    if (!kernels::cpu::conv_backend_available(backend.name)) continue;
-    INFO("backend " << backend.name);
-    kernels::cpu::set_conv_backend(backend.name);
-    Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
-    Tensor y;
-    {
-      AutocastGuard bf16(Precision::BFloat16);
-      y = conv2d(x, w, Tensor(), opt);
-    }
-    y.backward(gy);
-    check_close(values(y), ry, 1e-5, "y");
-    check_close(values(x.grad()), rdx, 1e-5, "dx");
-    check_close(values(w.grad()), rdw, 1e-5, "dw");
-  }
+  check_conv_bf16_on_every_cpu_backend(x0, w0, gy, opt, ry, rdx, rdw);
   if (kernels::cpu::conv_backend_available("onednn"))
     for (auto d : {kernels::ConvDirection::Forward, kernels::ConvDirection::BackwardData,
                    kernels::ConvDirection::BackwardFilter}) {
@@ -255,6 +263,22 @@ TEST_CASE("bf16: conv2d on the CPU makes and keeps no rounded copies", "[bf16][c
   const std::size_t fp32 = grow(Precision::Float32), bf16 = grow(Precision::BFloat16);
   INFO("tensor bytes held after forward: fp32 " << fp32 << ", bf16 " << bf16);
   CHECK(bf16 == fp32);
+}
+
+// Grouped and dilated convolutions under the policy: the entry points round a weight of
+// k * c / groups * r * s values (not k * c * r * s), and oneDNN's bf16 plans take grouped weights.
+// Each backend's bf16 result against float64 loops (the reference backend) on rounded operands.
+TEST_CASE("bf16: grouped and dilated conv2d on every CPU backend matches float64 on rounded operands",
+          "[bf16][conv]") {
+  Generator gen(15);
+  const Tensor x0 = Tensor::randn({2, 16, 10, 10}, gen), w0 = Tensor::randn({32, 4, 3, 3}, gen);
+  const Conv2dOptions opt{{1, 1}, {2, 2}, {2, 2}, 4};
+  const Tensor gy = Tensor::randn({2, 32, 10, 10}, gen);
+  // float64 on the rounded operands (and rounded upstream gradient): the yardstick.
+  Tensor xr = rounded(x0).to(DType::Float64).requires_grad_(), wr = rounded(w0).to(DType::Float64).requires_grad_();
+  Tensor yr = conv2d(xr, wr, Tensor(), opt);
+  yr.backward(rounded(gy).to(DType::Float64));
+  check_conv_bf16_on_every_cpu_backend(x0, w0, gy, opt, values(yr), values(xr.grad()), values(wr.grad()));
 }
 
 TEST_CASE("bf16: linear forward and backward against float64 on rounded operands", "[bf16]") {

@@ -35,6 +35,14 @@ TEST_CASE("conv2d forward by hand", "[ops]") {
   Tensor x2 = Tensor::from_vector<float>({1, 1, 1, 1, 2, 2, 2, 2}, {1, 2, 2, 2});
   Tensor w2 = Tensor::from_vector<float>({3, -1}, {1, 2, 1, 1});
   check_close(values(conv2d(x2, w2)), {1, 1, 1, 1});
+  // groups = 2 keeps the channels apart: output 0 sees only channel 0 (3 * 1), output 1 only
+  // channel 1 (-1 * 2). Dilation 2 with a 1x2 kernel [1, -1] on the 3x3 image above:
+  // x[i][j] - x[i][j+2] = -2, one column of output per row.
+  check_close(values(conv2d(x2, w2.reshape({2, 1, 1, 1}), Tensor(), {{1, 1}, {0, 0}, {1, 1}, 2})),
+              {3, 3, 3, 3, -2, -2, -2, -2});
+  Tensor dilated = conv2d(x, Tensor::from_vector<float>({1, -1}, {1, 1, 1, 2}), Tensor(), {{1, 1}, {0, 0}, {1, 2}});
+  CHECK(dilated.shape() == Shape{1, 1, 3, 1});
+  check_close(values(dilated), {-2, -2, -2});
 }
 
 TEST_CASE("conv2d shape errors name the op and both shapes", "[ops]") {
@@ -46,6 +54,26 @@ TEST_CASE("conv2d shape errors name the op and both shapes", "[ops]") {
                     Contains("conv2d") && Contains("does not fit"));
   CHECK_THROWS_WITH(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor::zeros({3})), Contains("bias") && Contains("[3]"));
   CHECK_THROWS_WITH(conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::Float64)), Contains("mixed dtypes"));
+  // groups: divides both channel counts, and the weight holds c / groups input channels.
+  Conv2dOptions g3;
+  g3.groups = 3;
+  CHECK_THROWS_WITH(conv2d(x, Tensor::zeros({4, 1, 3, 3}), Tensor(), g3),
+                    Contains("[4, 1, 3, 3]") && Contains("groups=3") && Contains("does not divide"));
+  Conv2dOptions g2;
+  g2.groups = 2;
+  CHECK_THROWS_WITH(conv2d(Tensor::zeros({1, 4, 8, 8}), Tensor::zeros({6, 1, 3, 3}), Tensor(), g2),
+                    Contains("[1, 4, 8, 8]") && Contains("[6, 1, 3, 3]") && Contains("groups=2") &&
+                        Contains("expects 2"));
+  CHECK_THROWS_WITH(conv2d(x, Tensor::zeros({4, 1, 3, 3}), Tensor(), g2),
+                    Contains("[1, 3, 8, 8]") && Contains("groups=2") && Contains("does not divide"));
+  Conv2dOptions g0;
+  g0.groups = 0;
+  CHECK_THROWS_WITH(conv2d(x, w, Tensor(), g0), Contains("groups must be positive"));
+  // dilation: positive, and the dilated kernel must fit (3 taps 4 apart span 9 > 8).
+  CHECK_THROWS_WITH(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), {{1, 1}, {0, 0}, {0, 1}}),
+                    Contains("dilation must be positive"));
+  CHECK_THROWS_WITH(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), {{1, 1}, {0, 0}, {4, 1}}),
+                    Contains("does not fit") && Contains("dilation [4, 1]"));
 }
 
 TEST_CASE("batch_norm training statistics and running-statistics update", "[ops]") {

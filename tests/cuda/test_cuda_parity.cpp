@@ -143,7 +143,8 @@ k::Conv2dGeometry conv(std::int64_t n, std::int64_t c, std::int64_t hw, std::int
 std::string describe(const k::Conv2dGeometry& g) {
   std::ostringstream os;
   os << "n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " -> k=" << g.k << " kernel " << g.r << "x" << g.s
-     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w << " dilation "
+     << g.dilation_h << "x" << g.dilation_w << " groups " << g.groups;
   return os.str();
 }
 
@@ -167,6 +168,20 @@ std::vector<k::Conv2dGeometry> conv_cases() {
   k::Conv2dGeometry odd{3, 5, 11, 9, 7, 3, 2, 2, 1, 1, 0, 0, 0};  // rectangular everything
   REQUIRE(odd.finalize());
   v.push_back(odd);
+  // Groups and dilation (not in the FER model): depthwise (k = c and k = 2c), two groups,
+  // dilation 2 with stride 2 and padding, and both together on a rectangular kernel.
+  const auto grouped = [&](k::Conv2dGeometry g, std::int64_t groups, std::int64_t dh, std::int64_t dw) {
+    g.groups = groups;
+    g.dilation_h = dh;
+    g.dilation_w = dw;
+    REQUIRE(g.finalize());
+    v.push_back(g);
+  };
+  grouped(k::Conv2dGeometry{2, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, 0, 0}, 32, 1, 1);
+  grouped(k::Conv2dGeometry{2, 8, 9, 8, 16, 3, 3, 2, 2, 1, 1, 0, 0}, 8, 1, 1);
+  grouped(k::Conv2dGeometry{2, 6, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0, 0}, 2, 1, 1);
+  grouped(k::Conv2dGeometry{2, 5, 13, 12, 7, 3, 3, 2, 2, 2, 2, 0, 0}, 1, 2, 2);
+  grouped(k::Conv2dGeometry{3, 6, 11, 10, 9, 3, 2, 1, 2, 2, 1, 0, 0}, 3, 2, 3);
   return v;
 }
 
@@ -183,7 +198,7 @@ void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uin
   const double slack = backend == "cudnn" ? 5.0 : 1.0;
   const auto atol = [&](std::int64_t length) { return slack * dot_atol(length); };
   std::mt19937 gen(seed);
-  const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
+  const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c_per_group() * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
   const auto x = random_vector<float>(nx, gen), w = random_vector<float>(nw, gen), bias = random_vector<float>(g.k, gen);
   const auto dy = random_vector<float>(ny, gen);
   const auto dx_prior = random_vector<float>(nx, gen), dw_prior = random_vector<float>(nw, gen), db_prior = random_vector<float>(g.k, gen);
@@ -195,7 +210,8 @@ void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uin
     cpu::conv2d_forward<float>(cpu_stream, g, x.data(), w.data(), with_bias ? bias.data() : nullptr, want.data());
     Buf y(std::vector<float>(ny, kNaN));
     kc::conv2d_forward<float>(t.stream(), g, dx_d.get(), dw_d.get(), with_bias ? dbias_d.get() : nullptr, y.get());
-    require_close(y.download(), want, atol(g.c * g.r * g.s), 1e-5, tag + (with_bias ? " forward+bias" : " forward"));
+    require_close(y.download(), want, atol(g.c_per_group() * g.r * g.s), 1e-5,
+                  tag + (with_bias ? " forward+bias" : " forward"));
   }
   for (const bool acc : {false, true}) {
     const std::string how = acc ? " accumulate" : " overwrite";
@@ -203,7 +219,7 @@ void check_conv(const k::Conv2dGeometry& g, const std::string& backend, std::uin
     cpu::conv2d_backward_input<float>(cpu_stream, g, dy.data(), w.data(), want_dx.data(), acc);
     Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
     kc::conv2d_backward_input<float>(t.stream(), g, ddy.get(), dw_d.get(), gdx.get(), acc);
-    require_close(gdx.download(), want_dx, atol(g.k * g.r * g.s), 1e-5, tag + " backward_input" + how);
+    require_close(gdx.download(), want_dx, atol(g.k_per_group() * g.r * g.s), 1e-5, tag + " backward_input" + how);
 
     std::vector<float> want_dw = acc ? dw_prior : std::vector<float>(nw, kNaN);
     cpu::conv2d_backward_weight<float>(cpu_stream, g, x.data(), dy.data(), want_dw.data(), acc);
@@ -446,13 +462,13 @@ TEST_CASE("cuda runtime: out of memory says what was asked for", "[cuda]") {
   kc::free(p);
 }
 
-TEST_CASE("cuda parity: conv2d implicit GEMM on the FER ResNet-18 geometries", "[cuda][conv]") {
+TEST_CASE("cuda parity: conv2d implicit GEMM on the FER ResNet-18 geometries, groups and dilation", "[cuda][conv]") {
   if (no_gpu()) return;
   std::uint32_t seed = 1;
   for (const auto& g : conv_cases()) check_conv(g, "implicit_gemm", seed++);
 }
 
-TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries", "[cuda][conv]") {
+TEST_CASE("cuda parity: conv2d cuDNN on the FER ResNet-18 geometries, groups and dilation", "[cuda][conv]") {
 #if MINIDL_WITH_CUDNN
   if (no_gpu()) return;
   std::uint32_t seed = 1;

@@ -65,6 +65,15 @@ k::Conv2dGeometry conv_geometry(std::int64_t n, std::int64_t c, std::int64_t h, 
   return g;
 }
 
+// g with groups and dilation.
+k::Conv2dGeometry with_groups(k::Conv2dGeometry g, std::int64_t groups, std::int64_t dh = 1, std::int64_t dw = 1) {
+  g.groups = groups;
+  g.dilation_h = dh;
+  g.dilation_w = dw;
+  REQUIRE(g.finalize());
+  return g;
+}
+
 // Unit roundoff of T: the relative error of one rounding.
 template <typename T>
 constexpr double unit_roundoff() {
@@ -115,11 +124,12 @@ const cpu::ConvBackend<double>& reference() { return cpu::find_conv_backend<doub
 template <typename T>
 void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed) {
   INFO("n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " k=" << g.k << " kernel " << g.r << "x" << g.s
-            << " stride " << g.stride_h << "," << g.stride_w << " pad " << g.pad_h << "," << g.pad_w << " -> "
-            << g.oh << "x" << g.ow << (std::is_same_v<T, float> ? " float32" : " float64"));
+            << " stride " << g.stride_h << "," << g.stride_w << " pad " << g.pad_h << "," << g.pad_w << " dilation "
+            << g.dilation_h << "," << g.dilation_w << " groups " << g.groups << " -> " << g.oh << "x" << g.ow
+            << (std::is_same_v<T, float> ? " float32" : " float64"));
   constexpr double factor = 40;
   std::mt19937 gen(seed);
-  const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
+  const std::size_t nx = g.n * g.c * g.h * g.w, nw = g.k * g.c_per_group() * g.r * g.s, ny = g.n * g.k * g.oh * g.ow;
   const auto x = random_vector<T>(nx, gen), wt = random_vector<T>(nw, gen), bias = random_vector<T>(g.k, gen);
   const auto dy = random_vector<T>(ny, gen);
   const auto xd = to_double(x), wd = to_double(wt), bd = to_double(bias), dyd = to_double(dy);
@@ -201,9 +211,24 @@ void check_conv_fast_against_ref(const k::Conv2dGeometry& g, std::uint32_t seed)
 // Geometries chosen to cover every path of the fast implementation: the pointwise shortcut
 // (1x1 stride 1, one image per GEMM when the map is large), strided and padded unrolling,
 // taps that fall entirely in the padding, several images per GEMM with a ragged last chunk
-// (67 images of 4x4), and the shapes ResNet-18 uses.
-std::vector<k::Conv2dGeometry> conv_geometries() {
+// (67 images of 4x4), the shapes ResNet-18 uses, and groups and dilation (one GEMM per group;
+// dilated unrolling, with taps that land in the padding on one side only).
+std::vector<k::Conv2dGeometry> grouped_geometries() {
   return {
+      with_groups(conv_geometry(2, 6, 7, 6, 6, 3, 3, 1, 1, 1, 1), 6),             // depthwise, k = c
+      with_groups(conv_geometry(3, 4, 9, 8, 8, 3, 3, 2, 2, 1, 1), 4),             // depthwise, k = 2c, stride 2
+      with_groups(conv_geometry(67, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1), 4),            // depthwise, ragged chunks
+      with_groups(conv_geometry(2, 4, 6, 7, 6, 2, 3, 1, 1, 0, 1), 2),             // two groups, bias per group
+      with_groups(conv_geometry(2, 6, 32, 32, 4, 1, 1, 1, 1, 0, 0), 2),           // pointwise, two groups
+      with_groups(conv_geometry(2, 3, 11, 10, 4, 3, 3, 2, 2, 2, 2), 1, 2, 2),     // dilation 2, stride 2, pad 2
+      with_groups(conv_geometry(1, 2, 12, 13, 3, 3, 2, 1, 2, 1, 3), 1, 3, 2),     // dilation (3, 2), rectangular
+      with_groups(conv_geometry(3, 6, 10, 9, 9, 3, 3, 1, 2, 2, 1), 3, 2, 3),      // groups 3 and dilation (2, 3)
+      with_groups(conv_geometry(32, 8, 2, 2, 8, 3, 3, 1, 1, 2, 2), 4, 2, 2),      // 2x2 maps at batch 32 (taps' shape)
+  };
+}
+
+std::vector<k::Conv2dGeometry> conv_geometries() {
+  std::vector<k::Conv2dGeometry> v = {
       conv_geometry(3, 4, 5, 6, 5, 1, 1, 1, 1, 0, 0),     // 1x1, several images per GEMM
       conv_geometry(2, 3, 32, 32, 4, 1, 1, 1, 1, 0, 0),   // 1x1 on a large map: the image is the matrix
       conv_geometry(3, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1),     // 3x3 pad 1
@@ -216,6 +241,8 @@ std::vector<k::Conv2dGeometry> conv_geometries() {
       conv_geometry(67, 3, 4, 4, 2, 3, 3, 1, 1, 1, 1),    // many small images, ragged chunk
       conv_geometry(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),     // the smallest there is
   };
+  for (const auto& g : grouped_geometries()) v.push_back(g);
+  return v;
 }
 
 }  // namespace
@@ -233,6 +260,26 @@ TEST_CASE("conv2d geometry finalize computes PyTorch's output size", "[kernels]"
   CHECK_FALSE(too_big.finalize());  // 2 + 2 - 5 < 0: no output, not (-1) / 1 + 1 = 1 by truncation
   k::Conv2dGeometry zero_stride{1, 1, 4, 4, 1, 3, 3, 0, 1, 0, 0, 0, 0};
   CHECK_FALSE(zero_stride.finalize());
+  // Dilation: a 3x3 kernel with dilation 2 spans 5 inputs. (9 + 2*2 - 2*2 - 1) / 2 + 1 = 5 rows;
+  // dilation 3 across: (8 + 2*1 - 3*2 - 1) / 1 + 1 = 4 columns.
+  k::Conv2dGeometry dilated{1, 2, 9, 8, 2, 3, 3, 2, 1, 2, 1, 0, 0, 1, 2, 3};
+  REQUIRE(dilated.finalize());
+  CHECK(dilated.oh == 5);
+  CHECK(dilated.ow == 4);
+  k::Conv2dGeometry dilated_too_big{1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 2, 2};
+  CHECK_FALSE(dilated_too_big.finalize());  // spans 5 > 4 (without dilation it would fit)
+  // Groups must divide both channel counts; the weight then holds c / groups channels.
+  k::Conv2dGeometry depthwise{1, 6, 4, 4, 12, 3, 3, 1, 1, 1, 1, 0, 0, 6};
+  REQUIRE(depthwise.finalize());
+  CHECK(depthwise.c_per_group() == 1);
+  CHECK(depthwise.k_per_group() == 2);
+  CHECK(depthwise.forward_flops() == 2.0 * 1 * 12 * 4 * 4 * 1 * 3 * 3);
+  k::Conv2dGeometry groups_c{1, 6, 4, 4, 8, 3, 3, 1, 1, 1, 1, 0, 0, 4};  // 4 does not divide 6
+  CHECK_FALSE(groups_c.finalize());
+  k::Conv2dGeometry groups_k{1, 6, 4, 4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 3};  // 3 does not divide 4
+  CHECK_FALSE(groups_k.finalize());
+  k::Conv2dGeometry zero_dilation{1, 1, 4, 4, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 0, 1};
+  CHECK_FALSE(zero_dilation.finalize());
 }
 
 TEST_CASE("pool geometry finalize: floor mode, padding at most half the kernel", "[kernels]") {
@@ -288,6 +335,36 @@ TEST_CASE("conv2d reference on hand-computed cases", "[kernels]") {
     require_close(dx, {2, 0, 4, 0, 0, 0, 6, 0, 8}, 0.0, "backward_input");
     require_close(dx_fast, dx, 0.0, "fast backward_input");
   }
+  // Depthwise (groups = 2 = c = k) and dilation 2: a 2x2 kernel reads taps 2 apart, a 3x3 window
+  // of a 5x5 image. Channel 0 holds 1..25 row by row and the kernel [[1, 0], [0, -1]]:
+  // x[i][j] - x[i+2][j+2] = -12 everywhere. Channel 1 holds 100 and a kernel of ones: 400. (Without
+  // dilation channel 0 would give -6; without groups each output would also see the other
+  // channel.) Backward with dy = 1: channel 1's dx counts the windows a cell lies in, 1 or 2 per
+  // axis (cells 0, 1, 3, 4: once; cell 2: twice); channel 0's is +1 on the cells the tap (0, 0)
+  // reads (rows and columns 0..2) and -1 on those the tap (1, 1) reads (2..4).
+  {
+    const auto g = with_groups(conv_geometry(1, 2, 5, 5, 2, 2, 2, 1, 1, 0, 0), 2, 2, 2);
+    REQUIRE(g.oh == 3);
+    std::vector<double> x(50, 100.0), w{1, 0, 0, -1, 1, 1, 1, 1}, dy(18, 1.0);
+    for (int i = 0; i < 25; ++i) x[i] = i + 1;
+    std::vector<double> want_y(18, 400.0), want_dx(50);
+    for (int i = 0; i < 9; ++i) want_y[i] = -12;
+    const int count[5] = {1, 1, 2, 1, 1};
+    for (int iy = 0; iy < 5; ++iy)
+      for (int ix = 0; ix < 5; ++ix) {
+        want_dx[iy * 5 + ix] = (iy <= 2 && ix <= 2) - (iy >= 2 && ix >= 2);
+        want_dx[25 + iy * 5 + ix] = count[iy] * count[ix];
+      }
+    std::vector<double> y(18, kInf), dx(50, kInf), y_fast(18, kInf), dx_fast(50, kInf);
+    reference().forward(cpu_stream, g, x.data(), w.data(), nullptr, y.data());
+    reference().backward_data(cpu_stream, g, dy.data(), w.data(), dx.data(), false);
+    require_close(y, want_y, 0.0, "depthwise dilated forward");
+    require_close(dx, want_dx, 0.0, "depthwise dilated backward_input");
+    cpu::conv2d_forward<double>(cpu_stream, g, x.data(), w.data(), nullptr, y_fast.data());
+    cpu::conv2d_backward_input(cpu_stream, g, dy.data(), w.data(), dx_fast.data(), false);
+    require_close(y_fast, want_y, 0.0, "depthwise dilated fast forward");
+    require_close(dx_fast, want_dx, 0.0, "depthwise dilated fast backward_input");
+  }
 }
 
 TEST_CASE("conv2d fast path matches the reference in float64", "[kernels]") {
@@ -333,6 +410,27 @@ TEST_CASE("conv2d float32: every CPU backend matches the reference", "[kernels]"
     ConvBackendGuard guard(name);
     std::uint32_t seed = 300;
     for (const auto& g : geoms) check_conv_fast_against_ref<float>(g, seed++);
+  }
+}
+
+TEST_CASE("conv2d groups and dilation: which CPU backend runs them", "[kernels]") {
+  // The per-backend test above compares whatever runs under each setting; this says what that
+  // is for the grouped and dilated geometries: oneDNN runs them itself (where it loads), taps
+  // declines them all (the fallback, im2col, runs), and the reference runs everything.
+  for (const auto& g : grouped_geometries()) {
+    INFO("groups " << g.groups << " dilation " << g.dilation_h << "x" << g.dilation_w << " c " << g.c << " k " << g.k);
+    for (const auto d : {k::ConvDirection::Forward, k::ConvDirection::BackwardData, k::ConvDirection::BackwardFilter}) {
+      {
+        ConvBackendGuard guard("taps");
+        CHECK(std::string(cpu::conv_backend_for<float>(d, g).name) == "im2col");
+      }
+      if (cpu::conv_backend_available("onednn")) {
+        ConvBackendGuard guard("onednn");
+        CHECK(std::string(cpu::conv_backend_for<float>(d, g).name) == "onednn");
+      }
+      ConvBackendGuard guard("reference");
+      CHECK(std::string(cpu::conv_backend_for<float>(d, g).name) == "reference");
+    }
   }
 }
 

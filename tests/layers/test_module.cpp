@@ -57,7 +57,7 @@ TEST_CASE("module: assigning a new head changes forward, named_parameters, state
 TEST_CASE("module: replace_module reaches nested paths and checks the field's type", "[module]") {
   manual_seed(2);
   auto model = resnet18(1, 7, 8);
-  auto conv = std::make_shared<Conv2d>(Conv2dSpec{16, 16, 3, 1, 1, false});
+  auto conv = std::make_shared<Conv2d>(Conv2dSpec{16, 16, 3, 1, 1, 1, 1, false});
   conv->weight.fill_(0.0);
   model->replace_module("layer2.1.conv2", conv);
   auto& block = static_cast<BasicBlock&>(*(*model->layer2)[1]);

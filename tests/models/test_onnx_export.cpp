@@ -168,6 +168,19 @@ TEST_CASE("export_onnx: the checker accepts the model and other runtimes give mi
     for (int i = 0; i < 5 * 48 * 48; ++i) x.push_back(normal(gen));
     check_against_runtimes(*model, x, 5, 48, "width 4, 48x48, 3 classes");
   }
+  SECTION("grouped and dilated convolutions: the Conv nodes' group and dilations") {
+    // Two of the model's 3x3 convolutions replaced by ones of the same output size: a depthwise
+    // one with dilation 2 (padding 2) and one of two groups with dilation 3 (padding 3). A file
+    // that wrote group 1 or dilations [1, 1] would not even load (weight shape) or would give
+    // other logits.
+    auto model = model_with_statistics(7, 8, 4);
+    manual_seed(5);
+    model->replace_module("layer1.0.conv2", std::make_shared<Conv2d>(Conv2dSpec{8, 8, 3, 1, 2, 2, 8, false}));
+    model->replace_module("layer2.1.conv1", std::make_shared<Conv2d>(Conv2dSpec{16, 16, 3, 1, 3, 3, 2, false}));
+    std::vector<float> x;
+    for (int i = 0; i < 2 * 32 * 32; ++i) x.push_back(normal(gen));
+    check_against_runtimes(*model, x, 2, 32, "width 8, 32x32, depthwise dilated and grouped dilated convolutions");
+  }
 }
 
 TEST_CASE("export_onnx: options are checked", "[onnx]") {
