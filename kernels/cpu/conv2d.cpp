@@ -130,59 +130,54 @@ const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g)
 
 namespace {
 
-// The two operands of a call as its backend must see them. Under the precision policy
-// (g.bf16_operands) a backend that runs FP32 arithmetic gets them rounded to bf16, in scratch;
-// oneDNN with a bf16 plan gets them as they are and rounds them in its reorder (to nearest even,
-// as round_to_bf16 does; the two differ only for denormals, which oneDNN's conversion flushes).
-template <typename T>
-struct Operands {
-  const T* a;
-  const T* b;
-};
+std::int64_t input_size(const Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
+std::int64_t weight_size(const Conv2dGeometry& g) { return g.k * g.c_per_group() * g.r * g.s; }
+std::int64_t output_size(const Conv2dGeometry& g) { return g.n * g.k * g.oh * g.ow; }
 
-template <typename T>
-Operands<T> operands(const ConvBackend<T>& row, ConvDirection d, const Conv2dGeometry& g, const T* a, std::int64_t na,
-                     const T* b, std::int64_t nb) {
+// Runs direction d on the backend conv_backend_for() names, handing `call` that row and the two
+// operands (x and weight forward; dy and weight backward-data; x and dy backward-filter) as the
+// backend must see them. Under the precision policy (g.bf16_operands) a backend that runs FP32
+// arithmetic gets them rounded to bf16, in scratch; oneDNN with a bf16 plan gets them as they
+// are and rounds them in its reorder (to nearest even, as round_to_bf16 does; the two differ
+// only for denormals, which oneDNN's conversion flushes to zero).
+template <typename T, typename Call>
+void run(ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, Call call) {
+  const ConvBackend<T>& row = conv_backend_for<T>(d, g);
   if constexpr (std::is_same_v<T, float>) {
     if (g.bf16_operands && !(std::strcmp(row.name, "onednn") == 0 && onednn::runs_bf16(d, g))) {
+      const std::int64_t na = d == ConvDirection::BackwardData ? output_size(g) : input_size(g);
+      const std::int64_t nb = d == ConvDirection::BackwardFilter ? output_size(g) : weight_size(g);
       float* ra = detail::scratch<float>(detail::Scratch::Bf16In0, na);
       float* rb = detail::scratch<float>(detail::Scratch::Bf16In1, nb);
       round_to_bf16(Stream{}, na, a, ra);
       round_to_bf16(Stream{}, nb, b, rb);
-      return {ra, rb};
+      return call(row, ra, rb);
     }
   }
-  return {a, b};
+  call(row, a, b);
 }
-
-std::int64_t input_size(const Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
-std::int64_t weight_size(const Conv2dGeometry& g) { return g.k * g.c_per_group() * g.r * g.s; }
-std::int64_t output_size(const Conv2dGeometry& g) { return g.n * g.k * g.oh * g.ow; }
 
 }  // namespace
 
 template <typename T>
 void conv2d_forward(Stream s, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   MINIDL_CPU_PROFILE("conv2d_forward");
-  const auto& row = conv_backend_for<T>(ConvDirection::Forward, g);
-  const auto in = operands(row, ConvDirection::Forward, g, x, input_size(g), weight, weight_size(g));
-  row.forward(s, g, in.a, in.b, bias, y);
+  run(ConvDirection::Forward, g, x, weight,
+      [&](auto& row, const T* a, const T* b) { row.forward(s, g, a, b, bias, y); });
 }
 
 template <typename T>
 void conv2d_backward_input(Stream s, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_input");
-  const auto& row = conv_backend_for<T>(ConvDirection::BackwardData, g);
-  const auto in = operands(row, ConvDirection::BackwardData, g, dy, output_size(g), weight, weight_size(g));
-  row.backward_data(s, g, in.a, in.b, dx, accumulate);
+  run(ConvDirection::BackwardData, g, dy, weight,
+      [&](auto& row, const T* a, const T* b) { row.backward_data(s, g, a, b, dx, accumulate); });
 }
 
 template <typename T>
 void conv2d_backward_weight(Stream s, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_weight");
-  const auto& row = conv_backend_for<T>(ConvDirection::BackwardFilter, g);
-  const auto in = operands(row, ConvDirection::BackwardFilter, g, x, input_size(g), dy, output_size(g));
-  row.backward_filter(s, g, in.a, in.b, dweight, accumulate);
+  run(ConvDirection::BackwardFilter, g, x, dy,
+      [&](auto& row, const T* a, const T* b) { row.backward_filter(s, g, a, b, dweight, accumulate); });
 }
 
 // dbias[k] = sum of dy over images and positions. Each channel is summed by one thread in a
