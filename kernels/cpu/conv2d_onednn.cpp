@@ -209,8 +209,9 @@ bool init_operand(const Api& a, Operand& o, int arg, detail::Scratch slot, const
 
 // Builds the plan for one direction and geometry; plan.ok stays false if oneDNN declines. With
 // `bf16`, the primitive reads its two operands in bf16 and writes FP32: the input reorders that
-// already turn our plain layout into oneDNN's blocked one also convert (losslessly: the operands
-// hold bf16 values, Conv2dGeometry::bf16_operands), so bf16 costs no extra pass. A bf16 plan
+// already turn our plain layout into oneDNN's blocked one also round them to bf16 (to nearest
+// even, the precision policy's rounding: Conv2dGeometry::bf16_operands), so rounding costs no
+// extra pass. A bf16 plan
 // that only oneDNN's reference loops could run is declined (plan_for then uses the FP32 one).
 void build(Plan& p, Op op, const Conv2dGeometry& g, bool bf16) {
   const Api& a = api();
@@ -329,9 +330,9 @@ Plan* plan_for(Op op, const Conv2dGeometry& g, bool bf16) {
   return slot->ok ? slot.get() : nullptr;
 }
 
-// The plan a call runs: bf16 arithmetic when the operands are bf16 values and this CPU has a
-// bf16 kernel for the geometry, else FP32 (on bf16 operands FP32 gives the same products, exact,
-// at FP32 speed).
+// The plan a call runs: bf16 arithmetic under the precision policy where this CPU has a bf16
+// kernel for the geometry, else FP32 (runs_bf16() says which; when it is FP32 the entry point in
+// conv2d.cpp has rounded the operands already, so the products are the same, at FP32 speed).
 Plan* plan_for(Op op, const Conv2dGeometry& g) {
   if (g.bf16_operands) {
     if (Plan* p = plan_for(op, g, true)) return p;
