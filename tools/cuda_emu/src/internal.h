@@ -126,12 +126,47 @@ struct Access {
   bool write;
 };
 // Queues `run` on `stream` with the device memory it touches; runs it now when not async.
+// `at_issue` runs when the work is queued (each time, for work recorded into a graph and
+// launched again): what the call does to host memory at once, such as a device-to-host copy's
+// poisoning of its destination.
 cudaError_t enqueue(cudaStream_t stream, std::string name, std::vector<Access> accesses,
-                    std::vector<PinnedUse> pinned, std::function<cudaError_t()> run);
+                    std::vector<PinnedUse> pinned, std::function<cudaError_t()> run,
+                    std::function<void()> at_issue = {});
 cudaError_t synchronize_stream(cudaStream_t stream);
 cudaError_t synchronize_device();
 bool valid_stream(cudaStream_t stream);
 
 void install_signal_handler();
+
+// ---- stream capture and graphs (graphs.cpp) ----------------------------------------------------
+// One piece of work as enqueue() was given it: a graph holds these and issues them again.
+struct GraphNode {
+  std::string name;
+  std::vector<Access> accesses;
+  std::vector<PinnedUse> pinned;
+  std::function<cudaError_t()> run;
+  std::function<void()> at_issue;
+};
+enum class CaptureAction { Queue, Recorded, Refused };
+// What enqueue() does with work issued to stream `stream` (an index): queue it, or it was recorded
+// into the stream's capture, or refused (*error set, and set_last_error done): work on an
+// invalidated capture, or on the legacy default stream while a blocking stream captures.
+CaptureAction capture_enqueue(int stream, const GraphNode& node, cudaError_t* error);
+// The id of the capture stream `stream` is in (0: none).
+std::uint64_t capture_id(int stream);
+bool capture_active(std::uint64_t id);
+// cudaStreamWaitEvent(stream, an event recorded in capture `event_capture`, 0 if none): an error
+// when the wait would tie two captures or a capture and outside work together (not modelled).
+cudaError_t capture_wait_event(int stream, std::uint64_t event_capture);
+// A call the driver prohibits during a capture: `stream` >= 0, a wait for that stream;
+// kNoStream, a potentially unsafe call (cudaMalloc, a blocking copy); kEveryStream, a wait for
+// every stream (cudaDeviceSynchronize), both at once. Returns cudaSuccess when allowed; otherwise
+// invalidates the captures it conflicts with, sets the last error naming `call`, and returns
+// cudaErrorStreamCaptureUnsupported.
+constexpr int kNoStream = -1, kEveryStream = -2;
+cudaError_t capture_forbids(const char* call, int stream);
+// The index of a valid stream handle (0 for the legacy default stream), -1 when invalid.
+int stream_index(cudaStream_t stream);
+bool stream_blocking(int stream);
 
 }  // namespace emu

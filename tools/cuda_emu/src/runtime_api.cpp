@@ -309,6 +309,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
 
 cudaError_t cudaDeviceSynchronize() {
   Call call;
+  if (const cudaError_t e = capture_forbids("cudaDeviceSynchronize", kEveryStream)) return e;
   return synchronize_device();
 }
 
@@ -364,6 +365,14 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorMisalignedAddress: return "cudaErrorMisalignedAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureIsolation: return "cudaErrorStreamCaptureIsolation";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorCapturedEvent: return "cudaErrorCapturedEvent";
+    case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
     case cudaErrorUnknown: return "cudaErrorUnknown";
   }
   return "cudaErrorUnrecognized";
@@ -388,6 +397,14 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorMisalignedAddress: base = "misaligned address"; break;
     case cudaErrorLaunchFailure: base = "unspecified launch failure"; break;
     case cudaErrorNotSupported: base = "operation not supported"; break;
+    case cudaErrorIllegalState: base = "the resource is in an illegal state for this operation"; break;
+    case cudaErrorStreamCaptureUnsupported: base = "operation not permitted when stream is capturing"; break;
+    case cudaErrorStreamCaptureInvalidated: base = "operation failed due to a previous error during capture"; break;
+    case cudaErrorStreamCaptureUnmatched: base = "capture was not ended in the same stream as it began"; break;
+    case cudaErrorStreamCaptureIsolation: base = "operation would have resulted in a merge of separate capture sequences"; break;
+    case cudaErrorStreamCaptureImplicit: base = "operation would make the legacy stream depend on a capturing blocking stream"; break;
+    case cudaErrorCapturedEvent: base = "operation not permitted on an event last recorded in a capturing stream"; break;
+    case cudaErrorStreamCaptureWrongThread: base = "attempt to terminate a thread-local capture sequence from another thread"; break;
     case cudaErrorUnknown: base = "unknown error"; break;
   }
   std::lock_guard<std::recursive_mutex> lock(api_mutex());
@@ -404,6 +421,7 @@ const char* cudaGetErrorString(cudaError_t e) {
 cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   Call call;
   if (!p) return fail(cudaErrorInvalidValue, "cudaMalloc: null output pointer");
+  if (const cudaError_t e = capture_forbids("cudaMalloc", kNoStream)) return e;
   if (sticky_error()) return sticky_error();
   const cudaError_t r = device_malloc(p, bytes);
   if (r != cudaSuccess)
@@ -414,6 +432,7 @@ cudaError_t cudaMalloc(void** p, std::size_t bytes) {
 
 cudaError_t cudaFree(void* p) {
   Call call;
+  if (const cudaError_t e = capture_forbids("cudaFree", kNoStream)) return e;
   // cudaFree waits for the device, so work still queued never sees the block go.
   if (const cudaError_t e = synchronize_device()) return e;
   return device_free(p);
@@ -421,6 +440,7 @@ cudaError_t cudaFree(void* p) {
 
 cudaError_t cudaMallocHost(void** p, std::size_t bytes) {
   Call call;
+  if (const cudaError_t e = capture_forbids("cudaMallocHost", kNoStream)) return e;
   return pinned_malloc(p, bytes);
 }
 
@@ -428,6 +448,7 @@ cudaError_t cudaHostAlloc(void** p, std::size_t bytes, unsigned) { return cudaMa
 
 cudaError_t cudaFreeHost(void* p) {
   Call call;
+  if (const cudaError_t e = capture_forbids("cudaFreeHost", kNoStream)) return e;
   if (const cudaError_t e = synchronize_device()) return e;
   return pinned_free(p);
 }
@@ -491,6 +512,13 @@ cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaMemc
   const std::string what = str("a %s of %zu bytes (%s) still queued", call, bytes, kind_name(kind));
   std::shared_ptr<std::vector<char>> staged;
   const void* from = src;
+  const bool pageable = (!dev_src && !is_pinned(src, bytes)) || (!dev_dst && !is_pinned(dst, bytes));
+  if (pageable && capture_id(stream_index(stream)))
+    return fail(cudaErrorStreamCaptureUnsupported,
+                str("%s (%s) of pageable host memory on a capturing stream: the emulator stages pageable copies "
+                    "when they are issued, which a graph's replay cannot repeat; use pinned memory "
+                    "(cudaMallocHost)",
+                    call, kind_name(kind)));
   if (!dev_src) {
     if (is_pinned(src, bytes)) {
       // Page-locked: the copy reads the buffer when it runs; the host must leave it alone.
@@ -502,10 +530,12 @@ cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaMemc
       from = staged->data();
     }
   }
+  std::function<void()> at_issue;
   if (!dev_dst) {
     // The host may not look at the destination before the copy has run: until then it holds
-    // 0xFF bytes (and pinned pages trap).
-    std::memset(dst, 0xff, bytes);
+    // 0xFF bytes (and pinned pages trap). Done when the copy is queued, each time a graph
+    // holding it is launched too.
+    at_issue = [dst, bytes]() { std::memset(dst, 0xff, bytes); };
     if (is_pinned(dst, bytes))
       pinned.push_back(PinnedUse{reinterpret_cast<std::uintptr_t>(dst), reinterpret_cast<std::uintptr_t>(dst) + bytes,
                                  true, what});
@@ -514,7 +544,8 @@ cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaMemc
                                 [dst, from, bytes, staged]() {
                                   std::memmove(dst, from, bytes);
                                   return cudaSuccess;
-                                });
+                                },
+                                std::move(at_issue));
   if (r != cudaSuccess) return fail(r, last_error_message());
   return cudaSuccess;
 }
@@ -528,6 +559,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
 
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
   Call call;
+  if (const cudaError_t e = capture_forbids("cudaMemcpy", kNoStream)) return e;
   // On the legacy default stream, and the host waits for it.
   if (const cudaError_t e = memcpy_async(dst, src, bytes, kind, nullptr, "cudaMemcpy")) return e;
   return synchronize_stream(nullptr);
@@ -549,6 +581,7 @@ cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_
 
 cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
   Call call;
+  if (const cudaError_t e = capture_forbids("cudaMemset", kNoStream)) return e;
   if (const cudaError_t e = cudaMemsetAsync(dst, value, bytes, nullptr)) return e;
   return synchronize_stream(nullptr);
 }
@@ -566,11 +599,17 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
-  return api_call([&] { return synchronize_stream(s); });
+  return api_call([&] {
+    if (const cudaError_t e = capture_forbids("cudaStreamSynchronize", stream_index(s))) return e;
+    return synchronize_stream(s);
+  });
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t s) {
-  return api_call([&] { return emu_stream_query(s); });
+  return api_call([&] {
+    if (const cudaError_t e = capture_forbids("cudaStreamQuery", stream_index(s))) return e;
+    return emu_stream_query(s);
+  });
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {

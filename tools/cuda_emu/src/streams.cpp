@@ -60,6 +60,7 @@ struct Stream {
 struct Event {
   CUevent_st handle{0};
   bool alive = true, recorded = false;
+  std::uint64_t capture = 0;  // last recorded in this capture (graphs.cpp), 0: not captured
   std::shared_ptr<Op> op;  // the operation it waits for (null: complete when recorded)
   Clock vc;
   std::chrono::steady_clock::time_point at;
@@ -170,11 +171,27 @@ bool check_races(Op& op, const std::vector<Access>& accesses) {
 }  // namespace
 
 bool valid_stream(cudaStream_t s) { return stream_of(s) != nullptr; }
+int stream_index(cudaStream_t s) {
+  const Stream* st = stream_of(s);
+  return st ? st->handle.index : -1;
+}
+bool stream_blocking(int i) { return i >= 0 && std::size_t(i) < g_streams.size() && g_streams[i].blocking; }
 
 cudaError_t enqueue(cudaStream_t stream, std::string name, std::vector<Access> accesses, std::vector<PinnedUse> pinned,
-                    std::function<cudaError_t()> run) {
+                    std::function<cudaError_t()> run, std::function<void()> at_issue) {
   Stream* s = stream_of(stream);
   if (!s) return cudaErrorInvalidResourceHandle;
+  // A capturing stream records the work into its graph instead (graphs.cpp).
+  {
+    GraphNode node{name, accesses, pinned, run, at_issue};
+    cudaError_t error = cudaSuccess;
+    switch (capture_enqueue(s->handle.index, node, &error)) {
+      case CaptureAction::Recorded: return cudaSuccess;
+      case CaptureAction::Refused: return error;
+      case CaptureAction::Queue: break;
+    }
+  }
+  if (at_issue) at_issue();
   auto op = std::make_shared<Op>();
   op->id = g_next_op++;
   op->stream = s->handle.index;
@@ -264,6 +281,10 @@ cudaError_t emu_stream_wait_event(cudaStream_t stream, cudaEvent_t event) {
   if (!s || !event || std::size_t(event->index) >= g_events.size() || !g_events[event->index].alive)
     return cudaErrorInvalidResourceHandle;
   const emu::Event& e = g_events[event->index];
+  // During a capture: within one stream's capture the wait adds nothing to stream order; a wait
+  // that would join two streams into one capture (or bring outside work in) is not modelled.
+  if (const cudaError_t c = emu::capture_wait_event(s->handle.index, e.recorded ? e.capture : 0)) return c;
+  if (e.recorded && e.capture && emu::capture_active(e.capture)) return cudaSuccess;
   if (!e.recorded) return cudaSuccess;  // waiting on a never-recorded event is a no-op in CUDA
   if (e.op && !e.op->done) s->waits.push_back(e.op);
   emu::join(s->vc, e.vc);
@@ -300,6 +321,12 @@ cudaError_t emu_event_record(cudaEvent_t event, cudaStream_t stream) {
   emu::Stream* s = emu::stream_of(stream);
   if (!e || !s) return cudaErrorInvalidResourceHandle;
   e->recorded = true;
+  e->capture = emu::capture_id(s->handle.index);
+  if (e->capture) {
+    // Recorded into a capture: it marks a point of the graph, not of any queued work.
+    e->op.reset();
+    return cudaSuccess;
+  }
   e->op = s->last;
   e->vc = s->vc;
   e->at = std::chrono::steady_clock::now();
@@ -309,6 +336,12 @@ cudaError_t emu_event_record(cudaEvent_t event, cudaStream_t stream) {
 cudaError_t emu_event_synchronize(cudaEvent_t event) {
   emu::Event* e = event_of(event);
   if (!e) return cudaErrorInvalidResourceHandle;
+  if (e->capture && emu::capture_active(e->capture)) {
+    emu::set_last_error(cudaErrorCapturedEvent,
+                        "cudaEventSynchronize/cudaEventQuery on an event last recorded in a stream that is capturing: "
+                        "it stands for a point in the graph being built, not for work the device runs");
+    return cudaErrorCapturedEvent;
+  }
   if (e->op) emu::complete(e->op);
   emu::join(emu::g_host, e->vc);
   return emu::sticky_error();

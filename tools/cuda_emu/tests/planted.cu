@@ -133,6 +133,16 @@ __global__ void fill_kernel(float* y, int n, float value) {
   if (i < n) y[i] = value;
 }
 
+__global__ void axpy_by_value_kernel(float* y, const float* x, float a, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] += a * x[i];  // BUG in a graph: `a` is frozen at its value when captured
+}
+
+__global__ void axpy_from_device_kernel(float* y, const float* x, const float* a, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] += *a * x[i];  // read when it runs: a graph's replay sees the current value
+}
+
 // Written for at most 128 threads per block (a GPU compiles it to fit that).
 __global__ void __launch_bounds__(128) bounded_kernel(float* y) { y[blockIdx.x * blockDim.x + threadIdx.x] = 1.f; }
 
@@ -246,6 +256,16 @@ cudaError_t large_dynamic_shared(float* y, bool set_attribute, cudaStream_t s) {
   const int bytes = 64 * 1024;
   if (set_attribute) cudaFuncSetAttribute(dynamic_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   dynamic_shared_kernel<<<1, 256, bytes, s>>>(y);
+  return cudaGetLastError();
+}
+
+cudaError_t axpy_by_value(float* y, const float* x, float a, int n, cudaStream_t s) {
+  axpy_by_value_kernel<<<blocks_for(n), 256, 0, s>>>(y, x, a, n);
+  return cudaGetLastError();
+}
+
+cudaError_t axpy_from_device(float* y, const float* x, const float* a, int n, cudaStream_t s) {
+  axpy_from_device_kernel<<<blocks_for(n), 256, 0, s>>>(y, x, a, n);
   return cudaGetLastError();
 }
 

@@ -61,4 +61,10 @@ cudaError_t large_dynamic_shared(float* y, bool set_attribute, cudaStream_t s);
 // y[i] = value.
 cudaError_t fill(float* y, int n, float value, cudaStream_t s);
 
+// Graphs: y[i] += a * x[i], with `a` a kernel argument (the bug when `a` is a learning rate that
+// changes between replays: the graph keeps the value it was captured with), or read from device
+// memory when the kernel runs (the fix).
+cudaError_t axpy_by_value(float* y, const float* x, float a, int n, cudaStream_t s);
+cudaError_t axpy_from_device(float* y, const float* x, const float* a, int n, cudaStream_t s);
+
 }  // namespace planted
