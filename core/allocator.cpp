@@ -31,6 +31,11 @@ CachingAllocator::~CachingAllocator() {
   release_cached_locked();
 }
 
+std::uint64_t Allocator::new_pool() { MINIDL_FAIL("this allocator has no private pools (CUDA graphs)"); }
+void Allocator::begin_pool(std::uint64_t) { MINIDL_FAIL("this allocator has no private pools (CUDA graphs)"); }
+void Allocator::end_pool() {}
+void Allocator::release_pool(std::uint64_t) {}
+
 std::size_t CachingAllocator::round_size(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (bytes <= 4096) return (bytes + 511) / 512 * 512;
@@ -44,6 +49,24 @@ std::size_t CachingAllocator::round_size(std::size_t bytes) {
 void* CachingAllocator::allocate(std::size_t bytes) {
   const std::size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mu_);
+  if (active_pool_) {
+    // Capturing into a pool: its own free blocks first.
+    auto& blocks = pools_[active_pool_].free[size];
+    if (!blocks.empty()) {
+      void* p = blocks.back();
+      blocks.pop_back();
+      stats_.bytes_cached -= size;
+      stats_.bytes_in_use += size;
+      if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
+      return p;
+    }
+  }
+  void* p = allocate_shared_locked(bytes, size);
+  if (active_pool_) pool_of_[p] = active_pool_;  // the block now belongs to the pool
+  return p;
+}
+
+void* CachingAllocator::allocate_shared_locked(std::size_t bytes, std::size_t size) {
   auto it = free_.find(size);
   if (it != free_.end() && !it->second.empty()) {
     void* p = it->second.back();
@@ -79,6 +102,18 @@ void CachingAllocator::deallocate(void* ptr, std::size_t bytes) {
   if (!ptr) return;
   const std::size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mu_);
+  auto owner = pool_of_.find(ptr);
+  if (owner != pool_of_.end()) {
+    Pool& pool = pools_[owner->second];
+    if (!pool.released) {
+      // A graph may still write here when replayed: only its own captures reuse the block.
+      pool.free[size].push_back(ptr);
+      stats_.bytes_in_use -= size;
+      stats_.bytes_cached += size;
+      return;
+    }
+    pool_of_.erase(owner);
+  }
   free_[size].push_back(ptr);
   stats_.bytes_in_use -= size;
   stats_.bytes_cached += size;
@@ -97,6 +132,41 @@ void CachingAllocator::empty_cache() {
 void CachingAllocator::set_limit(std::size_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   limit_ = bytes;
+}
+
+std::uint64_t CachingAllocator::new_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::uint64_t id = next_pool_++;
+  pools_[id];
+  return id;
+}
+
+void CachingAllocator::begin_pool(std::uint64_t pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  MINIDL_CHECK(pools_.count(pool) && !pools_[pool].released, name_, " allocator: begin_pool(", pool,
+               "): no such pool (new_pool() makes one; a released pool cannot be used again)");
+  MINIDL_CHECK(active_pool_ == 0, name_, " allocator: begin_pool(", pool, ") while pool ", active_pool_,
+               " is in use (one capture at a time)");
+  active_pool_ = pool;
+}
+
+void CachingAllocator::end_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_pool_ = 0;
+}
+
+void CachingAllocator::release_pool(std::uint64_t pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) return;
+  if (active_pool_ == pool) active_pool_ = 0;
+  for (auto& [size, blocks] : it->second.free)
+    for (void* p : blocks) {
+      pool_of_.erase(p);
+      free_[size].push_back(p);
+    }
+  it->second.free.clear();
+  it->second.released = true;
 }
 
 void CachingAllocator::release_cached_locked() {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,19 @@ class Allocator {
   // Caps bytes_in_use + bytes_cached (0: no cap). Past it, allocate() first empties the cache,
   // then throws OutOfMemoryError naming the bytes asked for and in use.
   virtual void set_limit(std::size_t bytes) = 0;
+
+  // Private pools, for CUDA graphs (core/cuda_graph.h; PyTorch's graph memory pools). A graph's
+  // kernels keep the addresses they were captured with, so the memory it used must not serve
+  // anything else while the graph may be replayed. Between begin_pool(id) and end_pool(), every
+  // block handed out belongs to pool `id` (taken from its own free blocks, else from the shared
+  // cache, else from the system), and a block of the pool that is freed goes back to the pool,
+  // never to the shared cache, so only later captures into the same pool reuse it.
+  // release_pool(id): the graph is gone; the pool's free blocks join the shared cache, and its
+  // blocks still held by tensors join it when freed. Pool ids come from new_pool().
+  virtual std::uint64_t new_pool();
+  virtual void begin_pool(std::uint64_t pool);
+  virtual void end_pool();
+  virtual void release_pool(std::uint64_t pool);
 };
 
 // A size-bucketed caching allocator over a raw malloc/free pair (the OS, or cudaMalloc).
@@ -50,18 +64,32 @@ class CachingAllocator : public Allocator {
   AllocatorStats stats() const override;
   void empty_cache() override;
   void set_limit(std::size_t bytes) override;
+  std::uint64_t new_pool() override;
+  void begin_pool(std::uint64_t pool) override;
+  void end_pool() override;
+  void release_pool(std::uint64_t pool) override;
 
   // Sizes are rounded up so that slightly different requests share blocks.
   static std::size_t round_size(std::size_t bytes);
 
  private:
   void release_cached_locked();
+  // A block of `size` (rounded) bytes from the shared cache, else from the system.
+  void* allocate_shared_locked(std::size_t bytes, std::size_t size);
 
   const char* name_;
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   mutable std::mutex mu_;
   std::map<std::size_t, std::vector<void*>> free_;  // rounded size -> free blocks
+  // Private pools: each one's free blocks, and which pool every block handed out in one belongs to.
+  struct Pool {
+    std::map<std::size_t, std::vector<void*>> free;
+    bool released = false;
+  };
+  std::map<std::uint64_t, Pool> pools_;
+  std::map<void*, std::uint64_t> pool_of_;
+  std::uint64_t next_pool_ = 1, active_pool_ = 0;
   AllocatorStats stats_;
   std::size_t limit_ = 0;
 };

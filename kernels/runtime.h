@@ -34,6 +34,19 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 void memcpy_async(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream);
 void memset_async(void* dst, int value, std::size_t bytes, Stream stream);
 
+// CUDA graphs (kernels/cuda/graph.cpp; core/cuda_graph.h is the API). capture_begin starts
+// capturing `device`'s stream (cudaStreamCaptureModeGlobal: a host synchronisation, cudaMalloc or
+// cudaFree in the capture is an error); capture_end ends it and returns the executable graph, an
+// opaque handle, or throws CudaError with what invalidated the capture. While any graph of a
+// device lives, the context keeps the scratch workspace it was captured with (growing it leaves
+// the old buffer allocated), since the graph's kernels hold its address.
+void capture_begin(int device);
+void* capture_end(int device);
+// Ends a capture after a failure inside it, discarding what was recorded; never throws.
+void capture_abort(int device);
+void graph_launch(void* graph);
+void graph_destroy(void* graph);
+
 // Numerics switches. Default: strict FP32 (no TF32 in cuBLAS or cuDNN), fastest algorithms.
 void set_allow_tf32(bool allow);
 bool allow_tf32();

@@ -54,6 +54,15 @@ void Optimizer::set_lr(std::size_t group, double lr) {
   groups_[group].lr = lr;
 }
 
+std::vector<double> Optimizer::step_scalars() const {
+  std::vector<double> v;
+  for (const Group& g : groups_) {
+    v.push_back(g.lr);
+    v.push_back(g.weight_decay);
+  }
+  return v;
+}
+
 void Optimizer::zero_grad() {
   for (auto& g : groups_)
     for (auto& [name, p] : g.params) p.set_grad(Tensor());
@@ -169,6 +178,12 @@ void AdamW::step() {
     if (!slots.empty()) adamw_step_(slots, o);
   }
   ++steps_;
+}
+
+std::vector<double> AdamW::step_scalars() const {
+  std::vector<double> v = Optimizer::step_scalars();
+  v.push_back(double(steps_ + 1));  // bias correction's t: a graph of one step fits that step only
+  return v;
 }
 
 Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {

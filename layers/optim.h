@@ -80,8 +80,15 @@ class Optimizer {
   // Every group's learning rate (what a schedule drives), or one group's.
   void set_lr(double lr);
   void set_lr(std::size_t group, double lr);
-  // Number of step() calls so far.
+  // Number of step() calls so far (and of replayed steps, count_replayed_step).
   std::int64_t steps() const { return steps_; }
+
+  // The numbers step() hands its kernels by value: each group's learning rate and weight decay
+  // (AdamW adds its step count, which bias correction uses). A CUDA graph of a step freezes them,
+  // so layers/graphed_step.h captures again whenever they differ from the captured ones.
+  virtual std::vector<double> step_scalars() const;
+  // Counts a step that ran without step() being called: the replay of a captured step().
+  void count_replayed_step() { ++steps_; }
 
   // Keys: "<param name>.<state name>" for each buffer, and "step".
   NamedTensors state_dict() const;
@@ -122,6 +129,7 @@ class AdamW : public Optimizer {
   AdamW(NamedTensors params, const AdamWOptions& opt);
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults);
   void step() override;
+  std::vector<double> step_scalars() const override;
   const AdamWOptions& options() const { return opt_; }
 
  private:

@@ -151,6 +151,13 @@ void TrainConfig::validate() const {
   LrSchedule::parse(schedule);
   parse_precision(precision, "--precision");
   aug_options.validate();
+  // A graph freezes the numbers the optimiser passes by value: a learning rate that changes every
+  // step (or AdamW's step count) would mean a new capture every step, which is slower than none.
+  MINIDL_CHECK(!cuda_graph || optimizer == "sgd", "--cuda-graph needs --optimizer sgd: AdamW passes its step count to "
+               "its kernel by value, so every step would have to be captured again");
+  MINIDL_CHECK(!cuda_graph || schedule == "constant" || schedule == "step", "--cuda-graph needs --schedule constant "
+               "or step, got ", schedule, ": that schedule changes the learning rate every step, and each change "
+               "means a new capture of the step");
 }
 
 TrainConfig load_run_config(const std::string& path) {
@@ -201,7 +208,8 @@ TrainConfig resolve_config(const TrainConfig& flags, const std::set<std::string>
   MINIDL_CHECK(std::filesystem::exists(path, ec), "--resume ", flags.resume, ": no config.json there (is it a run folder?)");
   TrainConfig cfg = load_run_config(path);
   const json run = cfg.to_json(), asked = flags.to_json();
-  static const std::set<std::string> honoured = {"--resume", "--epochs", "--stop-after", "--quiet", "--device", "--workers"};
+  static const std::set<std::string> honoured = {"--resume", "--epochs", "--stop-after", "--quiet", "--device", "--workers",
+                                                  "--cuda-graph"};
   for (const std::string& flag : given) {
     if (honoured.count(flag)) continue;
     const std::string key = config_key(flag);
@@ -218,6 +226,7 @@ TrainConfig resolve_config(const TrainConfig& flags, const std::set<std::string>
   if (given.count("--device")) cfg.device = flags.device;
   if (given.count("--workers")) cfg.workers = flags.workers;
   cfg.quiet = flags.quiet;
+  cfg.cuda_graph = flags.cuda_graph;
   cfg.stop_after = flags.stop_after;
   cfg.resume = flags.resume;
   cfg.out = flags.resume;

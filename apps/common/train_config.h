@@ -55,6 +55,9 @@ struct TrainConfig {
   std::string out = "runs/latest";
   std::string resume;  // a run folder to continue
   bool force = false;  // replace the run in `out` (not saved in config.json)
+  // Capture each training step as a CUDA graph and replay it (layers/graphed_step.h). How a run
+  // is executed, not what it computes: not saved in config.json, honoured by --resume.
+  bool cuda_graph = false;
   std::int64_t stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
   bool quiet = false;
   bool write_report = true;

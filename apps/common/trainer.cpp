@@ -55,6 +55,12 @@ void Trainer::setup() {
                "mpirun -np " + std::to_string(cfg_.world_size),
                " (each step's global batch and the shards depend on the number of processes)");
   device_ = rank_device(cfg_, parallel_);
+  MINIDL_CHECK(!cfg_.cuda_graph || device_.is_cuda(), "--cuda-graph captures the training step on a GPU; the run is on ",
+               device_.str(), " (give --device cuda)");
+  MINIDL_CHECK(!cfg_.cuda_graph || !parallel_.distributed(), "--cuda-graph is for one process: data-parallel training "
+               "reduces gradients on a stream of its own during backward, which one stream's capture does not hold");
+  MINIDL_CHECK(!cfg_.cuda_graph || !hooks_.after_backward, "--cuda-graph: a gradient hook runs host code after each "
+               "backward pass, which a replayed graph would skip");
   precision_ = parse_precision(cfg_.precision, "--precision");
   if (precision_ == Precision::BFloat16 && device_.is_cpu() && !cfg_.quiet && parallel_.is_main())
     std::printf("note: %s\n", cpu_bf16_note().c_str());
@@ -225,9 +231,52 @@ bool Trainer::train_step(std::int64_t epoch, const data::Batch& batch, EpochTall
   const double lr = sched_.lr_at(global_step_);
   opt_->set_lr(lr);
   const Tensor x = batch.images.to(device_), y = batch.labels.to(device_);
-  opt_->zero_grad();
   Tensor logits;
+  // The training loader drops the last partial batch, so every batch has the graph's shape; one
+  // that did not would run eagerly.
+  if (cfg_.cuda_graph && batch.size() == cfg_.batch_size) {
+    const Tensor loss = graphed_step(x, y, logits);
+    if (!tally_step(epoch, batch, loss, logits, lr, tally)) return false;
+    ++global_step_;
+    return true;
+  }
+  opt_->zero_grad();
   Tensor loss = forward_loss(x, y, logits);
+  if (!tally_step(epoch, batch, loss, logits, lr, tally)) return false;
+  finish_step(loss);
+  ++global_step_;
+  return true;
+}
+
+Tensor Trainer::graphed_step(const Tensor& x, const Tensor& y, Tensor& logits) {
+  if (!graphed_) {
+    // Two eager steps first: the momentum buffers are made, and the allocator has grown to a step.
+    graphed_ = std::make_unique<GraphedStep>(
+        std::vector<Tensor>{Tensor::zeros(x.shape(), x.dtype(), device_), Tensor::zeros(y.shape(), y.dtype(), device_)},
+        *opt_,
+        [this](const std::vector<Tensor>& in) {
+          opt_->zero_grad();
+          Tensor loss = forward_loss(in[0], in[1], graphed_logits_);
+          finish_step(loss);
+          return loss;
+        },
+        /*warmup_steps=*/2);
+  }
+  const Tensor loss = (*graphed_)({x, y});
+  logits = graphed_logits_;
+  return loss;
+}
+
+void Trainer::finish_step(const Tensor& loss) {
+  loss.backward();
+  if (ddp_) ddp_->synchronize();  // the averaged gradients are in place
+  if (hooks_.after_backward) hooks_.after_backward(model_->parameters());
+  if (cfg_.clip_grad_norm > 0) clip_grad_norm_(model_->parameters(), cfg_.clip_grad_norm);
+  opt_->step();
+}
+
+bool Trainer::tally_step(std::int64_t epoch, const data::Batch& batch, const Tensor& loss, const Tensor& logits,
+                         double lr, EpochTally& tally) {
   const double l = loss.item();
   const auto pred = argmax(logits).to_vector<std::int64_t>();
   const auto labels = batch.labels.to_vector<std::int64_t>();
@@ -248,13 +297,6 @@ bool Trainer::train_step(std::int64_t epoch, const data::Batch& batch, EpochTall
                         last_good());
     return false;
   }
-  loss.backward();
-  if (ddp_) ddp_->synchronize();  // the averaged gradients are in place
-  if (hooks_.after_backward) hooks_.after_backward(model_->parameters());
-  if (cfg_.clip_grad_norm > 0) clip_grad_norm_(model_->parameters(), cfg_.clip_grad_norm);
-  opt_->step();
-  ++global_step_;
-
   tally.correct += static_cast<std::int64_t>(step.correct);
   tally.seen += static_cast<std::int64_t>(step.seen);
   tally.loss_sum += step.loss_sum;

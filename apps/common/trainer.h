@@ -40,6 +40,7 @@
 #include "minidl/data/dataloader.h"
 #include "minidl/data/source.h"
 #include "minidl/layers/distributed_data_parallel.h"
+#include "minidl/layers/graphed_step.h"
 #include "minidl/layers/loss.h"
 #include "minidl/layers/lr_schedule.h"
 #include "minidl/layers/optim.h"
@@ -87,8 +88,16 @@ class Trainer {
   void setup_parallel();  // after restore: every rank then starts from rank 0's model
   void announce();
   Tensor forward_loss(const Tensor& x, const Tensor& y, Tensor& logits);
-  // One optimiser step on a batch; false when the loss is not finite (nothing is updated).
+  // One optimiser step on a batch; false when the loss is not finite (nothing is updated; with
+  // --cuda-graph the whole step is one graph, so the update of that step has been made).
   bool train_step(std::int64_t epoch, const data::Batch& batch, EpochTally& tally);
+  // The step after the loss: backward, gradient hooks, clipping, the optimiser.
+  void finish_step(const Tensor& loss);
+  // --cuda-graph: the step of a full batch as a graph, made at the first one.
+  Tensor graphed_step(const Tensor& x, const Tensor& y, Tensor& logits);
+  // The figures of a step done; false when its loss was not finite (said, and the run stops).
+  bool tally_step(std::int64_t epoch, const data::Batch& batch, const Tensor& loss, const Tensor& logits, double lr,
+                  EpochTally& tally);
   // One step's loss sum, correct predictions, images and ranks with a non-finite loss.
   struct StepSums {
     double loss_sum, correct, seen, non_finite;
@@ -111,6 +120,8 @@ class Trainer {
   std::unique_ptr<CrossEntropyLoss> loss_fn_;
   std::unique_ptr<Optimizer> opt_;
   std::unique_ptr<data::DataLoader> loader_;
+  std::unique_ptr<GraphedStep> graphed_;  // --cuda-graph
+  Tensor graphed_logits_;                 // the graphed step's logits, rewritten by each replay
   LrSchedule sched_;
   std::int64_t steps_per_epoch_ = 0, start_epoch_ = 0, global_step_ = 0;
   std::unique_ptr<DistributedDataParallel> ddp_;  // when mpirun started this process

@@ -91,7 +91,12 @@ void* Context::workspace(std::size_t bytes) {
   if (bytes <= workspace_bytes_) return workspace_;
   const std::size_t grown = (bytes + kWorkspaceGranule - 1) / kWorkspaceGranule * kWorkspaceGranule;
   DeviceGuard guard(device_);
-  if (workspace_) {
+  if (workspace_ && graphs_ > 0) {
+    // A CUDA graph's kernels may use the old buffer at every replay: it stays allocated.
+    retired_workspaces_.push_back(workspace_);
+    workspace_ = nullptr;
+    workspace_bytes_ = 0;
+  } else if (workspace_) {
     // Kernels queued on any stream may still read the old buffer.
     CUDA_CHECK(cudaDeviceSynchronize());
     kernels::cuda::free(workspace_);
@@ -101,6 +106,16 @@ void* Context::workspace(std::size_t bytes) {
   workspace_ = kernels::cuda::malloc(grown);
   workspace_bytes_ = grown;
   return workspace_;
+}
+
+void Context::graph_created() { ++graphs_; }
+
+void Context::graph_destroyed() {
+  if (--graphs_ > 0 || retired_workspaces_.empty()) return;
+  DeviceGuard guard(device_);
+  CUDA_CHECK(cudaDeviceSynchronize());  // a replay may still be queued
+  for (void* p : retired_workspaces_) kernels::cuda::free(p);
+  retired_workspaces_.clear();
 }
 
 #if MINIDL_WITH_CUDNN

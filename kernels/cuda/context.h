@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "minidl/config.h"
 
@@ -44,6 +45,11 @@ class Context {
   // in use by queued kernels), so it happens only on the first step of a new, larger shape.
   void* workspace(std::size_t bytes);
   std::size_t workspace_size() const { return workspace_bytes_; }
+  // CUDA graphs of this device that are alive (kernels/cuda/graph.cpp): while there are any, a
+  // growing workspace keeps the old buffer, whose address captured kernels hold; the last one
+  // gone frees those buffers.
+  void graph_created();
+  void graph_destroyed();
 
 #if MINIDL_WITH_CUDNN
   // The cuDNN handle bound to `s`. Made on the first call, not with the context: a machine
@@ -67,6 +73,8 @@ class Context {
   void* cublas_workspace_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
+  int graphs_ = 0;
+  std::vector<void*> retired_workspaces_;
 #if MINIDL_WITH_CUDNN
   LazyHandle<cudnnHandle_t, CudnnError> cudnn_;
   CudnnCache* cudnn_cache_ = nullptr;  // lives as long as the context (for ever)

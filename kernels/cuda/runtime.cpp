@@ -73,7 +73,14 @@ void synchronize(int device) {
 void* malloc(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   void* p = nullptr;
+  // The caching allocator may need a new block while a CUDA graph is being captured (its private
+  // pool grows). cudaMalloc is not part of the graph, and the block stays the pool's for the
+  // graph's life, so this thread lets itself make the call then, as PyTorch's allocator does;
+  // every other call that would invalidate a capture still does.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   const cudaError_t status = cudaMalloc(&p, bytes);
+  CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   if (status == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     std::size_t free_bytes = 0, total_bytes = 0;

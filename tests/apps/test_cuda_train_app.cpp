@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -73,4 +74,55 @@ TEST_CASE("cuda: train_resnet --device cuda trains a narrow model as the CPU doe
     worst = std::max(worst, num / den);
   }
   std::printf("train_resnet --device cuda: worst weight relative error after 4 steps %.3g\n", worst);
+}
+
+// --cuda-graph: the same run with the step captured after two eager steps and replayed (3 of its
+// 5 steps): the same losses and weights, bit for bit, since a replay runs the same kernels with
+// the same arguments in the same order.
+TEST_CASE("cuda: train_resnet --cuda-graph trains exactly as without it", "[cuda][training][apps][graph]") {
+  if (minidl::test::no_gpu()) return;
+  const minidl::test::TempDir dir("cuda_graph_app");
+  const std::string args =
+      "--width 4 --input-size 32 --synthetic-size 160 --train-limit 80 --batch-size 16 --epochs 1 --workers 1 "
+      "--aug off --seed 5 --schedule step --clip-grad-norm 1 --quiet --device cuda";
+  const fs::path eager = dir.path() / "eager", graphed = dir.path() / "graphed";
+  const auto e = minidl::test::run_app("train_resnet", args + " --out " + eager.string());
+  INFO(e.out << e.err);
+  REQUIRE(e.code == 0);
+  const auto g = minidl::test::run_app("train_resnet", args + " --cuda-graph --out " + graphed.string());
+  INFO(g.out << g.err);
+  REQUIRE(g.code == 0);
+  const auto me = minidl::test::parse_csv(minidl::test::read_file((eager / "metrics.csv").string()));
+  const auto mg = minidl::test::parse_csv(minidl::test::read_file((graphed / "metrics.csv").string()));
+  REQUIRE(me.size() == 2);
+  REQUIRE(mg.size() == me.size());
+  for (std::size_t c = 0; c < me[0].size(); ++c) {
+    if (me[0][c].find("loss") == std::string::npos && me[0][c].find("acc") == std::string::npos) continue;
+    INFO(me[0][c]);
+    CHECK(mg[1][c] == me[1][c]);
+  }
+  const auto we = minidl::load_safetensors((eager / "last.safetensors").string());
+  const auto wg = minidl::load_safetensors((graphed / "last.safetensors").string());
+  REQUIRE(we.tensors.size() == wg.tensors.size());
+  for (const auto& [name, t] : we.tensors) {
+    const auto& u = wg.tensors.at(name);
+    INFO(name);
+    REQUIRE(u.nbytes() == t.nbytes());
+    CHECK(std::memcmp(u.raw_data(), t.raw_data(), t.nbytes()) == 0);
+  }
+}
+
+TEST_CASE("train_resnet --cuda-graph refuses what it cannot capture, saying why", "[apps][graph]") {
+  const minidl::test::TempDir dir("cuda_graph_misuse");
+  const std::string args = "--width 4 --input-size 32 --synthetic-size 40 --epochs 1 --workers 0 --quiet --out " +
+                           (dir.path() / "run").string() + " --cuda-graph";
+  const auto adamw = minidl::test::run_app("train_resnet", args + " --schedule step --optimizer adamw");
+  CHECK(adamw.code != 0);
+  CHECK_THAT(adamw.err, Catch::Matchers::Contains("--cuda-graph needs --optimizer sgd"));
+  const auto cosine = minidl::test::run_app("train_resnet", args + " --schedule cosine");
+  CHECK(cosine.code != 0);
+  CHECK_THAT(cosine.err, Catch::Matchers::Contains("--cuda-graph needs --schedule constant or step"));
+  const auto cpu = minidl::test::run_app("train_resnet", args + " --schedule step --device cpu");
+  CHECK(cpu.code != 0);
+  CHECK_THAT(cpu.err, Catch::Matchers::Contains("--cuda-graph captures the training step on a GPU; the run is on cpu"));
 }
