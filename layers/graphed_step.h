@@ -1,0 +1,73 @@
+// A whole training step captured as one CUDA graph and replayed for each batch: PyTorch's
+// whole-network capture (torch.cuda.graph with static inputs, as its CUDA Graphs notes show it),
+// for steps of one static shape on one GPU.
+//
+//   auto step = [&](const std::vector<Tensor>& in) {   // forward, loss, backward, clip, step
+//     opt.zero_grad();
+//     Tensor loss = loss_fn(model->forward(in[0]), in[1]);
+//     loss.backward();
+//     opt.step();
+//     return loss;
+//   };
+//   GraphedStep graphed({x0, y0}, opt, step);          // x0, y0: GPU tensors of the batch shape
+//   for (auto& [x, y] : batches) Tensor loss = graphed({x, y});
+//
+// Each call copies the batch into the static input tensors and then runs the step: eagerly for
+// the first `warmup_steps` calls (so that the optimiser's state exists, the first-step paths are
+// not what is captured, and the caching allocator and the device's workspace have grown to what
+// a step needs), captured on the next call and replayed from then on. The capture runs nothing,
+// so the call that captures also replays once. The step must not read device values on the host
+// (no item() inside it): the capture fails, naming the call.
+//
+// What the capture freezes is handled: the optimiser's by-value numbers (learning rates, weight
+// decays, AdamW's step count: Optimizer::step_scalars) are compared before each replay, and the
+// step is captured again when they changed, so a learning-rate schedule takes effect at the step
+// it changes (each change costs one capture; AdamW's step count changes every step, so AdamW
+// gains nothing from a graph). Every other scalar the step passes to kernels (clipping's
+// max_norm, batch norm's momentum, loss weights) must stay what it was at the capture.
+// Tensors allocated in the capture (activations, gradients, the loss) live in the graph's private
+// pool (core/cuda_graph.h): the loss returned is the same tensor on every replay, overwritten by
+// the next call, so read or clone it before then.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "minidl/core/cuda_graph.h"
+#include "minidl/core/tensor.h"
+#include "minidl/layers/optim.h"
+
+namespace minidl {
+
+class GraphedStep {
+ public:
+  using Step = std::function<Tensor(const std::vector<Tensor>& inputs)>;
+
+  // static_inputs: GPU tensors with the batch's shapes and dtypes, which the step reads. The
+  // optimiser is the one the step calls step() on. warmup_steps >= 1.
+  GraphedStep(std::vector<Tensor> static_inputs, Optimizer& optimizer, Step step, int warmup_steps = 3);
+
+  // Copies batch[i] into static input i (same shape and dtype; any device) and runs one step.
+  // Returns the loss the step returned (see above: overwritten by the next call).
+  Tensor operator()(const std::vector<Tensor>& batch);
+
+  const std::vector<Tensor>& static_inputs() const { return inputs_; }
+  std::int64_t eager_steps() const { return eager_; }
+  std::int64_t captures() const { return captures_; }
+  std::int64_t replays() const { return replays_; }
+
+ private:
+  void capture();
+
+  std::vector<Tensor> inputs_;
+  Optimizer& optimizer_;
+  Step step_;
+  int warmup_;
+  CUDAGraph graph_;
+  std::vector<double> captured_scalars_;
+  Tensor loss_;  // the captured step's output, rewritten by each replay
+  std::int64_t eager_ = 0, captures_ = 0, replays_ = 0;
+};
+
+}  // namespace minidl
