@@ -33,4 +33,10 @@ int convert_sync_batch_norm(Module& root, dist::ProcessGroup* group) {
   return converted;
 }
 
+void count_tracked_batch(Module& root) {
+  root.apply([](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m); bn && bn->is_training()) ++*bn->num_batches_tracked.data<std::int64_t>();
+  });
+}
+
 }  // namespace minidl

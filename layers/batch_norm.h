@@ -32,4 +32,9 @@ class BatchNorm2d : public Module {
 // checkpoints load either way. Returns how many layers it converted.
 int convert_sync_batch_norm(Module& root, dist::ProcessGroup* group);
 
+// Adds one to num_batches_tracked of every BatchNorm2d under root that is in training mode: what
+// each training forward pass does on the host, for a replayed CUDA graph of a step, which runs
+// no host code (layers/graphed_step.h).
+void count_tracked_batch(Module& root);
+
 }  // namespace minidl

@@ -3,11 +3,17 @@
 #include <utility>
 
 #include "minidl/base/error.h"
+#include "minidl/layers/batch_norm.h"
 
 namespace minidl {
 
-GraphedStep::GraphedStep(std::vector<Tensor> static_inputs, Optimizer& optimizer, Step step, int warmup_steps)
-    : inputs_(std::move(static_inputs)), optimizer_(optimizer), step_(std::move(step)), warmup_(warmup_steps) {
+GraphedStep::GraphedStep(Module& model, Optimizer& optimizer, std::vector<Tensor> static_inputs, Step step,
+                         int warmup_steps)
+    : model_(model),
+      optimizer_(optimizer),
+      inputs_(std::move(static_inputs)),
+      step_(std::move(step)),
+      warmup_(warmup_steps) {
   MINIDL_CHECK(!inputs_.empty(), "GraphedStep: no static inputs");
   MINIDL_CHECK(warmup_ >= 1, "GraphedStep: warmup_steps is ", warmup_,
                "; at least one eager step must come before the capture (the optimiser's state is made, and its "
@@ -39,7 +45,10 @@ Tensor GraphedStep::operator()(const std::vector<Tensor>& batch) {
   if (!graph_.captured() || optimizer_.step_scalars() != captured_scalars_) {
     capture();
   } else {
+    // The capture ran the step's host code once, for the replay that follows it; later replays
+    // run none, so what it counts on the host is counted here.
     optimizer_.count_replayed_step();
+    count_tracked_batch(model_);
   }
   graph_.replay();
   ++replays_;

@@ -9,7 +9,7 @@
 //     opt.step();
 //     return loss;
 //   };
-//   GraphedStep graphed({x0, y0}, opt, step);          // x0, y0: GPU tensors of the batch shape
+//   GraphedStep graphed(*model, opt, {x0, y0}, step);  // x0, y0: GPU tensors of the batch shape
 //   for (auto& [x, y] : batches) Tensor loss = graphed({x, y});
 //
 // Each call copies the batch into the static input tensors and then runs the step: eagerly for
@@ -25,6 +25,8 @@
 // it changes (each change costs one capture; AdamW's step count changes every step, so AdamW
 // gains nothing from a graph). Every other scalar the step passes to kernels (clipping's
 // max_norm, batch norm's momentum, loss weights) must stay what it was at the capture.
+// What the step does on the host, a replay does not: it counts the replayed step in the
+// optimiser's step count and in the model's batch-norm num_batches_tracked, and nothing else.
 // Tensors allocated in the capture (activations, gradients, the loss) live in the graph's private
 // pool (core/cuda_graph.h): the loss returned is the same tensor on every replay, overwritten by
 // the next call, so read or clone it before then.
@@ -36,6 +38,7 @@
 
 #include "minidl/core/cuda_graph.h"
 #include "minidl/core/tensor.h"
+#include "minidl/layers/module.h"
 #include "minidl/layers/optim.h"
 
 namespace minidl {
@@ -44,9 +47,9 @@ class GraphedStep {
  public:
   using Step = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 
-  // static_inputs: GPU tensors with the batch's shapes and dtypes, which the step reads. The
-  // optimiser is the one the step calls step() on. warmup_steps >= 1.
-  GraphedStep(std::vector<Tensor> static_inputs, Optimizer& optimizer, Step step, int warmup_steps = 3);
+  // model and optimizer: what the step trains (and calls step() on). static_inputs: GPU tensors
+  // with the batch's shapes and dtypes, which the step reads. warmup_steps >= 1.
+  GraphedStep(Module& model, Optimizer& optimizer, std::vector<Tensor> static_inputs, Step step, int warmup_steps = 3);
 
   // Copies batch[i] into static input i (same shape and dtype; any device) and runs one step.
   // Returns the loss the step returned (see above: overwritten by the next call).
@@ -60,8 +63,9 @@ class GraphedStep {
  private:
   void capture();
 
-  std::vector<Tensor> inputs_;
+  Module& model_;
   Optimizer& optimizer_;
+  std::vector<Tensor> inputs_;
   Step step_;
   int warmup_;
   CUDAGraph graph_;

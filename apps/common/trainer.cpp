@@ -252,8 +252,8 @@ Tensor Trainer::graphed_step(const Tensor& x, const Tensor& y, Tensor& logits) {
   if (!graphed_) {
     // Two eager steps first: the momentum buffers are made, and the allocator has grown to a step.
     graphed_ = std::make_unique<GraphedStep>(
+        *model_, *opt_,
         std::vector<Tensor>{Tensor::zeros(x.shape(), x.dtype(), device_), Tensor::zeros(y.shape(), y.dtype(), device_)},
-        *opt_,
         [this](const std::vector<Tensor>& in) {
           opt_->zero_grad();
           Tensor loss = forward_loss(in[0], in[1], graphed_logits_);
