@@ -44,11 +44,13 @@ void affine_channel(const BatchNormGeometry& g, const T* x, std::int64_t c, doub
   }
 }
 
-// The upstream gradient as batch norm's backward sees it: dy itself, or with a fused ReLU
-// (`mask` = the forward's output) dy where mask > 0 and 0 where mask <= 0, as relu_backward.
+// The upstream gradient as batch norm's backward sees it: dy itself, or with a fused ReLU dy
+// where the forward's output y > 0 and 0 where y <= 0, as relu_backward. The loops below must
+// vectorise it to a select: batch_norm.cpp is compiled with -fno-trapping-math for that
+// (CMakeLists.txt), since without it gcc 12 kept the compare a branch in the reduction loop.
 template <typename T>
-inline T masked_dy(const T* dy, const T* mask, std::int64_t j) {
-  return mask[j] <= T(0) ? T(0) : dy[j];
+inline T masked_dy(T dy, T y) {
+  return y <= T(0) ? T(0) : dy;
 }
 
 struct ChannelGradSums {
@@ -69,7 +71,9 @@ ChannelGradSums channel_grad_sums_impl(const BatchNormGeometry& g, std::int64_t 
     const T* pm = Masked ? mask + at : nullptr;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
     for (std::int64_t j = 0; j < g.hw; ++j) {
-      const double d = static_cast<double>(Masked ? masked_dy(pdy, pm, j) : pdy[j]);
+      T dj = pdy[j];
+      if constexpr (Masked) dj = masked_dy(dj, pm[j]);
+      const double d = static_cast<double>(dj);
       sum_dy += d;
       sum_dy_xmu += d * (static_cast<double>(px[j]) - mu);
     }
@@ -104,11 +108,11 @@ void channel_dx_impl(const BatchNormGeometry& g, std::int64_t c, const T* dy, co
     if (accumulate) {
 #pragma omp simd
       for (std::int64_t j = 0; j < g.hw; ++j)
-        pdx[j] += ((Masked ? masked_dy(pdy, pm, j) : pdy[j]) - dy_mean - (px[j] - mu) * proj) * scale;
+        pdx[j] += ((Masked ? masked_dy(pdy[j], pm[j]) : pdy[j]) - dy_mean - (px[j] - mu) * proj) * scale;
     } else {
 #pragma omp simd
       for (std::int64_t j = 0; j < g.hw; ++j)
-        pdx[j] = ((Masked ? masked_dy(pdy, pm, j) : pdy[j]) - dy_mean - (px[j] - mu) * proj) * scale;
+        pdx[j] = ((Masked ? masked_dy(pdy[j], pm[j]) : pdy[j]) - dy_mean - (px[j] - mu) * proj) * scale;
     }
   }
 }
