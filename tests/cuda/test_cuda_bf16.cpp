@@ -1,0 +1,184 @@
+// bf16 on the GPU (docs/precision.md): the float32 -> packed bf16 conversion bit for bit against
+// an independent rounding (support.h's nearest_bf16), and linear under AutocastGuard(BFloat16)
+// through cuBLAS's bf16 GEMM, forward and both gradients, against the CPU's bf16 linear and
+// against float64 on the rounded operands; that its node keeps half-size copies; and that
+// repeated steps take no memory from the driver. On a GPU, or on the emulator (tools/cuda_emu),
+// whose cuBLAS computes GEMMEx's bf16 inputs exactly widened, with FP32 fused multiply-adds.
+#include <catch2/catch.hpp>
+
+#include "minidl/config.h"
+#include "support.h"
+
+#if MINIDL_WITH_CUDA
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+#include "minidl/core/allocator.h"
+#include "minidl/core/ops.h"
+#include "minidl/core/precision.h"
+#include "minidl/core/rng.h"
+#include "minidl/kernels/bf16.h"
+#include "minidl/kernels/runtime.h"
+
+using namespace minidl;
+namespace kc = minidl::kernels::cuda;
+
+namespace {
+
+std::vector<double> values(const Tensor& t) { return t.to(Device::cpu()).to(DType::Float64).to_vector<double>(); }
+
+// max |got - want| / max |want|, printed, and required to be at most tol.
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  double scale = 1e-30, worst = 0;
+  for (double w : want) scale = std::max(scale, std::fabs(w));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    REQUIRE(std::isfinite(got[i]));
+    worst = std::max(worst, std::fabs(got[i] - want[i]));
+  }
+  std::cout << "[cuda parity] bf16 " << what << ": worst error / max |reference| = " << worst / scale << std::endl;
+  INFO(what << ": worst error / max |reference| = " << worst / scale << " (tolerance " << tol << ")");
+  CHECK(worst / scale <= tol);
+}
+
+Tensor rounded(const Tensor& t) {
+  std::vector<float> v = t.to(Device::cpu()).to_vector<float>();
+  for (float& x : v) x = test::nearest_bf16(x);
+  return Tensor::from_vector(v, t.shape());
+}
+
+struct Grads {
+  std::vector<double> y, dx, dw, db;
+};
+
+// linear under the bf16 policy on `device`, y = linear(x, w, b) used twice (so each gradient is
+// written by one backward product and accumulated by the other), backward with upstream gy.
+Grads bf16_linear(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& gy, Device device) {
+  Tensor x = x0.to(device).requires_grad_(), w = w0.to(device).requires_grad_(), b = b0.to(device).requires_grad_();
+  Tensor y1, y2;
+  {
+    AutocastGuard bf16(Precision::BFloat16);
+    y1 = linear(x, w, b);
+    y2 = linear(x, w, b);
+  }
+  add(y1, y2).backward(gy.to(device));
+  return {values(y1), values(x.grad()), values(w.grad()), values(b.grad())};
+}
+
+}  // namespace
+
+TEST_CASE("cuda parity: float32 to packed bf16, bit for bit against the nearest bf16", "[cuda][bf16]") {
+  if (test::no_gpu()) return;
+  const std::vector<float> in = test::bf16_test_inputs();
+  const std::size_t n = in.size();
+  kc::set_device(0);
+  void* dx = kc::malloc(n * sizeof(float));
+  void* dy = kc::malloc(n * sizeof(kernels::bfloat16));
+  std::vector<std::uint16_t> got(n, 0xffffu);
+  kc::memcpy_async(dx, in.data(), n * sizeof(float), kc::CopyKind::HostToDevice, kc::stream(0));
+  kc::to_bfloat16(kc::stream(0), static_cast<std::int64_t>(n), static_cast<const float*>(dx),
+                  static_cast<kernels::bfloat16*>(dy));
+  kc::memcpy_async(got.data(), dy, n * sizeof(std::uint16_t), kc::CopyKind::DeviceToHost, kc::stream(0));
+  kc::synchronize(0);
+  kc::free(dx);
+  kc::free(dy);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t want = test::float_bits(test::nearest_bf16(in[i])) >> 16, g = got[i];
+    // A NaN must stay a NaN (exponent all ones, some mantissa bit set), whatever its payload.
+    const bool same = std::isnan(in[i]) ? (g & 0x7f80u) == 0x7f80u && (g & 0x007fu) != 0 : g == want;
+    if (!same && bad++ < 5)
+      UNSCOPED_INFO("input bits " << std::hex << test::float_bits(in[i]) << ": got " << g << ", want " << want);
+  }
+  std::cout << "[cuda parity] to_bfloat16: " << bad << " of " << n << " inputs differ" << std::endl;
+  CHECK(bad == 0);
+}
+
+TEST_CASE("cuda parity: bf16 linear through cuBLAS GEMMEx matches the CPU's bf16 linear and float64",
+          "[cuda][bf16]") {
+  if (test::no_gpu()) return;
+  Generator gen(31);
+  const std::int64_t n = 33, in = 300, out = 70;
+  const Tensor x = Tensor::randn({n, in}, gen), w = Tensor::randn({out, in}, gen), b = Tensor::randn({out}, gen);
+  const Tensor gy = Tensor::randn({n, out}, gen);
+  const Grads gpu = bf16_linear(x, w, b, gy, Device::cuda());
+  const Grads cpu = bf16_linear(x, w, b, gy, Device::cpu());
+  // The same rounded operands and FP32 accumulation on both sides: they differ by the order of
+  // the additions only.
+  check_close(gpu.y, cpu.y, 1e-5, "linear y vs CPU");
+  check_close(gpu.dx, cpu.dx, 1e-5, "linear dx vs CPU");
+  check_close(gpu.dw, cpu.dw, 1e-5, "linear dw vs CPU");
+  check_close(gpu.db, cpu.db, 1e-6, "linear db vs CPU");
+  // float64 on operands rounded here, independently of kernels/bf16.h: a conversion that
+  // truncated, or a GEMM that read the wrong operand, is off by far more than 1e-5.
+  const auto xr = values(rounded(x)), wr = values(rounded(w)), gyr = values(rounded(gy)), gyv = values(gy);
+  const auto bv = values(b);
+  std::vector<double> ry(n * out), rdx(n * in, 0.0), rdw(out * in, 0.0), rdb(out, 0.0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t o = 0; o < out; ++o) {
+      ry[i * out + o] = bv[o];
+      rdb[o] += 2 * gyv[i * out + o];
+      for (std::int64_t j = 0; j < in; ++j) {
+        ry[i * out + o] += xr[i * in + j] * wr[o * in + j];
+        rdx[i * in + j] += 2 * gyr[i * out + o] * wr[o * in + j];
+        rdw[o * in + j] += 2 * gyr[i * out + o] * xr[i * in + j];
+      }
+    }
+  check_close(gpu.y, ry, 1e-5, "linear y vs float64");
+  check_close(gpu.dx, rdx, 1e-5, "linear dx vs float64");
+  check_close(gpu.dw, rdw, 1e-5, "linear dw vs float64");
+  check_close(gpu.db, rdb, 1e-6, "linear db vs float64");
+}
+
+TEST_CASE("cuda: bf16 linear keeps half-size bf16 copies for backward and takes no memory from the driver when "
+          "repeated",
+          "[cuda][bf16][allocator]") {
+  if (test::no_gpu()) return;
+  Generator gen(32);
+  const std::int64_t n = 40, in = 256, out = 24;
+  Tensor x = Tensor::randn({n, in}, gen).to(Device::cuda()).requires_grad_();
+  Tensor w = Tensor::randn({out, in}, gen).to(Device::cuda()).requires_grad_();
+  Tensor b = Tensor::randn({out}, gen).to(Device::cuda()).requires_grad_();
+  Allocator& alloc = allocator_for(Device::cuda());
+  auto step = [&] {
+    Tensor y;
+    {
+      AutocastGuard bf16(Precision::BFloat16);
+      y = linear(x, w, b);
+    }
+    sum(y).backward();
+  };
+  step();  // the first step fills the caching allocator
+  kc::synchronize(0);
+  // The forward's memory: y (float32) and the node's two packed copies (2 bytes an element), not
+  // the float32 copies the rounding into tensors took.
+  {
+    const std::size_t before = alloc.stats().bytes_in_use;
+    Tensor y;
+    {
+      AutocastGuard bf16(Precision::BFloat16);
+      y = linear(x, w, b);
+    }
+    const std::size_t taken = alloc.stats().bytes_in_use - before;
+    const std::size_t want = CachingAllocator::round_size(n * out * 4) + CachingAllocator::round_size(n * in * 2) +
+                             CachingAllocator::round_size(out * in * 2);
+    INFO("bytes taken by a bf16 linear forward: " << taken << ", want " << want);
+    CHECK(taken == want);
+  }
+  const kc::DriverCounters c0 = kc::driver_counters();
+  for (int i = 0; i < 3; ++i) step();
+  kc::synchronize(0);
+  const kc::DriverCounters c1 = kc::driver_counters();
+  CHECK(c1.mallocs == c0.mallocs);
+  CHECK(c1.frees == c0.frees);
+}
+
+#else  // !MINIDL_WITH_CUDA
+
+TEST_CASE("cuda parity: bf16", "[cuda][bf16]") { minidl::test::no_gpu(); }
+
+#endif
