@@ -1,8 +1,9 @@
 // bf16 on the GPU (docs/precision.md): the float32 -> packed bf16 conversion bit for bit against
-// an independent rounding (support.h's nearest_bf16), and linear under AutocastGuard(BFloat16)
-// through cuBLAS's bf16 GEMM, forward and both gradients, against the CPU's bf16 linear and
-// against float64 on the rounded operands; that its node keeps half-size copies; and that
-// repeated steps take no memory from the driver. On a GPU, or on the emulator (tools/cuda_emu),
+// an independent rounding (support.h's nearest_bf16); linear under AutocastGuard(BFloat16)
+// through cuBLAS's bf16 GEMM and conv2d through the implicit GEMM reading packed bf16, forward
+// and both gradients, against the CPU's bf16 ops and against float64 on the rounded operands;
+// that their nodes keep half-size copies; and that repeated linear steps take no memory from
+// the driver. On a GPU, or on the emulator (tools/cuda_emu),
 // whose cuBLAS computes GEMMEx's bf16 inputs exactly widened, with FP32 fused multiply-adds.
 #include <catch2/catch.hpp>
 
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "minidl/core/allocator.h"
@@ -22,6 +24,7 @@
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/kernels/bf16.h"
+#include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/runtime.h"
 
 using namespace minidl;
@@ -175,6 +178,105 @@ TEST_CASE("cuda: bf16 linear keeps half-size bf16 copies for backward and takes 
   const kc::DriverCounters c1 = kc::driver_counters();
   CHECK(c1.mallocs == c0.mallocs);
   CHECK(c1.frees == c0.frees);
+}
+
+namespace {
+
+struct ConvResult {
+  std::vector<double> y, dx, dw, db;
+};
+
+// conv2d under the bf16 policy on `device`, used twice (so the second backward accumulates into
+// each gradient), backward with upstream gy.
+ConvResult bf16_conv(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& gy, const Conv2dOptions& opt,
+                     Device device) {
+  Tensor x = x0.to(device).requires_grad_(), w = w0.to(device).requires_grad_();
+  Tensor b = b0.defined() ? b0.to(device).requires_grad_() : Tensor();
+  Tensor y1, y2;
+  {
+    AutocastGuard bf16(Precision::BFloat16);
+    y1 = conv2d(x, w, b, opt);
+    y2 = conv2d(x, w, b, opt);
+  }
+  add(y1, y2).backward(gy.to(device));
+  return {values(y1), values(x.grad()), values(w.grad()), b.defined() ? values(b.grad()) : std::vector<double>()};
+}
+
+}  // namespace
+
+TEST_CASE("cuda parity: bf16 conv2d, the implicit GEMM reading packed bf16, matches the CPU's bf16 conv2d and float64",
+          "[cuda][bf16][conv]") {
+  if (test::no_gpu()) return;
+  struct ImplicitGemm {  // the backend that reads packed bf16, whatever the build's default
+    ImplicitGemm() { kc::set_conv_backend("implicit_gemm"); }
+    ~ImplicitGemm() { kc::set_conv_backend("auto"); }
+  } implicit_gemm;
+  struct Case {
+    const char* name;
+    Shape x, w;
+    Conv2dOptions opt;
+    bool bias;
+  };
+  // 3x3 stride 1 (backward-weight's K = 4 x 16 x 16 splits), stride 2, grouped and dilated, 1x1.
+  const Case cases[] = {{"3x3 stride 1", {4, 16, 16, 16}, {32, 16, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
+                        {"3x3 stride 2", {2, 16, 11, 11}, {24, 16, 3, 3}, {{2, 2}, {1, 1}, {1, 1}, 1}, true},
+                        {"groups 4, dilation 2", {2, 16, 10, 10}, {32, 4, 3, 3}, {{1, 1}, {2, 2}, {2, 2}, 4}, false},
+                        {"1x1 stride 2", {2, 8, 9, 9}, {12, 8, 1, 1}, {{2, 2}, {0, 0}, {1, 1}, 1}, false}};
+  Generator gen(33);
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn(c.w, gen);
+    const Tensor b = c.bias ? Tensor::randn({c.w[0]}, gen) : Tensor();
+    const Tensor y_shape = conv2d(x, w, Tensor(), c.opt);
+    const Tensor gy = Tensor::randn(y_shape.shape(), gen);
+    const ConvResult gpu = bf16_conv(x, w, b, gy, c.opt, Device::cuda());
+    const ConvResult cpu = bf16_conv(x, w, b, gy, c.opt, Device::cpu());
+    const std::string tag = std::string("conv2d ") + c.name;
+    check_close(gpu.y, cpu.y, 1e-5, tag + " y vs CPU");
+    check_close(gpu.dx, cpu.dx, 1e-5, tag + " dx vs CPU");
+    check_close(gpu.dw, cpu.dw, 1e-5, tag + " dw vs CPU");
+    if (c.bias) check_close(gpu.db, cpu.db, 1e-5, tag + " db vs CPU");
+    // float64 on operands rounded here, independently of kernels/bf16.h (and the gradient of
+    // the two uses: 2 gy).
+    Tensor xr = rounded(x).to(DType::Float64).requires_grad_(), wr = rounded(w).to(DType::Float64).requires_grad_();
+    Tensor yr = conv2d(xr, wr, Tensor(), c.opt);
+    yr.backward(mul(rounded(gy).to(DType::Float64), 2.0));
+    std::vector<double> ry = values(yr);
+    if (c.bias) {
+      const auto bv = values(b);
+      const std::int64_t k = c.w[0], pq = yr.size(2) * yr.size(3);
+      for (std::size_t i = 0; i < ry.size(); ++i) ry[i] += bv[(i / pq) % k];
+    }
+    check_close(gpu.y, ry, 1e-5, tag + " y vs float64");
+    check_close(gpu.dx, values(xr.grad()), 1e-5, tag + " dx vs float64");
+    check_close(gpu.dw, values(wr.grad()), 1e-5, tag + " dw vs float64");
+  }
+}
+
+TEST_CASE("cuda: bf16 conv2d on the implicit GEMM keeps half-size bf16 copies for backward", "[cuda][bf16][conv]") {
+  if (test::no_gpu()) return;
+  struct ImplicitGemm {
+    ImplicitGemm() { kc::set_conv_backend("implicit_gemm"); }
+    ~ImplicitGemm() { kc::set_conv_backend("auto"); }
+  } implicit_gemm;
+  Generator gen(34);
+  Tensor x = Tensor::randn({2, 8, 12, 12}, gen).to(Device::cuda()).requires_grad_();
+  Tensor w = Tensor::randn({16, 8, 3, 3}, gen).to(Device::cuda()).requires_grad_();
+  const Conv2dOptions opt{{1, 1}, {1, 1}, {1, 1}, 1};
+  Allocator& alloc = allocator_for(Device::cuda());
+  auto forward = [&] {
+    AutocastGuard bf16(Precision::BFloat16);
+    return conv2d(x, w, Tensor(), opt);
+  };
+  sum(forward()).backward();  // fills the caching allocator
+  kc::synchronize(0);
+  const std::size_t before = alloc.stats().bytes_in_use;
+  Tensor y = forward();
+  const std::size_t taken = alloc.stats().bytes_in_use - before;
+  const std::size_t want = CachingAllocator::round_size(y.numel() * 4) + CachingAllocator::round_size(x.numel() * 2) +
+                           CachingAllocator::round_size(w.numel() * 2);
+  INFO("bytes taken by a bf16 conv2d forward: " << taken << ", want " << want);
+  CHECK(taken == want);
 }
 
 #else  // !MINIDL_WITH_CUDA
