@@ -2,8 +2,8 @@
 // an independent rounding (support.h's nearest_bf16); linear under AutocastGuard(BFloat16)
 // through cuBLAS's bf16 GEMM and conv2d through the implicit GEMM reading packed bf16, forward
 // and both gradients, against the CPU's bf16 ops and against float64 on the rounded operands;
-// that their nodes keep half-size copies; and that repeated linear steps take no memory from
-// the driver. On a GPU, or on the emulator (tools/cuda_emu),
+// that their nodes keep half-size copies; and that repeated steps, a narrow FER model's training
+// steps included, take no memory from the driver. On a GPU, or on the emulator (tools/cuda_emu),
 // whose cuBLAS computes GEMMEx's bf16 inputs exactly widened, with FP32 fused multiply-adds.
 #include <catch2/catch.hpp>
 
@@ -23,9 +23,12 @@
 #include "minidl/core/ops.h"
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
+#include "minidl/layers/loss.h"
+#include "minidl/layers/optim.h"
 #include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/runtime.h"
+#include "minidl/models/resnet.h"
 
 using namespace minidl;
 namespace kc = minidl::kernels::cuda;
@@ -277,6 +280,53 @@ TEST_CASE("cuda: bf16 conv2d on the implicit GEMM keeps half-size bf16 copies fo
                            CachingAllocator::round_size(w.numel() * 2);
   INFO("bytes taken by a bf16 conv2d forward: " << taken << ", want " << want);
   CHECK(taken == want);
+}
+
+TEST_CASE("cuda: bf16 training steps of a narrow FER model start as the CPU's and take no memory from the driver",
+          "[cuda][bf16][training]") {
+  if (test::no_gpu()) return;
+  struct ImplicitGemm {  // the convolutions read packed bf16
+    ImplicitGemm() { kc::set_conv_backend("implicit_gemm"); }
+    ~ImplicitGemm() { kc::set_conv_backend("auto"); }
+  } implicit_gemm;
+  manual_seed(35);
+  auto cpu_model = resnet18(1, 7, 8);
+  manual_seed(35);
+  auto gpu_model = resnet18(1, 7, 8);
+  gpu_model->to(Device::cuda());
+  Generator gen(36);
+  const Tensor x = Tensor::uniform({8, 1, 32, 32}, 0, 1, gen);
+  const Tensor y = Tensor::from_vector<std::int64_t>({0, 1, 2, 3, 4, 5, 6, 0});
+  const Tensor xg = x.to(Device::cuda()), yg = y.to(Device::cuda());
+  CrossEntropyLoss loss_fn;
+  SGD gpu_opt(gpu_model->named_parameters(), SGDOptions(0.05).momentum(0.9));
+  auto bf16_loss = [&](Module& model, const Tensor& in, const Tensor& target) {
+    AutocastGuard bf16(Precision::BFloat16);
+    return loss_fn(model.forward(in), target);
+  };
+  // The first forward pass: the same bf16 operands on both devices up to FP32 accumulation
+  // order, so the losses agree to FP32-like precision. (After optimiser steps the two drift far
+  // more than FP32 runs do: an activation on the other side of a bf16 rounding boundary moves by
+  // 2^-8 relative, and the narrow model's batch norm over 8 images amplifies it. With the
+  // rounded float32 operands the GPU path had before, the parameters after two steps differed
+  // from the CPU's by the same amounts, to the bit.)
+  const double lc = bf16_loss(*cpu_model, x, y).item(), lg = bf16_loss(*gpu_model, xg, yg).item();
+  INFO("cpu loss " << lc << ", gpu loss " << lg);
+  CHECK(lg == Approx(lc).epsilon(1e-4));
+  auto step = [&] {
+    gpu_opt.zero_grad();
+    bf16_loss(*gpu_model, xg, yg).backward();
+    gpu_opt.step();
+  };
+  step();
+  step();  // the first two fill the caching allocator (the optimiser's buffers come at the first)
+  kc::synchronize(0);
+  const kc::DriverCounters before = kc::driver_counters();
+  for (int i = 0; i < 3; ++i) step();
+  kc::synchronize(0);
+  const kc::DriverCounters after = kc::driver_counters();
+  CHECK(after.mallocs == before.mallocs);
+  CHECK(after.frees == before.frees);
 }
 
 #else  // !MINIDL_WITH_CUDA
