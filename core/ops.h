@@ -36,6 +36,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // in PyTorch); otherwise normalise with the running statistics. The caller passes the mode.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(...)) with the same arguments, in one pass over the data forward and ReLU's
+// backward folded into batch norm's (ResNet's bn + relu): the same numbers, bit for bit, with one
+// output tensor and two passes fewer. Its backward keeps the output (as relu does) as the mask.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // batch_norm in training mode with the statistics of the global batch: every rank of `group`
 // calls it with its own part of the batch (PyTorch's SyncBatchNorm). The per-channel sums are

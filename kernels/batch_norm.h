@@ -1,5 +1,6 @@
 // Batch normalisation over the channels of an NCHW tensor (PyTorch's BatchNorm2d arithmetic).
 // x, y: [n, c, hw]; gamma, beta, running_*, save_*: [c]. gamma/beta may be null (1 and 0).
+// With BatchNormGeometry::relu, y = relu(batch_norm(x)) in the same kernels.
 #pragma once
 
 #include "minidl/kernels/common.h"
@@ -8,6 +9,10 @@ namespace minidl::kernels {
 
 struct BatchNormGeometry {
   std::int64_t n, c, hw;
+  // y = relu(batch_norm(x)): the ReLU that follows batch norm in ResNet's blocks, fused. The
+  // forward then writes one tensor instead of two, and backward masks dy by y > 0 inside its own
+  // passes instead of a ReLU backward pass of its own (core/ops/batch_norm.cpp, batch_norm_relu).
+  bool relu = false;
 };
 
 namespace cpu {

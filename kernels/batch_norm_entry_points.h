@@ -20,10 +20,12 @@ void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, con
 // dx, dgamma, dbeta may each be null (not needed); each has its own accumulate flag.
 // eps: the forward's epsilon. Our kernels use only invstd; cuDNN's backward is given eps too,
 // as its API asks (the same value as in the forward pass), since an engine may recompute from it.
+// y: the forward's output, read only with g.relu: dy counts where y > 0 (ReLU's backward, as
+// relu_backward: blocked where y <= 0); may be null otherwise.
 template <typename T>
-void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
-                         const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
-                         bool accumulate_params);
+void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* y,
+                         const T* gamma, const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx,
+                         T* dgamma, T* dbeta, bool accumulate_params);
 
 // Explicitly instantiates the entry points above for the element type T: the one list
 // kernels/cpu/batch_norm.cpp and kernels/cuda/batch_norm.cu share, each naming the types it has.
@@ -33,4 +35,4 @@ void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, cons
   template void batch_norm_forward_eval<T>(Stream, const BatchNormGeometry&, const T*, const T*, const T*, const T*,   \
                                            const T*, double, T*);                                                      \
   template void batch_norm_backward<T>(Stream, const BatchNormGeometry&, bool, const T*, const T*, const T*, const T*, \
-                                       const T*, double, T*, bool, T*, T*, bool);
+                                       const T*, const T*, double, T*, bool, T*, T*, bool);

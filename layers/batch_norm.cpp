@@ -14,10 +14,21 @@ BatchNorm2d::BatchNorm2d(std::int64_t c, double eps_, double momentum_, DType dt
   num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::Int64));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return run(x, false); }
+
+Tensor BatchNorm2d::forward_relu(const Tensor& x) { return run(x, true); }
+
+Tensor BatchNorm2d::run(const Tensor& x, bool then_relu) {
   const bool sync = is_training() && sync_group && sync_group->size() > 1;
-  Tensor y = sync ? sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_group, momentum, eps)
-                  : batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+  Tensor y;
+  if (sync) {
+    // The synchronised statistics have their own kernels, without a fused ReLU.
+    y = sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_group, momentum, eps);
+    if (then_relu) y = relu(y);
+  } else {
+    y = (then_relu ? batch_norm_relu : batch_norm)(x, running_mean, running_var, weight, bias, is_training(), momentum,
+                                                   eps);
+  }
   // The counter stays on the host (Module::to moves floating tensors only): no device sync.
   if (is_training()) ++*num_batches_tracked.data<std::int64_t>();
   return y;

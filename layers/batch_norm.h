@@ -15,6 +15,9 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1,
                        DType dtype = DType::Float32);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)), fused into the batch norm kernels (batch_norm_relu) where it can be: the
+  // ReLU that follows batch norm in ResNet. The same numbers as forward then ReLU.
+  Tensor forward_relu(const Tensor& x);
   std::string type_name() const override { return "BatchNorm2d"; }
 
   Tensor weight, bias;                          // [c], 1 and 0 at start
@@ -25,6 +28,9 @@ class BatchNorm2d : public Module {
   // (sync_batch_norm); null, or a group of one process, is plain batch norm (as PyTorch's
   // SyncBatchNorm outside a distributed job). Evaluation always uses the running statistics.
   dist::ProcessGroup* sync_group = nullptr;
+
+ private:
+  Tensor run(const Tensor& x, bool then_relu);
 };
 
 // Makes every BatchNorm2d under `root` synchronise its batch statistics over `group` (null: stop),

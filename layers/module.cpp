@@ -41,6 +41,8 @@ HookHandle Module::add_forward_pre_hook(ForwardPreHook fn) {
   return HookHandle(hooks_, id);
 }
 
+bool Module::has_hooks() const { return hooks_ && (!hooks_->pre.empty() || !hooks_->forward.empty()); }
+
 Tensor Module::operator()(const Tensor& x) {
   if (!hooks_ || (hooks_->pre.empty() && hooks_->forward.empty())) return forward(x);
   // Copies of the lists: a hook may remove itself (or another) while they run.

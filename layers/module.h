@@ -97,6 +97,9 @@ class Module {
     else
       return add_forward_hook(std::move(fn));
   }
+  // Whether any forward or pre-forward hook is registered: a model that fuses this module's work
+  // with its neighbour's (ResNet's batch norm + ReLU) calls it unfused then, so hooks see it.
+  bool has_hooks() const;
   // fn(module, input) before every operator() call; a defined result replaces the input.
   template <typename F>
   HookHandle register_forward_pre_hook(F fn) {

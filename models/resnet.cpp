@@ -1,5 +1,7 @@
 #include "minidl/models/resnet.h"
 
+#include <typeinfo>
+
 #include "minidl/layers/init.h"
 
 namespace minidl {
@@ -7,6 +9,15 @@ namespace minidl {
 namespace {
 std::shared_ptr<Conv2d> conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride) {
   return std::make_shared<Conv2d>(Conv2dSpec{in, out, 3, stride, 1, 1, 1, false});
+}
+
+// relu(bn(x)): fused into the batch norm kernels (BatchNorm2d::forward_relu) unless something
+// could tell the difference: a hook on either module, or either one replaced (replace_module) by
+// a subclass with a forward of its own. `relu` stays a registered module either way, as in
+// torchvision, so the module tree, its printout and the ONNX export do not change.
+Tensor bn_relu(BatchNorm2d& bn, ReLU& relu, const Tensor& x) {
+  const bool plain = typeid(bn) == typeid(BatchNorm2d) && typeid(relu) == typeid(ReLU);
+  return plain && !bn.has_hooks() && !relu.has_hooks() ? bn.forward_relu(x) : relu(bn(x));
 }
 }  // namespace
 
@@ -25,7 +36,7 @@ BasicBlock::BasicBlock(std::int64_t in_planes, std::int64_t planes, std::int64_t
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = (*relu)((*bn1)((*conv1)(x)));
+  Tensor out = bn_relu(*bn1, *relu, (*conv1)(x));
   out = (*bn2)((*conv2)(out));
   const Tensor identity = downsample ? (*downsample)(x) : x;
   return add_relu(out, identity);  // relu(out + identity) in one pass
@@ -68,7 +79,7 @@ Tensor ResNet::forward(const Tensor& x) {
 Tensor ResNet::features(const Tensor& x) {
   MINIDL_CHECK(x.dim() == 4 && x.size(1) == opt_.in_channels, "ResNet: expected input [n, ", opt_.in_channels,
                ", h, w], got ", shape_str(x.shape()));
-  Tensor h = (*maxpool)((*relu)((*bn1)((*conv1)(x))));
+  Tensor h = (*maxpool)(bn_relu(*bn1, *relu, (*conv1)(x)));
   h = (*layer4)((*layer3)((*layer2)((*layer1)(h))));
   return flatten((*avgpool)(h), 1);
 }

@@ -1,5 +1,6 @@
 // batch_norm: training (batch statistics, running-statistics update) and evaluation (running
-// statistics), chosen by the caller on every call.
+// statistics), chosen by the caller on every call; batch_norm_relu: the same followed by a ReLU,
+// in the same kernels (BatchNormGeometry::relu).
 #include "minidl/core/ops/batch_norm_args.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/batch_norm.h"
@@ -16,9 +17,10 @@ namespace {
 // ones as they were at forward time (evaluation), so a later update cannot change backward.
 class BatchNormBackward : public Node {
  public:
-  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, double eps, Tensor mean, Tensor invstd)
-      : g_(g), training_(training), eps_(eps), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
-  const char* name() const override { return "BatchNormBackward"; }
+  BatchNormBackward(const kernels::BatchNormGeometry& g, bool training, double eps, Tensor mean, Tensor invstd,
+                    Tensor y)
+      : g_(g), training_(training), eps_(eps), mean_(std::move(mean)), invstd_(std::move(invstd)), y_(std::move(y)) {}
+  const char* name() const override { return g_.relu ? "BatchNormReluBackward" : "BatchNormBackward"; }
 
   void backward(const Tensor& gout, std::vector<GradSlot>& gin) override {
     const Tensor& x = inputs[0];
@@ -26,7 +28,7 @@ class BatchNormBackward : public Node {
     const bool acc_params = batch_norm_params_accumulate(gin);
     dispatch("batch_norm backward", gout, [&](auto s, auto tag) {
       using T = decltype(tag);
-      batch_norm_backward(s, g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(weight), mean_.data<T>(),
+      batch_norm_backward(s, g_, training_, gout.data<T>(), x.data<T>(), ptr<T>(y_), ptr<T>(weight), mean_.data<T>(),
                           invstd_.data<T>(), eps_, grad_ptr<T>(gin[0]), gin[0].accumulate,
                           grad_ptr<T>(gin[1]), grad_ptr<T>(gin[2]),
                           acc_params);
@@ -38,6 +40,7 @@ class BatchNormBackward : public Node {
   bool training_;
   double eps_;  // the forward's: cuDNN's backward is given it
   Tensor mean_, invstd_;
+  Tensor y_;  // with a fused ReLU, the detached output (its mask); undefined otherwise
 };
 
 }  // namespace
@@ -77,19 +80,22 @@ kernels::BatchNormGeometry check_batch_norm_args(const char* op, const Tensor& x
 
 }  // namespace ops_detail
 
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
-  const kernels::BatchNormGeometry g =
-      check_batch_norm_args("batch_norm", x, running_mean, running_var, weight, bias);
+namespace {
+
+Tensor batch_norm_impl(const char* op, bool relu, const Tensor& x, const Tensor& running_mean,
+                       const Tensor& running_var, const Tensor& weight, const Tensor& bias, bool training,
+                       double momentum, double eps) {
+  kernels::BatchNormGeometry g = check_batch_norm_args(op, x, running_mean, running_var, weight, bias);
+  g.relu = relu;
   const std::int64_t c = g.c;
-  MINIDL_CHECK(training || running_mean.defined(), "batch_norm: evaluation mode needs running statistics");
-  MINIDL_CHECK(!training || g.n * g.hw > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
+  MINIDL_CHECK(training || running_mean.defined(), op, ": evaluation mode needs running statistics");
+  MINIDL_CHECK(!training || g.n * g.hw > 1, op, ": expected more than 1 value per channel when training, got input ",
                shape_str(x.shape()));
 
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({c}, x.dtype(), x.device());
   Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
-  dispatch("batch_norm", x, [&](auto s, auto tag) {
+  dispatch(op, x, [&](auto s, auto tag) {
     using T = decltype(tag);
     if (training)
       batch_norm_forward_train(s, g, x.data<T>(), ptr<T>(weight), ptr<T>(bias), eps, momentum, ptr<T>(running_mean),
@@ -106,7 +112,21 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     for (double& e : v) e = 1.0 / std::sqrt(e + eps);
     invstd.copy_(Tensor::from_vector(v).to(x.dtype()).to(x.device()));
   }
-  return record(y, std::make_shared<BatchNormBackward>(g, training, eps, mean, invstd), {x, weight, bias});
+  // The fused ReLU's mask is the output itself, detached: holding y would make a reference cycle.
+  return record(y, std::make_shared<BatchNormBackward>(g, training, eps, mean, invstd, relu ? y.detach() : Tensor()),
+                {x, weight, bias});
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl("batch_norm", false, x, running_mean, running_var, weight, bias, training, momentum, eps);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl("batch_norm_relu", true, x, running_mean, running_var, weight, bias, training, momentum, eps);
 }
 
 }  // namespace minidl

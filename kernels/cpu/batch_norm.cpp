@@ -81,18 +81,21 @@ void batch_norm_forward_eval(Stream, const BatchNormGeometry& g, const T* x, con
 //   dbeta  = sum dy,   dgamma = sum dy * xhat = invstd * sum dy (x - mean)
 // and in training, where mean and invstd are functions of x,
 //   dx = gamma * invstd * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy (x - mean)))
-// while in evaluation they are constants and dx = gamma * invstd * dy.
+// while in evaluation they are constants and dx = gamma * invstd * dy. With a fused ReLU
+// (g.relu), dy is the masked gradient throughout: ReLU's backward folded into these passes.
 template <typename T>
-void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* gamma,
-                         const T* mean, const T* invstd, double, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
-                         bool accumulate_params) {
+void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* y,
+                         const T* gamma, const T* mean, const T* invstd, double, T* dx, bool accumulate_dx,
+                         T* dgamma, T* dbeta, bool accumulate_params) {
   MINIDL_CPU_PROFILE("batch_norm_backward");
+  MINIDL_CHECK(!g.relu || y, "batch_norm backward: a fused ReLU needs the forward's output");
+  const T* mask = g.relu ? y : nullptr;
   const bool need_sums = dgamma || dbeta || (dx && training);
   const double m = static_cast<double>(g.n * g.hw);
 #pragma omp parallel for schedule(static) if (g.n * g.c * g.hw >= kParallelGrain)
   for (std::int64_t c = 0; c < g.c; ++c) {
     const double mu = static_cast<double>(mean[c]), istd = static_cast<double>(invstd[c]);
-    const auto sums = need_sums ? detail::channel_grad_sums(g, c, dy, x, mu) : detail::ChannelGradSums{};
+    const auto sums = need_sums ? detail::channel_grad_sums(g, c, dy, x, mu, mask) : detail::ChannelGradSums{};
     detail::channel_param_grads(c, sums, istd, dgamma, dbeta, accumulate_params);
     if (!dx) continue;
 
@@ -100,7 +103,7 @@ void batch_norm_backward(Stream, const BatchNormGeometry& g, bool training, cons
     // In evaluation the two correction terms vanish.
     const T dy_mean = static_cast<T>(training ? sums.dy / m : 0.0);
     const T proj = static_cast<T>(training ? sums.dy_xmu * istd * istd / m : 0.0);
-    detail::channel_dx(g, c, dy, x, dx, accumulate_dx, scale, dy_mean, proj, static_cast<T>(mu));
+    detail::channel_dx(g, c, dy, x, dx, accumulate_dx, scale, dy_mean, proj, static_cast<T>(mu), mask);
   }
 }
 

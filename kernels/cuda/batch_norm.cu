@@ -23,12 +23,21 @@ __device__ __forceinline__ std::int64_t channel_index(std::int64_t i, std::int64
   return (img * c + ch) * hw + (i - img * hw);
 }
 
+// relu(v) when a ReLU is fused (BatchNormGeometry::relu), as relu_forward_kernel: NaN passes.
+__device__ __forceinline__ float fused_relu(bool relu, float v) { return relu && v < 0.f ? 0.f : v; }
+
+// The upstream gradient as batch norm's backward sees it: with a fused ReLU, blocked where the
+// forward's output y <= 0 (as relu_backward_kernel); mask is null without one.
+__device__ __forceinline__ float masked_dy(const float* dy, const float* mask, std::int64_t at) {
+  return mask && mask[at] <= 0.f ? 0.f : dy[at];
+}
+
 // One block per channel: mean, then the biased variance as the mean of squared deviations
 // (two passes, in double: no cancellation), then y, the saved statistics and the running ones.
 __global__ void __launch_bounds__(kStatThreads)
-    bn_forward_train_kernel(std::int64_t n, std::int64_t c, std::int64_t hw, const float* x, const float* gamma,
-                            const float* beta, double eps, double momentum, float* running_mean, float* running_var,
-                            float* y, float* save_mean, float* save_invstd) {
+    bn_forward_train_kernel(std::int64_t n, std::int64_t c, std::int64_t hw, bool relu, const float* x,
+                            const float* gamma, const float* beta, double eps, double momentum, float* running_mean,
+                            float* running_var, float* y, float* save_mean, float* save_invstd) {
   __shared__ double scratch[32];
   const std::int64_t ch = blockIdx.x, count = n * hw;
   double s = 0.0;
@@ -47,7 +56,7 @@ __global__ void __launch_bounds__(kStatThreads)
   const float shift = beta ? beta[ch] : 0.f;
   for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
     const std::int64_t at = channel_index(i, c, hw, ch);
-    y[at] = (x[at] - meanf) * scale + shift;
+    y[at] = fused_relu(relu, (x[at] - meanf) * scale + shift);
   }
   if (threadIdx.x == 0) {
     if (save_mean) save_mean[ch] = meanf;
@@ -59,13 +68,13 @@ __global__ void __launch_bounds__(kStatThreads)
   }
 }
 
-__global__ void bn_forward_eval_kernel(std::int64_t total, std::int64_t c, std::int64_t hw, const float* x,
+__global__ void bn_forward_eval_kernel(std::int64_t total, std::int64_t c, std::int64_t hw, bool relu, const float* x,
                                        const float* gamma, const float* beta, const float* running_mean,
                                        const float* running_var, float eps, float* y) {
   for (std::int64_t i = detail::grid_index(); i < total; i += detail::grid_stride()) {
     const std::int64_t ch = (i / hw) % c;
     const float scale = rsqrtf(running_var[ch] + eps) * (gamma ? gamma[ch] : 1.f);
-    y[i] = (x[i] - running_mean[ch]) * scale + (beta ? beta[ch] : 0.f);
+    y[i] = fused_relu(relu, (x[i] - running_mean[ch]) * scale + (beta ? beta[ch] : 0.f));
   }
 }
 
@@ -73,11 +82,12 @@ __global__ void bn_forward_eval_kernel(std::int64_t total, std::int64_t c, std::
 //   dbeta = sum dy, dgamma = sum dy * xhat,
 //   dx = gamma * invstd * (dy - dbeta / N - xhat * dgamma / N)   (training: mean, invstd depend on x)
 //   dx = gamma * invstd * dy                                     (eval: they are constants)
+// With a fused ReLU, dy is the masked gradient throughout (mask: the forward's output).
 template <bool AccumulateDx, bool AccumulateParams>
 __global__ void __launch_bounds__(kStatThreads)
     bn_backward_kernel(std::int64_t n, std::int64_t c, std::int64_t hw, bool training, const float* dy, const float* x,
-                       const float* gamma, const float* mean, const float* invstd, float* dx, float* dgamma,
-                       float* dbeta) {
+                       const float* mask, const float* gamma, const float* mean, const float* invstd, float* dx,
+                       float* dgamma, float* dbeta) {
   __shared__ double scratch[32];
   const std::int64_t ch = blockIdx.x, count = n * hw;
   const float m = mean[ch], inv = invstd[ch], g = gamma ? gamma[ch] : 1.f;
@@ -86,7 +96,7 @@ __global__ void __launch_bounds__(kStatThreads)
     double a = 0.0, b = 0.0;
     for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
       const std::int64_t at = channel_index(i, c, hw, ch);
-      const float d = dy[at];
+      const float d = masked_dy(dy, mask, at);
       a += d;
       b += double(d) * double((x[at] - m) * inv);
     }
@@ -104,7 +114,7 @@ __global__ void __launch_bounds__(kStatThreads)
   for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
     const std::int64_t at = channel_index(i, c, hw, ch);
     const float xhat = (x[at] - m) * inv;
-    const float v = k * (dy[at] - mean_dy - xhat * mean_dy_xhat);
+    const float v = k * (masked_dy(dy, mask, at) - mean_dy - xhat * mean_dy_xhat);
     dx[at] = AccumulateDx ? dx[at] + v : v;
   }
 }
@@ -134,12 +144,13 @@ void batch_norm_forward_train(Stream stream, const BatchNormGeometry& g, const T
   if (g.c <= 0 || g.n * g.hw <= 0) return;
   check_channels(g);
 #if MINIDL_WITH_CUDNN
-  if (use_cudnn() && detail::cudnn_batch_norm_forward_train(g, x, gamma, beta, eps, momentum, running_mean, running_var,
+  // cuDNN's batch norm has no fused ReLU in the layout we use (NCHW): a fused call runs ours.
+  if (use_cudnn() && !g.relu && detail::cudnn_batch_norm_forward_train(g, x, gamma, beta, eps, momentum, running_mean, running_var,
                                                             y, save_mean, save_invstd, native(stream)))
     return;
 #endif
   bn_forward_train_kernel<<<static_cast<unsigned>(g.c), kStatThreads, 0, native(stream)>>>(
-      g.n, g.c, g.hw, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
+      g.n, g.c, g.hw, g.relu, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
   CUDA_LAUNCH_CHECK("bn_forward_train_kernel");
 }
 
@@ -149,23 +160,25 @@ void batch_norm_forward_eval(Stream stream, const BatchNormGeometry& g, const T*
   const std::int64_t total = g.n * g.c * g.hw;
   if (total <= 0) return;
 #if MINIDL_WITH_CUDNN
-  if (use_cudnn() &&
+  if (use_cudnn() && !g.relu &&
       detail::cudnn_batch_norm_forward_eval(g, x, gamma, beta, running_mean, running_var, eps, y, native(stream)))
     return;
 #endif
-  bn_forward_eval_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(total, g.c, g.hw, x, gamma, beta, running_mean,
-                                                                         running_var, float(eps), y);
+  bn_forward_eval_kernel<<<grid_for(total), kBlock, 0, native(stream)>>>(total, g.c, g.hw, g.relu, x, gamma, beta,
+                                                                         running_mean, running_var, float(eps), y);
   CUDA_LAUNCH_CHECK("bn_forward_eval_kernel");
 }
 
 template <typename T>
-void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x,
+void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool training, const T* dy, const T* x, const T* y,
                          const T* gamma, const T* mean, const T* invstd, double eps, T* dx, bool accumulate_dx,
                          T* dgamma, T* dbeta, bool accumulate_params) {
   if (g.c <= 0 || (!dx && !dgamma && !dbeta)) return;
   check_channels(g);
+  MINIDL_CHECK(!g.relu || y, "batch_norm backward (CUDA): a fused ReLU needs the forward's output");
+  const T* mask = g.relu ? y : nullptr;
 #if MINIDL_WITH_CUDNN
-  if (use_cudnn() && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, eps, dx,
+  if (use_cudnn() && !g.relu && detail::cudnn_batch_norm_backward(g, training, dy, x, gamma, mean, invstd, eps, dx,
                                                        accumulate_dx, dgamma, dbeta, accumulate_params,
                                                        native(stream)))
     return;
@@ -175,17 +188,17 @@ void batch_norm_backward(Stream stream, const BatchNormGeometry& g, bool trainin
   if (accumulate_dx) {
     if (accumulate_params)
       bn_backward_kernel<true, true>
-          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, mask, gamma, mean, invstd, dx, dgamma, dbeta);
     else
       bn_backward_kernel<true, false>
-          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, mask, gamma, mean, invstd, dx, dgamma, dbeta);
   } else {
     if (accumulate_params)
       bn_backward_kernel<false, true>
-          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, mask, gamma, mean, invstd, dx, dgamma, dbeta);
     else
       bn_backward_kernel<false, false>
-          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, gamma, mean, invstd, dx, dgamma, dbeta);
+          <<<blocks, kStatThreads, 0, s>>>(g.n, g.c, g.hw, training, dy, x, mask, gamma, mean, invstd, dx, dgamma, dbeta);
   }
   CUDA_LAUNCH_CHECK("bn_backward_kernel");
 }

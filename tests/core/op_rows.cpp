@@ -70,6 +70,28 @@ MINIDL_OP_ROWS(batch_norm) {
   bn("training without affine parameters", {3, 2, 2, 3}, true, false);
 }
 
+// batch_norm_relu: the reference is relu of batch_norm's. The drawn inputs put no output within
+// the gradient check's step of ReLU's kink (the check would fail on the row if one did).
+void bn_relu(const std::string& name, Shape x, bool training, bool affine) {
+  const std::int64_t c = x[1];
+  OpRow r;
+  r.name = "batch_norm_relu " + name;
+  r.args = {in(std::move(x)), constant({c}), constant({c}, F::Positive), affine ? in({c}) : none(), affine ? in({c}) : none()};
+  r.op = [training](const Args& a) { return batch_norm_relu(a[0], a[1], a[2], a[3], a[4], training, 0.1, 1e-5); };
+  r.reference = [training](const Args& a) {
+    std::vector<double> y = ref::batch_norm(a[0], a[1], a[2], a[3], a[4], training, 1e-5);
+    for (double& v : y) v = v > 0 ? v : 0.0;
+    return y;
+  };
+  add_op_row(std::move(r));
+}
+
+MINIDL_OP_ROWS(batch_norm_relu) {
+  bn_relu("training 4-d", {4, 3, 3, 2}, true, true);
+  bn_relu("evaluation", {2, 3, 2, 2}, false, true);
+  bn_relu("training without affine parameters", {3, 2, 2, 3}, true, false);
+}
+
 // ----- pooling -----
 MINIDL_OP_ROWS(pool) {
   for (const auto& [name, shape, o] : std::vector<std::tuple<std::string, Shape, MaxPool2dOptions>>{

@@ -362,11 +362,11 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
       std::vector<float> dx = acc ? dx_prior : std::vector<float>(nx, kNaN);
       std::vector<float> dg = acc ? dg_prior : std::vector<float>(g.c, kNaN);
       std::vector<float> db = acc ? db_prior : std::vector<float>(g.c, kNaN);
-      cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), eps, dx.data(), acc,
+      cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), nullptr, gp, mean.data(), invstd.data(), eps, dx.data(), acc,
                                       dg.data(), db.data(), acc);
       Buf gdx(acc ? dx_prior : std::vector<float>(nx, kNaN));
       Buf gdg(acc ? dg_prior : std::vector<float>(g.c, kNaN)), gdb(acc ? db_prior : std::vector<float>(g.c, kNaN));
-      kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), eps, gdx.get(), acc,
+      kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), nullptr, dgp, dmean.get(), dinvstd.get(), eps, gdx.get(), acc,
                               gdg.get(), gdb.get(), acc);
       require_close(gdx.download(), dx, 2e-5, 1e-4, tag + " backward dx" + how);
       require_close(gdg.download(), dg, dot_atol(count), 1e-5, tag + " backward dgamma" + how);
@@ -374,17 +374,17 @@ void check_batch_norm(const k::BatchNormGeometry& g, bool affine, const char* im
     }
     // Only some gradients wanted: the others are null and must not be touched.
     std::vector<float> dx_only(nx, kNaN);
-    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), eps, dx_only.data(),
+    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), nullptr, gp, mean.data(), invstd.data(), eps, dx_only.data(),
                                     false, nullptr, nullptr, false);
     Buf gdx(std::vector<float>(nx, kNaN));
-    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), eps, gdx.get(), false,
+    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), nullptr, dgp, dmean.get(), dinvstd.get(), eps, gdx.get(), false,
                             nullptr, nullptr, false);
     require_close(gdx.download(), dx_only, 2e-5, 1e-4, tag + (training ? " train" : " eval") + " backward dx only");
     std::vector<float> dg_only(g.c, kNaN);
-    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), gp, mean.data(), invstd.data(), eps, nullptr, false,
+    cpu::batch_norm_backward<float>(cpu_stream, g, training, dy.data(), x.data(), nullptr, gp, mean.data(), invstd.data(), eps, nullptr, false,
                                     dg_only.data(), nullptr, false);
     Buf gdg(std::vector<float>(g.c, kNaN));
-    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), dgp, dmean.get(), dinvstd.get(), eps, nullptr, false,
+    kc::batch_norm_backward<float>(t.stream(), g, training, ddy.get(), dx_in.get(), nullptr, dgp, dmean.get(), dinvstd.get(), eps, nullptr, false,
                             gdg.get(), nullptr, false);
     require_close(gdg.download(), dg_only, dot_atol(count), 1e-5,
                   tag + (training ? " train" : " eval") + " backward dgamma only");
@@ -1014,7 +1014,7 @@ TEST_CASE("cuda: no cudaMalloc or cudaFree when a call is repeated", "[cuda][mem
     kc::batch_norm_forward_train<float>(t.stream(), bg, y.get(), gamma.get(), beta.get(), 1e-5, 0.1, rm.get(),
                                         rv.get(), ybn.get(),
                                  sm.get(), si.get());
-    kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), gamma.get(), sm.get(), si.get(), 1e-5, dx.get(), false, db.get(),
+    kc::batch_norm_backward<float>(t.stream(), bg, true, dy.get(), y.get(), nullptr, gamma.get(), sm.get(), si.get(), 1e-5, dx.get(), false, db.get(),
                             db.get(), false);
     kc::cross_entropy_forward<float>(t.stream(), 64, 7, logits.get(), target.get(), cw.get(), 0.1, logp.get(),
                                      loss.get(), flag.get());

@@ -639,7 +639,7 @@ TEST_CASE("batch_norm backward in training and evaluation", "[kernels]") {
   CHECK(dgamma_want[0] == Approx(2.0 * invstd[0]));
 
   std::vector<double> dx(8, kInf), dgamma(2, kInf), dbeta(2, kInf);
-  cpu::batch_norm_backward(cpu_stream, g, true, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(), 1e-5, dx.data(), false,
+  cpu::batch_norm_backward<double>(cpu_stream, g, true, dy.data(), kBnX.data(), nullptr, gamma.data(), mean.data(), is.data(), 1e-5, dx.data(), false,
                            dgamma.data(), dbeta.data(), false);
   require_close(dx, dx_want, 1e-14, "training dx");
   require_close(dgamma, dgamma_want, 1e-14, "dgamma");
@@ -647,7 +647,7 @@ TEST_CASE("batch_norm backward in training and evaluation", "[kernels]") {
 
   // Accumulating adds onto 0.5, with separate flags for dx and the parameters.
   std::vector<double> dx_acc(8, 0.5), dgamma_acc(2, 0.5), dbeta_acc(2, kInf);
-  cpu::batch_norm_backward<double>(cpu_stream, g, true, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(), 1e-5,
+  cpu::batch_norm_backward<double>(cpu_stream, g, true, dy.data(), kBnX.data(), nullptr, gamma.data(), mean.data(), is.data(), 1e-5,
                                    dx_acc.data(), true, dgamma_acc.data(), nullptr, true);
   for (auto& v : dx_want) v += 0.5;
   for (auto& v : dgamma_want) v += 0.5;
@@ -658,13 +658,13 @@ TEST_CASE("batch_norm backward in training and evaluation", "[kernels]") {
   // A gradient that is constant per channel moves only the mean, which normalisation removes.
   const std::vector<double> flat{3, 3, -1, -1, 3, 3, -1, -1};
   std::vector<double> dx_flat(8, kInf);
-  cpu::batch_norm_backward<double>(cpu_stream, g, true, flat.data(), kBnX.data(), gamma.data(), mean.data(), is.data(), 1e-5,
+  cpu::batch_norm_backward<double>(cpu_stream, g, true, flat.data(), kBnX.data(), nullptr, gamma.data(), mean.data(), is.data(), 1e-5,
                                    dx_flat.data(), false, nullptr, nullptr, false);
   require_close(dx_flat, std::vector<double>(8, 0.0), 1e-14, "constant dy gives dx = 0");
 
   // Evaluation: mean and invstd are constants, dx = dy gamma invstd.
   std::vector<double> dx_eval(8, kInf);
-  cpu::batch_norm_backward<double>(cpu_stream, g, false, dy.data(), kBnX.data(), gamma.data(), mean.data(), is.data(), 1e-5,
+  cpu::batch_norm_backward<double>(cpu_stream, g, false, dy.data(), kBnX.data(), nullptr, gamma.data(), mean.data(), is.data(), 1e-5,
                                    dx_eval.data(), false, nullptr, nullptr, false);
   std::vector<double> want_eval(8);
   for (int b = 0; b < 2; ++b)

@@ -155,3 +155,49 @@ TEST_CASE("a checkpoint file round trip is bit-exact and keeps metadata", "[mode
   }
   CHECK(b->bn1->num_batches_tracked.item() == 2);
 }
+
+TEST_CASE("resnet18 fuses each bn + relu, and runs them as two modules when a hook watches either",
+          "[model][batch_norm]") {
+  // Two models from one seed; b has hooks on the stem's relu and on layer1.0's, so those two
+  // pairs run unfused there. Both must compute the same numbers bit for bit, and the hooks must
+  // see their calls.
+  manual_seed(31);
+  auto a = resnet18(1, 7, 8);
+  manual_seed(31);
+  auto b = resnet18(1, 7, 8);
+  a->train();
+  b->train();
+  auto block_b = std::dynamic_pointer_cast<BasicBlock>((*b->layer1)[0]);
+  REQUIRE(block_b);
+  int relu_calls = 0;
+  auto count = [&](Module&, const Tensor&, const Tensor&) { ++relu_calls; };
+  HookHandle h1 = b->relu->register_forward_hook(count), h2 = block_b->relu->register_forward_hook(count);
+  // Which op made the maxpool's input: the fused one, or relu after batch_norm.
+  std::string node_a, node_b;
+  auto node_of = [](std::string& out) {
+    return [&out](Module&, const Tensor& in) { out = in.grad_fn() ? in.grad_fn()->name() : "none"; };
+  };
+  HookHandle p1 = a->maxpool->register_forward_pre_hook(node_of(node_a));
+  HookHandle p2 = b->maxpool->register_forward_pre_hook(node_of(node_b));
+
+  Generator gen(32);
+  const Tensor x = Tensor::uniform({4, 1, 32, 32}, 0, 1, gen);
+  const Tensor ya = a->forward(x), yb = b->forward(x);
+  CHECK(node_a == "BatchNormReluBackward");
+  CHECK(node_b == "ReluBackward");
+  CHECK(relu_calls == 2);
+  CHECK(ya.to_vector<float>() == yb.to_vector<float>());
+  sum(ya).backward();
+  sum(yb).backward();
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    INFO(pa[i].first);
+    CHECK(pa[i].second.grad().to_vector<float>() == pb[i].second.grad().to_vector<float>());
+  }
+  h1.remove();
+  h2.remove();
+  b->forward(x);
+  CHECK(relu_calls == 2);  // hooks gone: fused again, nothing calls the relu modules
+  CHECK(node_b == "BatchNormReluBackward");
+}
