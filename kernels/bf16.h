@@ -42,6 +42,38 @@ MINIDL_HOST_DEVICE inline float round_to_bf16(float v) {
 #endif
 }
 
+// Packed bf16 storage, PyTorch's torch.bfloat16 and CUDA's __nv_bfloat16 in memory: the top 16
+// bits of a float32. A plain struct (no host arithmetic, no CUDA header), so kernels/ and core
+// can hold bf16 buffers in any build; cuBLAS reads them as CUDA_R_16BF. Half the bytes of the
+// float32 that round_to_bf16 gives, and exactly its value.
+struct bfloat16 {
+  std::uint16_t bits;
+};
+
+// The bf16 nearest to v (round_to_bf16's rounding, so the CPU and the GPU pack alike).
+MINIDL_HOST_DEVICE inline bfloat16 to_bfloat16(float v) {
+  const float r = round_to_bf16(v);
+  std::uint32_t u;
+#if defined(__CUDA_ARCH__)
+  u = __float_as_uint(r);
+#else
+  std::memcpy(&u, &r, sizeof u);
+#endif
+  return bfloat16{static_cast<std::uint16_t>(u >> 16)};
+}
+
+// The float32 a bf16 stands for (exact).
+MINIDL_HOST_DEVICE inline float to_float(bfloat16 b) {
+  const std::uint32_t u = std::uint32_t(b.bits) << 16;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+#endif
+}
+
 namespace cpu {
 // y[i] = round_to_bf16(x[i]); x == y is allowed.
 void round_to_bf16(Stream, std::int64_t n, const float* x, float* y);
@@ -49,6 +81,9 @@ void round_to_bf16(Stream, std::int64_t n, const float* x, float* y);
 
 namespace cuda {
 void round_to_bf16(Stream, std::int64_t n, const float* x, float* y);
+// y[i] = to_bfloat16(x[i]): float32 to packed bf16 (half the bytes), what cuBLAS's bf16 GEMM and
+// the bf16 convolution kernels read.
+void to_bfloat16(Stream, std::int64_t n, const float* x, bfloat16* y);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

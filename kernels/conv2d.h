@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/common.h"
 
 namespace minidl::kernels {
@@ -24,8 +25,9 @@ struct Conv2dGeometry {
   // weight, or x and dy, backward) are multiplied as bf16 values, rounded to nearest even, with
   // FP32 accumulation. On the CPU the entry points see to the rounding: a backend with bf16
   // arithmetic (oneDNN on a CPU with AVX-512 BF16) converts the operands itself, in the layout
-  // reorder it runs anyway; for the others the entry point rounds them into scratch first. The
-  // CUDA entry points expect operands that are already bf16 values (core/ops rounds them).
+  // reorder it runs anyway; for the others the entry point rounds them into scratch first. On
+  // CUDA the implicit GEMM reads packed bf16 (the *_bf16 entry points); the float32 entry points
+  // expect operands that are already bf16 values (core/ops rounds them for cuDNN).
   bool bf16_operands = false;
 
   // Fills oh/ow from the rest. Returns false if the output would be empty or the rest makes no
@@ -126,6 +128,20 @@ const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g)
 void set_conv_backend(const std::string& name);
 std::string conv_backend();
 bool conv_backend_available(const std::string& name);
+
+// The precision policy's bf16 with packed operands (bf16.h: half the bytes of float32): the
+// implicit GEMM reads them and widens each to float in registers, FP32 accumulation; the bias,
+// outputs and gradients are float32. They always run the implicit GEMM. conv2d_reads_bf16 says
+// whether core/ops should call them for g: the setting picks implicit_gemm for all three
+// directions. Where it picks cuDNN, the op rounds into float32 buffers for cuDNN's FP32
+// convolutions instead (cuDNN with bf16 tensors is not built: docs/precision.md).
+bool conv2d_reads_bf16(const Conv2dGeometry& g);
+void conv2d_forward_bf16(Stream, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
+                         float* y);
+void conv2d_backward_input_bf16(Stream, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,
+                                bool accumulate);
+void conv2d_backward_weight_bf16(Stream, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy,
+                                 float* dweight, bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

@@ -1,4 +1,5 @@
-// The precision policy's one kernel: operands rounded to bf16 on their device.
+// The precision policy's kernels: operands rounded to bf16 on their device, or packed to bf16 on
+// a GPU.
 #include "minidl/core/ops/autocast.h"
 
 #include "minidl/core/ops/dispatch.h"
@@ -17,6 +18,15 @@ Tensor round_to_bf16(const Tensor& t) {
     round_to_bf16(s, t.numel(), t.data<float>(), r.data<float>());
   });
   return r;
+}
+
+Bf16Buffer::Bf16Buffer(const Tensor& t) {
+  MINIDL_CHECK(t.defined() && t.dtype() == DType::Float32 && t.device().is_cuda(),
+               "packed bf16 operands: expected a float32 tensor on a GPU, got ",
+               t.defined() ? std::string(dtype_name(t.dtype())) + " on " + t.device().str() : std::string("none"));
+  storage_ = std::make_shared<Storage>(static_cast<std::size_t>(t.numel()) * sizeof(kernels::bfloat16), t.device());
+  auto* out = static_cast<kernels::bfloat16*>(storage_->data());
+  dispatch_cuda_bf16("to_bfloat16", t, [&](auto s) { to_bfloat16(s, t.numel(), t.data<float>(), out); });
 }
 
 }  // namespace minidl::ops_detail

@@ -1,4 +1,5 @@
 // conv2d: shape checks, dispatch, and its backward node.
+#include "minidl/config.h"
 #include "minidl/core/ops/autocast.h"
 #include "minidl/core/ops/dispatch.h"
 #include "minidl/kernels/conv2d.h"
@@ -9,18 +10,26 @@ using namespace ops_detail;
 
 namespace {
 
-// Under bf16 (autocast.h) every product pairs bf16-rounded operands (the forward's, and in
-// backward the upstream gradient rounded too), with FP32 accumulation; the gradients are float32.
-// On the CPU the kernels round (kernels/conv2d.h, bf16_operands), so the node keeps nothing but
-// its inputs; the CUDA kernels take rounded operands, so there the op rounds them and the node
-// holds the rounded copies.
+// Under bf16 (autocast.h) every product pairs bf16 operands (the forward's, and in backward the
+// upstream gradient rounded too), with FP32 accumulation; the gradients are float32. Where the
+// node keeps what:
+// - CPU: the kernels round (kernels/conv2d.h, bf16_operands), so it keeps nothing but its inputs;
+// - GPU, implicit GEMM: packed bf16 copies (x_packed_, w_packed_: half the bytes of float32),
+//   which the bf16 kernels read;
+// - GPU, cuDNN: rounded float32 copies (x_bf16_, w_bf16_) for cuDNN's FP32 convolutions.
 class Conv2dBackward : public Node {
  public:
-  Conv2dBackward(const kernels::Conv2dGeometry& g, Tensor x_bf16, Tensor w_bf16)
-      : g_(g), x_bf16_(std::move(x_bf16)), w_bf16_(std::move(w_bf16)) {}
+  Conv2dBackward(const kernels::Conv2dGeometry& g, Tensor x_bf16, Tensor w_bf16, Bf16Buffer x_packed,
+                 Bf16Buffer w_packed)
+      : g_(g),
+        x_bf16_(std::move(x_bf16)),
+        w_bf16_(std::move(w_bf16)),
+        x_packed_(std::move(x_packed)),
+        w_packed_(std::move(w_packed)) {}
   const char* name() const override { return "Conv2dBackward"; }
 
   void backward(const Tensor& grad_output, std::vector<GradSlot>& gin) override {
+    if (x_packed_.defined()) return backward_packed(grad_output, gin);
     const bool rounded_here = x_bf16_.defined();
     const Tensor& x = rounded_here ? x_bf16_ : inputs[0];
     const Tensor& w = rounded_here ? w_bf16_ : inputs[1];
@@ -40,8 +49,22 @@ class Conv2dBackward : public Node {
   }
 
  private:
+  void backward_packed(const Tensor& grad_output, std::vector<GradSlot>& gin) {
+    const Bf16Buffer gout = gin[0].needed || gin[1].needed ? Bf16Buffer(grad_output) : Bf16Buffer();
+    dispatch_cuda_bf16("conv2d backward (bf16)", grad_output, [&](auto s) {
+      if (gin[0].needed)
+        conv2d_backward_input_bf16(s, g_, gout.data(), w_packed_.data(), gin[0].grad.data<float>(), gin[0].accumulate);
+      if (gin[1].needed)
+        conv2d_backward_weight_bf16(s, g_, x_packed_.data(), gout.data(), gin[1].grad.data<float>(),
+                                    gin[1].accumulate);
+      if (gin.size() > 2 && gin[2].needed)
+        conv2d_backward_bias(s, g_, grad_output.data<float>(), gin[2].grad.data<float>(), gin[2].accumulate);
+    });
+  }
+
   kernels::Conv2dGeometry g_;
-  Tensor x_bf16_, w_bf16_;  // defined under bf16 on the GPU only
+  Tensor x_bf16_, w_bf16_;          // under bf16 on a GPU with cuDNN only
+  Bf16Buffer x_packed_, w_packed_;  // under bf16 on a GPU with the implicit GEMM only
 };
 
 }  // namespace
@@ -82,14 +105,28 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                "] does not fit the input ", shape_str(x.shape()));
 
   g.bf16_operands = autocast_bf16(x);
+  Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
+  bool packed = false;
+#if MINIDL_WITH_CUDA
+  packed = g.bf16_operands && x.device().is_cuda() && kernels::cuda::conv2d_reads_bf16(g);
+#endif
+  if (packed) {
+    Bf16Buffer xb(x), wb(weight);
+    dispatch_cuda_bf16("conv2d (bf16)", x, [&](auto s) {
+      conv2d_forward_bf16(s, g, xb.data(), wb.data(), ptr<float>(bias), y.data<float>());
+    });
+    return record(y, std::make_shared<Conv2dBackward>(g, Tensor(), Tensor(), std::move(xb), std::move(wb)),
+                  {x, weight, bias});
+  }
   const bool round_here = g.bf16_operands && x.device().is_cuda();
   const Tensor xr = round_here ? round_to_bf16(x) : x, wr = round_here ? round_to_bf16(weight) : weight;
-  Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
   dispatch("conv2d", x, [&](auto s, auto tag) {
     using T = decltype(tag);
     conv2d_forward(s, g, xr.data<T>(), wr.data<T>(), ptr<T>(bias), y.data<T>());
   });
-  return record(y, std::make_shared<Conv2dBackward>(g, round_here ? xr : Tensor(), round_here ? wr : Tensor()),
+  return record(y,
+                std::make_shared<Conv2dBackward>(g, round_here ? xr : Tensor(), round_here ? wr : Tensor(),
+                                                 Bf16Buffer(), Bf16Buffer()),
                 {x, weight, bias});
 }
 

@@ -1,6 +1,6 @@
 // Convolution on the GPU: the table of backends (conv2d_implicit_gemm.cu, and cuDNN through
 // conv2d_cudnn.cpp), which one runs a call (the setting, and the auto rule), the entry points
-// core/ops calls, and the bias kernels.
+// core/ops calls (float32, and packed bf16 for the implicit GEMM), and the bias kernels.
 #include <climits>
 #include <cstring>
 #include <string>
@@ -147,6 +147,27 @@ void conv2d_backward_bias(Stream stream, const Conv2dGeometry& g, const T* dy, T
   else
     conv_bias_grad_kernel<false><<<blocks, kBlock, 0, native(stream)>>>(g.n, g.k, g.oh * g.ow, dy, dbias);
   CUDA_LAUNCH_CHECK("conv_bias_grad_kernel");
+}
+
+bool conv2d_reads_bf16(const Conv2dGeometry& g) {
+  for (const ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter})
+    if (std::strcmp(conv_backend_for<float>(d, g).name, "implicit_gemm") != 0) return false;
+  return true;
+}
+
+void conv2d_forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
+                         float* y) {
+  implicit_gemm::forward_bf16(s, g, x, weight, bias, y);
+}
+
+void conv2d_backward_input_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,
+                                bool accumulate) {
+  implicit_gemm::backward_data_bf16(s, g, dy, weight, dx, accumulate);
+}
+
+void conv2d_backward_weight_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy,
+                                 float* dweight, bool accumulate) {
+  implicit_gemm::backward_filter_bf16(s, g, x, dy, dweight, accumulate);
 }
 
 #define MINIDL_INSTANTIATE(T)                                                                                          \

@@ -9,9 +9,16 @@
 // split-K) as it is; depthwise convolutions get GEMMs with one row, which works but wastes most
 // of each 64-row tile (cuDNN, where present, is the fast path for them). Dilation only moves
 // where a tap reads, in the loaders.
+//
+// bf16 (the precision policy with packed operands, kernels/bf16.h): the same kernels with loaders
+// that read bfloat16 (half the bytes of float32 from global memory) and widen each element to
+// float (exact) in registers before it goes to shared memory; the multiply-adds, the
+// accumulation, the epilogue and the outputs stay FP32. The float32 loaders are the same code as
+// before bf16 existed (read_operand() is a plain read), so FP32 results do not change.
 #include <climits>
 
 #include "minidl/base/error.h"
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/cuda/conv2d_backends.h"
 #include "minidl/kernels/cuda/gemm_tile.cuh"
 
@@ -42,10 +49,15 @@ Dims dims_of(const Conv2dGeometry& g) {
               int(g.dilation_h), int(g.dilation_w)};
 }
 
+// An operand element as float: float32 as it is, bf16 widened (exact).
+__device__ __forceinline__ float read_operand(const float* p, std::int64_t i) { return p[i]; }
+__device__ __forceinline__ float read_operand(const bfloat16* p, std::int64_t i) { return to_float(p[i]); }
+
 // x as the implicit im2col matrix: element (crs, npq) is the input pixel that filter tap
 // (c, r, s) sees at output position (img, p, q), or 0 in the padding. x points at the group's
 // first channel, c counts within the group.
-__device__ __forceinline__ float im2col_at(const float* x, const Dims& d, int crs, int npq) {
+template <typename E>
+__device__ __forceinline__ float im2col_at(const E* x, const Dims& d, int crs, int npq) {
   const int rs = d.r * d.s;
   const int c = crs / rs, tap = crs - c * rs;
   const int r = tap / d.s, s = tap - r * d.s;
@@ -56,18 +68,21 @@ __device__ __forceinline__ float im2col_at(const float* x, const Dims& d, int cr
   if (static_cast<unsigned>(ih) >= static_cast<unsigned>(d.h) ||
       static_cast<unsigned>(iw) >= static_cast<unsigned>(d.w))
     return 0.f;
-  return x[((std::int64_t(img) * d.c + c) * d.h + ih) * d.w + iw];
+  return read_operand(x, ((std::int64_t(img) * d.c + c) * d.h + ih) * d.w + iw);
 }
 
 // ---- forward: y[k, npq] = W[k, crs] im2col(x)[crs, npq] + bias[k] ----
+// E: the operands' element type, float or bfloat16.
+template <typename E>
 struct FwdA {
-  const float* w;
+  const E* w;
   int crs;
   static constexpr bool kAlongM = false;
-  __device__ float operator()(int m, int kk) const { return w[std::int64_t(m) * crs + kk]; }
+  __device__ float operator()(int m, int kk) const { return read_operand(w, std::int64_t(m) * crs + kk); }
 };
+template <typename E>
 struct FwdB {
-  const float* x;
+  const E* x;
   Dims d;
   static constexpr bool kAlongN = true;
   __device__ float operator()(int kk, int n) const { return im2col_at(x, d, kk, n); }
@@ -83,19 +98,21 @@ struct FwdEpilogue {
 };
 
 // ---- backward input: dx[c, nhw] = W^T[c, krs] dy_gathered[krs, nhw] ----
+template <typename E>
 struct BwdDataA {
-  const float* w;
+  const E* w;
   int c, rs;  // c: input channels per group (the weight's dim 1)
   static constexpr bool kAlongM = false;
   __device__ float operator()(int m, int krs) const {
     const int k = krs / rs, tap = krs - k * rs;
-    return w[(std::int64_t(k) * c + m) * rs + tap];
+    return read_operand(w, (std::int64_t(k) * c + m) * rs + tap);
   }
 };
 // Element (krs, nhw): the output gradient at the position where tap (r, s) of output channel k
 // lands on input pixel (h, w), or 0 if no output position does (padding, or stride skips it).
+template <typename E>
 struct BwdDataB {
-  const float* dy;
+  const E* dy;
   Dims d;
   static constexpr bool kAlongN = true;
   __device__ float operator()(int krs, int nhw) const {
@@ -109,7 +126,7 @@ struct BwdDataB {
     if (ph < 0 || pw < 0) return 0.f;
     const int p = ph / d.sh, q = pw / d.sw;
     if (p * d.sh != ph || q * d.sw != pw || p >= d.oh || q >= d.ow) return 0.f;
-    return dy[((std::int64_t(img) * d.k + k) * d.oh + p) * d.ow + q];
+    return read_operand(dy, ((std::int64_t(img) * d.k + k) * d.oh + p) * d.ow + q);
   }
 };
 template <bool Accumulate>
@@ -124,17 +141,19 @@ struct BwdDataEpilogue {
 };
 
 // ---- backward weight: dW[k, crs] = dy[k, npq] im2col(x)^T[npq, crs] ----
+template <typename E>
 struct BwdFilterA {
-  const float* dy;
+  const E* dy;
   int k, pq;
   static constexpr bool kAlongM = false;
   __device__ float operator()(int m, int npq) const {
     const int img = npq / pq, pix = npq - img * pq;
-    return dy[(std::int64_t(img) * k + m) * pq + pix];
+    return read_operand(dy, (std::int64_t(img) * k + m) * pq + pix);
   }
 };
+template <typename E>
 struct BwdFilterB {
-  const float* x;
+  const E* x;
   Dims d;
   static constexpr bool kAlongN = false;  // consecutive npq are (mostly) adjacent pixels
   __device__ float operator()(int npq, int crs) const { return im2col_at(x, d, crs, npq); }
@@ -153,22 +172,24 @@ struct BwdFilterEpilogue {
 
 // Per group grp (cg = c / groups, kg = k / groups): x, dx from channel grp cg, y, dy, bias from
 // channel grp kg, the weight and its gradient from row grp kg of [k, cg r s].
-template <typename T>
-void forward(Stream stream, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+// E is the operands' element type (float, or bfloat16 under the bf16 policy); bias, outputs and
+// gradients are float.
+template <typename E>
+void forward(Stream stream, const Conv2dGeometry& g, const E* x, const E* weight, const float* bias, float* y) {
   const Dims d = dims_of(g);
   if (g.n * g.k * g.oh * g.ow == 0) return;
   const cudaStream_t s = native(stream);
   const std::int64_t cg = g.c_per_group(), kg = g.k_per_group();
   const int cgrs = int(cg * g.r * g.s), pq = d.oh * d.ow;
   for (std::int64_t grp = 0; grp < g.groups; ++grp)
-    detail::launch_gemm_tile(kg, g.n * g.oh * g.ow, cgrs, FwdA{weight + grp * kg * cgrs, cgrs},
-                             FwdB{x + grp * cg * g.h * g.w, d},
+    detail::launch_gemm_tile(kg, g.n * g.oh * g.ow, cgrs, FwdA<E>{weight + grp * kg * cgrs, cgrs},
+                             FwdB<E>{x + grp * cg * g.h * g.w, d},
                              FwdEpilogue{y + grp * kg * pq, bias ? bias + grp * kg : nullptr, d.k, pq}, s,
                              "conv2d_forward (implicit GEMM)");
 }
 
-template <typename T>
-void backward_data(Stream stream, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
+template <typename E>
+void backward_data(Stream stream, const Conv2dGeometry& g, const E* dy, const E* weight, float* dx, bool accumulate) {
   const Dims d = dims_of(g);
   if (g.n * g.c * g.h * g.w == 0) return;
   const cudaStream_t s = native(stream);
@@ -176,9 +197,9 @@ void backward_data(Stream stream, const Conv2dGeometry& g, const T* dy, const T*
   const std::int64_t M = cg, N = g.n * g.h * g.w, K = kg * g.r * g.s;
   const int hw = d.h * d.w, pq = d.oh * d.ow, rs = d.r * d.s;
   for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-    const BwdDataA a{weight + grp * kg * cg * rs, int(cg), rs};
-    const BwdDataB b{dy + grp * kg * pq, d};
-    T* dxg = dx + grp * cg * hw;
+    const BwdDataA<E> a{weight + grp * kg * cg * rs, int(cg), rs};
+    const BwdDataB<E> b{dy + grp * kg * pq, d};
+    float* dxg = dx + grp * cg * hw;
     if (accumulate)
       detail::launch_gemm_tile(M, N, K, a, b, BwdDataEpilogue<true>{dxg, d.c, hw}, s,
                                "conv2d_backward_input (implicit GEMM)");
@@ -188,8 +209,9 @@ void backward_data(Stream stream, const Conv2dGeometry& g, const T* dy, const T*
   }
 }
 
-template <typename T>
-void backward_filter(Stream stream, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
+template <typename E>
+void backward_filter(Stream stream, const Conv2dGeometry& g, const E* x, const E* dy, float* dweight,
+                     bool accumulate) {
   const Dims d = dims_of(g);
   if (g.k * g.c * g.r * g.s == 0) return;
   const cudaStream_t s = native(stream);
@@ -197,9 +219,9 @@ void backward_filter(Stream stream, const Conv2dGeometry& g, const T* x, const T
   const int cgrs = int(cg * g.r * g.s), pq = d.oh * d.ow;
   const std::int64_t M = kg, N = cgrs, K = g.n * g.oh * g.ow;
   for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-    const BwdFilterA a{dy + grp * kg * pq, d.k, pq};
-    const BwdFilterB b{x + grp * cg * g.h * g.w, d};
-    T* dwg = dweight + grp * kg * cgrs;
+    const BwdFilterA<E> a{dy + grp * kg * pq, d.k, pq};
+    const BwdFilterB<E> b{x + grp * cg * g.h * g.w, d};
+    float* dwg = dweight + grp * kg * cgrs;
     if (accumulate)
       detail::launch_gemm_tile(M, N, K, a, b, BwdFilterEpilogue<true>{dwg, cgrs}, s,
                                "conv2d_backward_weight (implicit GEMM)");
@@ -214,5 +236,18 @@ ConvBackend<T> backend() {
   return {"implicit_gemm", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
 }
 template ConvBackend<float> backend<float>();
+
+void forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
+                  float* y) {
+  forward<bfloat16>(s, g, x, weight, bias, y);
+}
+void backward_data_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,
+                        bool accumulate) {
+  backward_data<bfloat16>(s, g, dy, weight, dx, accumulate);
+}
+void backward_filter_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy, float* dweight,
+                          bool accumulate) {
+  backward_filter<bfloat16>(s, g, x, dy, dweight, accumulate);
+}
 
 }  // namespace minidl::kernels::cuda::implicit_gemm

@@ -1,4 +1,5 @@
-// cuBLAS SGEMM (row-major on column-major cuBLAS) and the fully connected layer on it.
+// cuBLAS SGEMM (row-major on column-major cuBLAS) and the fully connected layer on it; the same
+// with bf16 operands through cuBLAS GEMMEx (the precision policy's bf16).
 #include <climits>
 
 #include "minidl/base/error.h"
@@ -90,5 +91,44 @@ void linear_backward_bias(Stream stream, const LinearGeometry& g, const T* dy, T
 }
 
 MINIDL_INSTANTIATE_LINEAR(float)
+
+void gemm_bf16(Stream stream, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+               const bfloat16* a, std::int64_t lda, const bfloat16* b, std::int64_t ldb, float beta, float* c,
+               std::int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // C = beta C, as gemm does: no operand is read
+    sgemm_tiled(stream, trans_a, trans_b, m, n, 0, alpha, static_cast<const float*>(nullptr), lda,
+                static_cast<const float*>(nullptr), ldb, beta, c, ldc);
+    return;
+  }
+  // As gemm: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T. bf16 inputs, FP32
+  // output and accumulation; CUBLAS_GEMM_DEFAULT lets cuBLAS pick its tensor-core kernels (the
+  // handle's math mode only concerns FP32 inputs).
+  cublasHandle_t h = detail::context().cublas(native(stream));
+  CUBLAS_CHECK(cublasGemmEx(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(n, "n"),
+                            to_int(m, "m"), to_int(k, "k"), &alpha, b, CUDA_R_16BF, to_int(ldb, "ldb"), a, CUDA_R_16BF,
+                            to_int(lda, "lda"), &beta, c, CUDA_R_32F, to_int(ldc, "ldc"), CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT));
+}
+
+void linear_forward_bf16(Stream stream, const LinearGeometry& g, const bfloat16* x, const bfloat16* weight,
+                         const float* bias, float* y) {
+  if (g.batch <= 0 || g.out <= 0) return;
+  if (bias) {
+    broadcast_rows_kernel<<<grid_for(g.batch * g.out), kBlock, 0, native(stream)>>>(g.batch, g.out, bias, y);
+    CUDA_LAUNCH_CHECK("broadcast_rows_kernel");
+  }
+  gemm_bf16(stream, false, true, g.batch, g.out, g.in, 1.f, x, g.in, weight, g.in, bias ? 1.f : 0.f, y, g.out);
+}
+
+void linear_backward_input_bf16(Stream stream, const LinearGeometry& g, const bfloat16* dy, const bfloat16* weight,
+                                float* dx, bool accumulate) {
+  gemm_bf16(stream, false, false, g.batch, g.in, g.out, 1.f, dy, g.out, weight, g.in, accumulate ? 1.f : 0.f, dx, g.in);
+}
+
+void linear_backward_weight_bf16(Stream stream, const LinearGeometry& g, const bfloat16* x, const bfloat16* dy,
+                                 float* dweight, bool accumulate) {
+  gemm_bf16(stream, true, false, g.out, g.in, g.batch, 1.f, dy, g.out, x, g.in, accumulate ? 1.f : 0.f, dweight, g.in);
+}
 
 }  // namespace minidl::kernels::cuda

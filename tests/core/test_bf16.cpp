@@ -19,36 +19,16 @@
 #include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/cpu/conv2d_backends.h"
+#include "support.h"
 
 using namespace minidl;
 using Catch::Matchers::Contains;
 
 namespace {
 
-std::uint32_t bits(float v) {
-  std::uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return u;
-}
-float from_bits(std::uint32_t u) {
-  float v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-// The nearest bf16 to a non-NaN v by comparing distances in double: the two candidates are v
-// with its low 16 bits cleared (towards zero) and the next bf16 away from zero, whose magnitude
-// past the largest bf16 is 2^128 (where IEEE rounding overflows to infinity); a tie goes to the
-// one with an even last mantissa bit.
-float nearest_bf16(float v) {
-  if (std::isinf(v) || std::isnan(v)) return v;
-  const std::uint32_t lo = bits(v) & 0xffff0000u, hi = lo + 0x10000u;
-  const double mag_hi = std::isinf(from_bits(hi)) ? std::ldexp(1.0, 128) : std::fabs(double(from_bits(hi)));
-  const double dl = std::fabs(double(v)) - std::fabs(double(from_bits(lo))), dh = mag_hi - std::fabs(double(v));
-  if (dl < dh) return from_bits(lo);
-  if (dh < dl) return from_bits(hi);
-  return (lo >> 16) & 1u ? from_bits(hi) : from_bits(lo);
-}
+using test::nearest_bf16;
+std::uint32_t bits(float v) { return test::float_bits(v); }
+float from_bits(std::uint32_t u) { return test::float_from_bits(u); }
 
 std::vector<double> values(const Tensor& t) { return t.to(DType::Float64).to_vector<double>(); }
 
@@ -117,16 +97,7 @@ struct ConvRef {
 }  // namespace
 
 TEST_CASE("bf16: rounding is to nearest even and keeps NaN and infinity", "[bf16]") {
-  std::vector<float> in;
-  std::mt19937 rng(7);
-  for (int i = 0; i < 20000; ++i) in.push_back(from_bits(rng()));  // ~0.4% are NaNs
-  // Exact ties (low half 0x8000) with an even and an odd last kept bit, both signs, the largest
-  // float (rounds up past bf16's largest: infinity), denormals, zeros, infinities.
-  // NaNs whose payload is only in the low 16 bits (truncating them would make an infinity).
-  for (std::uint32_t u : {0x3f808000u, 0x3f818000u, 0xbf808000u, 0xbf818000u, 0x7f7fffffu, 0x7f7f8000u, 0x7f7f7fffu,
-                          0x00000001u, 0x00018000u, 0x80000000u, 0x00000000u, 0x7f800000u, 0xff800000u, 0x7f800001u,
-                          0xff80ffffu, 0x7fc00000u})
-    in.push_back(from_bits(u));
+  const std::vector<float> in = test::bf16_test_inputs();
   Tensor x = Tensor::from_vector(in);
   Tensor y = Tensor::empty_like(x);
   kernels::cpu::round_to_bf16(kernels::cpu::Stream{}, x.numel(), x.data<float>(), y.data<float>());

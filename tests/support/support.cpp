@@ -212,4 +212,40 @@ void require_close(const std::vector<double>& got, const std::vector<double>& wa
   REQUIRE(worst_ratio <= 1.0);
 }
 
+std::uint32_t float_bits(float v) {
+  std::uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return u;
+}
+float float_from_bits(std::uint32_t u) {
+  float v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+// The two candidates are v with its low 16 bits cleared (towards zero) and the next bf16 away
+// from zero, whose magnitude past the largest bf16 is 2^128 (where IEEE rounding overflows to
+// infinity).
+float nearest_bf16(float v) {
+  if (std::isinf(v) || std::isnan(v)) return v;
+  const std::uint32_t lo = float_bits(v) & 0xffff0000u, hi = lo + 0x10000u;
+  const double mag_hi =
+      std::isinf(float_from_bits(hi)) ? std::ldexp(1.0, 128) : std::fabs(double(float_from_bits(hi)));
+  const double dl = std::fabs(double(v)) - std::fabs(double(float_from_bits(lo))), dh = mag_hi - std::fabs(double(v));
+  if (dl < dh) return float_from_bits(lo);
+  if (dh < dl) return float_from_bits(hi);
+  return (lo >> 16) & 1u ? float_from_bits(hi) : float_from_bits(lo);
+}
+
+std::vector<float> bf16_test_inputs() {
+  std::vector<float> in;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) in.push_back(float_from_bits(rng()));
+  for (std::uint32_t u : {0x3f808000u, 0x3f818000u, 0xbf808000u, 0xbf818000u, 0x7f7fffffu, 0x7f7f8000u, 0x7f7f7fffu,
+                          0x00000001u, 0x00018000u, 0x80000000u, 0x00000000u, 0x7f800000u, 0xff800000u, 0x7f800001u,
+                          0xff80ffffu, 0x7fc00000u})
+    in.push_back(float_from_bits(u));
+  return in;
+}
+
 }  // namespace minidl::test

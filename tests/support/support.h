@@ -94,4 +94,18 @@ void require_close(const std::vector<T>& got, const std::vector<U>& want, double
                 what);
 }
 
+// ----- bf16 -------------------------------------------------------------------------------
+std::uint32_t float_bits(float v);
+float float_from_bits(std::uint32_t u);
+// The bf16 nearest to v (as a float32 with its low 16 bits zero), found independently of
+// kernels/bf16.h: the nearer of the two neighbouring bf16 values, compared in double, ties to
+// the even one; past bf16's largest value it is infinity, as IEEE rounding gives. NaN and
+// infinity come back as they are (a rounding must keep a NaN a NaN, whatever its payload).
+float nearest_bf16(float v);
+// What a bf16 conversion is tested on: 20,000 random bit patterns (about 0.4% NaNs) and the edge
+// cases: exact ties with an even and an odd last kept bit, both signs, the largest float (which
+// rounds to infinity), denormals, zeros, infinities, and NaNs whose payload is only in the low
+// 16 bits (truncating them would make an infinity).
+std::vector<float> bf16_test_inputs();
+
 }  // namespace minidl::test

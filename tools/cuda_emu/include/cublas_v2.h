@@ -1,7 +1,8 @@
-// cuBLAS as the emulator provides it: SGEMM queued on the handle's stream and computed by a
-// plain loop (float accumulation with fused multiply-adds, in k order; TF32 math mode rounds the
-// inputs to TF32 first), with cuBLAS's argument checks and a check that every operand lies in
-// device memory. Only what minidl uses.
+// cuBLAS as the emulator provides it: SGEMM, and GEMMEx with bf16 A and B, float C and FP32
+// compute, queued on the handle's stream and computed by a plain loop (float accumulation with
+// fused multiply-adds, in k order; TF32 math mode rounds SGEMM's inputs to TF32 first; bf16
+// inputs widen to float exactly), with cuBLAS's argument checks and a check that every operand
+// lies in device memory. Only what minidl uses.
 #pragma once
 
 #include "cuda_runtime.h"
@@ -26,6 +27,16 @@ typedef enum {
   CUBLAS_TF32_TENSOR_OP_MATH = 3
 } cublasMath_t;
 
+// library_types.h's data types and cublas_api.h's compute types and algorithms, with the
+// toolkit's values; only the ones minidl passes are accepted by cublasGemmEx.
+typedef enum { CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14 } cudaDataType_t;
+typedef enum {
+  CUBLAS_COMPUTE_16F = 64,
+  CUBLAS_COMPUTE_32F = 68,
+  CUBLAS_COMPUTE_32F_FAST_TF32 = 77
+} cublasComputeType_t;
+typedef enum { CUBLAS_GEMM_DEFAULT = -1, CUBLAS_GEMM_DEFAULT_TENSOR_OP = 99 } cublasGemmAlgo_t;
+
 struct cublasContext;
 typedef cublasContext* cublasHandle_t;
 
@@ -39,3 +50,10 @@ cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode);
 cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
                            int k, const float* alpha, const float* A, int lda, const float* B, int ldb,
                            const float* beta, float* C, int ldc);
+// C = alpha op(A) op(B) + beta C (column-major) for Atype = Btype = CUDA_R_16BF, Ctype =
+// CUDA_R_32F, computeType = CUBLAS_COMPUTE_32F (alpha and beta are floats); any other
+// combination is CUBLAS_STATUS_NOT_SUPPORTED here.
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                            int k, const void* alpha, const void* A, cudaDataType_t Atype, int lda, const void* B,
+                            cudaDataType_t Btype, int ldb, const void* beta, void* C, cudaDataType_t Ctype, int ldc,
+                            cublasComputeType_t computeType, cublasGemmAlgo_t algo);
