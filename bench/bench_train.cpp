@@ -5,7 +5,8 @@
 // bench/compare_pytorch.sh runs both, interleaved, and prints their ratios.
 //
 //   bench_train [--mode all|train|infer|latency] [--batch 64,256] [--steps 10] [--warmup 3]
-//               [--threads N] [--device cpu|cuda|all] [--precision fp32|bf16|all] [--json] [--profile]
+//               [--threads N] [--device cpu|cuda|all] [--precision fp32|bf16|all] [--cuda-graph off|on|both]
+//               [--json] [--profile]
 //
 // --precision: the forward passes and the loss run under AutocastGuard of that precision
 // (core/precision.h), as train_resnet --precision does; "all" measures each in turn.
@@ -17,12 +18,19 @@
 // process's peak resident set. Run one mode and batch per process (as the driver does) for
 // figures that belong to that configuration alone.
 //
+// --cuda-graph: on a GPU, the training rows run the step as one captured CUDA graph, replayed
+// (layers/graphed_step.h, as train_resnet --cuda-graph); "both" measures each way. The JSON
+// "variant" names the precision and, with a graph, "+graph". CPU rows have no graph variant.
+//
 // --profile: time of each CPU kernel family inside the timed steps (see kernels/cpu/profile.h),
 // to see where a step goes.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,6 +41,7 @@
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/kernels/cpu/profile.h"
+#include "minidl/layers/graphed_step.h"
 #include "minidl/layers/loss.h"
 #include "minidl/layers/optim.h"
 #include "minidl/models/resnet.h"
@@ -51,12 +60,14 @@ struct Config {
   int threads = 0;
   std::string device = "cpu";
   std::vector<Precision> precisions{Precision::Float32};
+  std::vector<bool> graphs{false};  // --cuda-graph: GPU training rows without and/or with a graph
   bool json = false, profile = false;
 };
 
 struct Result {
   std::string device, mode;
   Precision precision = Precision::Float32;
+  bool graph = false;  // the step ran as a replayed CUDA graph
   long long batch = 0;
   int steps = 0;
   double images_per_sec = 0, ms_per_step_median = 0, ms_per_step_min = 0, seconds = 0;
@@ -92,7 +103,7 @@ void finish(Result& r, const std::vector<double>& step_s, Device device) {
 
 // On the CPU every step finishes before the clock is read. On a GPU the steps are queued; the
 // per-step times are then launch times, and only the total (ending in a sync) is the rate.
-Result bench_train(std::int64_t batch, Device device, Precision precision, const Config& cfg) {
+Result bench_train(std::int64_t batch, Device device, Precision precision, bool graph, const Config& cfg) {
   manual_seed(1);
   auto model = resnet18(1, kClasses);
   model->to(device);
@@ -100,18 +111,28 @@ Result bench_train(std::int64_t batch, Device device, Precision precision, const
   SGD opt(model->named_parameters(), SGDOptions(0.01).momentum(0.9));
   CrossEntropyLoss loss_fn;
   const Tensor x = random_images(batch, device, 2), y = random_labels(batch, device, 3);
-  auto step = [&] {
+  auto train_step = [&](const Tensor& images, const Tensor& labels) {
     opt.zero_grad();
     Tensor loss;
     {
       AutocastGuard autocast(precision);
-      loss = loss_fn(model->forward(x), y);
+      loss = loss_fn(model->forward(images), labels);
     }
     loss.backward();
     opt.step();
     return loss;
   };
-  for (int i = 0; i < cfg.warmup; ++i) step().item();
+  // With a graph, the warm-up is GraphedStep's eager steps plus the call that captures (and
+  // replays once), so every timed step is a replay; x and y are copied into its static inputs
+  // at each call, as a training loop's batches would be.
+  std::unique_ptr<GraphedStep> graphed;
+  if (graph)
+    graphed = std::make_unique<GraphedStep>(
+        *model, opt, std::vector<Tensor>{x.clone(), y.clone()},
+        [&](const std::vector<Tensor>& in) { return train_step(in[0], in[1]); }, std::max(1, cfg.warmup));
+  auto step = [&] { return graphed ? (*graphed)({x, y}) : train_step(x, y); };
+  for (int i = 0; i < cfg.warmup + (graph ? 1 : 0); ++i) step().item();
+  if (graphed) MINIDL_CHECK(graphed->captures() == 1, "bench_train: the warm-up did not capture the step");
   kernels::cpu::profile::reset();
   kernels::cpu::profile::enable(cfg.profile);
   std::vector<double> times;
@@ -128,8 +149,9 @@ Result bench_train(std::int64_t batch, Device device, Precision precision, const
   }
   kernels::cpu::profile::enable(false);
   Result r;
-  r.device = device.str(), r.mode = "train", r.batch = batch, r.precision = precision;
+  r.device = device.str(), r.mode = "train", r.batch = batch, r.precision = precision, r.graph = graph;
   finish(r, times, device);
+  if (graphed) MINIDL_CHECK(graphed->captures() == 1, "bench_train: the step was captured again while timed");
   if (!device.is_cpu()) r.images_per_sec = static_cast<double>(batch) * cfg.steps / (prev - t0);
   r.profile = kernels::cpu::profile::totals();
   return r;
@@ -175,7 +197,7 @@ void print_human(const Result& r) {
                 r.peak_alloc_bytes / mib, r.max_rss_bytes / mib);
   else
     std::printf("%-5s %-4s %-8s batch %4lld: %8.1f images/s (%.1f ms/step median, min %.1f, %d steps)  peak alloc %7.1f MiB, max RSS %7.1f MiB\n",
-                r.device.c_str(), precision_name(r.precision), r.mode.c_str(), r.batch, r.images_per_sec, r.ms_per_step_median, r.ms_per_step_min,
+                r.device.c_str(), precision_name(r.precision), (r.graph ? r.mode + "+graph" : r.mode).c_str(), r.batch, r.images_per_sec, r.ms_per_step_median, r.ms_per_step_min,
                 r.steps, r.peak_alloc_bytes / mib, r.max_rss_bytes / mib);
   if (!r.profile.empty()) {
     auto rows = r.profile;
@@ -194,11 +216,13 @@ void print_human(const Result& r) {
 }
 
 void print_json(const Result& r, int threads) {
-  std::printf("{\"framework\": \"minidl\", \"device\": \"%s\", \"precision\": \"%s\", \"mode\": \"%s\", \"batch\": %lld, \"threads\": %d, "
+  const std::string variant = std::string(precision_name(r.precision)) + (r.graph ? "+graph" : "");
+  std::printf("{\"framework\": \"minidl\", \"variant\": \"%s\", \"graph\": %s, \"device\": \"%s\", \"precision\": \"%s\", \"mode\": \"%s\", \"batch\": %lld, \"threads\": %d, "
               "\"steps\": %d, \"images_per_sec\": %.3f, \"ms_per_step_median\": %.4f, \"ms_per_step_min\": %.4f, "
               "\"peak_alloc_bytes\": %zu, \"max_rss_bytes\": %zu, \"load_average\": \"%s\"",
-              r.device.c_str(), precision_name(r.precision), r.mode.c_str(), r.batch, threads, r.steps, r.images_per_sec, r.ms_per_step_median,
-              r.ms_per_step_min, r.peak_alloc_bytes, r.max_rss_bytes, mb::load_average().c_str());
+              variant.c_str(), r.graph ? "true" : "false", r.device.c_str(), precision_name(r.precision), r.mode.c_str(), r.batch,
+              threads, r.steps, r.images_per_sec, r.ms_per_step_median, r.ms_per_step_min, r.peak_alloc_bytes,
+              r.max_rss_bytes, mb::load_average().c_str());
   if (!r.profile.empty()) {
     std::printf(", \"profile_ms_per_step\": {");
     bool first = true;
@@ -222,6 +246,7 @@ void usage() {
       "  --threads N                      OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
       "  --device cpu|cuda|all            (default cpu; cuda needs a CUDA build and a GPU)\n"
       "  --precision fp32|bf16|all        autocast policy of the forward passes (default fp32)\n"
+      "  --cuda-graph off|on|both         GPU training rows as a replayed CUDA graph (default off)\n"
       "  --json                           one JSON object per figure, nothing else\n"
       "  --profile                        time each CPU kernel family inside the timed steps\n");
 }
@@ -243,6 +268,12 @@ int main(int argc, char** argv) {
         const std::string v = a.value();
         cfg.precisions = v == "all" ? std::vector<Precision>{Precision::Float32, Precision::BFloat16}
                                     : std::vector<Precision>{parse_precision(v, "--precision")};
+      } else if (f == "--cuda-graph") {
+        const std::string v = a.value();
+        if (v == "off") cfg.graphs = {false};
+        else if (v == "on") cfg.graphs = {true};
+        else if (v == "both") cfg.graphs = {false, true};
+        else throw std::runtime_error("--cuda-graph must be off, on or both, got '" + v + "'");
       } else if (f == "--json") cfg.json = true;
       else if (f == "--profile") cfg.profile = true;
       else if (f == "--help" || f == "-h") return usage(), 0;
@@ -274,6 +305,8 @@ int main(int argc, char** argv) {
     else if (!cfg.json)
       std::printf("GPU rows: not run (%s)\n", cuda_built() ? "no GPU visible" : "this build has no CUDA backend");
   }
+  if (!cfg.json && cfg.graphs.back() && cfg.device != "cuda" && cfg.device != "all")
+    std::printf("note: --cuda-graph applies to GPU rows only; the CPU rows run as always\n");
   if (!cfg.json) std::printf("\n");
   const bool all = cfg.mode == "all";
   if (!all && cfg.mode != "train" && cfg.mode != "infer" && cfg.mode != "latency") {
@@ -289,7 +322,9 @@ int main(int argc, char** argv) {
         if (all || cfg.mode == "infer")
           for (long long b : cfg.batches) emit(bench_infer(b, d, p, cfg, false));
         if (all || cfg.mode == "train")
-          for (long long b : cfg.batches) emit(bench_train(b, d, p, cfg));
+          for (long long b : cfg.batches)
+            for (bool graph : cfg.graphs)
+              if (!graph || d.is_cuda()) emit(bench_train(b, d, p, graph, cfg));
       }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_train: %s\n", e.what());

@@ -457,7 +457,9 @@ bench() {  # bench NAME BOUND MIN CMD...: output to bench.log and to WORK/NAME.t
 }
 bench bench_gemm 40 15 "$BENCH/bench_gemm" --gpu-only --squares 4096,8192 --min-time 0.2
 bench bench_conv 60 20 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.1
-bench bench_train 60 20 "$BENCH/bench_train" --device cuda --json --mode all --batch 256 --steps 20 --warmup 5
+# fp32 and bf16, each eager and as a replayed CUDA graph (JSON "variant": fp32, fp32+graph, ...).
+bench bench_train 90 20 "$BENCH/bench_train" --device cuda --json --mode all --batch 256 --steps 20 --warmup 5 \
+  --precision all --cuda-graph both
 if [[ -n "$PY" ]] && "$PY" -c 'import torch, torchvision' 2>/dev/null; then
   bench pytorch_eager_amp 80 20 "$PY" "$ROOT/bench/pytorch_reference.py" --device cuda --json --mode all \
     --batch 256 --steps 20 --warmup 5 --variants eager,amp
