@@ -12,6 +12,7 @@
 #include "minidl/core/extension.h"
 #include "minidl/core/gradcheck.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/optim_step.h"
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
 #include "minidl/core/safetensors.h"

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--cuda-graph", cfg.cuda_graph,
                "On a GPU: capture the training step as a CUDA graph after 2 eager steps and replay it for each batch "
-               "(needs --optimizer sgd and --schedule constant or step)");
+               "(any optimiser and schedule: the optimiser reads its learning rate from device memory)");
   app.add_option("--workers", cfg.workers, "Data-loading threads")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of the data, the initial weights, shuffling and augmentation")->capture_default_str();
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();

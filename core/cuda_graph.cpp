@@ -1,5 +1,7 @@
 #include "minidl/core/cuda_graph.h"
 
+#include <atomic>
+
 #include "minidl/base/error.h"
 #include "minidl/config.h"
 #include "minidl/core/allocator.h"
@@ -8,6 +10,15 @@
 #endif
 
 namespace minidl {
+
+namespace {
+// The device whose stream a CUDAGraph captures, or -1: one capture at a time per process.
+std::atomic<int> g_capturing_device{-1};
+}  // namespace
+
+bool is_current_stream_capturing(Device device) {
+  return device.is_cuda() && g_capturing_device.load(std::memory_order_relaxed) == device.index;
+}
 
 CUDAGraph::~CUDAGraph() {
   try {
@@ -38,6 +49,7 @@ void CUDAGraph::capture_begin([[maybe_unused]] Device device) {
   }
   device_ = device;
   capturing_ = true;
+  g_capturing_device.store(device.index, std::memory_order_relaxed);
 #endif
 }
 
@@ -45,6 +57,7 @@ void CUDAGraph::capture_end() {
   MINIDL_CHECK(capturing_, "CUDAGraph::capture_end: no capture under way (capture_begin first)");
 #if MINIDL_WITH_CUDA
   capturing_ = false;
+  g_capturing_device.store(-1, std::memory_order_relaxed);
   Allocator& alloc = allocator_for(device_);
   alloc.end_pool();
   try {
@@ -60,6 +73,7 @@ void CUDAGraph::capture_end() {
 void CUDAGraph::capture_abort() {
   if (!capturing_) return;
   capturing_ = false;
+  g_capturing_device.store(-1, std::memory_order_relaxed);
 #if MINIDL_WITH_CUDA
   Allocator& alloc = allocator_for(device_);
   alloc.end_pool();

@@ -10,7 +10,8 @@
 // A replay reruns the recorded kernels with the arguments they were captured with: the same
 // addresses (so inputs must be copied into the tensors the capture read, and outputs are read
 // from the tensors it wrote) and the same scalars (a value the host passed by value, such as a
-// learning rate, is frozen: layers/graphed_step.h re-captures when one changes). The capture may
+// learning rate passed to a kernel by value, is frozen: the optimisers of layers/optim.h pass
+// theirs through device memory instead). The capture may
 // not synchronise with the host (no item(), no copy to the CPU): the driver refuses it and the
 // capture fails with an error naming the call. Every tensor allocated during the capture comes
 // from the graph's private pool of the device's caching allocator (core/allocator.h), so nothing
@@ -23,6 +24,11 @@
 #include "minidl/core/device.h"
 
 namespace minidl {
+
+// Whether a CUDAGraph is capturing `device`'s stream now (torch.cuda.is_current_stream_capturing).
+// Code whose by-value arguments must follow each replay (an optimiser's learning rate) writes
+// them to device memory outside the capture instead of queuing the write into it.
+bool is_current_stream_capturing(Device device);
 
 class CUDAGraph {
  public:

@@ -8,6 +8,11 @@
 
 namespace minidl::kernels {
 
+// How many per-step numbers sgd_step and adamw_step read through their `scalars` argument: SGD's
+// lr and weight_decay; AdamW's 1 - lr*weight_decay, lr / (1 - beta1^step), sqrt(1 - beta2^step).
+inline constexpr int kSgdScalars = 2;
+inline constexpr int kAdamWScalars = 3;
+
 // One parameter tensor of a multi-tensor update.
 template <typename T>
 struct ParamSlice {

@@ -42,6 +42,9 @@ Tensor GraphedStep::operator()(const std::vector<Tensor>& batch) {
     ++eager_;
     return step_(inputs_);
   }
+  // This step's learning rates and AdamW's step factors, in the device memory the captured
+  // kernels read: queued before the replay, and outside the capture, which would freeze them.
+  optimizer_.write_step_scalars();
   if (!graph_.captured() || optimizer_.step_scalars() != captured_scalars_) {
     capture();
   } else {

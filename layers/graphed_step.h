@@ -19,12 +19,14 @@
 // so the call that captures also replays once. The step must not read device values on the host
 // (no item() inside it): the capture fails, naming the call.
 //
-// What the capture freezes is handled: the optimiser's by-value numbers (learning rates, weight
-// decays, AdamW's step count: Optimizer::step_scalars) are compared before each replay, and the
-// step is captured again when they changed, so a learning-rate schedule takes effect at the step
-// it changes (each change costs one capture; AdamW's step count changes every step, so AdamW
-// gains nothing from a graph). Every other scalar the step passes to kernels (clipping's
-// max_norm, batch norm's momentum, loss weights) must stay what it was at the capture.
+// What the capture would freeze is handled: the optimiser's per-step numbers (each group's
+// learning rate and weight decay, AdamW's bias corrections) are read by its kernels from device
+// memory, which Optimizer::write_step_scalars fills before each capture and each replay, so a
+// replay follows a per-step learning-rate schedule and AdamW's step count with one capture.
+// What the optimiser still passes by value (Optimizer::step_scalars: only for a parameter group
+// not all on one GPU) is compared before each replay, and the step is captured again when it
+// changed. Every other scalar the step passes to kernels (clipping's max_norm, batch norm's
+// momentum, loss weights) must stay what it was at the capture.
 // What the step does on the host, a replay does not: it counts the replayed step in the
 // optimiser's step count and in the model's batch-norm num_batches_tracked, and nothing else.
 // Tensors allocated in the capture (activations, gradients, the loss) live in the graph's private

@@ -4,7 +4,9 @@
 #include <set>
 
 #include "minidl/core/autograd.h"
+#include "minidl/core/cuda_graph.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/optim_step.h"
 
 namespace minidl {
 
@@ -23,7 +25,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double weight_de
       MINIDL_CHECK(names.insert(pname).second, name, ": parameter name '", pname, "' appears twice");
       MINIDL_CHECK(seen.insert(p.impl()).second, name, ": parameter '", pname, "' is in more than one group");
     }
-    groups_.push_back({std::move(pg.params), glr, gwd});
+    groups_.push_back({std::move(pg.params), glr, gwd, Tensor()});
     state_.emplace_back(groups_.back().params.size());
   }
 }
@@ -54,11 +56,47 @@ void Optimizer::set_lr(std::size_t group, double lr) {
   groups_[group].lr = lr;
 }
 
+std::optional<Device> Optimizer::group_gpu(std::size_t g) const {
+  const NamedTensors& params = groups_[g].params;
+  if (params.empty() || !params[0].second.device().is_cuda()) return std::nullopt;
+  const Device d = params[0].second.device();
+  for (const auto& [name, p] : params)
+    if (p.device() != d) return std::nullopt;
+  return d;
+}
+
+Tensor Optimizer::step_scalars_for(std::size_t g) {
+  const std::optional<Device> gpu = group_gpu(g);
+  if (!gpu) return Tensor();
+  Tensor& t = groups_[g].scalars;
+  if (is_current_stream_capturing(*gpu)) {
+    // Made and written before the capture (GraphedStep does both), so that the graph reads the
+    // memory each replay's numbers are written to.
+    MINIDL_CHECK(t.defined() && t.device() == *gpu, "optimizer step in a CUDA graph capture: parameter group ", g,
+                 " has no per-step numbers on ", gpu->str(), " yet; call write_step_scalars() before the capture "
+                 "(layers/graphed_step.h does)");
+    return t;
+  }
+  if (!t.defined() || t.device() != *gpu) t = Tensor::empty({num_step_scalars()}, DType::Float64, *gpu);
+  write_group_scalars(g, t);
+  return t;
+}
+
+void Optimizer::write_step_scalars() {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    const std::optional<Device> gpu = group_gpu(g);
+    MINIDL_CHECK(!gpu || !is_current_stream_capturing(*gpu), "optimizer write_step_scalars: ", gpu->str(),
+                 " is capturing a CUDA graph; write them before the capture and before each replay");
+    if (gpu) step_scalars_for(g);
+  }
+}
+
 std::vector<double> Optimizer::step_scalars() const {
   std::vector<double> v;
-  for (const Group& g : groups_) {
-    v.push_back(g.lr);
-    v.push_back(g.weight_decay);
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (group_gpu(g)) continue;
+    v.push_back(groups_[g].lr);
+    v.push_back(groups_[g].weight_decay);
   }
   return v;
 }
@@ -133,10 +171,21 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& opt)
                "SGD: nesterov momentum requires a momentum and zero dampening");
 }
 
+SgdStepOptions SGD::step_options(std::size_t g) const {
+  const Group& grp = groups_[g];
+  return SgdStepOptions{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
+}
+
+int SGD::num_step_scalars() const { return kSgdStepScalars; }
+
+void SGD::write_group_scalars(std::size_t g, const Tensor& scalars) const {
+  write_sgd_scalars_(scalars, step_options(g));
+}
+
 void SGD::step() {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    const SgdStepOptions o{grp.lr, opt_.momentum(), opt_.dampening(), grp.weight_decay, opt_.nesterov()};
+    const SgdStepOptions o = step_options(gi);
     // PyTorch starts a momentum buffer as a copy of the parameter's first gradient; a
     // parameter seen for the first time later (unfrozen, or without a gradient so far) too.
     std::vector<OptimizerSlot> first, rest;
@@ -148,8 +197,10 @@ void SGD::step() {
       Tensor buf = o.momentum != 0 ? state(gi, j, "momentum_buffer", &created) : Tensor();
       (created ? first : rest).push_back({p, std::move(g), std::move(buf), Tensor()});
     }
-    if (!first.empty()) sgd_step_(first, o, true);
-    if (!rest.empty()) sgd_step_(rest, o, false);
+    if (first.empty() && rest.empty()) continue;
+    const Tensor scalars = step_scalars_for(gi);
+    if (!first.empty()) sgd_step_(first, o, true, scalars);
+    if (!rest.empty()) sgd_step_(rest, o, false, scalars);
   }
   ++steps_;
 }
@@ -164,10 +215,21 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& opt)
                ") must be non-negative and betas (", opt.beta1(), ", ", opt.beta2(), ") in [0, 1)");
 }
 
+AdamWStepOptions AdamW::step_options(std::size_t g) const {
+  const Group& grp = groups_[g];
+  return AdamWStepOptions{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
+}
+
+int AdamW::num_step_scalars() const { return kAdamWStepScalars; }
+
+void AdamW::write_group_scalars(std::size_t g, const Tensor& scalars) const {
+  write_adamw_scalars_(scalars, step_options(g));
+}
+
 void AdamW::step() {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    const AdamWStepOptions o{grp.lr, opt_.beta1(), opt_.beta2(), opt_.eps(), grp.weight_decay, steps_ + 1};
+    const AdamWStepOptions o = step_options(gi);
     std::vector<OptimizerSlot> slots;
     for (std::size_t j = 0; j < grp.params.size(); ++j) {
       const Tensor& p = grp.params[j].second;
@@ -175,14 +237,15 @@ void AdamW::step() {
       if (!g.defined()) continue;
       slots.push_back({p, std::move(g), state(gi, j, "exp_avg"), state(gi, j, "exp_avg_sq")});
     }
-    if (!slots.empty()) adamw_step_(slots, o);
+    if (!slots.empty()) adamw_step_(slots, o, step_scalars_for(gi));
   }
   ++steps_;
 }
 
 std::vector<double> AdamW::step_scalars() const {
   std::vector<double> v = Optimizer::step_scalars();
-  v.push_back(double(steps_ + 1));  // bias correction's t: a graph of one step fits that step only
+  // Bias correction's t, for the groups that take it by value: a graph of one step fits that step.
+  if (!v.empty()) v.push_back(double(steps_ + 1));
   return v;
 }
 

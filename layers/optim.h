@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "minidl/base/optim_options.h"
 #include "minidl/layers/module.h"
 
 namespace minidl {
@@ -83,9 +84,18 @@ class Optimizer {
   // Number of step() calls so far (and of replayed steps, count_replayed_step).
   std::int64_t steps() const { return steps_; }
 
-  // The numbers step() hands its kernels by value: each group's learning rate and weight decay
-  // (AdamW adds its step count, which bias correction uses). A CUDA graph of a step freezes them,
-  // so layers/graphed_step.h captures again whenever they differ from the captured ones.
+  // Writes what changes from step to step (each group's learning rate and weight decay; AdamW's
+  // bias corrections for step steps() + 1) into device memory from which the kernels of a group
+  // whose parameters are all on one GPU read it (made on first use), queued on that GPU's stream,
+  // without the host waiting or anything being allocated after the first step. step() calls it
+  // itself, except while a CUDA graph captures the step (the capture would freeze the write):
+  // layers/graphed_step.h calls it before each capture and each replay, so that a replayed step
+  // follows a per-step learning-rate schedule and AdamW's step count.
+  void write_step_scalars();
+  // The numbers step() still hands its kernels by value, which a CUDA graph of a step freezes:
+  // those of groups not all on one GPU (their learning rate and weight decay; AdamW adds its
+  // step count). Empty when every group is on one GPU. layers/graphed_step.h captures again
+  // whenever they differ from the captured ones.
   virtual std::vector<double> step_scalars() const;
   // Counts a step that ran without step() being called: the replay of a captured step().
   void count_replayed_step() { ++steps_; }
@@ -101,7 +111,18 @@ class Optimizer {
   struct Group {
     NamedTensors params;
     double lr, weight_decay;
+    Tensor scalars;  // the per-step numbers on the group's GPU (write_step_scalars)
   };
+  // The device all of group g's parameters are on when that is a GPU, else nullopt (the numbers
+  // then go to the kernels by value).
+  std::optional<Device> group_gpu(std::size_t g) const;
+  // What step() passes its kernels as group g's scalars: before the kernels are queued, writes
+  // the group's numbers (unless the group's GPU is capturing) and returns the tensor they are in;
+  // undefined for a group not on one GPU.
+  Tensor step_scalars_for(std::size_t g);
+  // How many per-step numbers a group has, and writes them for group g into `scalars`.
+  virtual int num_step_scalars() const = 0;
+  virtual void write_group_scalars(std::size_t g, const Tensor& scalars) const = 0;
   // The state buffer `name` of parameter j of group g, created as zeros on first use; `created`
   // says whether this call made it (SGD's momentum starts from the first gradient).
   Tensor& state(std::size_t g, std::size_t j, const char* name, bool* created = nullptr);
@@ -120,7 +141,12 @@ class SGD : public Optimizer {
   void step() override;
   const SGDOptions& options() const { return opt_; }
 
+ protected:
+  int num_step_scalars() const override;
+  void write_group_scalars(std::size_t g, const Tensor& scalars) const override;
+
  private:
+  SgdStepOptions step_options(std::size_t g) const;
   SGDOptions opt_;
 };
 
@@ -132,7 +158,12 @@ class AdamW : public Optimizer {
   std::vector<double> step_scalars() const override;
   const AdamWOptions& options() const { return opt_; }
 
+ protected:
+  int num_step_scalars() const override;
+  void write_group_scalars(std::size_t g, const Tensor& scalars) const override;
+
  private:
+  AdamWStepOptions step_options(std::size_t g) const;
   AdamWOptions opt_;
 };
 

@@ -151,13 +151,6 @@ void TrainConfig::validate() const {
   LrSchedule::parse(schedule);
   parse_precision(precision, "--precision");
   aug_options.validate();
-  // A graph freezes the numbers the optimiser passes by value: a learning rate that changes every
-  // step (or AdamW's step count) would mean a new capture every step, which is slower than none.
-  MINIDL_CHECK(!cuda_graph || optimizer == "sgd", "--cuda-graph needs --optimizer sgd: AdamW passes its step count to "
-               "its kernel by value, so every step would have to be captured again");
-  MINIDL_CHECK(!cuda_graph || schedule == "constant" || schedule == "step", "--cuda-graph needs --schedule constant "
-               "or step, got ", schedule, ": that schedule changes the learning rate every step, and each change "
-               "means a new capture of the step");
 }
 
 TrainConfig load_run_config(const std::string& path) {

@@ -1,6 +1,7 @@
 // Optimiser steps and the gradient norm: many tensors per call, so that a GPU runs one launch
 // for all the parameters and never waits on the host.
 #include "minidl/core/ops/dispatch.h"
+#include "minidl/core/optim_step.h"
 #include "minidl/kernels/optim.h"
 
 namespace minidl {
@@ -56,23 +57,64 @@ void check_same(const std::vector<Tensor>& tensors, const char* op) {
   }
 }
 
+void check_scalars(const Tensor& scalars, int n, const char* op) {
+  if (!scalars.defined()) return;
+  MINIDL_CHECK(scalars.dtype() == DType::Float64 && scalars.numel() == n, op,
+               ": the step's scalars must be a float64 tensor of ", n, " elements, got ", scalars.str());
+}
+
+// Where the parameters on param's device read their step's numbers: scalars when it is there.
+const double* scalars_on(const Tensor& scalars, const Tensor& param) {
+  return scalars.defined() && scalars.device() == param.device() ? scalars.data<double>() : nullptr;
+}
+
+static_assert(kSgdStepScalars == kernels::kSgdScalars && kAdamWStepScalars == kernels::kAdamWScalars,
+              "core/optim_step.h's sizes are the kernels'");
+
 }  // namespace
 
-void sgd_step_(const std::vector<OptimizerSlot>& slots, const SgdStepOptions& opt, bool first_step) {
+void sgd_step_(const std::vector<OptimizerSlot>& slots, const SgdStepOptions& opt, bool first_step,
+               const Tensor& scalars) {
+  check_scalars(scalars, kSgdStepScalars, "sgd_step_");
   for_each_group(slots, "sgd_step_", opt.momentum != 0.0, false, [&](const Tensor& p, const auto& group) {
     dispatch("sgd_step_", p, [&](auto s, auto tag) {
       const auto v = param_slices<decltype(tag)>(group);
-      sgd_step(s, v.data(), static_cast<int>(v.size()), opt, first_step);
+      sgd_step(s, v.data(), static_cast<int>(v.size()), opt, first_step, scalars_on(scalars, p));
     });
   });
 }
 
-void adamw_step_(const std::vector<OptimizerSlot>& slots, const AdamWStepOptions& opt) {
+void adamw_step_(const std::vector<OptimizerSlot>& slots, const AdamWStepOptions& opt, const Tensor& scalars) {
+  check_scalars(scalars, kAdamWStepScalars, "adamw_step_");
   for_each_group(slots, "adamw_step_", true, true, [&](const Tensor& p, const auto& group) {
     dispatch("adamw_step_", p, [&](auto s, auto tag) {
       const auto v = param_slices<decltype(tag)>(group);
-      adamw_step(s, v.data(), static_cast<int>(v.size()), opt);
+      adamw_step(s, v.data(), static_cast<int>(v.size()), opt, scalars_on(scalars, p));
     });
+  });
+}
+
+void sgd_step_(const std::vector<OptimizerSlot>& slots, const SgdStepOptions& opt, bool first_step) {
+  sgd_step_(slots, opt, first_step, Tensor());
+}
+
+void adamw_step_(const std::vector<OptimizerSlot>& slots, const AdamWStepOptions& opt) {
+  adamw_step_(slots, opt, Tensor());
+}
+
+void write_sgd_scalars_(const Tensor& scalars, const SgdStepOptions& opt) {
+  MINIDL_CHECK(scalars.defined(), "write_sgd_scalars_: scalars is undefined");
+  check_scalars(scalars, kSgdStepScalars, "write_sgd_scalars_");
+  dispatch<Types<double>, Types<double>>("write_sgd_scalars_", scalars, [&](auto s, auto) {
+    sgd_write_scalars(s, opt, scalars.data<double>());
+  });
+}
+
+void write_adamw_scalars_(const Tensor& scalars, const AdamWStepOptions& opt) {
+  MINIDL_CHECK(scalars.defined(), "write_adamw_scalars_: scalars is undefined");
+  check_scalars(scalars, kAdamWStepScalars, "write_adamw_scalars_");
+  dispatch<Types<double>, Types<double>>("write_adamw_scalars_", scalars, [&](auto s, auto) {
+    adamw_write_scalars(s, opt, scalars.data<double>());
   });
 }
 

@@ -17,12 +17,13 @@ using detail::kParallelGrain;
 namespace {
 
 template <typename T>
-void sgd_one(const ParamSlice<T>& p, const SgdStepOptions& o, bool first_step) {
+void sgd_one(const ParamSlice<T>& p, const SgdStepOptions& o, bool first_step, const double* scalars) {
   MINIDL_CHECK(o.momentum == 0.0 || p.n <= 0 || p.state1, "sgd_step: momentum ", o.momentum,
                " needs a momentum buffer, got none for a parameter of ", p.n, " elements");
-  const T wd = static_cast<T>(o.weight_decay), momentum = static_cast<T>(o.momentum);
-  const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-o.lr);
-  const bool decay = o.weight_decay != 0.0, use_momentum = o.momentum != 0.0;
+  const double lr = scalars ? scalars[0] : o.lr, weight_decay = scalars ? scalars[1] : o.weight_decay;
+  const T wd = static_cast<T>(weight_decay), momentum = static_cast<T>(o.momentum);
+  const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-lr);
+  const bool decay = weight_decay != 0.0, use_momentum = o.momentum != 0.0;
   T* param = p.param;
   const T* grad = p.grad;
   T* buf = p.state1;
@@ -40,15 +41,29 @@ void sgd_one(const ParamSlice<T>& p, const SgdStepOptions& o, bool first_step) {
   }
 }
 
-template <typename T>
-void adamw_one(const ParamSlice<T>& p, const AdamWStepOptions& o) {
+// The step's factors in double (kAdamWScalars: 1 - lr*wd, lr / (1 - beta1^t), sqrt(1 - beta2^t)):
+// from scalars when set, else from o's fields; adamw_write_scalars writes what this computes.
+void adamw_factors(const AdamWStepOptions& o, const double* scalars, double* f) {
+  if (scalars) {
+    for (int i = 0; i < kAdamWScalars; ++i) f[i] = scalars[i];
+    return;
+  }
   const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(o.step));
   const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(o.step));
-  const T decay = static_cast<T>(1.0 - o.lr * o.weight_decay);
+  f[0] = 1.0 - o.lr * o.weight_decay;
+  f[1] = o.lr / bias_correction1;
+  f[2] = std::sqrt(bias_correction2);
+}
+
+template <typename T>
+void adamw_one(const ParamSlice<T>& p, const AdamWStepOptions& o, const double* scalars) {
+  double f[kAdamWScalars];
+  adamw_factors(o, scalars, f);
+  const T decay = static_cast<T>(f[0]);
   const T w1 = static_cast<T>(1.0 - o.beta1);  // exp_avg.lerp_(grad, 1 - beta1)
   const T beta2 = static_cast<T>(o.beta2), w2 = static_cast<T>(1.0 - o.beta2);
-  const T neg_step_size = static_cast<T>(-(o.lr / bias_correction1));
-  const T bc2_sqrt = static_cast<T>(std::sqrt(bias_correction2)), eps = static_cast<T>(o.eps);
+  const T neg_step_size = static_cast<T>(-f[1]);
+  const T bc2_sqrt = static_cast<T>(f[2]), eps = static_cast<T>(o.eps);
   const bool small_w1 = std::abs(w1) < T(0.5);
   T* param = p.param;
   const T* grad = p.grad;
@@ -73,16 +88,28 @@ void adamw_one(const ParamSlice<T>& p, const AdamWStepOptions& o) {
 // One tensor after the other, each threaded on its own, in the order given: the same order as
 // the one-tensor-at-a-time loop PyTorch runs, so results match it bit for bit.
 template <typename T>
-void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step) {
+void sgd_step(Stream, const ParamSlice<T>* params, int count, const SgdStepOptions& o, bool first_step,
+              const double* scalars) {
   MINIDL_CPU_PROFILE("sgd_step");
-  for (int i = 0; i < count; ++i) sgd_one(params[i], o, first_step);
+  for (int i = 0; i < count; ++i) sgd_one(params[i], o, first_step, scalars);
 }
 
 template <typename T>
-void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o) {
+void adamw_step(Stream, const ParamSlice<T>* params, int count, const AdamWStepOptions& o, const double* scalars) {
   MINIDL_CPU_PROFILE("adamw_step");
   MINIDL_CHECK(o.step >= 1, "adamw_step: step counts from 1, got ", o.step);
-  for (int i = 0; i < count; ++i) adamw_one(params[i], o);
+  for (int i = 0; i < count; ++i) adamw_one(params[i], o, scalars);
+}
+
+// On the CPU the stream runs each call at once, so a plain store is stream-ordered.
+void sgd_write_scalars(Stream, const SgdStepOptions& o, double* scalars) {
+  scalars[0] = o.lr;
+  scalars[1] = o.weight_decay;
+}
+
+void adamw_write_scalars(Stream, const AdamWStepOptions& o, double* scalars) {
+  MINIDL_CHECK(o.step >= 1, "adamw_write_scalars: step counts from 1, got ", o.step);
+  adamw_factors(o, nullptr, scalars);
 }
 
 // Each tensor's sum of squares in double (detail::blocked_sum), added in tensor order.

@@ -1,6 +1,7 @@
 // CUDA graphs (core/cuda_graph.h, layers/graphed_step.h): a captured training step replayed per
-// batch gives the eager step's losses and parameters bit for bit, with a learning rate that
-// changes on the way; memory the capture used is not handed to anyone else while the graph lives;
+// batch gives the eager step's losses and parameters bit for bit, for SGD and AdamW, with a
+// learning rate that changes every step and one capture (the optimisers read it from device
+// memory); memory the capture used is not handed to anyone else while the graph lives;
 // a host synchronisation inside a capture is an error that names it. Skipped without a GPU; run
 // on the CUDA emulator by scripts/emu.sh.
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 
 #include "minidl/core/cuda_graph.h"
 #include "minidl/core/ops.h"
+#include "minidl/core/optim_step.h"
 #include "minidl/core/rng.h"
 #include "minidl/layers/graphed_step.h"
 #include "minidl/layers/loss.h"
@@ -26,13 +28,15 @@ bool same_bits(const Tensor& a, const Tensor& b) {
          std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0;
 }
 
-// The learning rate of step i: a step schedule that changes twice after the warm-up.
-double lr_at(int step) { return step < 4 ? 0.05 : step < 6 ? 0.02 : 0.01; }
-}  // namespace
+// The learning rate of step i: a different one at every step (as cosine or one-cycle give), so a
+// replay that used the captured rate, or the previous step's, would drift from the eager run.
+double lr_at(int step) { return 0.05 / (1.0 + 0.37 * step); }
 
-TEST_CASE("cuda graphs: a captured training step gives the eager step's losses and parameters as the lr changes",
-          "[cuda][graph]") {
-  if (test::no_gpu()) return;
+// Trains two equal ResNets on the same batches, one eagerly and one through a GraphedStep,
+// setting the learning rate of step i before it, and checks losses, parameters, optimiser state
+// and batch-norm buffers agree bit for bit with one capture for the whole run.
+template <typename Opt, typename Options>
+void check_graphed_matches_eager(const Options& opts) {
   const Device gpu = Device::cuda();
   manual_seed(31);
   auto eager_model = resnet18(1, 7, 8);
@@ -40,11 +44,10 @@ TEST_CASE("cuda graphs: a captured training step gives the eager step's losses a
   auto graphed_model = resnet18(1, 7, 8);
   eager_model->to(gpu);
   graphed_model->to(gpu);
-  const SGDOptions opts = SGDOptions(lr_at(0)).momentum(0.9).weight_decay(5e-4);
-  SGD eager_opt(eager_model->named_parameters(), opts), graphed_opt(graphed_model->named_parameters(), opts);
+  Opt eager_opt(eager_model->named_parameters(), opts), graphed_opt(graphed_model->named_parameters(), opts);
   CrossEntropyLoss loss_fn;
   // The whole step: forward, loss, backward, clipping, optimiser.
-  auto make_step = [&](std::shared_ptr<ResNet>& model, SGD& opt) {
+  auto make_step = [&](std::shared_ptr<ResNet>& model, Opt& opt) {
     return [&](const std::vector<Tensor>& in) {
       opt.zero_grad();
       Tensor loss = loss_fn(model->forward(in[0]), in[1]);
@@ -58,6 +61,8 @@ TEST_CASE("cuda graphs: a captured training step gives the eager step's losses a
   GraphedStep graphed(*graphed_model, graphed_opt,
                       {Tensor::zeros({8, 1, 32, 32}, DType::Float32, gpu), Tensor::zeros({8}, DType::Int64, gpu)},
                       make_step(graphed_model, graphed_opt), /*warmup_steps=*/2);
+  // Every group is on the GPU, so nothing is left by value to compare before a replay.
+  CHECK(graphed_opt.step_scalars().empty());
 
   Generator gen(32);
   const int steps = 7;
@@ -77,7 +82,7 @@ TEST_CASE("cuda graphs: a captured training step gives the eager step's losses a
     CHECK(same_bits(graphed_loss, eager_loss));
   }
   CHECK(graphed.eager_steps() == 2);
-  CHECK(graphed.captures() == 3);  // after the warm-up, and at each of the two lr changes
+  CHECK(graphed.captures() == 1);  // the rate (and AdamW's step) change in device memory only
   CHECK(graphed.replays() == steps - 2);
   CHECK(graphed_opt.steps() == steps);
   const auto pe = eager_model->named_parameters(), pg = graphed_model->named_parameters();
@@ -85,6 +90,12 @@ TEST_CASE("cuda graphs: a captured training step gives the eager step's losses a
   for (std::size_t i = 0; i < pe.size(); ++i) {
     INFO(pe[i].first);
     CHECK(same_bits(pg[i].second, pe[i].second));
+  }
+  const auto se = eager_opt.state_dict(), sg = graphed_opt.state_dict();
+  REQUIRE(se.size() == sg.size());
+  for (std::size_t i = 0; i < se.size(); ++i) {
+    INFO(se[i].first);
+    CHECK(same_bits(sg[i].second, se[i].second));
   }
   // Batch norm's running statistics, and its host-side num_batches_tracked (7 on both).
   const auto be = eager_model->named_buffers(), bg = graphed_model->named_buffers();
@@ -96,6 +107,82 @@ TEST_CASE("cuda graphs: a captured training step gives the eager step's losses a
   // A batch of another shape is not replayed: the error says so.
   CHECK_THROWS_WITH(graphed({Tensor::zeros({3, 1, 32, 32}, DType::Float32, gpu), Tensor::zeros({3}, DType::Int64, gpu)}),
                     Catch::Matchers::Contains("static shape is float32[8, 1, 32, 32]"));
+}
+}  // namespace
+
+TEST_CASE("cuda graphs: a captured SGD step gives the eager step's losses and parameters as the lr changes every step",
+          "[cuda][graph]") {
+  if (test::no_gpu()) return;
+  check_graphed_matches_eager<SGD>(SGDOptions(lr_at(0)).momentum(0.9).weight_decay(5e-4));
+}
+
+TEST_CASE("cuda graphs: a captured AdamW step follows its step count and an lr that changes every step",
+          "[cuda][graph]") {
+  if (test::no_gpu()) return;
+  check_graphed_matches_eager<AdamW>(AdamWOptions(lr_at(0)).weight_decay(1e-2));
+}
+
+TEST_CASE("cuda graphs: optimiser kernels reading their numbers from device memory match the by-value ones bit for bit",
+          "[cuda][graph]") {
+  if (test::no_gpu()) return;
+  const Device gpu = Device::cuda();
+  Generator gen(7);
+  const Tensor p0 = Tensor::uniform({5000}, -1, 1, gen), g0 = Tensor::uniform({5000}, -1, 1, gen);
+  // Two copies of one parameter with its state; one steps with the numbers by value, the other
+  // with them written to device memory first.
+  struct Copy {
+    Tensor p, g, m, v;
+  };
+  auto make = [&]() {
+    return Copy{p0.to(gpu), g0.to(gpu), Tensor::zeros({5000}, DType::Float32, gpu),
+                Tensor::zeros({5000}, DType::Float32, gpu)};
+  };
+  Copy a = make(), b = make(), c = make(), d = make();
+  const Tensor sgd_scalars = Tensor::empty({kSgdStepScalars}, DType::Float64, gpu);
+  const Tensor adamw_scalars = Tensor::empty({kAdamWStepScalars}, DType::Float64, gpu);
+  for (int t = 1; t <= 4; ++t) {
+    const SgdStepOptions so{0.1 / (1.0 + 0.37 * t), 0.9, 0.0, 5e-4 * t, t % 2 == 0};
+    sgd_step_({{a.p, a.g, a.m, Tensor()}}, so, t == 1);
+    write_sgd_scalars_(sgd_scalars, so);
+    sgd_step_({{b.p, b.g, b.m, Tensor()}}, so, t == 1, sgd_scalars);
+    const AdamWStepOptions ao{1e-3 * t, 0.9, 0.999, 1e-8, 1e-2, t};
+    adamw_step_({{c.p, c.g, c.m, c.v}}, ao);
+    write_adamw_scalars_(adamw_scalars, ao);
+    adamw_step_({{d.p, d.g, d.m, d.v}}, ao, adamw_scalars);
+  }
+  CHECK(same_bits(a.p, b.p));
+  CHECK(same_bits(a.m, b.m));
+  CHECK(same_bits(c.p, d.p));
+  CHECK(same_bits(c.v, d.v));
+  CHECK_FALSE(same_bits(a.p, p0.to(gpu)));  // the steps did change the parameters
+  CHECK_THROWS_WITH(sgd_step_({{a.p, a.g, a.m, Tensor()}}, SgdStepOptions{}, false, adamw_scalars),
+                    Catch::Matchers::Contains("must be a float64 tensor of 2 elements"));
+}
+
+TEST_CASE("cuda graphs: an optimiser step captured without its per-step numbers written is an error naming the fix",
+          "[cuda][graph]") {
+  if (test::no_gpu()) return;
+  const Device gpu = Device::cuda();
+  Tensor w = Tensor::ones({4}, DType::Float32, gpu).requires_grad_(true);
+  SGD opt(NamedTensors{{"w", w}}, SGDOptions(0.1));
+  w.set_grad(Tensor::ones({4}, DType::Float32, gpu));
+  CUDAGraph g;
+  g.capture_begin(gpu);
+  CHECK(is_current_stream_capturing(gpu));
+  CHECK_THROWS_WITH(opt.step(), Catch::Matchers::Contains("call write_step_scalars() before the capture"));
+  CHECK_THROWS_WITH(opt.write_step_scalars(), Catch::Matchers::Contains("is capturing a CUDA graph"));
+  g.capture_abort();
+  CHECK_FALSE(is_current_stream_capturing(gpu));
+  // Written before the capture, the step captures; the replay uses the rate written before it.
+  opt.write_step_scalars();
+  g.capture_begin(gpu);
+  opt.step();
+  g.capture_end();
+  opt.set_lr(0.25);
+  opt.write_step_scalars();
+  g.replay();
+  const Tensor got = w.to(Device::cpu());
+  for (int i = 0; i < 4; ++i) CHECK(got.data<float>()[i] == 1.0f - 0.25f);
 }
 
 TEST_CASE("cuda graphs: memory the capture used is not handed out while the graph lives", "[cuda][graph]") {
