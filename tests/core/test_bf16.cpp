@@ -265,23 +265,12 @@ TEST_CASE("bf16: linear forward and backward against float64 on rounded operands
     y = linear(x, w, b);
   }
   y.backward(gy);
-  const auto xr = values(rounded(x)), wr = values(rounded(w)), gyr = values(rounded(gy)), gyv = values(gy);
-  const auto bv = values(b);
-  std::vector<double> ry(n * out), rdx(n * in, 0.0), rdw(out * in, 0.0), rdb(out, 0.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t o = 0; o < out; ++o) {
-      ry[i * out + o] = bv[o];
-      rdb[o] += gyv[i * out + o];
-      for (std::int64_t j = 0; j < in; ++j) {
-        ry[i * out + o] += xr[i * in + j] * wr[o * in + j];
-        rdx[i * in + j] += gyr[i * out + o] * wr[o * in + j];
-        rdw[o * in + j] += gyr[i * out + o] * xr[i * in + j];
-      }
-    }
-  check_close(values(y), ry, 1e-6, "y");
-  check_close(values(x.grad()), rdx, 1e-6, "dx");
-  check_close(values(w.grad()), rdw, 1e-6, "dw");
-  check_close(values(b.grad()), rdb, 1e-6, "db");
+  const test::LinearReference ref =
+      test::linear_reference(n, in, out, values(rounded(x)), values(rounded(w)), values(b), values(rounded(gy)), values(gy));
+  check_close(values(y), ref.y, 1e-6, "y");
+  check_close(values(x.grad()), ref.dx, 1e-6, "dx");
+  check_close(values(w.grad()), ref.dw, 1e-6, "dw");
+  check_close(values(b.grad()), ref.db, 1e-6, "db");
   Tensor y32 = linear(x.detach(), w.detach(), b.detach());
   check_close(values(y), values(y32), 2e-2, "y vs FP32");
   CHECK(values(y) != values(y32));

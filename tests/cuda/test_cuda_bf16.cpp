@@ -121,23 +121,12 @@ TEST_CASE("cuda parity: bf16 linear through cuBLAS GEMMEx matches the CPU's bf16
   check_close(gpu.db, cpu.db, 1e-6, "linear db vs CPU");
   // float64 on operands rounded here, independently of kernels/bf16.h: a conversion that
   // truncated, or a GEMM that read the wrong operand, is off by far more than 1e-5.
-  const auto xr = values(rounded(x)), wr = values(rounded(w)), gyr = values(rounded(gy)), gyv = values(gy);
-  const auto bv = values(b);
-  std::vector<double> ry(n * out), rdx(n * in, 0.0), rdw(out * in, 0.0), rdb(out, 0.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t o = 0; o < out; ++o) {
-      ry[i * out + o] = bv[o];
-      rdb[o] += 2 * gyv[i * out + o];
-      for (std::int64_t j = 0; j < in; ++j) {
-        ry[i * out + o] += xr[i * in + j] * wr[o * in + j];
-        rdx[i * in + j] += 2 * gyr[i * out + o] * wr[o * in + j];
-        rdw[o * in + j] += 2 * gyr[i * out + o] * xr[i * in + j];
-      }
-    }
-  check_close(gpu.y, ry, 1e-5, "linear y vs float64");
-  check_close(gpu.dx, rdx, 1e-5, "linear dx vs float64");
-  check_close(gpu.dw, rdw, 1e-5, "linear dw vs float64");
-  check_close(gpu.db, rdb, 1e-6, "linear db vs float64");
+  const test::LinearReference ref = test::linear_reference(n, in, out, values(rounded(x)), values(rounded(w)), values(b),
+                                                           values(rounded(gy)), values(gy), 2.0);
+  check_close(gpu.y, ref.y, 1e-5, "linear y vs float64");
+  check_close(gpu.dx, ref.dx, 1e-5, "linear dx vs float64");
+  check_close(gpu.dw, ref.dw, 1e-5, "linear dw vs float64");
+  check_close(gpu.db, ref.db, 1e-6, "linear db vs float64");
 }
 
 TEST_CASE("cuda: bf16 linear keeps half-size bf16 copies for backward and takes no memory from the driver when "

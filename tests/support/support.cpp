@@ -237,6 +237,24 @@ float nearest_bf16(float v) {
   return (lo >> 16) & 1u ? float_from_bits(hi) : float_from_bits(lo);
 }
 
+LinearReference linear_reference(std::int64_t n, std::int64_t in, std::int64_t out, const std::vector<double>& x,
+                                 const std::vector<double>& w, const std::vector<double>& b,
+                                 const std::vector<double>& dy_rounded, const std::vector<double>& dy, double scale) {
+  LinearReference r{std::vector<double>(n * out), std::vector<double>(n * in, 0.0), std::vector<double>(out * in, 0.0),
+                    std::vector<double>(out, 0.0)};
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t o = 0; o < out; ++o) {
+      r.y[i * out + o] = b[o];
+      r.db[o] += scale * dy[i * out + o];
+      for (std::int64_t j = 0; j < in; ++j) {
+        r.y[i * out + o] += x[i * in + j] * w[o * in + j];
+        r.dx[i * in + j] += scale * dy_rounded[i * out + o] * w[o * in + j];
+        r.dw[o * in + j] += scale * dy_rounded[i * out + o] * x[i * in + j];
+      }
+    }
+  return r;
+}
+
 std::vector<float> bf16_test_inputs() {
   std::vector<float> in;
   std::mt19937 rng(7);

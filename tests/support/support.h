@@ -107,5 +107,16 @@ float nearest_bf16(float v);
 // rounds to infinity), denormals, zeros, infinities, and NaNs whose payload is only in the low
 // 16 bits (truncating them would make an infinity).
 std::vector<float> bf16_test_inputs();
+// float64 linear, y = x w^T + b ([n, in] x [out, in]), and its gradients for the upstream
+// gradient `scale` * dy: dx and dw from dy_rounded (the bf16 policy rounds the upstream gradient
+// for the two products), db from dy itself (the bias gradient stays FP32). x and w are the
+// operands as the test rounded them. scale: how many backward passes were summed.
+struct LinearReference {
+  std::vector<double> y, dx, dw, db;
+};
+LinearReference linear_reference(std::int64_t n, std::int64_t in, std::int64_t out, const std::vector<double>& x,
+                                 const std::vector<double>& w, const std::vector<double>& b,
+                                 const std::vector<double>& dy_rounded, const std::vector<double>& dy,
+                                 double scale = 1.0);
 
 }  // namespace minidl::test
