@@ -12,6 +12,8 @@
 // Two passes over x for the variance (the sum of squared deviations from the global mean), so it
 // does not cancel when the mean is far from zero. x, y, dy, dx: [n, c, hw]; the stats buffer is
 // float64 [2c + 1]: the count (values per channel, summed over ranks), c sums, c squared deviations.
+// No fused ReLU: apply_stats, grad_sums and grad_apply throw if BatchNormGeometry::relu is set
+// (the backward has no forward output to mask dy by); BatchNorm2d applies relu after them.
 #pragma once
 
 #include "minidl/kernels/batch_norm.h"

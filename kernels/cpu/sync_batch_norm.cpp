@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "minidl/base/error.h"
 #include "minidl/kernels/cpu/batch_norm_channel.h"
 #include "minidl/kernels/cpu/parallel.h"
 #include "minidl/kernels/cpu/profile.h"
@@ -15,6 +16,13 @@ namespace {
 using detail::kParallelGrain;
 
 bool parallel(const BatchNormGeometry& g) { return g.n * g.c * g.hw >= kParallelGrain; }
+
+// The entry points take no forward output to mask dy by, so a fused ReLU (which affine_channel
+// would apply in forward only) is refused, as the CUDA twins refuse it.
+void check_no_relu(const BatchNormGeometry& g, const char* kernel) {
+  MINIDL_CHECK(!g.relu, kernel, ": the sync batch norm kernels have no fused ReLU (BatchNormGeometry::relu is set); "
+               "apply relu to their output, as BatchNorm2d does");
+}
 
 // f(p) over each image's run of channel ch in x.
 template <typename T, typename F>
@@ -62,6 +70,7 @@ void batch_norm_apply_stats(Stream, const BatchNormGeometry& g, const T* x, cons
                             double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
                             T* save_invstd) {
   MINIDL_CPU_PROFILE("batch_norm_apply_stats");
+  check_no_relu(g, "batch_norm_apply_stats");
   const double count = stats[0];
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
@@ -78,6 +87,7 @@ void batch_norm_apply_stats(Stream, const BatchNormGeometry& g, const T* x, cons
 template <typename T>
 void batch_norm_grad_sums(Stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* mean, double* sums) {
   MINIDL_CPU_PROFILE("batch_norm_grad_sums");
+  check_no_relu(g, "batch_norm_grad_sums");
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {
     const detail::ChannelGradSums s = detail::channel_grad_sums(g, ch, dy, x, static_cast<double>(mean[ch]));
@@ -91,6 +101,7 @@ void batch_norm_grad_apply(Stream, const BatchNormGeometry& g, const T* dy, cons
                            const T* invstd, const double* local_sums, const double* global_sums, const double* stats,
                            T* dx, bool accumulate_dx, T* dgamma, T* dbeta, bool accumulate_params) {
   MINIDL_CPU_PROFILE("batch_norm_grad_apply");
+  check_no_relu(g, "batch_norm_grad_apply");
   const double count = stats[0];
 #pragma omp parallel for schedule(static) if (parallel(g))
   for (std::int64_t ch = 0; ch < g.c; ++ch) {

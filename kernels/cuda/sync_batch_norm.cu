@@ -111,6 +111,13 @@ void check_channels(const BatchNormGeometry& g) {
   MINIDL_CHECK(g.c <= INT_MAX, "sync_batch_norm (CUDA): ", g.c, " channels is more than a grid can hold");
 }
 
+// apply_kernel writes no ReLU and the backward has no forward output to mask dy by: a fused ReLU
+// is refused (as by the CPU twins), not silently dropped.
+void check_no_relu(const BatchNormGeometry& g, const char* kernel) {
+  MINIDL_CHECK(!g.relu, kernel, ": the sync batch norm kernels have no fused ReLU (BatchNormGeometry::relu is set); "
+               "apply relu to their output, as BatchNorm2d does");
+}
+
 unsigned channel_blocks(std::int64_t c) { return static_cast<unsigned>((c + kBlock - 1) / kBlock); }
 
 }  // namespace
@@ -138,6 +145,7 @@ template <typename T>
 void batch_norm_apply_stats(Stream stream, const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta,
                             const double* stats, double eps, double momentum, T* running_mean, T* running_var,
                             T* y, T* save_mean, T* save_invstd) {
+  check_no_relu(g, "batch_norm_apply_stats (CUDA)");
   check_channels(g);
   if (g.c <= 0) return;
   const cudaStream_t s = native(stream);
@@ -152,6 +160,7 @@ void batch_norm_apply_stats(Stream stream, const BatchNormGeometry& g, const T* 
 
 template <typename T>
 void batch_norm_grad_sums(Stream stream, const BatchNormGeometry& g, const T* dy, const T* x, const T* mean, double* sums) {
+  check_no_relu(g, "batch_norm_grad_sums (CUDA)");
   check_channels(g);
   if (g.c <= 0) return;
   grad_sums_kernel<<<static_cast<unsigned>(g.c), kSumThreads, 0, native(stream)>>>(g.n, g.c, g.hw, dy, x, mean, sums);
@@ -163,6 +172,7 @@ void batch_norm_grad_apply(Stream stream, const BatchNormGeometry& g, const T* d
                            const T* mean, const T* invstd, const double* local_sums, const double* global_sums,
                            const double* stats, T* dx, bool accumulate_dx, T* dgamma, T* dbeta,
                            bool accumulate_params) {
+  check_no_relu(g, "batch_norm_grad_apply (CUDA)");
   check_channels(g);
   if (g.c <= 0) return;
   const cudaStream_t s = native(stream);

@@ -340,6 +340,44 @@ TEST_CASE("cuda parity: sync batch norm kernels on each rank's part of a batch, 
   check_kernels({6, 7}, 12, 1, true, true, 0.0, seed++);
 }
 
+TEST_CASE("cuda parity: the sync batch norm kernels have no fused ReLU, and both twins refuse BatchNormGeometry::relu",
+          "[cuda][sync_batch_norm]") {
+  if (test::no_gpu()) return;
+  // The op never sets it (BatchNorm2d applies its ReLU after sync_batch_norm); a caller that did
+  // would get a ReLU from the CPU forward only, and a backward without the mask on both.
+  const k::BatchNormGeometry g{2, 3, 4, true};
+  std::mt19937 gen(5);
+  const std::vector<float> x = random_vector<float>(24, gen);
+  std::vector<double> stats(7, 0.0), sums(6, 1.0);
+  std::vector<float> y(24), mean(3, 0.f), invstd(3, 1.f), dx(24);
+  cpu::batch_norm_sums<float>(cpu_stream, g, x.data(), stats.data());
+  cpu::batch_norm_sq_dev<float>(cpu_stream, g, x.data(), stats.data());
+  const Tensor gx = device(x), gstats = device(stats), gsums = device(sums), gy = device(y), gm = device(mean),
+               gi = device(invstd), gdx = device(dx);
+  const auto no_relu = Contains("sync batch norm kernels have no fused ReLU");
+  CHECK_THROWS_WITH(cpu::batch_norm_apply_stats<float>(cpu_stream, g, x.data(), nullptr, nullptr, stats.data(), 1e-5,
+                                                       0.1, nullptr, nullptr, y.data(), mean.data(), invstd.data()),
+                    no_relu);
+  CHECK_THROWS_WITH(kc::batch_norm_apply_stats<float>(kc::stream(0), g, ptr<float>(gx), nullptr, nullptr,
+                                                      ptr<double>(gstats), 1e-5, 0.1, nullptr, nullptr, ptr<float>(gy),
+                                                      ptr<float>(gm), ptr<float>(gi)),
+                    no_relu);
+  CHECK_THROWS_WITH(cpu::batch_norm_grad_sums<float>(cpu_stream, g, x.data(), x.data(), mean.data(), sums.data()),
+                    no_relu);
+  CHECK_THROWS_WITH(kc::batch_norm_grad_sums<float>(kc::stream(0), g, ptr<float>(gx), ptr<float>(gx), ptr<float>(gm),
+                                                    ptr<double>(gsums)),
+                    no_relu);
+  CHECK_THROWS_WITH(cpu::batch_norm_grad_apply<float>(cpu_stream, g, x.data(), x.data(), nullptr, mean.data(),
+                                                      invstd.data(), sums.data(), sums.data(), stats.data(), dx.data(),
+                                                      false, nullptr, nullptr, false),
+                    no_relu);
+  CHECK_THROWS_WITH(kc::batch_norm_grad_apply<float>(kc::stream(0), g, ptr<float>(gx), ptr<float>(gx), nullptr,
+                                                     ptr<float>(gm), ptr<float>(gi), ptr<double>(gsums),
+                                                     ptr<double>(gsums), ptr<double>(gstats), ptr<float>(gdx), false,
+                                                     nullptr, nullptr, false),
+                    no_relu);
+}
+
 TEST_CASE("cuda: sync_batch_norm on 2 ranks (threads) equals batch_norm of the whole batch on the CPU in output, "
           "running statistics and every gradient",
           "[cuda][sync_batch_norm]") {
