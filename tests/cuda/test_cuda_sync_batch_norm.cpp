@@ -9,8 +9,13 @@
 // Tolerances are those of "cuda parity: batch norm, our kernels" (test_cuda_parity.cpp).
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+#include <vector>
+
 #include "minidl/config.h"
+#include "minidl/core/distributed.h"
 #include "support.h"
+#include "thread_group.h"
 
 #if MINIDL_WITH_CUDA
 
@@ -480,3 +485,39 @@ TEST_CASE("cuda: sync_batch_norm in a world of one is batch_norm; float64 on CUD
 TEST_CASE("cuda: sync batch norm", "[cuda][sync_batch_norm]") { minidl::test::no_gpu(); }
 
 #endif
+
+// The helper the tests above stand on, on the CPU (every build but the emulated one, which runs
+// only [cuda] tests; the CUDA tests above use it there).
+TEST_CASE("test::ThreadWorld: collectives sum in rank order, broadcast from a root, and a failing rank releases "
+          "the others",
+          "[distributed][sync_batch_norm]") {
+  using namespace minidl;
+  test::ThreadWorld world(3);
+  std::vector<Tensor> t(3), avg(3), from2(3);
+  world.run([&](int r) {
+    t[r] = Tensor::from_vector(std::vector<double>{double(r), 10.0 * r + 1}, {2});
+    world.group(r).all_reduce(t[r]);
+    avg[r] = Tensor::full({1}, 3.0 * r, DType::Float32);
+    world.group(r).all_reduce(avg[r], dist::ReduceOp::Average);
+    world.group(r).barrier();
+    from2[r] = Tensor::full({2}, double(r), DType::Int64);
+    world.group(r).broadcast(from2[r], 2);
+  });
+  for (int r = 0; r < 3; ++r) {
+    CHECK(t[r].to_vector<double>() == std::vector<double>{3.0, 33.0});
+    CHECK(avg[r].to_vector<float>() == std::vector<float>{3.f});
+    CHECK(from2[r].to_vector<std::int64_t>() == std::vector<std::int64_t>{2, 2});
+  }
+  // Rank 1 fails before its collective: ranks 0 and 2 must not wait forever, and run() reports
+  // rank 1's own error, not theirs.
+  CHECK_THROWS_WITH(world.run([&](int r) {
+    if (r == 1) throw std::runtime_error("rank 1's bad input");
+    world.group(r).all_reduce(Tensor::zeros({2}));
+  }),
+                    Catch::Matchers::Contains("rank 1's bad input"));
+  // Different shapes on different ranks: the collective fails on every rank, by shape.
+  CHECK_THROWS_WITH(world.run([&](int r) { world.group(r).all_reduce(Tensor::zeros({r == 2 ? 3 : 2})); }),
+                    Catch::Matchers::Contains("rank 2 passed float32[3]"));
+  // The world works again after a failed run.
+  world.run([&](int r) { world.group(r).barrier(); });
+}
