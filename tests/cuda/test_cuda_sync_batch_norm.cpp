@@ -459,7 +459,7 @@ TEST_CASE("cuda: BatchNorm2d with a sync_group of 2 ranks (threads): training wi
   require_close(floats(cat(ye)), floats(y_eval), 1e-5, 1e-5, "BatchNorm2d sync, then eval: y from running statistics");
 }
 
-TEST_CASE("cuda: sync_batch_norm in a world of one is batch_norm; float64 on CUDA is refused by name",
+TEST_CASE("cuda: sync_batch_norm in a world of one is batch_norm, and float64 on CUDA is refused by name",
           "[cuda][sync_batch_norm]") {
   if (test::no_gpu()) return;
   auto one = dist::single_process_group();
