@@ -44,22 +44,22 @@ using FilterDescriptor =
 using ConvolutionDescriptor =
     CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
 
-// A shape plus the numerics switches it was planned under: flipping allow_tf32 or
-// deterministic at run time plans the shape again instead of reusing an algorithm chosen under
-// the other rules.
+// A shape plus the numerics it was planned under: flipping allow_tf32 or deterministic at run
+// time plans the shape again instead of reusing an algorithm chosen under the other rules; bf16
+// plans (channels-last bf16 tensors) are separate plans of the same shape.
 struct ConvKey {
   std::int64_t v[14];  // the geometry: sizes, stride, padding, dilation, groups
-  bool tf32, deterministic;
+  bool tf32, deterministic, bf16;
   bool operator==(const ConvKey& o) const {
     for (int i = 0; i < 14; ++i)
       if (v[i] != o.v[i]) return false;
-    return tf32 == o.tf32 && deterministic == o.deterministic;
+    return tf32 == o.tf32 && deterministic == o.deterministic && bf16 == o.bf16;
   }
 };
 
 struct ConvKeyHash {
   std::size_t operator()(const ConvKey& k) const {
-    std::size_t h = (k.tf32 ? 1u : 0u) | (k.deterministic ? 2u : 0u);
+    std::size_t h = (k.tf32 ? 1u : 0u) | (k.deterministic ? 2u : 0u) | (k.bf16 ? 4u : 0u);
     for (std::int64_t x : k.v) h = h * 1000003u ^ std::hash<std::int64_t>()(x);
     return h;
   }
