@@ -155,6 +155,29 @@ cudnnStatus_t launch(const char* fn, cudnnHandle_t h, Dir dir, int algo, const C
       !emu::dnn::operand_ok(fn, dir == Dir::BackwardFilter ? "dw" : "w", c.w.ptr, c.w.bytes()) ||
       !emu::dnn::operand_ok(fn, dir == Dir::Forward ? "y" : "dy", c.y.ptr, c.y.bytes()))
     return CUDNN_STATUS_EXECUTION_FAILED;
+  // cuDNN's convolutions are not in place, and the workspace is the algorithm's own: an output
+  // or workspace sharing bytes with another operand is a caller's bug that a GPU turns into
+  // silently wrong numbers.
+  struct Range {
+    const char* name;
+    const void* p;
+    std::size_t bytes;
+  };
+  const Range ranges[] = {{dir == Dir::BackwardData ? "dx" : "x", c.x.ptr, c.x.bytes()},
+                          {dir == Dir::BackwardFilter ? "dw" : "w", c.w.ptr, c.w.bytes()},
+                          {dir == Dir::Forward ? "y" : "dy", c.y.ptr, c.y.bytes()},
+                          {"workSpace", ws, need}};
+  const int out_index = dir == Dir::Forward ? 2 : dir == Dir::BackwardData ? 0 : 1;
+  for (int i = 0; i < 4; ++i)
+    for (int j = i + 1; j < 4; ++j) {
+      if (i != out_index && j != out_index && j != 3) continue;  // two inputs may share memory
+      const Range& a = ranges[i];
+      const Range& b = ranges[j];
+      const auto lo = [](const Range& r) { return reinterpret_cast<std::uintptr_t>(r.p); };
+      if (a.bytes && b.bytes && lo(a) < lo(b) + b.bytes && lo(b) < lo(a) + a.bytes)
+        return fail(CUDNN_STATUS_BAD_PARAM, str("%s: %s (%p, %zu bytes) and %s (%p, %zu bytes) overlap", fn, a.name,
+                                                a.p, a.bytes, b.name, b.p, b.bytes));
+    }
   std::vector<emu::Access> acc;
   for (const emu::dnn::View* v : {&c.x, &c.w, &c.y})
     acc.push_back(emu::Access{v->ptr, v->bytes(), v == &output(dir, c)});

@@ -450,6 +450,16 @@ TEST_CASE("cudnn: a workspace too small or not in device memory is refused", "[e
   // Algorithms the emulator does not implement are NOT_SUPPORTED, not run.
   CHECK(cudnnConvolutionForward(h.get(), &one, d.x, x.get(), d.w, w.get(), d.conv, CUDNN_CONVOLUTION_FWD_ALGO_FFT,
                                 ws.get(), need, &zero, d.y, y.get()) == CUDNN_STATUS_NOT_SUPPORTED);
+  // Not in place: an output sharing bytes with an input (or the workspace with an operand).
+  std::size_t precomp = 0;
+  DNN_OK(cudnnGetConvolutionForwardWorkspaceSize(h.get(), d.x, d.w, d.conv, d.y,
+                                                 CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, &precomp));
+  REQUIRE((precomp > 0 && precomp <= y.size() * 4));
+  CHECK(cudnnConvolutionForward(h.get(), &one, d.x, x.get(), d.w, w.get(), d.conv,
+                                CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, y.get(), precomp, &zero, d.y,
+                                y.get()) == CUDNN_STATUS_BAD_PARAM);
+  cudnnGetLastErrorString(m, sizeof m);
+  CHECK(contains(m, "overlap"));
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   // A workspace in host memory: the device would fault on it.
   std::vector<unsigned char> host(need);
