@@ -84,6 +84,17 @@ void round_to_bf16(Stream, std::int64_t n, const float* x, float* y);
 // y[i] = to_bfloat16(x[i]): float32 to packed bf16 (half the bytes), what cuBLAS's bf16 GEMM and
 // the bf16 convolution kernels read.
 void to_bfloat16(Stream, std::int64_t n, const float* x, bfloat16* y);
+
+// The same conversion into channels-last order: x is [n, c, hw] (NCHW), y is [n, hw, c] (NHWC),
+// what cuDNN's bf16 convolutions read fastest (tensor cores). A weight [k, c/groups, r, s] is
+// the case n = k, c = c/groups, hw = r * s ([k, r, s, c/groups], cuDNN's NHWC filter). Doing the
+// transposition in the pass that packs anyway costs no extra pass over memory.
+void to_bfloat16_channels_last(Stream, std::int64_t n, std::int64_t c, std::int64_t hw, const float* x, bfloat16* y);
+// Its inverse, widening: out[img, ch, p] (+)= to_float(y[img, p, ch]) + bias[ch] (bias may be
+// null; accumulate adds to out instead of overwriting it). Turns cuDNN's bf16 NHWC results back
+// into minidl's float32 NCHW tensors, the bias of a forward convolution fused in.
+void from_bfloat16_channels_last(Stream, std::int64_t n, std::int64_t c, std::int64_t hw, const bfloat16* y,
+                                 const float* bias, float* out, bool accumulate);
 }  // namespace cuda
 
 }  // namespace minidl::kernels

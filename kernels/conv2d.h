@@ -26,9 +26,13 @@ struct Conv2dGeometry {
   // FP32 accumulation. On the CPU the entry points see to the rounding: a backend with bf16
   // arithmetic (oneDNN on a CPU with AVX-512 BF16) converts the operands itself, in the layout
   // reorder it runs anyway; for the others the entry point rounds them into scratch first. On
-  // CUDA the implicit GEMM reads packed bf16 (the *_bf16 entry points); the float32 entry points
-  // expect operands that are already bf16 values (core/ops rounds them for cuDNN).
+  // CUDA the operands are packed bf16 and the *_bf16 entry points run instead.
   bool bf16_operands = false;
+  // CUDA's *_bf16 entry points only: the packed operands are channels-last (x and dy [n, h, w, c],
+  // the weight [k, r, s, c / groups]), which cuDNN reads; else NCHW, which the implicit GEMM reads.
+  // Set by the forward (cuda::conv2d_bf16_channels_last), kept by the backward node with the
+  // operands it packed, so the backward runs where the forward did.
+  bool channels_last = false;
 
   // Fills oh/ow from the rest. Returns false if the output would be empty or the rest makes no
   // sense (a non-positive size, groups that do not divide c and k, ...).
@@ -129,13 +133,18 @@ void set_conv_backend(const std::string& name);
 std::string conv_backend();
 bool conv_backend_available(const std::string& name);
 
-// The precision policy's bf16 with packed operands (bf16.h: half the bytes of float32): the
-// implicit GEMM reads them and widens each to float in registers, FP32 accumulation; the bias,
-// outputs and gradients are float32. They always run the implicit GEMM. conv2d_reads_bf16 says
-// whether core/ops should call them for g: the setting picks implicit_gemm for all three
-// directions. Where it picks cuDNN, the op rounds into float32 buffers for cuDNN's FP32
-// convolutions instead (cuDNN with bf16 tensors is not built: docs/precision.md).
-bool conv2d_reads_bf16(const Conv2dGeometry& g);
+// The precision policy's bf16 with packed operands (bf16.h: half the bytes of float32), FP32
+// accumulation; the bias, outputs and gradients are float32. Two backends read them:
+// - the implicit GEMM (g.channels_last false): NCHW operands, each widened to float in
+//   registers; its results are FP32;
+// - cuDNN (g.channels_last true): channels-last operands and cuDNN's bf16 convolutions (tensor
+//   cores). cuDNN's legacy API writes bf16 results, so its outputs and gradients are rounded to
+//   bf16 once (as under PyTorch's autocast) before they are widened into the float32 tensors, the
+//   bias added and gradients accumulated in FP32.
+// conv2d_bf16_channels_last says which, for a forward of g now: cuDNN when the setting (or the
+// auto rule) runs g's forward there. All three directions of one convolution run on that one
+// backend, since the node keeps the operands in its layout.
+bool conv2d_bf16_channels_last(const Conv2dGeometry& g);
 void conv2d_forward_bf16(Stream, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
                          float* y);
 void conv2d_backward_input_bf16(Stream, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,

@@ -457,6 +457,8 @@ bench() {  # bench NAME BOUND MIN CMD...: output to bench.log and to WORK/NAME.t
 }
 bench bench_gemm 40 15 "$BENCH/bench_gemm" --gpu-only --squares 4096,8192 --min-time 0.2
 bench bench_conv 60 20 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.1
+# bf16: the implicit GEMM on packed NCHW bf16 against cuDNN's tensor cores on channels-last bf16.
+bench bench_conv_bf16 45 15 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.05 --precision bf16
 # fp32 and bf16, each eager and as a replayed CUDA graph (JSON "variant": fp32, fp32+graph, ...).
 bench bench_train 90 20 "$BENCH/bench_train" --device cuda --json --mode all --batch 256 --steps 20 --warmup 5 \
   --precision all --cuda-graph both

@@ -20,13 +20,20 @@ Tensor round_to_bf16(const Tensor& t) {
   return r;
 }
 
-Bf16Buffer::Bf16Buffer(const Tensor& t) {
+Bf16Buffer::Bf16Buffer(const Tensor& t, bool channels_last) {
   MINIDL_CHECK(t.defined() && t.dtype() == DType::Float32 && t.device().is_cuda(),
                "packed bf16 operands: expected a float32 tensor on a GPU, got ",
                t.defined() ? std::string(dtype_name(t.dtype())) + " on " + t.device().str() : std::string("none"));
   storage_ = std::make_shared<Storage>(static_cast<std::size_t>(t.numel()) * sizeof(kernels::bfloat16), t.device());
   auto* out = static_cast<kernels::bfloat16*>(storage_->data());
-  dispatch_cuda_bf16("to_bfloat16", t, [&](auto s) { to_bfloat16(s, t.numel(), t.data<float>(), out); });
+  MINIDL_CHECK(!channels_last || t.dim() == 4, "packed bf16 operands: channels-last order needs a 4-d tensor, got ",
+               shape_str(t.shape()));
+  dispatch_cuda_bf16("to_bfloat16", t, [&](auto s) {
+    if (channels_last)
+      to_bfloat16_channels_last(s, t.size(0), t.size(1), t.size(2) * t.size(3), t.data<float>(), out);
+    else
+      to_bfloat16(s, t.numel(), t.data<float>(), out);
+  });
 }
 
 }  // namespace minidl::ops_detail

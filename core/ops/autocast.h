@@ -38,10 +38,12 @@ void dispatch_cuda_bf16(const char* op, const Tensor& t, F&& f) {
 // a steady-state step takes no memory from the driver. The operands of the bf16 GEMMs on the
 // GPU; a backward node keeps these instead of rounded float32 copies. No tensor: nothing but
 // the kernels reads them. Only for GPU tensors (there is no CPU kernel that reads packed bf16).
+// channels_last (a 4-d t only) packs [n, c, h, w] as [n, h, w, c], the order cuDNN's bf16
+// convolutions read (kernels/conv2d.h), in the same pass.
 class Bf16Buffer {
  public:
   Bf16Buffer() = default;  // undefined
-  explicit Bf16Buffer(const Tensor& t);
+  explicit Bf16Buffer(const Tensor& t, bool channels_last = false);
   bool defined() const { return storage_ != nullptr; }
   const kernels::bfloat16* data() const { return static_cast<const kernels::bfloat16*>(storage_->data()); }
 

@@ -11,38 +11,27 @@ using namespace ops_detail;
 namespace {
 
 // Under bf16 (autocast.h) every product pairs bf16 operands (the forward's, and in backward the
-// upstream gradient rounded too), with FP32 accumulation; the gradients are float32. Where the
-// node keeps what:
-// - CPU: the kernels round (kernels/conv2d.h, bf16_operands), so it keeps nothing but its inputs;
-// - GPU, implicit GEMM: packed bf16 copies (x_packed_, w_packed_: half the bytes of float32),
-//   which the bf16 kernels read;
-// - GPU, cuDNN: rounded float32 copies (x_bf16_, w_bf16_) for cuDNN's FP32 convolutions.
+// upstream gradient rounded too), with FP32 accumulation; the gradients are float32. On the CPU
+// the kernels round (kernels/conv2d.h, bf16_operands), so the node keeps nothing but its inputs;
+// on a GPU it keeps packed bf16 copies (x_packed_, w_packed_: half the bytes of float32) in the
+// order the forward's backend reads (g_.channels_last: cuDNN's NHWC, else NCHW for the implicit
+// GEMM), and its backward packs the upstream gradient the same way.
 class Conv2dBackward : public Node {
  public:
-  Conv2dBackward(const kernels::Conv2dGeometry& g, Tensor x_bf16, Tensor w_bf16, Bf16Buffer x_packed,
-                 Bf16Buffer w_packed)
-      : g_(g),
-        x_bf16_(std::move(x_bf16)),
-        w_bf16_(std::move(w_bf16)),
-        x_packed_(std::move(x_packed)),
-        w_packed_(std::move(w_packed)) {}
+  Conv2dBackward(const kernels::Conv2dGeometry& g, Bf16Buffer x_packed, Bf16Buffer w_packed)
+      : g_(g), x_packed_(std::move(x_packed)), w_packed_(std::move(w_packed)) {}
   const char* name() const override { return "Conv2dBackward"; }
 
   void backward(const Tensor& grad_output, std::vector<GradSlot>& gin) override {
     if (x_packed_.defined()) return backward_packed(grad_output, gin);
-    const bool rounded_here = x_bf16_.defined();
-    const Tensor& x = rounded_here ? x_bf16_ : inputs[0];
-    const Tensor& w = rounded_here ? w_bf16_ : inputs[1];
-    const Tensor gout =
-        rounded_here && (gin[0].needed || gin[1].needed) ? round_to_bf16(grad_output) : grad_output;
-    dispatch("conv2d backward", gout, [&](auto s, auto tag) {
+    const Tensor& x = inputs[0];
+    const Tensor& w = inputs[1];
+    dispatch("conv2d backward", grad_output, [&](auto s, auto tag) {
       using T = decltype(tag);
       if (gin[0].needed)
-        conv2d_backward_input(s, g_, gout.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
+        conv2d_backward_input(s, g_, grad_output.data<T>(), w.data<T>(), gin[0].grad.data<T>(), gin[0].accumulate);
       if (gin[1].needed)
-        conv2d_backward_weight(s, g_, x.data<T>(), gout.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
-      // The bias gradient is a plain sum: FP32, from the unrounded gradient (the forward adds
-      // the bias in FP32 too).
+        conv2d_backward_weight(s, g_, x.data<T>(), grad_output.data<T>(), gin[1].grad.data<T>(), gin[1].accumulate);
       if (gin.size() > 2 && gin[2].needed)
         conv2d_backward_bias(s, g_, grad_output.data<T>(), gin[2].grad.data<T>(), gin[2].accumulate);
     });
@@ -50,21 +39,23 @@ class Conv2dBackward : public Node {
 
  private:
   void backward_packed(const Tensor& grad_output, std::vector<GradSlot>& gin) {
-    const Bf16Buffer gout = gin[0].needed || gin[1].needed ? Bf16Buffer(grad_output) : Bf16Buffer();
+    const Bf16Buffer gout =
+        gin[0].needed || gin[1].needed ? Bf16Buffer(grad_output, g_.channels_last) : Bf16Buffer();
     dispatch_cuda_bf16("conv2d backward (bf16)", grad_output, [&](auto s) {
       if (gin[0].needed)
         conv2d_backward_input_bf16(s, g_, gout.data(), w_packed_.data(), gin[0].grad.data<float>(), gin[0].accumulate);
       if (gin[1].needed)
         conv2d_backward_weight_bf16(s, g_, x_packed_.data(), gout.data(), gin[1].grad.data<float>(),
                                     gin[1].accumulate);
+      // The bias gradient is a plain sum: FP32, from the unrounded gradient (the forward adds
+      // the bias in FP32 too).
       if (gin.size() > 2 && gin[2].needed)
         conv2d_backward_bias(s, g_, grad_output.data<float>(), gin[2].grad.data<float>(), gin[2].accumulate);
     });
   }
 
   kernels::Conv2dGeometry g_;
-  Tensor x_bf16_, w_bf16_;          // under bf16 on a GPU with cuDNN only
-  Bf16Buffer x_packed_, w_packed_;  // under bf16 on a GPU with the implicit GEMM only
+  Bf16Buffer x_packed_, w_packed_;  // under bf16 on a GPU only
 };
 
 }  // namespace
@@ -106,28 +97,21 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 
   g.bf16_operands = autocast_bf16(x);
   Tensor y = Tensor::empty({g.n, g.k, g.oh, g.ow}, x.dtype(), x.device());
-  bool packed = false;
 #if MINIDL_WITH_CUDA
-  packed = g.bf16_operands && x.device().is_cuda() && kernels::cuda::conv2d_reads_bf16(g);
-#endif
-  if (packed) {
-    Bf16Buffer xb(x), wb(weight);
+  if (g.bf16_operands && x.device().is_cuda()) {
+    g.channels_last = kernels::cuda::conv2d_bf16_channels_last(g);
+    Bf16Buffer xb(x, g.channels_last), wb(weight, g.channels_last);
     dispatch_cuda_bf16("conv2d (bf16)", x, [&](auto s) {
       conv2d_forward_bf16(s, g, xb.data(), wb.data(), ptr<float>(bias), y.data<float>());
     });
-    return record(y, std::make_shared<Conv2dBackward>(g, Tensor(), Tensor(), std::move(xb), std::move(wb)),
-                  {x, weight, bias});
+    return record(y, std::make_shared<Conv2dBackward>(g, std::move(xb), std::move(wb)), {x, weight, bias});
   }
-  const bool round_here = g.bf16_operands && x.device().is_cuda();
-  const Tensor xr = round_here ? round_to_bf16(x) : x, wr = round_here ? round_to_bf16(weight) : weight;
+#endif
   dispatch("conv2d", x, [&](auto s, auto tag) {
     using T = decltype(tag);
-    conv2d_forward(s, g, xr.data<T>(), wr.data<T>(), ptr<T>(bias), y.data<T>());
+    conv2d_forward(s, g, x.data<T>(), weight.data<T>(), ptr<T>(bias), y.data<T>());
   });
-  return record(y,
-                std::make_shared<Conv2dBackward>(g, round_here ? xr : Tensor(), round_here ? wr : Tensor(),
-                                                 Bf16Buffer(), Bf16Buffer()),
-                {x, weight, bias});
+  return record(y, std::make_shared<Conv2dBackward>(g, Bf16Buffer(), Bf16Buffer()), {x, weight, bias});
 }
 
 }  // namespace minidl

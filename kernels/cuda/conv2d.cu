@@ -1,12 +1,13 @@
 // Convolution on the GPU: the table of backends (conv2d_implicit_gemm.cu, and cuDNN through
 // conv2d_cudnn.cpp), which one runs a call (the setting, and the auto rule), the entry points
-// core/ops calls (float32, and packed bf16 for the implicit GEMM), and the bias kernels.
+// core/ops calls (float32, and packed bf16 for the implicit GEMM and cuDNN), and the bias kernels.
 #include <climits>
 #include <cstring>
 #include <string>
 
 #include "minidl/base/error.h"
 #include "minidl/config.h"
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/conv2d_table.h"
 #include "minidl/kernels/cuda/conv2d_backends.h"
@@ -64,8 +65,37 @@ void backward_filter(Stream s, const Conv2dGeometry& g, const float* x, const fl
   if (g.k * g.c * g.r * g.s == 0) return;
   detail::cudnn_conv2d_backward_weight(g, x, dy, dweight, accumulate, native(s));
 }
+
+// The bf16 policy's convolutions through cuDNN: cuDNN's bf16 result (channels-last) widened into
+// the float32 NCHW output in one pass, which adds the bias (forward) or accumulates (backward).
+void forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
+                  float* y) {
+  if (g.n * g.k * g.oh * g.ow == 0) return;
+  const bfloat16* out = detail::cudnn_conv2d_forward_bf16(g, x, weight, native(s));
+  from_bfloat16_channels_last(s, g.n, g.k, g.oh * g.ow, out, bias, y, false);
+}
+void backward_data_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,
+                        bool accumulate) {
+  if (g.n * g.c * g.h * g.w == 0) return;
+  const bfloat16* out = detail::cudnn_conv2d_backward_input_bf16(g, dy, weight, native(s));
+  from_bfloat16_channels_last(s, g.n, g.c, g.h * g.w, out, nullptr, dx, accumulate);
+}
+void backward_filter_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy, float* dweight,
+                          bool accumulate) {
+  if (g.k * g.c * g.r * g.s == 0) return;
+  const bfloat16* out = detail::cudnn_conv2d_backward_weight_bf16(g, x, dy, native(s));
+  // [k, r, s, c / groups] back to [k, c / groups, r, s]: the same widening with n = k.
+  from_bfloat16_channels_last(s, g.k, g.c_per_group(), g.r * g.s, out, nullptr, dweight, accumulate);
+}
 }  // namespace cudnn
 #endif
+
+// Channels-last operands are cuDNN's; a build without it never packs them (channels_last is
+// only set where conv2d_bf16_channels_last said so).
+void check_bf16_layout(const Conv2dGeometry& g) {
+  MINIDL_CHECK(!g.channels_last || MINIDL_WITH_CUDNN,
+               "conv2d (bf16): channels-last operands need cuDNN, which this build of minidl lacks");
+}
 
 template <typename T>
 std::vector<ConvBackend<T>> make_table() {
@@ -149,24 +179,34 @@ void conv2d_backward_bias(Stream stream, const Conv2dGeometry& g, const T* dy, T
   CUDA_LAUNCH_CHECK("conv_bias_grad_kernel");
 }
 
-bool conv2d_reads_bf16(const Conv2dGeometry& g) {
-  for (const ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter})
-    if (std::strcmp(conv_backend_for<float>(d, g).name, "implicit_gemm") != 0) return false;
-  return true;
+bool conv2d_bf16_channels_last(const Conv2dGeometry& g) {
+  return MINIDL_WITH_CUDNN && std::strcmp(conv_backend_for<float>(ConvDirection::Forward, g).name, "cudnn") == 0;
 }
 
 void conv2d_forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
                          float* y) {
+  check_bf16_layout(g);
+#if MINIDL_WITH_CUDNN
+  if (g.channels_last) return cudnn::forward_bf16(s, g, x, weight, bias, y);
+#endif
   implicit_gemm::forward_bf16(s, g, x, weight, bias, y);
 }
 
 void conv2d_backward_input_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,
                                 bool accumulate) {
+  check_bf16_layout(g);
+#if MINIDL_WITH_CUDNN
+  if (g.channels_last) return cudnn::backward_data_bf16(s, g, dy, weight, dx, accumulate);
+#endif
   implicit_gemm::backward_data_bf16(s, g, dy, weight, dx, accumulate);
 }
 
 void conv2d_backward_weight_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy,
                                  float* dweight, bool accumulate) {
+  check_bf16_layout(g);
+#if MINIDL_WITH_CUDNN
+  if (g.channels_last) return cudnn::backward_filter_bf16(s, g, x, dy, dweight, accumulate);
+#endif
   implicit_gemm::backward_filter_bf16(s, g, x, dy, dweight, accumulate);
 }
 

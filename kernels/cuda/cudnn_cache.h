@@ -44,37 +44,43 @@ using FilterDescriptor =
 using ConvolutionDescriptor =
     CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
 
-// A shape plus the numerics switches it was planned under: flipping allow_tf32 or
-// deterministic at run time plans the shape again instead of reusing an algorithm chosen under
-// the other rules.
+// A shape plus the numerics it was planned under: flipping allow_tf32 or deterministic at run
+// time plans the shape again instead of reusing an algorithm chosen under the other rules; bf16
+// plans (channels-last bf16 tensors) are separate plans of the same shape.
 struct ConvKey {
   std::int64_t v[14];  // the geometry: sizes, stride, padding, dilation, groups
-  bool tf32, deterministic;
+  bool tf32, deterministic, bf16;
   bool operator==(const ConvKey& o) const {
     for (int i = 0; i < 14; ++i)
       if (v[i] != o.v[i]) return false;
-    return tf32 == o.tf32 && deterministic == o.deterministic;
+    return tf32 == o.tf32 && deterministic == o.deterministic && bf16 == o.bf16;
   }
 };
 
 struct ConvKeyHash {
   std::size_t operator()(const ConvKey& k) const {
-    std::size_t h = (k.tf32 ? 1u : 0u) | (k.deterministic ? 2u : 0u);
+    std::size_t h = (k.tf32 ? 1u : 0u) | (k.deterministic ? 2u : 0u) | (k.bf16 ? 4u : 0u);
     for (std::int64_t x : k.v) h = h * 1000003u ^ std::hash<std::int64_t>()(x);
     return h;
   }
 };
 
+// One direction of a plan: its own convolution descriptor (which carries the math type of its
+// algorithm), and the algorithm once found, with the workspace it needs.
+template <typename Algo>
+struct ConvDirectionPlan {
+  ConvolutionDescriptor conv;
+  bool found = false;
+  Algo algo{};
+  std::size_t workspace = 0;
+};
+
 struct ConvPlan {
   TensorDescriptor x, y;
   FilterDescriptor w;
-  // One convolution descriptor per direction: each carries the math type of its own algorithm.
-  ConvolutionDescriptor fwd_conv, bwd_data_conv, bwd_filter_conv;
-  bool fwd_found = false, bwd_data_found = false, bwd_filter_found = false;
-  cudnnConvolutionFwdAlgo_t fwd_algo{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
-  std::size_t fwd_workspace = 0, bwd_data_workspace = 0, bwd_filter_workspace = 0;
+  ConvDirectionPlan<cudnnConvolutionFwdAlgo_t> fwd;
+  ConvDirectionPlan<cudnnConvolutionBwdDataAlgo_t> bwd_data;
+  ConvDirectionPlan<cudnnConvolutionBwdFilterAlgo_t> bwd_filter;
 };
 
 struct BatchNormKey {

@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include "minidl/kernels/batch_norm.h"
+#include "minidl/kernels/bf16.h"
 #include "minidl/kernels/conv2d.h"
 
 namespace minidl::kernels::cuda::detail {
@@ -19,6 +20,18 @@ void cudnn_conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const
                                  bool accumulate, cudaStream_t s);
 void cudnn_conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
                                   bool accumulate, cudaStream_t s);
+
+// The bf16 policy's convolutions (kernels/conv2d.h, g.channels_last): packed bf16 operands in
+// channels-last order (x and dy [n, h, w, c], the weight [k, r, s, c / groups]), FP32 compute.
+// cuDNN writes a bf16 result in the same order (y, dx, or dweight) into the context's workspace;
+// each returns where. It stays valid on stream s until the next call that uses the workspace,
+// so the caller widens it into float32 on s straight away.
+const bfloat16* cudnn_conv2d_forward_bf16(const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight,
+                                          cudaStream_t s);
+const bfloat16* cudnn_conv2d_backward_input_bf16(const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight,
+                                                 cudaStream_t s);
+const bfloat16* cudnn_conv2d_backward_weight_bf16(const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy,
+                                                  cudaStream_t s);
 
 // Batch norm through cuDNN. Each returns false, having done nothing, when cuDNN cannot express
 // the call (no gamma/beta, eps below CUDNN_BN_MIN_EPSILON, only some outputs wanted...); the
