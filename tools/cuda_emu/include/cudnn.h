@@ -135,7 +135,7 @@ typedef cudnnConvolutionStruct* cudnnConvolutionDescriptor_t;
 // ---- library, handle, errors ----
 size_t cudnnGetVersion(void);
 const char* cudnnGetErrorString(cudnnStatus_t status);
-// The message of this thread's last failed call (empty after a success), truncated to max_size.
+// The message of this thread's last failed call (kept until the next failure), truncated to max_size.
 void cudnnGetLastErrorString(char* message, size_t max_size);
 cudnnStatus_t cudnnCreate(cudnnHandle_t* handle);
 cudnnStatus_t cudnnDestroy(cudnnHandle_t handle);
