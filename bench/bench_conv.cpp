@@ -22,7 +22,7 @@
 // kernels where the CPU has them, the others FP32 on the rounded values; the reference is the
 // float64 result on the same rounded operands, so the tolerance stays FP32's. On the GPU the
 // packed-bf16 entry points run (the implicit GEMM on NCHW bf16, cuDNN's tensor-core bf16 on
-// channels-last bf16, whose bf16 results get a tolerance of 2^-8 instead).
+// channels-last bf16, whose bf16 results get a tolerance of 2^-7 instead).
 //
 // --gpu-only: the validation as always, then only the GPU timings (what scripts/gpu-check.sh
 // runs: the CPU rows take minutes and are not what a GPU machine is lent for).
@@ -267,9 +267,10 @@ std::vector<float> gpu_output(DeviceBuffers& b, Dir d, cu::Stream s) {
 }
 
 // The tolerance of a GPU version against the float64 reference on the same (rounded) operands:
-// FP32's, except cuDNN under bf16, which rounds its results to bf16 (2^-9 relative).
+// FP32's, except cuDNN under bf16, which rounds its results to bf16 (up to 2^-8 of each value:
+// twice that, relative to the largest).
 double gpu_tolerance(const Conv2dGeometry& g, const char* backend) {
-  return g.bf16_operands && std::string(backend) == "cudnn" ? 1.0 / 256 : kTolerance;
+  return g.bf16_operands && std::string(backend) == "cudnn" ? 1.0 / 128 : kTolerance;
 }
 
 double gpu_time(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, double min_time) {

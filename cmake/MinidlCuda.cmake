@@ -2,13 +2,19 @@
 # MINIDL_CUDNN (AUTO|ON|OFF). Sets MINIDL_WITH_CUDA / MINIDL_WITH_CUDNN (and their 0/1
 # spellings for config.h) and defines minidl_configure_cuda_target().
 # MINIDL_CUDA_EMU=ON builds the CUDA backend for the CPU emulator of tools/cuda_emu instead of
-# nvcc (no cuDNN): the test bench for machines without a GPU.
+# nvcc, with the emulator's own cuBLAS and cuDNN (include/cudnn.h there): the test bench for
+# machines without a GPU. MINIDL_CUDNN=OFF leaves cuDNN out of it too.
 include(CheckLanguage)
 
 set(MINIDL_WITH_CUDA OFF)
 set(MINIDL_WITH_CUDNN OFF)
 if(MINIDL_CUDA_EMU)
   set(MINIDL_WITH_CUDA ON)
+  # The emulated cuDNN is part of the cuda_emu target: nothing to find.
+  if(NOT MINIDL_CUDNN STREQUAL "OFF")
+    set(MINIDL_WITH_CUDNN ON)
+    set(MINIDL_CUDNN_FROM "the CUDA emulator (tools/cuda_emu)")
+  endif()
   include(${CMAKE_SOURCE_DIR}/tools/cuda_emu/CudaEmu.cmake)
 elseif(NOT MINIDL_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)

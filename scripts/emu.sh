@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA backend on the CPU emulator (tools/cuda_emu, docs/cuda.md): builds the product with
-# -DMINIDL_CUDA_EMU=ON (its CUDA sources translated for the emulator, cuBLAS emulated, no cuDNN)
+# -DMINIDL_CUDA_EMU=ON (its CUDA sources translated for the emulator, cuBLAS and cuDNN emulated)
 # and runs every GPU test of the suite ([cuda]: kernel parity, ops and autograd on CUDA tensors,
 # the allocator, the training step against the CPU, train_resnet --device cuda) plus the
 # emulator's own planted-bug tests. Threads run in a seeded random order (the seed is printed;
@@ -18,8 +18,8 @@ export MINIDL_EMU_SM_COUNT="${MINIDL_EMU_SM_COUNT:-132}"
 log="$PWD/$build/emu-kernels.tsv"
 rm -f "$log"
 export MINIDL_EMU_LOG="$log"
-# Skips are counted and must be allowed (tests/skip-allowlist.txt): here only what the emulator
-# does not model (cuDNN) may skip.
+# Skips are counted and must be allowed (tests/skip-allowlist.txt); with cuDNN emulated nothing
+# here needs to skip (0 on 2026-12-02).
 scripts/run-ctest.sh "$build" --timeout 600 -E '^install_and_consume$' "$@"
 # What ran: each product kernel's launches, blocks, largest grid and the tests that ran it.
 [[ -s "$log" ]] && python3 tools/cuda_emu/kernel_table.py "$log"

@@ -113,10 +113,11 @@ def summary(work, outdir, budget, dryrun):
         read_jsonl(os.path.join(work, "pytorch_compile.txt"))
     gemm = gpu_rows(os.path.join(work, "bench_gemm.txt"), lambda l: "cuBLAS" in l or "sgemm_tiled" in l)
     conv = gpu_rows(os.path.join(work, "bench_conv.txt"), lambda l: " gpu " in l or "validation" in l)
+    conv_bf16 = gpu_rows(os.path.join(work, "bench_conv_bf16.txt"), lambda l: " gpu " in l or "validation" in l)
     doc = {"result": result, "dry_run": dryrun == "1", "budget_s": int(budget), "environment": env,
            "stages": stages, "cuda_tests": parity, "training": training,
            "bench_train": {"minidl": minidl_bench, "pytorch": torch_bench},
-           "bench_gemm_gpu_rows": gemm, "bench_conv_gpu_rows": conv}
+           "bench_gemm_gpu_rows": gemm, "bench_conv_gpu_rows": conv, "bench_conv_bf16_gpu_rows": conv_bf16}
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(doc, f, indent=1)
 
@@ -162,7 +163,8 @@ def summary(work, outdir, budget, dryrun):
                 r.get("framework"), r.get("variant", "fp32"), r.get("mode"), r.get("batch"),
                 r.get("images_per_sec", 0), r.get("ms_per_step_median", 0),
                 "%.0f" % (alloc / 2**20) if isinstance(alloc, (int, float)) else "n/a"))
-    for title_, rows in (("bench_gemm, GPU rows", gemm), ("bench_conv, GPU rows and validation", conv)):
+    for title_, rows in (("bench_gemm, GPU rows", gemm), ("bench_conv, GPU rows and validation", conv),
+                         ("bench_conv --precision bf16, GPU rows and validation", conv_bf16)):
         if rows:
             md.append("")
             md.append(title_ + ":")

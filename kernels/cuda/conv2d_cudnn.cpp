@@ -134,8 +134,7 @@ ConvPlan& plan_for(Context& ctx, const Conv2dGeometry& g, const Numerics& num) {
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w.get(), type, format, to_int(g.k), to_int(g.c_per_group()),
                                          to_int(g.r), to_int(g.s)));
   const cudnnMathType_t math = num.bf16 ? CUDNN_TENSOR_OP_MATH : num.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
-  for (cudnnConvolutionDescriptor_t d :
-       {plan->fwd_conv.get(), plan->bwd_data_conv.get(), plan->bwd_filter_conv.get()}) {
+  for (cudnnConvolutionDescriptor_t d : {plan->fwd.conv.get(), plan->bwd_data.conv.get(), plan->bwd_filter.conv.get()}) {
     CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, to_int(g.pad_h), to_int(g.pad_w), to_int(g.stride_h),
                                                 to_int(g.stride_w), to_int(g.dilation_h), to_int(g.dilation_w),
                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -144,7 +143,7 @@ ConvPlan& plan_for(Context& ctx, const Conv2dGeometry& g, const Numerics& num) {
   }
   int on = 0, ok = 0, ooh = 0, oow = 0;
   CUDNN_CHECK(
-      cudnnGetConvolution2dForwardOutputDim(plan->fwd_conv.get(), plan->x.get(), plan->w.get(), &on, &ok, &ooh, &oow));
+      cudnnGetConvolution2dForwardOutputDim(plan->fwd.conv.get(), plan->x.get(), plan->w.get(), &on, &ok, &ooh, &oow));
   MINIDL_CHECK(on == g.n && ok == g.k && ooh == g.oh && oow == g.ow, "conv2d (cuDNN): for ", shape_text(g),
                " cuDNN computes an output of [", on, ", ", ok, ", ", ooh, ", ", oow, "], minidl expected [", g.n, ", ",
                g.k, ", ", g.oh, ", ", g.ow, "]");
@@ -172,159 +171,160 @@ CallSpace call_space(Context& ctx, std::size_t algorithm_bytes, std::size_t resu
   return {algorithm_bytes ? base : nullptr, result_bytes ? base + offset : nullptr};
 }
 
-// Each direction: the plan, its algorithm found on the first call, then the call. out == nullptr
-// (bf16 only) puts the result in the workspace and returns where.
-void* forward(const Conv2dGeometry& g, const Numerics& num, const void* x, const void* weight, void* y,
-              cudaStream_t s) {
+// What differs between the three directions: cuDNN's four calls for each (heuristic ranking,
+// timed search, workspace size, the convolution), where the plan keeps its algorithm, and the
+// size of its result. In cuDNN's argument order a direction reads operands a and b and writes
+// out: forward (x, w) -> y, backward-data (w, dy) -> dx, backward-filter (x, dy) -> dw.
+struct Forward {
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  static constexpr const char* kName = "forward";
+  static auto& of(ConvPlan& p) { return p.fwd; }
+  static std::int64_t out_elements(const Conv2dGeometry& g) { return g.n * g.k * g.oh * g.ow; }
+  static cudnnStatus_t rank(cudnnHandle_t h, ConvPlan& p, int* n, Perf* perf) {
+    return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.get(), p.w.get(), p.fwd.conv.get(), p.y.get(), kCount, n,
+                                                  perf);
+  }
+  static cudnnStatus_t find(cudnnHandle_t h, ConvPlan& p, const void* a, const void* b, void* out, int* n, Perf* perf,
+                            void* ws, std::size_t bytes) {
+    return cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), a, p.w.get(), b, p.fwd.conv.get(), p.y.get(), out,
+                                                  kCount, n, perf, ws, bytes);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, ConvPlan& p, std::size_t* bytes) {
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), p.fwd.conv.get(), p.y.get(), p.fwd.algo,
+                                                   bytes);
+  }
+  static cudnnStatus_t run(cudnnHandle_t h, ConvPlan& p, const float* alpha, const void* a, const void* b, void* ws,
+                           const float* beta, void* out) {
+    return cudnnConvolutionForward(h, alpha, p.x.get(), a, p.w.get(), b, p.fwd.conv.get(), p.fwd.algo, ws,
+                                   p.fwd.workspace, beta, p.y.get(), out);
+  }
+};
+
+struct BackwardData {
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  static constexpr const char* kName = "backward-input";
+  static auto& of(ConvPlan& p) { return p.bwd_data; }
+  static std::int64_t out_elements(const Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
+  static cudnnStatus_t rank(cudnnHandle_t h, ConvPlan& p, int* n, Perf* perf) {
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), p.bwd_data.conv.get(), p.x.get(),
+                                                       kCount, n, perf);
+  }
+  static cudnnStatus_t find(cudnnHandle_t h, ConvPlan& p, const void* a, const void* b, void* out, int* n, Perf* perf,
+                            void* ws, std::size_t bytes) {
+    return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), a, p.y.get(), b, p.bwd_data.conv.get(), p.x.get(),
+                                                       out, kCount, n, perf, ws, bytes);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, ConvPlan& p, std::size_t* bytes) {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.bwd_data.conv.get(), p.x.get(),
+                                                        p.bwd_data.algo, bytes);
+  }
+  static cudnnStatus_t run(cudnnHandle_t h, ConvPlan& p, const float* alpha, const void* a, const void* b, void* ws,
+                           const float* beta, void* out) {
+    return cudnnConvolutionBackwardData(h, alpha, p.w.get(), a, p.y.get(), b, p.bwd_data.conv.get(), p.bwd_data.algo,
+                                        ws, p.bwd_data.workspace, beta, p.x.get(), out);
+  }
+};
+
+struct BackwardFilter {
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+  static constexpr const char* kName = "backward-weight";
+  static auto& of(ConvPlan& p) { return p.bwd_filter; }
+  static std::int64_t out_elements(const Conv2dGeometry& g) { return g.k * g.c_per_group() * g.r * g.s; }
+  static cudnnStatus_t rank(cudnnHandle_t h, ConvPlan& p, int* n, Perf* perf) {
+    return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.get(), p.y.get(), p.bwd_filter.conv.get(), p.w.get(),
+                                                         kCount, n, perf);
+  }
+  static cudnnStatus_t find(cudnnHandle_t h, ConvPlan& p, const void* a, const void* b, void* out, int* n, Perf* perf,
+                            void* ws, std::size_t bytes) {
+    return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), a, p.y.get(), b, p.bwd_filter.conv.get(),
+                                                         p.w.get(), out, kCount, n, perf, ws, bytes);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, ConvPlan& p, std::size_t* bytes) {
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.bwd_filter.conv.get(), p.w.get(),
+                                                          p.bwd_filter.algo, bytes);
+  }
+  static cudnnStatus_t run(cudnnHandle_t h, ConvPlan& p, const float* alpha, const void* a, const void* b, void* ws,
+                           const float* beta, void* out) {
+    return cudnnConvolutionBackwardFilter(h, alpha, p.x.get(), a, p.y.get(), b, p.bwd_filter.conv.get(),
+                                          p.bwd_filter.algo, ws, p.bwd_filter.workspace, beta, p.w.get(), out);
+  }
+};
+
+// One call of direction D: the plan, D's algorithm chosen on the first call, then the
+// convolution, out = a (*) b, or out += ... when accumulating. out == nullptr (bf16) puts the
+// result in the workspace instead; returns where the result is.
+template <typename D>
+void* convolve(const Conv2dGeometry& g, const Numerics& num, const void* a, const void* b, void* out, bool accumulate,
+               cudaStream_t s) {
   Context& ctx = context();
   ConvPlan& p = plan_for(ctx, g, num);
+  auto& dir = D::of(p);
   cudnnHandle_t h = ctx.cudnn(s);
-  const std::size_t y_bytes = element_bytes(num) * g.n * g.k * g.oh * g.ow;
-  if (!p.fwd_found) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  const std::size_t out_bytes = element_bytes(num) * static_cast<std::size_t>(D::out_elements(g));
+  if (!dir.found) {
+    typename D::Perf perf[D::kCount];
     int returned = 0;
     const std::size_t limit = find_workspace_limit();
     if (num.deterministic) {
       // Deterministic runs take cuDNN's heuristic ranking: timing noise must not change which
       // algorithm (and so which rounding) a run gets.
-      CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.get(), p.w.get(), p.fwd_conv.get(), p.y.get(),
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
+      CUDNN_CHECK(D::rank(h, p, &returned, perf));
     } else {
-      // A float32 y is overwritten below anyway, so the search may scribble on it.
-      Scratch out(y ? 0 : y_bytes, s);
+      // The search writes a result: into out when the call overwrites it anyway, else into
+      // scratch (out may hold a gradient to add to, or be the workspace).
+      const bool into_out = out && !accumulate;
+      Scratch result(into_out ? 0 : out_bytes, s);
       Scratch ws(limit, s);
-      CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x, p.w.get(), weight, p.fwd_conv.get(),
-                                                         p.y.get(), y ? y : out.get(),
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, ws.get(),
-                                                         ws.size()));
+      CUDNN_CHECK(D::find(h, p, a, b, into_out ? out : result.get(), &returned, perf, ws.get(), ws.size()));
     }
     const auto* best = pick(perf, returned, num.tensor_ops(), num.deterministic, limit);
-    if (!best) no_algorithm("forward", g, num.tf32, num.deterministic, num.bf16);
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p.fwd_conv.get(), math_for(best->mathType, num.tensor_ops())));
+    if (!best) no_algorithm(D::kName, g, num.tf32, num.deterministic, num.bf16);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(dir.conv.get(), math_for(best->mathType, num.tensor_ops())));
+    dir.algo = best->algo;
     std::size_t bytes = 0;
-    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), p.fwd_conv.get(), p.y.get(),
-                                                        best->algo, &bytes));
-    p.fwd_algo = best->algo;
-    p.fwd_workspace = std::max(bytes, best->memory);
-    p.fwd_found = true;
+    CUDNN_CHECK(D::workspace(h, p, &bytes));
+    dir.workspace = std::max(bytes, best->memory);
+    dir.found = true;
   }
-  const CallSpace space = call_space(ctx, p.fwd_workspace, y ? 0 : y_bytes);
-  if (!y) y = space.result;
-  const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x.get(), x, p.w.get(), weight, p.fwd_conv.get(), p.fwd_algo,
-                                      space.algorithm, p.fwd_workspace, &zero, p.y.get(), y));
-  return y;
-}
-
-void* backward_data(const Conv2dGeometry& g, const Numerics& num, const void* dy, const void* weight, void* dx,
-                    bool accumulate, cudaStream_t s) {
-  Context& ctx = context();
-  ConvPlan& p = plan_for(ctx, g, num);
-  cudnnHandle_t h = ctx.cudnn(s);
-  const std::size_t dx_bytes = element_bytes(num) * g.n * g.c * g.h * g.w;
-  if (!p.bwd_data_found) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int returned = 0;
-    const std::size_t limit = find_workspace_limit();
-    if (num.deterministic) {
-      CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), p.bwd_data_conv.get(), p.x.get(),
-                                                              CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf));
-    } else {
-      // The search writes its output: into scratch, since dx may hold a gradient to add to.
-      Scratch out(dx_bytes, s);
-      Scratch ws(limit, s);
-      CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-          h, p.w.get(), weight, p.y.get(), dy, p.bwd_data_conv.get(), p.x.get(), out.get(),
-          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf, ws.get(), ws.size()));
-    }
-    const auto* best = pick(perf, returned, num.tensor_ops(), num.deterministic, limit);
-    if (!best) no_algorithm("backward-input", g, num.tf32, num.deterministic, num.bf16);
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p.bwd_data_conv.get(), math_for(best->mathType, num.tensor_ops())));
-    std::size_t bytes = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.bwd_data_conv.get(), p.x.get(),
-                                                             best->algo, &bytes));
-    p.bwd_data_algo = best->algo;
-    p.bwd_data_workspace = std::max(bytes, best->memory);
-    p.bwd_data_found = true;
-  }
-  const CallSpace space = call_space(ctx, p.bwd_data_workspace, dx ? 0 : dx_bytes);
-  if (!dx) dx = space.result;
-  const float one = 1.f, beta = accumulate ? 1.f : 0.f;  // beta 0: dx is not read
-  CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, p.w.get(), weight, p.y.get(), dy, p.bwd_data_conv.get(),
-                                           p.bwd_data_algo, space.algorithm, p.bwd_data_workspace, &beta, p.x.get(),
-                                           dx));
-  return dx;
-}
-
-void* backward_filter(const Conv2dGeometry& g, const Numerics& num, const void* x, const void* dy, void* dweight,
-                      bool accumulate, cudaStream_t s) {
-  Context& ctx = context();
-  ConvPlan& p = plan_for(ctx, g, num);
-  cudnnHandle_t h = ctx.cudnn(s);
-  const std::size_t dw_bytes = element_bytes(num) * g.k * g.c_per_group() * g.r * g.s;
-  if (!p.bwd_filter_found) {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int returned = 0;
-    const std::size_t limit = find_workspace_limit();
-    if (num.deterministic) {
-      CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.get(), p.y.get(), p.bwd_filter_conv.get(),
-                                                                p.w.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                                &returned, perf));
-    } else {
-      Scratch out(dw_bytes, s);
-      Scratch ws(limit, s);
-      CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-          h, p.x.get(), x, p.y.get(), dy, p.bwd_filter_conv.get(), p.w.get(), out.get(),
-          CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned, perf, ws.get(), ws.size()));
-    }
-    const auto* best = pick(perf, returned, num.tensor_ops(), num.deterministic, limit);
-    if (!best) no_algorithm("backward-weight", g, num.tf32, num.deterministic, num.bf16);
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p.bwd_filter_conv.get(), math_for(best->mathType, num.tensor_ops())));
-    std::size_t bytes = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.bwd_filter_conv.get(),
-                                                               p.w.get(), best->algo, &bytes));
-    p.bwd_filter_algo = best->algo;
-    p.bwd_filter_workspace = std::max(bytes, best->memory);
-    p.bwd_filter_found = true;
-  }
-  const CallSpace space = call_space(ctx, p.bwd_filter_workspace, dweight ? 0 : dw_bytes);
-  if (!dweight) dweight = space.result;
-  const float one = 1.f, beta = accumulate ? 1.f : 0.f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p.x.get(), x, p.y.get(), dy, p.bwd_filter_conv.get(),
-                                             p.bwd_filter_algo, space.algorithm, p.bwd_filter_workspace, &beta,
-                                             p.w.get(), dweight));
-  return dweight;
+  const CallSpace space = call_space(ctx, dir.workspace, out ? 0 : out_bytes);
+  if (!out) out = space.result;
+  const float one = 1.f, beta = accumulate ? 1.f : 0.f;  // beta 0: out is not read
+  CUDNN_CHECK(D::run(h, p, &one, a, b, space.algorithm, &beta, out));
+  return out;
 }
 
 }  // namespace
 
 void cudnn_conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, float* y, cudaStream_t s) {
-  forward(g, numerics(false), x, weight, y, s);
+  convolve<Forward>(g, numerics(false), x, weight, y, false, s);
 }
 
 void cudnn_conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* weight, float* dx,
                                  bool accumulate, cudaStream_t s) {
-  backward_data(g, numerics(false), dy, weight, dx, accumulate, s);
+  convolve<BackwardData>(g, numerics(false), weight, dy, dx, accumulate, s);
 }
 
 void cudnn_conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dweight,
                                   bool accumulate, cudaStream_t s) {
-  backward_filter(g, numerics(false), x, dy, dweight, accumulate, s);
+  convolve<BackwardFilter>(g, numerics(false), x, dy, dweight, accumulate, s);
 }
 
 const bfloat16* cudnn_conv2d_forward_bf16(const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight,
                                           cudaStream_t s) {
-  return static_cast<const bfloat16*>(forward(g, numerics(true), x, weight, nullptr, s));
+  return static_cast<const bfloat16*>(convolve<Forward>(g, numerics(true), x, weight, nullptr, false, s));
 }
 
 const bfloat16* cudnn_conv2d_backward_input_bf16(const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight,
                                                  cudaStream_t s) {
-  return static_cast<const bfloat16*>(backward_data(g, numerics(true), dy, weight, nullptr, false, s));
+  return static_cast<const bfloat16*>(convolve<BackwardData>(g, numerics(true), weight, dy, nullptr, false, s));
 }
 
 const bfloat16* cudnn_conv2d_backward_weight_bf16(const Conv2dGeometry& g, const bfloat16* x, const bfloat16* dy,
                                                   cudaStream_t s) {
-  return static_cast<const bfloat16*>(backward_filter(g, numerics(true), x, dy, nullptr, false, s));
+  return static_cast<const bfloat16*>(convolve<BackwardFilter>(g, numerics(true), x, dy, nullptr, false, s));
 }
 
 }  // namespace minidl::kernels::cuda::detail

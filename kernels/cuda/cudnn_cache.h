@@ -65,16 +65,22 @@ struct ConvKeyHash {
   }
 };
 
+// One direction of a plan: its own convolution descriptor (which carries the math type of its
+// algorithm), and the algorithm once found, with the workspace it needs.
+template <typename Algo>
+struct ConvDirectionPlan {
+  ConvolutionDescriptor conv;
+  bool found = false;
+  Algo algo{};
+  std::size_t workspace = 0;
+};
+
 struct ConvPlan {
   TensorDescriptor x, y;
   FilterDescriptor w;
-  // One convolution descriptor per direction: each carries the math type of its own algorithm.
-  ConvolutionDescriptor fwd_conv, bwd_data_conv, bwd_filter_conv;
-  bool fwd_found = false, bwd_data_found = false, bwd_filter_found = false;
-  cudnnConvolutionFwdAlgo_t fwd_algo{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
-  std::size_t fwd_workspace = 0, bwd_data_workspace = 0, bwd_filter_workspace = 0;
+  ConvDirectionPlan<cudnnConvolutionFwdAlgo_t> fwd;
+  ConvDirectionPlan<cudnnConvolutionBwdDataAlgo_t> bwd_data;
+  ConvDirectionPlan<cudnnConvolutionBwdFilterAlgo_t> bwd_filter;
 };
 
 struct BatchNormKey {

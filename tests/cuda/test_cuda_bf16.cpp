@@ -267,7 +267,10 @@ std::vector<const char*> bf16_conv_backends() {
 // The bf16 convolution parity checks on one backend. The implicit GEMM's results are FP32 sums
 // of exact products, so it agrees with the CPU and with float64 to FP32 rounding; cuDNN's legacy
 // API writes bf16 results (kernels/conv2d.h), so y, dx and dw are each rounded to bf16 once per
-// use (2^-9 relative to the value), well inside tol, while a wrong layout or operand is O(1).
+// use: at most 2^-8 of the rounded value (bf16 has 8 significant bits), so at most 2^-8 of the sum
+// of the magnitudes of the two uses' parts, or of the convolution part of y before its bias is
+// added. Twice that is the tolerance (the emulator's cuDNN has shown up to 3.4e-3), while a
+// wrong layout or operand is O(1).
 void check_bf16_conv(const char* backend, double tol) {
   ConvBackendGuard selected(backend);
   struct Case {
@@ -372,7 +375,7 @@ TEST_CASE("cuda parity: bf16 conv2d through cuDNN (channels-last bf16) matches t
     test::skip(test::Need::Gpu, "built without cuDNN");
     return;
   }
-  check_bf16_conv("cudnn", 1.0 / 256);
+  check_bf16_conv("cudnn", 1.0 / 128);
 }
 
 TEST_CASE("cuda: a bf16 convolution's operand layout follows the backend that runs its forward", "[cuda][bf16][conv]") {
@@ -422,8 +425,10 @@ TEST_CASE("cuda: bf16 training steps of a narrow FER model start as the CPU's an
   for (const char* backend : bf16_conv_backends()) {
     INFO(backend);
     ConvBackendGuard selected(backend);  // the convolutions read packed bf16 on either
-    // cuDNN rounds each convolution's result to bf16 (kernels/conv2d.h); those roundings move the
-    // loss by about 2^-9 relative, against FP32-like agreement on the implicit GEMM.
+    // cuDNN rounds each convolution's result to bf16 (kernels/conv2d.h), at most 2^-8 of each
+    // value at each of the 20 convolutions, so its first loss agrees with the CPU's far less
+    // closely than the implicit GEMM's FP32 results do; the per-op tests above are the precise
+    // checks.
     const double loss_tol = std::strcmp(backend, "cudnn") == 0 ? 1e-2 : 1e-4;
     check_bf16_training(loss_tol);
   }

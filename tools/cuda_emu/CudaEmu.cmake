@@ -1,10 +1,10 @@
 # The CUDA emulator build (MINIDL_CUDA_EMU=ON): the product's own CUDA backend, from the product's
-# own file lists and generated config.h (CUDA on, cuDNN off), compiled for the CPU emulator in
+# own file lists and generated config.h (CUDA on; cuDNN on unless MINIDL_CUDNN=OFF), compiled for the CPU emulator in
 # this folder instead of nvcc. A development tool for machines without a GPU (docs/cuda.md), not
 # a way to ship minidl.
 #
 # Included by cmake/MinidlCuda.cmake. Provides:
-#   target cuda_emu                     the emulated runtime, cuBLAS and kernel execution
+#   target cuda_emu                     the emulated runtime, cuBLAS, cuDNN and kernel execution
 #   cuda_emu_translate(<sources var> [HEADERS])
 #                                       replaces each .cu in the list by its translation; with
 #                                       HEADERS also adds the translated kernels/**/*.cuh
