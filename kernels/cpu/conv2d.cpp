@@ -44,6 +44,10 @@ std::vector<ConvBackend<T>> make_table() {
 // 1x1 convolutions run 1.3 to 2.3x faster on oneDNN than on im2col.
 //
 // AVX2 only (2026-11/12, batch 1 to 256):
+// - backward-filter of an input with fewer than 8 channels (the stem): im2col. oneDNN's AVX2
+//   kernel pads the channels to its 8-channel block, so it does 8x the work on the 1-channel
+//   stem: 20.8 ms against im2col's 4.8 ms at batch 64, 4.4x slower at batch 1, 16 and 256 too
+//   (2026-12-03, AMD EPYC with AVX2, 2 threads, bench_conv --dir bwd-filter --only 0);
 // - kernels larger than 1x1 on output maps of at most 4 positions at batch 32 and more: taps;
 //   and their backward-filter on maps of up to 16 positions, where oneDNN's is 3 to 4x slower
 //   than the others at every batch size: taps from batch 16, im2col below;
@@ -63,6 +67,7 @@ const char* choose(ConvDirection d, const Conv2dGeometry& g) {
       return "taps";
     return "onednn";
   }
+  if (d == ConvDirection::BackwardFilter && g.c_per_group() < 8) return "im2col";
   if (g.r * g.s > 1) {
     if (positions <= 4 && g.n >= 32) return "taps";
     if (d == ConvDirection::BackwardFilter && positions <= 16) return g.n >= 16 ? "taps" : "im2col";

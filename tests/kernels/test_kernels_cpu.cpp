@@ -458,6 +458,15 @@ TEST_CASE("conv2d: one switch, one fallback: a backend that cannot run a call fa
   const auto tiny = conv_geometry(1, 8, 4, 4, 8, 3, 3, 2, 2, 1, 1);  // 2x2 output, batch 1
   ConvBackendGuard guard("auto");
   CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::Forward, tiny).name) == "im2col");
+  // And the backward of the 1-channel stem at batch 64: backward-data is im2col everywhere;
+  // backward-filter is im2col on AVX2 CPUs, whose oneDNN kernel pads the channel to 8 (4.4x
+  // slower there), and oneDNN on AVX-512 ones (measured faster there).
+  const auto stem = conv_geometry(64, 1, 64, 64, 64, 7, 7, 2, 2, 3, 3);
+  CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::BackwardData, stem).name) == "im2col");
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool onednn = cpu::conv_backend_available("onednn");
+  CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::BackwardFilter, stem).name) ==
+        (avx512 && onednn ? "onednn" : "im2col"));
   // Unknown names, and the names this switch had before, are errors that say what to write.
   REQUIRE_THROWS_WITH(cpu::set_conv_backend("fastest"), Contains("expected one of auto, im2col"));
   REQUIRE_THROWS_WITH(cpu::set_conv_backend("gemm"), Contains("renamed") && Contains("im2col"));
