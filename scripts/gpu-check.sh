@@ -370,8 +370,10 @@ for c in "$(command -v compute-sanitizer 2>/dev/null)" "$CUDA_HOME/bin/compute-s
 done
 # Small tests only (the FER-sized convolutions would take minutes under the tools); Catch2's
 # patterns, since some names hold commas.
-MEMCHECK_FILTER='[cuda][elementwise],[cuda][linear],[cuda][pool],[cuda][loss],[cuda][optim],[cuda][augment],*our kernels*,*tiled SGEMM*'
-RACECHECK_FILTER='*tiled SGEMM*,*our kernels*,*log_softmax*,*fused softmax*,*elementwise ops*'
+# The bf16 channels-last packing and the sync batch-norm kernels reduce or transpose through
+# shared memory, so racecheck sees them too.
+MEMCHECK_FILTER='[cuda][elementwise],[cuda][linear],[cuda][pool],[cuda][loss],[cuda][optim],[cuda][augment],*our kernels*,*tiled SGEMM*,[cuda][sync_batch_norm],*channels-last bf16 and widening*'
+RACECHECK_FILTER='*tiled SGEMM*,*our kernels*,*log_softmax*,*fused softmax*,*elementwise ops*,*sync batch norm kernels on each rank*,*channels-last bf16 and widening*'
 sanitize() {  # sanitize TOOL FILTER BOUND
   local tool=$1 filter=$2 bound=$3 name="compute-sanitizer $1"
   if [[ -z "$SAN" ]]; then
