@@ -48,9 +48,16 @@ std::vector<ConvBackend<T>> make_table() {
 //   kernel pads the channels to its 8-channel block, so it does 8x the work on the 1-channel
 //   stem: 20.8 ms against im2col's 4.8 ms at batch 64, 4.4x slower at batch 1, 16 and 256 too
 //   (2026-12-03, AMD EPYC with AVX2, 2 threads, bench_conv --dir bwd-filter --only 0);
-// - kernels larger than 1x1 on output maps of at most 4 positions at batch 32 and more: taps;
-//   and their backward-filter on maps of up to 16 positions, where oneDNN's is 3 to 4x slower
-//   than the others at every batch size: taps from batch 16, im2col below;
+// - kernels larger than 1x1 on output maps of at most 16 positions (ResNet's last two stages),
+//   where oneDNN's kernels lose to both GEMM paths (2026-12-03, AMD EPYC with AVX2, 2 threads,
+//   bench_conv --batch 16,32,64,128,256 --only 5|6|8; docs/benchmarks.md):
+//   - stride 1: taps from batch 64 (4 positions: from 32), 1.2 to 1.5x faster than oneDNN
+//     forward at batch 64 and 256; backward-filter taps from batch 16, im2col below;
+//   - strided (the downsampling 3x3s): im2col, forward and backward-data 1.15 to 1.7x faster
+//     than oneDNN at batch 16 to 256; backward-filter onto 4x4 ties oneDNN at batch 32 and is
+//     1.1 to 1.2x faster above (oneDNN wins at 16 by 1.2x; taps was 1.5x slower at 64). Onto
+//     2x2: backward-filter taps (1.5 to 2.2x faster than im2col), and from batch 128 forward and
+//     backward-data taps too (1.15x at backward-data; forward within 6%);
 // - 1x1 kernels (the downsampling shortcuts): im2col, whose "im2col" is then a strided copy;
 //   over the model's three, as fast as oneDNN at batch 64 and 1.25x faster at batch 256;
 // - otherwise oneDNN.
@@ -68,9 +75,11 @@ const char* choose(ConvDirection d, const Conv2dGeometry& g) {
     return "onednn";
   }
   if (d == ConvDirection::BackwardFilter && g.c_per_group() < 8) return "im2col";
-  if (g.r * g.s > 1) {
-    if (positions <= 4 && g.n >= 32) return "taps";
-    if (d == ConvDirection::BackwardFilter && positions <= 16) return g.n >= 16 ? "taps" : "im2col";
+  if (g.r * g.s > 1 && positions <= 16) {
+    const bool strided = g.stride_h * g.stride_w > 1;
+    if (d == ConvDirection::BackwardFilter) return strided && positions > 4 ? "im2col" : g.n >= 16 ? "taps" : "im2col";
+    if (strided) return positions <= 4 && g.n >= 128 ? "taps" : "im2col";
+    if (g.n >= 64 || (positions <= 4 && g.n >= 32)) return "taps";
   }
   if (g.r * g.s == 1) return "im2col";
   return "onednn";
