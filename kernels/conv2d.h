@@ -94,6 +94,11 @@ void conv2d_backward_bias(Stream, const Conv2dGeometry& g, const T* dy, T* dbias
 //              headers (config.h: MINIDL_WITH_ONEDNN) and libdnnl.so.2 loads at run time;
 //   reference  the definition as plain loops, summed in double: slow; what the others and the
 //              CUDA kernels are tested against. Never chosen by auto.
+// The setting (set_conv_backend, MINIDL_CPU_CONV) is "auto" (the default: a rule measured on
+// AVX2 and AVX-512 machines picks per direction and geometry), a backend's name, or "benchmark":
+// the first call of each direction and geometry times the backends other than reference on its
+// own operands and keeps the fastest, like torch.backends.cudnn.benchmark (not bit-identical
+// between runs, so opt-in).
 // The setting applies to float32; float64 (the gradient checks) always runs im2col.
 template <typename T>
 const std::vector<ConvBackend<T>>& conv_backends();
@@ -102,8 +107,11 @@ const ConvBackend<T>& find_conv_backend(const std::string& name);  // throws for
 template <typename T>
 const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g);
 void set_conv_backend(const std::string& name);
-std::string conv_backend();  // the setting: "auto" or a backend's name
+std::string conv_backend();  // the setting: "auto", "benchmark" or a backend's name
 bool conv_backend_available(const std::string& name);
+// How many times the "benchmark" setting has timed the backends in this process: once per
+// (direction, geometry, bf16, thread count) key (kernels/cpu/conv2d_benchmark.cpp).
+std::int64_t conv_benchmark_timed();
 }  // namespace cpu
 
 namespace cuda {

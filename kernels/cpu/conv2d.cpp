@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "minidl/base/error.h"
 #include "minidl/kernels/bf16.h"
@@ -85,16 +86,24 @@ const char* choose(ConvDirection d, const Conv2dGeometry& g) {
   return "onednn";
 }
 
-// A name of the float table whose backend can run in this process, as a pointer into the table;
-// throws otherwise. `what` says where the name came from (a call or the environment variable).
+// The setting that times the backends instead of asking choose() (conv2d_benchmark.cpp).
+const char* const kBenchmark = "benchmark";
+
+// What a setting may say, for error messages.
+std::string setting_names() { return conv_table::names(conv_backends<float>()) + ", " + kBenchmark; }
+
+// A name of the float table whose backend can run in this process, as a pointer into the table
+// (or kAuto, kBenchmark); throws otherwise. `what` says where the name came from (a call or the
+// environment variable).
 const char* checked_name(const char* name, const char* what) {
   if (std::strcmp(name, conv_table::kAuto) == 0) return conv_table::kAuto;
+  if (std::strcmp(name, kBenchmark) == 0) return kBenchmark;
   const auto& table = conv_backends<float>();
   if (std::strcmp(name, "gemm") == 0 || std::strcmp(name, "dnnl") == 0)
     MINIDL_FAIL(what, "'", name, "': the CPU convolution backends were renamed; use ",
-                std::strcmp(name, "gemm") == 0 ? "im2col" : "onednn", " (one of ", conv_table::names(table), ")");
+                std::strcmp(name, "gemm") == 0 ? "im2col" : "onednn", " (one of ", setting_names(), ")");
   const ConvBackend<float>* b = conv_table::find(table, name);
-  MINIDL_CHECK(b, what, "'", name, "': expected one of ", conv_table::names(table));
+  MINIDL_CHECK(b, what, "'", name, "': expected one of ", setting_names());
   MINIDL_CHECK(conv_backend_available(name), what, "'", name, "': this backend cannot run here",
                std::strcmp(name, "onednn") == 0 ? " (" + onednn::unavailable_reason() +
                                                       "; build with libdnnl-dev installed, and libdnnl.so.2 must "
@@ -136,11 +145,23 @@ void set_conv_backend(const std::string& name) { setting().set(name); }
 std::string conv_backend() { return setting().get(); }
 
 // float64 (the gradient checks) always runs the fallback: the setting names float backends.
+// Under "benchmark", the row timed fastest for the call's key, or the auto rule's before the
+// key's first call has timed them.
 template <typename T>
 const ConvBackend<T>& conv_backend_for(ConvDirection d, const Conv2dGeometry& g) {
-  if constexpr (!std::is_same_v<T, float>) return conv_backends<T>().front();
-  return conv_table::row_for(conv_backends<T>(), setting().get(), choose, d, g);
+  if constexpr (!std::is_same_v<T, float>) {
+    return conv_backends<T>().front();
+  } else {
+    const char* s = setting().get();
+    if (s == kBenchmark) {
+      if (const ConvBackend<float>* row = benchmark::chosen(d, g)) return *row;
+      s = conv_table::kAuto;
+    }
+    return conv_table::row_for(conv_backends<T>(), s, choose, d, g);
+  }
 }
+
+std::int64_t conv_benchmark_timed() { return benchmark::timed(); }
 
 namespace {
 
@@ -155,8 +176,8 @@ std::int64_t output_size(const Conv2dGeometry& g) { return g.n * g.k * g.oh * g.
 // are and rounds them in its reorder (to nearest even, as round_to_bf16 does; the two differ
 // only for denormals, which oneDNN's conversion flushes to zero).
 template <typename T, typename Call>
-void run(ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, Call call) {
-  const ConvBackend<T>& row = conv_backend_for<T>(d, g);
+void run_on(const ConvBackend<T>& row, ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, T* out,
+            bool accumulate, Call call) {
   if constexpr (std::is_same_v<T, float>) {
     if (g.bf16_operands && !(std::strcmp(row.name, "onednn") == 0 && onednn::runs_bf16(d, g))) {
       const std::int64_t na = d == ConvDirection::BackwardData ? output_size(g) : input_size(g);
@@ -165,10 +186,29 @@ void run(ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, Call 
       float* rb = detail::scratch<float>(detail::Scratch::Bf16In1, nb);
       round_to_bf16(Stream{}, na, a, ra);
       round_to_bf16(Stream{}, nb, b, rb);
-      return call(row, ra, rb);
+      return call(row, ra, rb, out, accumulate);
     }
   }
-  call(row, a, b);
+  call(row, a, b, out, accumulate);
+}
+
+// Runs direction d on the backend conv_backend_for() names. Under "benchmark", the first call
+// of a key first runs every candidate backend on these operands into a result of its own (the
+// caller's result may be accumulated into, so it is not touched) and keeps the fastest.
+template <typename T, typename Call>
+void run(ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, T* out, bool accumulate, Call call) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (setting().get() == kBenchmark && !benchmark::chosen(d, g)) {
+      const std::int64_t n = d == ConvDirection::Forward        ? output_size(g)
+                             : d == ConvDirection::BackwardData ? input_size(g)
+                                                                : weight_size(g);
+      std::vector<float> trial_out(static_cast<std::size_t>(n));
+      benchmark::choose(d, g, [&](const ConvBackend<float>& row) {
+        run_on(row, d, g, a, b, trial_out.data(), false, call);
+      });
+    }
+  }
+  run_on(conv_backend_for<T>(d, g), d, g, a, b, out, accumulate, call);
 }
 
 }  // namespace
@@ -176,22 +216,22 @@ void run(ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, Call 
 template <typename T>
 void conv2d_forward(Stream s, const Conv2dGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
   MINIDL_CPU_PROFILE("conv2d_forward");
-  run(ConvDirection::Forward, g, x, weight,
-      [&](auto& row, const T* a, const T* b) { row.forward(s, g, a, b, bias, y); });
+  run(ConvDirection::Forward, g, x, weight, y, false,
+      [&](auto& row, const T* a, const T* b, T* out, bool) { row.forward(s, g, a, b, bias, out); });
 }
 
 template <typename T>
 void conv2d_backward_input(Stream s, const Conv2dGeometry& g, const T* dy, const T* weight, T* dx, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_input");
-  run(ConvDirection::BackwardData, g, dy, weight,
-      [&](auto& row, const T* a, const T* b) { row.backward_data(s, g, a, b, dx, accumulate); });
+  run(ConvDirection::BackwardData, g, dy, weight, dx, accumulate,
+      [&](auto& row, const T* a, const T* b, T* out, bool acc) { row.backward_data(s, g, a, b, out, acc); });
 }
 
 template <typename T>
 void conv2d_backward_weight(Stream s, const Conv2dGeometry& g, const T* x, const T* dy, T* dweight, bool accumulate) {
   MINIDL_CPU_PROFILE("conv2d_backward_weight");
-  run(ConvDirection::BackwardFilter, g, x, dy,
-      [&](auto& row, const T* a, const T* b) { row.backward_filter(s, g, a, b, dweight, accumulate); });
+  run(ConvDirection::BackwardFilter, g, x, dy, dweight, accumulate,
+      [&](auto& row, const T* a, const T* b, T* out, bool acc) { row.backward_filter(s, g, a, b, out, acc); });
 }
 
 // dbias[k] = sum of dy over images and positions. Each channel is summed by one thread in a

@@ -3,6 +3,8 @@
 // conv2d.cpp lists the rows and picks one per call. Internal to kernels/cpu.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "minidl/kernels/conv2d.h"
@@ -24,5 +26,17 @@ bool runs_bf16(ConvDirection, const Conv2dGeometry&);
 }
 // conv2d_ref.cpp: the definition as plain loops summed in double, every geometry, float and double.
 namespace ref { template <typename T> ConvBackend<T> backend(); }
+
+// conv2d_benchmark.cpp: the "benchmark" setting's choices, one per direction, geometry, bf16 flag
+// and thread count. chosen() is the row kept for a call's key, or null before its first call;
+// choose() times `trial` (the call, writing into scratch) on every candidate row and keeps the
+// fastest; timed() counts its timing rounds so far in this process (one per key, unless two
+// threads time the same key at once).
+namespace benchmark {
+const ConvBackend<float>* chosen(ConvDirection, const Conv2dGeometry&);
+const ConvBackend<float>& choose(ConvDirection, const Conv2dGeometry&,
+                                 const std::function<void(const ConvBackend<float>&)>& trial);
+std::int64_t timed();
+}
 
 }  // namespace minidl::kernels::cpu

@@ -384,9 +384,9 @@ struct ConvBackendGuard {
   ~ConvBackendGuard() { cpu::set_conv_backend(saved); }
 };
 
-// Every float32 backend that can run here, by name, and auto.
+// Every float32 backend that can run here, by name, auto and benchmark.
 std::vector<std::string> conv_settings() {
-  std::vector<std::string> names{"auto"};
+  std::vector<std::string> names{"auto", "benchmark"};
   for (const auto& b : cpu::conv_backends<float>())
     if (cpu::conv_backend_available(b.name)) names.push_back(b.name);
   return names;
@@ -432,6 +432,71 @@ TEST_CASE("conv2d groups and dilation: which CPU backend runs them", "[kernels]"
       CHECK(std::string(cpu::conv_backend_for<float>(d, g).name) == "reference");
     }
   }
+}
+
+TEST_CASE("conv2d benchmark setting: each direction and geometry is timed once, on a backend that supports it",
+          "[kernels]") {
+  // The per-backend test above checks the benchmark setting's results against the reference
+  // (overwriting and accumulating: the timed trials must not touch the caller's result); this
+  // checks what it keeps. A geometry of its own (batch 5), so no other test has timed it.
+  std::mt19937 gen(41);
+  const auto g = conv_geometry(5, 16, 10, 10, 24, 3, 3, 1, 1, 1, 1);
+  const auto x = random_vector<float>(g.n * g.c * g.h * g.w, gen);
+  const auto w = random_vector<float>(g.k * g.c * 9, gen);
+  const auto dy = random_vector<float>(g.n * g.k * g.oh * g.ow, gen);
+  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
+  std::string by_rule;
+  {
+    ConvBackendGuard rule("auto");
+    by_rule = cpu::conv_backend_for<float>(k::ConvDirection::Forward, g).name;
+  }
+  ConvBackendGuard guard("benchmark");
+  CHECK(cpu::conv_backend() == "benchmark");
+  const std::int64_t before = cpu::conv_benchmark_timed();
+  // Before its first call a key runs what auto would.
+  CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::Forward, g).name) == by_rule);
+  cpu::conv2d_forward<float>(cpu_stream, g, x.data(), w.data(), nullptr, y.data());
+  CHECK(cpu::conv_benchmark_timed() == before + 1);
+  const std::string kept = cpu::conv_backend_for<float>(k::ConvDirection::Forward, g).name;
+  CHECK(kept != "reference");
+  CHECK(cpu::find_conv_backend<float>(kept).supports(k::ConvDirection::Forward, g));
+  // Again: nothing is timed, the same backend runs, the same bits come out.
+  std::vector<float> again(y.size());
+  cpu::conv2d_forward<float>(cpu_stream, g, x.data(), w.data(), nullptr, again.data());
+  CHECK(cpu::conv_benchmark_timed() == before + 1);
+  CHECK(std::string(cpu::conv_backend_for<float>(k::ConvDirection::Forward, g).name) == kept);
+  CHECK(again == y);
+  // Each direction is a key of its own.
+  cpu::conv2d_backward_input<float>(cpu_stream, g, dy.data(), w.data(), dx.data(), false);
+  cpu::conv2d_backward_weight<float>(cpu_stream, g, x.data(), dy.data(), dw.data(), false);
+  CHECK(cpu::conv_benchmark_timed() == before + 3);
+  // A key whose first call accumulates: the timed trials write into results of their own, so
+  // the caller's is added to once. (The same key's overwriting call runs the same backend.)
+  const auto h = conv_geometry(3, 16, 10, 10, 24, 3, 3, 1, 1, 1, 1);
+  const auto dyh = random_vector<float>(h.n * h.k * h.oh * h.ow, gen);
+  std::vector<float> acc(h.n * h.c * h.h * h.w, 0.5f), over(acc.size());
+  cpu::conv2d_backward_input<float>(cpu_stream, h, dyh.data(), w.data(), acc.data(), true);
+  CHECK(cpu::conv_benchmark_timed() == before + 4);
+  cpu::conv2d_backward_input<float>(cpu_stream, h, dyh.data(), w.data(), over.data(), false);
+  float worst = 0, largest = 0;
+  for (std::size_t i = 0; i < acc.size(); ++i) {
+    worst = std::max(worst, std::fabs(acc[i] - (over[i] + 0.5f)));
+    largest = std::max(largest, std::fabs(over[i]));
+  }
+  INFO("accumulated once: worst |acc - (overwrite + 0.5)| " << worst << ", largest |overwrite| " << largest);
+  CHECK(largest > 1.0f);
+  CHECK(worst <= 1e-5f * (largest + 0.5f));
+  // A grouped geometry, which taps declines: the choice is among the backends that run it.
+  const auto grouped = with_groups(conv_geometry(4, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1), 4);
+  const auto xg = random_vector<float>(grouped.n * grouped.c * grouped.h * grouped.w, gen);
+  const auto wg = random_vector<float>(grouped.k * grouped.c_per_group() * 9, gen);
+  std::vector<float> yg(grouped.n * grouped.k * grouped.oh * grouped.ow);
+  cpu::conv2d_forward<float>(cpu_stream, grouped, xg.data(), wg.data(), nullptr, yg.data());
+  const std::string grouped_kept = cpu::conv_backend_for<float>(k::ConvDirection::Forward, grouped).name;
+  CHECK(grouped_kept != "taps");
+  CHECK(grouped_kept != "reference");
+  // The name is one a user can set, and the error for a wrong one lists it.
+  REQUIRE_THROWS_WITH(cpu::set_conv_backend("fastest"), Contains("benchmark"));
 }
 
 TEST_CASE("conv2d: float64 always runs im2col, whatever the float32 setting", "[kernels]") {
