@@ -137,7 +137,8 @@ double rel_error(const std::vector<float>& got, const std::vector<double>& ref) 
 constexpr double kTolerance = 1e-5;
 
 // The CPU backends of the float32 table that run here (im2col first: the "vs im2col" column's
-// base), without the reference loops (too slow to time), and auto (what training runs) last.
+// base), without the reference loops (too slow to time), then benchmark (timed per geometry on
+// first use) and auto (what training runs by default) last.
 struct CpuVersion {
   std::string name;     // as printed
   std::string setting;  // for kernels::cpu::set_conv_backend
@@ -147,8 +148,21 @@ std::vector<CpuVersion> cpu_versions() {
   for (const auto& b : kc::conv_backends<float>())
     if (std::string(b.name) != "reference" && kc::conv_backend_available(b.name))
       v.push_back({std::string("cpu ") + b.name, b.name});
+  v.push_back({"cpu benchmark", "benchmark"});
   v.push_back({"cpu auto", "auto"});
   return v;
+}
+
+// " -> taps": the backend the benchmark setting kept for (g, d); "" for the other settings.
+std::string kept_by(const std::string& setting, const Conv2dGeometry& g, Dir d) {
+  if (setting != "benchmark") return "";
+  const kernels::ConvDirection dir = d == Fwd       ? kernels::ConvDirection::Forward
+                                     : d == BwdData ? kernels::ConvDirection::BackwardData
+                                                    : kernels::ConvDirection::BackwardFilter;
+  kc::set_conv_backend("benchmark");
+  const std::string name = kc::conv_backend_for<float>(dir, g).name;
+  kc::set_conv_backend("auto");
+  return " -> " + name;
 }
 
 // Runs each of fs in turn (after one warm-up each) until min_time has passed per function
@@ -343,6 +357,7 @@ int main(int argc, char** argv) {
     std::printf("CPU bar: SGEMM 1024^3 through kernels::cpu::gemm = %.1f GFLOP/s on %d threads (this run)\n", bar,
                 omp_get_max_threads());
   std::printf("CPU versions: im2col + GEMM (im2col), GEMMs per output position and tap run (taps)%s, and "
+              "benchmark (each geometry and direction timed on first use; \"-> X\" is the backend it kept), "
               "auto (the default: the rule in kernels/cpu/conv2d.cpp, per direction and geometry)\n",
               kc::conv_backend_available("onednn") ? ", oneDNN (onednn)"
                                                    : "; oneDNN not available in this build or machine");
@@ -400,7 +415,7 @@ int main(int argc, char** argv) {
   for (long long n : batches) {
     std::printf("\nbatch %lld  (time: median; GFLOP/s counts 2*n*k*oh*ow*c*r*s per direction; vs im2col: speed-up over "
                 "im2col; bar: share of the SGEMM rate; share: of the step's conv time under auto)\n", n);
-    std::printf("  %-26s %5s %-10s %-12s %11s %10s %8s %7s %8s\n", "conv", "count", "direction", "version", "time",
+    std::printf("  %-26s %5s %-10s %-14s %11s %10s %8s %7s %8s\n", "conv", "count", "direction", "version", "time",
                 "GFLOP/s", "vs im2col", "bar", "share");
     std::vector<std::tuple<std::size_t, Dir, std::vector<double>>> cpu_times;
     std::vector<double> totals(versions.size(), 0.0);
@@ -430,11 +445,11 @@ int main(int argc, char** argv) {
       const bool in_step = !(i == 0 && d == BwdData);
       for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v) {
         const double gflops = g.forward_flops() / secs[v] / 1e9;
-        std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %7.2fx %6.0f%% %7.1f%%%s\n",
+        std::printf("  %-26s %5s %-10s %-14s %8.3f ms %10.1f %7.2fx %6.0f%% %7.1f%%%s\n",
                     v == 0 ? describe(g).c_str() : "", v == 0 ? std::to_string(convs[i].count).c_str() : "",
                     v == 0 ? kDirName[d] : "", versions[v].name.c_str(), 1e3 * secs[v], gflops, secs[0] / secs[v],
                     100.0 * gflops / bar, v == auto_v && in_step ? 100.0 * secs[v] * convs[i].count / totals[v] : 0.0,
-                    in_step ? "" : " (not in training)");
+                    ((in_step ? std::string() : std::string(" (not in training)")) + kept_by(versions[v].setting, g, d)).c_str());
       }
 #if MINIDL_WITH_CUDA
       if (gpu) {
@@ -459,7 +474,7 @@ int main(int argc, char** argv) {
 #endif
     }
     for (std::size_t v = 0; v < versions.size() && !gpu_only; ++v)
-      std::printf("  %-10s: CPU convolution time of one training step (every conv x its count, 3 directions): "
+      std::printf("  %-13s: CPU convolution time of one training step (every conv x its count, 3 directions): "
                   "%7.1f ms, %6.1f images/s if convolutions were all\n",
                   versions[v].name.c_str(), 1e3 * totals[v], n / totals[v]);
     std::fflush(stdout);
