@@ -5,6 +5,7 @@
 // reads input (oy stride_h - pad_h + r dilation_h, ox stride_w - pad_w + s dilation_w).
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,12 @@ struct Conv2dGeometry {
   std::int64_t c_per_group() const { return c / groups; }  // weight's dim 1
   std::int64_t k_per_group() const { return k / groups; }
   double forward_flops() const { return 2.0 * n * k * oh * ow * c_per_group() * r * s; }
+  // What makes two convolutions the same shape (sizes, stride, padding, dilation, groups): the
+  // key of the caches by shape (oneDNN's and cuDNN's plans, the CPU's benchmark setting).
+  using ShapeKey = std::array<std::int64_t, 14>;
+  ShapeKey shape_key() const {
+    return {n, c, h, w, k, r, s, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups};
+  }
 };
 
 enum class ConvDirection { Forward, BackwardData, BackwardFilter };

@@ -23,13 +23,10 @@ namespace minidl::kernels::cpu::benchmark {
 
 namespace {
 
-using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, bool, int>;
+using Key = std::tuple<int, Conv2dGeometry::ShapeKey, bool, int>;  // direction, shape, bf16, threads
 
 Key key_of(ConvDirection d, const Conv2dGeometry& g) {
-  return {static_cast<int>(d), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-          g.groups, g.dilation_h, g.dilation_w, g.bf16_operands, omp_get_max_threads()};
+  return {static_cast<int>(d), g.shape_key(), g.bf16_operands, omp_get_max_threads()};
 }
 
 struct Choices {

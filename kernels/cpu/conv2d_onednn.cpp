@@ -166,9 +166,7 @@ struct Plan {
   std::mutex mu;  // the memory objects' handles are set per call
 };
 
-using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, int, bool>;
+using Key = std::tuple<int, Conv2dGeometry::ShapeKey, int, bool>;  // direction, shape, threads, bf16
 
 bool ok(dnnl_status_t s) { return s == dnnl_success; }
 
@@ -319,8 +317,7 @@ void build(Plan& p, Op op, const Conv2dGeometry& g, bool bf16) {
 Plan* plan_for(Op op, const Conv2dGeometry& g, bool bf16) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> plans;
-  const Key key{static_cast<int>(op), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                g.groups, g.dilation_h, g.dilation_w, omp_get_max_threads(), bf16};
+  const Key key{static_cast<int>(op), g.shape_key(), omp_get_max_threads(), bf16};
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = plans[key];
   if (!slot) {

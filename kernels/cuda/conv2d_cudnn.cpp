@@ -111,8 +111,7 @@ Numerics numerics(bool bf16) {
 }
 
 ConvPlan& plan_for(Context& ctx, const Conv2dGeometry& g, const Numerics& num) {
-  const ConvKey key{{g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dilation_h,
-                     g.dilation_w, g.groups},
+  const ConvKey key{g.shape_key(),
                     num.tf32,
                     num.deterministic,
                     num.bf16};

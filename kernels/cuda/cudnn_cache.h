@@ -20,6 +20,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "minidl/kernels/conv2d.h"
 #include "minidl/kernels/cuda/check.h"
 
 namespace minidl::kernels::cuda::detail {
@@ -48,12 +49,10 @@ using ConvolutionDescriptor =
 // time plans the shape again instead of reusing an algorithm chosen under the other rules; bf16
 // plans (channels-last bf16 tensors) are separate plans of the same shape.
 struct ConvKey {
-  std::int64_t v[14];  // the geometry: sizes, stride, padding, dilation, groups
+  kernels::Conv2dGeometry::ShapeKey v;  // the geometry: sizes, stride, padding, dilation, groups
   bool tf32, deterministic, bf16;
   bool operator==(const ConvKey& o) const {
-    for (int i = 0; i < 14; ++i)
-      if (v[i] != o.v[i]) return false;
-    return tf32 == o.tf32 && deterministic == o.deterministic && bf16 == o.bf16;
+    return v == o.v && tf32 == o.tf32 && deterministic == o.deterministic && bf16 == o.bf16;
   }
 };
 
