@@ -11,10 +11,12 @@
 // from one run to the next (as with cuDNN's benchmark mode). Hence opt-in.
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
 
 #include "minidl/kernels/cpu/conv2d_backends.h"
