@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "common/escape.h"
 #include "common/report.h"
@@ -64,6 +66,12 @@ void Trainer::setup() {
   precision_ = parse_precision(cfg_.precision, "--precision");
   if (precision_ == Precision::BFloat16 && device_.is_cpu() && !cfg_.quiet && parallel_.is_main())
     std::printf("note: %s\n", cpu_bf16_note().c_str());
+  // The CPU convolutions' benchmark setting (docs/usage.md) trades reproducibility for speed:
+  // say so where the user set it, as cuDNN users know it from cudnn.benchmark.
+  const char* conv = std::getenv("MINIDL_CPU_CONV");
+  if (conv && std::string(conv) == "benchmark" && device_.is_cpu() && !cfg_.quiet && parallel_.is_main())
+    std::printf("note: MINIDL_CPU_CONV=benchmark: the first step times the convolution backends of each layer and "
+                "keeps the fastest, so this run (and a --resume of it) is not bit-identical to another run\n");
   // Everything random below (the data's split, the initial weights) follows from the seed, in
   // this order: a resumed run rebuilds the same data and then loads the generator's state.
   manual_seed(cfg_.seed);

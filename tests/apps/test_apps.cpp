@@ -253,6 +253,23 @@ TEST_CASE("a diverging run stops with a clear message and keeps the last good ch
 // the built-in faces, CPU, differing only in --precision; the final validation accuracies must
 // agree within 0.02 and both be well above chance (0.26: always Happy), so the comparison is
 // between two runs that learned.
+TEST_CASE("train_resnet says what MINIDL_CPU_CONV=benchmark costs, and trains with it", "[apps]") {
+  TempDir tmp;
+  const fs::path data_dir = tmp.path() / "easy";
+  write_easy_folder(data_dir);
+  const std::string cfg = "--data " + data_dir.string() +
+                          " --width 4 --input-size 32 --batch-size 16 --workers 1 --seed 3 --epochs 1 --device cpu";
+  const std::string note = "note: MINIDL_CPU_CONV=benchmark";
+  const Run with = minidl::test::run_app("train_resnet", cfg + " --out " + (tmp.path() / "a").string(),
+                                         "export MINIDL_CPU_CONV=benchmark");
+  INFO(with.out << with.err);
+  REQUIRE(with.code == 0);
+  CHECK_THAT(with.out, Contains(note) && Contains("not bit-identical"));
+  const Run without = run("train_resnet", cfg + " --out " + (tmp.path() / "b").string());
+  REQUIRE(without.code == 0);
+  CHECK(without.out.find(note) == std::string::npos);
+}
+
 TEST_CASE("train_resnet --precision bf16 learns as the FP32 run does", "[apps][bf16]") {
   // The easy folder of the smoke test above, trained twice from the same seed: both runs must
   // learn it (validation accuracy well above chance), to within 2 of the validation images.
