@@ -35,6 +35,15 @@ std::size_t jpeg_start(const std::uint8_t* b, std::size_t size) {
   return i < size && b[i] == 0xD8 ? i + 1 : 0;
 }
 
+const std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+
+// A chunk type as text, with bytes that are not ASCII letters shown as '?'.
+std::string printable(std::string type) {
+  for (char& c : type)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) c = '?';
+  return type;
+}
+
 // stb_image reads past the end of a truncated BMP or JPEG as zeros and returns an image with
 // a black or grey band, without an error. These checks catch that, so a cut-off file fails
 // loudly instead of training on a half-black face.
@@ -70,6 +79,21 @@ void check_not_truncated(const std::uint8_t* b, std::size_t size, const std::str
     if (sos != std::string::npos)
       for (std::size_t i = sos + 2; i + 1 < size && !eoi; ++i) eoi = b[i] == 0xFF && b[i + 1] == 0xD9;
     if (!eoi) throw_data_error(name, ": truncated JPEG (no end-of-image marker after the image data)");
+  } else if (size >= 8 && std::memcmp(b, kPngSignature, 8) == 0) {
+    // Every chunk's length must fit in what is left of the file. stb 2.27 grows its buffer to
+    // an IDAT chunk's claimed length before it reads the chunk, so the corrupt length field of
+    // a 79-byte file made it allocate 2 GiB (found by fuzzing, 2026-12-03); a PNG cut short
+    // fails here too, with a message that says so.
+    for (std::size_t i = 8; i + 12 <= size;) {
+      const std::uint64_t len = (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) |
+                                (std::uint64_t{b[i + 2]} << 8) | b[i + 3];
+      const std::string type(reinterpret_cast<const char*>(b + i + 4), 4);
+      if (len > size - i - 12)
+        throw_data_error(name, ": truncated or corrupt PNG: its '", printable(type), "' chunk at byte ", i, " claims ",
+                         len, " bytes, only ", size - i - 12, " follow");
+      if (type == "IEND") break;
+      i += 12 + static_cast<std::size_t>(len);
+    }
   } else if (size >= 18) {
     // TGA has no magic number; these are the header rules stb_image recognises it by (no other
     // format it reads can pass them: their second bytes are all above 1). A run-length packet
@@ -126,8 +150,7 @@ void check_pnm_header(const std::uint8_t* b, std::size_t size, const std::string
 // stb sees it: the file is legal PNG and decodes the same. Returns that copy, or nothing when
 // the file has no empty IDAT chunk (or is not a PNG).
 std::vector<std::uint8_t> without_empty_png_idat(const std::uint8_t* b, std::size_t size) {
-  static const std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-  if (size < 8 || std::memcmp(b, kSignature, 8) != 0) return {};
+  if (size < 8 || std::memcmp(b, kPngSignature, 8) != 0) return {};
   std::vector<std::size_t> empty;  // offsets of empty IDAT chunks (12 bytes: length, type, CRC)
   for (std::size_t i = 8; i + 12 <= size;) {
     const std::uint64_t len = (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) |
