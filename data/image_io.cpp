@@ -37,6 +37,11 @@ std::size_t jpeg_start(const std::uint8_t* b, std::size_t size) {
 
 const std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
 
+// The length field of the PNG chunk at byte i (big-endian, 4 bytes; the caller has i + 12 <= size).
+std::uint64_t png_chunk_length(const std::uint8_t* b, std::size_t i) {
+  return (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) | (std::uint64_t{b[i + 2]} << 8) | b[i + 3];
+}
+
 // A chunk type as text, with bytes that are not ASCII letters shown as '?'.
 std::string printable(std::string type) {
   for (char& c : type)
@@ -85,8 +90,7 @@ void check_not_truncated(const std::uint8_t* b, std::size_t size, const std::str
     // a 79-byte file made it allocate 2 GiB (found by fuzzing, 2026-12-03); a PNG cut short
     // fails here too, with a message that says so.
     for (std::size_t i = 8; i + 12 <= size;) {
-      const std::uint64_t len = (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) |
-                                (std::uint64_t{b[i + 2]} << 8) | b[i + 3];
+      const std::uint64_t len = png_chunk_length(b, i);
       const std::string type(reinterpret_cast<const char*>(b + i + 4), 4);
       if (len > size - i - 12)
         throw_data_error(name, ": truncated or corrupt PNG: its '", printable(type), "' chunk at byte ", i, " claims ",
@@ -153,8 +157,7 @@ std::vector<std::uint8_t> without_empty_png_idat(const std::uint8_t* b, std::siz
   if (size < 8 || std::memcmp(b, kPngSignature, 8) != 0) return {};
   std::vector<std::size_t> empty;  // offsets of empty IDAT chunks (12 bytes: length, type, CRC)
   for (std::size_t i = 8; i + 12 <= size;) {
-    const std::uint64_t len = (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) |
-                              (std::uint64_t{b[i + 2]} << 8) | b[i + 3];
+    const std::uint64_t len = png_chunk_length(b, i);
     if (len == 0 && std::memcmp(b + i + 4, "IDAT", 4) == 0) empty.push_back(i);
     if (std::memcmp(b + i + 4, "IEND", 4) == 0 || len > size - i - 12) break;
     i += 12 + static_cast<std::size_t>(len);
