@@ -198,14 +198,18 @@ void run_on(const ConvBackend<T>& row, ConvDirection d, const Conv2dGeometry& g,
 template <typename T, typename Call>
 void run(ConvDirection d, const Conv2dGeometry& g, const T* a, const T* b, T* out, bool accumulate, Call call) {
   if constexpr (std::is_same_v<T, float>) {
-    if (setting().get() == kBenchmark && !benchmark::chosen(d, g)) {
-      const std::int64_t n = d == ConvDirection::Forward        ? output_size(g)
-                             : d == ConvDirection::BackwardData ? input_size(g)
-                                                                : weight_size(g);
-      std::vector<float> trial_out(static_cast<std::size_t>(n));
-      benchmark::choose(d, g, [&](const ConvBackend<float>& row) {
-        run_on(row, d, g, a, b, trial_out.data(), false, call);
-      });
+    if (setting().get() == kBenchmark) {
+      const ConvBackend<float>* row = benchmark::chosen(d, g);
+      if (!row) {
+        const std::int64_t n = d == ConvDirection::Forward        ? output_size(g)
+                               : d == ConvDirection::BackwardData ? input_size(g)
+                                                                  : weight_size(g);
+        std::vector<float> trial_out(static_cast<std::size_t>(n));
+        row = &benchmark::choose(d, g, [&](const ConvBackend<float>& candidate) {
+          run_on(candidate, d, g, a, b, trial_out.data(), false, call);
+        });
+      }
+      return run_on(*row, d, g, a, b, out, accumulate, call);
     }
   }
   run_on(conv_backend_for<T>(d, g), d, g, a, b, out, accumulate, call);
