@@ -160,6 +160,13 @@ bool conv_backend_available(const std::string& name);
 // auto rule) runs g's forward there. All three directions of one convolution run on that one
 // backend, since the node keeps the operands in its layout.
 bool conv2d_bf16_channels_last(const Conv2dGeometry& g);
+// The implicit GEMM multiplies its bf16 operands on tensor cores (mma.sync, bf16 products, FP32
+// accumulation) where the GPU has them (sm_80 and later) and the build compiled them, else with
+// FP32 multiply-adds on CUDA cores (the same exact products, another order of additions). On by
+// default; MINIDL_CUDA_TENSOR_CORES=0 starts a process with it off.
+// implicit_gemm_tensor_cores(): whether they run now (the setting, the build and this GPU).
+void set_implicit_gemm_tensor_cores(bool on);
+bool implicit_gemm_tensor_cores();
 void conv2d_forward_bf16(Stream, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
                          float* y);
 void conv2d_backward_input_bf16(Stream, const Conv2dGeometry& g, const bfloat16* dy, const bfloat16* weight, float* dx,

@@ -16,6 +16,9 @@ int device_count();
 const char* device_count_error();
 void set_device(int device);
 int current_device();
+// The device's compute capability as major * 10 + minor: 90 for an H200 (and the emulator), 80
+// for an A100.
+int compute_capability(int device);
 // The stream minidl runs its work on for this device (created once, non-blocking).
 Stream stream(int device);
 void synchronize(int device);

@@ -183,6 +183,9 @@ bool conv2d_bf16_channels_last(const Conv2dGeometry& g) {
   return MINIDL_WITH_CUDNN && std::strcmp(conv_backend_for<float>(ConvDirection::Forward, g).name, "cudnn") == 0;
 }
 
+void set_implicit_gemm_tensor_cores(bool on) { implicit_gemm::set_tensor_cores(on); }
+bool implicit_gemm_tensor_cores() { return implicit_gemm::tensor_cores_run(); }
+
 void conv2d_forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
                          float* y) {
   check_bf16_layout(g);

@@ -15,12 +15,19 @@
 // float (exact) in registers before it goes to shared memory; the multiply-adds, the
 // accumulation, the epilogue and the outputs stay FP32. The float32 loaders are the same code as
 // before bf16 existed (read_operand() is a plain read), so FP32 results do not change.
+// On GPUs with bf16 tensor cores (sm_80 and later) the bf16 GEMMs multiply there instead
+// (gemm_tile_tc.cuh), unless set_implicit_gemm_tensor_cores(false) or MINIDL_CUDA_TENSOR_CORES=0.
+#include <atomic>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 
 #include "minidl/base/error.h"
 #include "minidl/kernels/bf16.h"
 #include "minidl/kernels/cuda/conv2d_backends.h"
 #include "minidl/kernels/cuda/gemm_tile.cuh"
+#include "minidl/kernels/cuda/gemm_tile_tc.cuh"
 
 namespace minidl::kernels::cuda::implicit_gemm {
 
@@ -47,6 +54,28 @@ Dims dims_of(const Conv2dGeometry& g) {
   return Dims{int(g.n),        int(g.c),        int(g.h),     int(g.w),     int(g.k),  int(g.r), int(g.s),
               int(g.stride_h), int(g.stride_w), int(g.pad_h), int(g.pad_w), int(g.oh), int(g.ow),
               int(g.dilation_h), int(g.dilation_w)};
+}
+
+std::atomic<bool>& tensor_cores_setting() {
+  static std::atomic<bool> on = [] {
+    const char* v = std::getenv("MINIDL_CUDA_TENSOR_CORES");
+    if (!v || !*v) return true;
+    MINIDL_CHECK(std::strcmp(v, "0") == 0 || std::strcmp(v, "1") == 0,
+                 "MINIDL_CUDA_TENSOR_CORES='", v, "': expected 0 (bf16 convolutions of the implicit GEMM on CUDA "
+                 "cores) or 1 (on tensor cores where the GPU has them, the default)");
+    return v[0] == '1';
+  }();
+  return on;
+}
+
+// One GEMM of a convolution: bf16 operands go to the tensor-core kernel where it can run.
+template <typename E, class ALoad, class BLoad, class Epilogue>
+void launch(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b, const Epilogue& epi,
+            cudaStream_t s, const char* what) {
+  if constexpr (std::is_same_v<E, bfloat16>)
+    detail::launch_gemm_tile_bf16(M, N, K, a, b, epi, s, what, tensor_cores_setting().load());
+  else
+    detail::launch_gemm_tile(M, N, K, a, b, epi, s, what);
 }
 
 // An operand element as float: float32 as it is, bf16 widened (exact).
@@ -182,7 +211,7 @@ void forward(Stream stream, const Conv2dGeometry& g, const E* x, const E* weight
   const std::int64_t cg = g.c_per_group(), kg = g.k_per_group();
   const int cgrs = int(cg * g.r * g.s), pq = d.oh * d.ow;
   for (std::int64_t grp = 0; grp < g.groups; ++grp)
-    detail::launch_gemm_tile(kg, g.n * g.oh * g.ow, cgrs, FwdA<E>{weight + grp * kg * cgrs, cgrs},
+    launch<E>(kg, g.n * g.oh * g.ow, cgrs, FwdA<E>{weight + grp * kg * cgrs, cgrs},
                              FwdB<E>{x + grp * cg * g.h * g.w, d},
                              FwdEpilogue{y + grp * kg * pq, bias ? bias + grp * kg : nullptr, d.k, pq}, s,
                              "conv2d_forward (implicit GEMM)");
@@ -201,10 +230,10 @@ void backward_data(Stream stream, const Conv2dGeometry& g, const E* dy, const E*
     const BwdDataB<E> b{dy + grp * kg * pq, d};
     float* dxg = dx + grp * cg * hw;
     if (accumulate)
-      detail::launch_gemm_tile(M, N, K, a, b, BwdDataEpilogue<true>{dxg, d.c, hw}, s,
+      launch<E>(M, N, K, a, b, BwdDataEpilogue<true>{dxg, d.c, hw}, s,
                                "conv2d_backward_input (implicit GEMM)");
     else
-      detail::launch_gemm_tile(M, N, K, a, b, BwdDataEpilogue<false>{dxg, d.c, hw}, s,
+      launch<E>(M, N, K, a, b, BwdDataEpilogue<false>{dxg, d.c, hw}, s,
                                "conv2d_backward_input (implicit GEMM)");
   }
 }
@@ -223,10 +252,10 @@ void backward_filter(Stream stream, const Conv2dGeometry& g, const E* x, const E
     const BwdFilterB<E> b{x + grp * cg * g.h * g.w, d};
     float* dwg = dweight + grp * kg * cgrs;
     if (accumulate)
-      detail::launch_gemm_tile(M, N, K, a, b, BwdFilterEpilogue<true>{dwg, cgrs}, s,
+      launch<E>(M, N, K, a, b, BwdFilterEpilogue<true>{dwg, cgrs}, s,
                                "conv2d_backward_weight (implicit GEMM)");
     else
-      detail::launch_gemm_tile(M, N, K, a, b, BwdFilterEpilogue<false>{dwg, cgrs}, s,
+      launch<E>(M, N, K, a, b, BwdFilterEpilogue<false>{dwg, cgrs}, s,
                                "conv2d_backward_weight (implicit GEMM)");
   }
 }
@@ -236,6 +265,13 @@ ConvBackend<T> backend() {
   return {"implicit_gemm", conv_supports_every_call, forward<T>, backward_data<T>, backward_filter<T>};
 }
 template ConvBackend<float> backend<float>();
+
+void set_tensor_cores(bool on) { tensor_cores_setting().store(on); }
+bool tensor_cores() { return tensor_cores_setting().load(); }
+bool tensor_cores_run() {
+  return tensor_cores() &&
+         detail::tensor_core_kernel_compiled<FwdA<bfloat16>, FwdB<bfloat16>, FwdEpilogue>();
+}
 
 void forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,
                   float* y) {

@@ -16,6 +16,8 @@
 // with a tiny output and a reduction over batch x pixels), K is cut into chunks, each chunk
 // writes its partial tile to a workspace, and a second kernel adds the partials in a fixed
 // order and applies the epilogue. No atomics, so results are deterministic.
+//
+// gemm_tile_tc.cuh runs the same tiles on bf16 tensor cores, for loaders whose values are bf16.
 #pragma once
 
 #include <climits>
@@ -161,11 +163,17 @@ __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* part
   }
 }
 
-// Runs C = A B through the epilogue on `stream`, splitting K when the tiles are too few.
-template <class ALoad, class BLoad, class Epilogue>
-void launch_gemm_tile(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b,
-                      const Epilogue& epi, cudaStream_t stream, const char* what) {
-  if (M <= 0 || N <= 0) return;
+// How a GEMM is cut into blocks: the grid (tiles of C, and K chunks in z) and, when K is split,
+// the workspace for the partial tiles.
+struct TilePlan {
+  dim3 grid;
+  int k_chunk = 0;
+  int splits = 1;
+  float* partial = nullptr;  // splits x M x N floats in the context's workspace, or null
+};
+
+// Splits K when the M x N tiles alone cannot fill the GPU.
+inline TilePlan plan_tiles(std::int64_t M, std::int64_t N, std::int64_t K, const char* what) {
   MINIDL_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && M * N <= INT_MAX, what, ": GEMM of ", M, "x", N, "x", K,
                " is too large for the tiled kernel (sizes and M*N must fit in 32 bits)");
   const std::int64_t tiles_m = (M + kTileM - 1) / kTileM, tiles_n = (N + kTileN - 1) / kTileN;
@@ -186,17 +194,33 @@ void launch_gemm_tile(std::int64_t M, std::int64_t N, std::int64_t K, const ALoa
   if (k_chunk < kTileK) k_chunk = kTileK;
   splits = K > 0 ? (K + k_chunk - 1) / k_chunk : 1;
 
-  const dim3 grid(static_cast<unsigned>(tiles_n), static_cast<unsigned>(tiles_m), static_cast<unsigned>(splits));
-  float* partial = nullptr;
-  if (splits > 1) partial = static_cast<float*>(ctx.workspace(sizeof(float) * splits * M * N));
-  gemm_tile_kernel<ALoad, BLoad, Epilogue><<<grid, kTileThreads, 0, stream>>>(
-      static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), static_cast<int>(k_chunk), a, b, epi, partial);
+  TilePlan plan;
+  plan.grid = dim3(static_cast<unsigned>(tiles_n), static_cast<unsigned>(tiles_m), static_cast<unsigned>(splits));
+  plan.k_chunk = static_cast<int>(k_chunk);
+  plan.splits = static_cast<int>(splits);
+  if (splits > 1) plan.partial = static_cast<float*>(ctx.workspace(sizeof(float) * splits * M * N));
+  return plan;
+}
+
+// With K split: adds the partial tiles in a fixed order and applies the epilogue.
+template <class Epilogue>
+void finish_split_k(const TilePlan& plan, std::int64_t M, std::int64_t N, const Epilogue& epi, cudaStream_t stream) {
+  if (plan.splits <= 1) return;
+  splitk_reduce_kernel<Epilogue><<<grid_for(M * N), kBlock, 0, stream>>>(static_cast<int>(M), static_cast<int>(N),
+                                                                         plan.splits, plan.partial, epi);
+  CUDA_LAUNCH_CHECK("splitk_reduce_kernel");
+}
+
+// Runs C = A B through the epilogue on `stream`, splitting K when the tiles are too few.
+template <class ALoad, class BLoad, class Epilogue>
+void launch_gemm_tile(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b,
+                      const Epilogue& epi, cudaStream_t stream, const char* what) {
+  if (M <= 0 || N <= 0) return;
+  const TilePlan plan = plan_tiles(M, N, K, what);
+  gemm_tile_kernel<ALoad, BLoad, Epilogue><<<plan.grid, kTileThreads, 0, stream>>>(
+      static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), plan.k_chunk, a, b, epi, plan.partial);
   CUDA_LAUNCH_CHECK("gemm_tile_kernel");
-  if (splits > 1) {
-    splitk_reduce_kernel<Epilogue><<<grid_for(M * N), kBlock, 0, stream>>>(static_cast<int>(M), static_cast<int>(N),
-                                                                           static_cast<int>(splits), partial, epi);
-    CUDA_LAUNCH_CHECK("splitk_reduce_kernel");
-  }
+  finish_split_k(plan, M, N, epi, stream);
 }
 
 }  // namespace minidl::kernels::cuda::detail

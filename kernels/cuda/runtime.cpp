@@ -62,6 +62,13 @@ int current_device() {
   return device;
 }
 
+int compute_capability(int device) {
+  int major = 0, minor = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  return major * 10 + minor;
+}
+
 Stream stream(int device) { return Stream{detail::context(device).stream()}; }
 
 void synchronize(int device) {

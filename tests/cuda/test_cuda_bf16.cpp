@@ -368,6 +368,23 @@ TEST_CASE("cuda parity: bf16 conv2d, the implicit GEMM reading packed bf16, matc
   check_bf16_conv("implicit_gemm", 1e-5);
 }
 
+// The implicit GEMM's bf16 GEMMs run on tensor cores wherever the GPU has them (the test above),
+// and on CUDA cores when they are switched off: the same exact products, FP32 sums in another
+// order, so both paths meet the same tolerance. (On the emulator both sum in k order.)
+TEST_CASE("cuda parity: bf16 conv2d on the implicit GEMM runs on tensor cores from sm_80 and on CUDA cores when told",
+          "[cuda][bf16][conv]") {
+  if (test::no_gpu()) return;
+  struct Restore {
+    ~Restore() { kc::set_implicit_gemm_tensor_cores(true); }
+  } restore;
+  const int cc = kc::compute_capability(kc::current_device());
+  INFO("compute capability " << cc);
+  CHECK(kc::implicit_gemm_tensor_cores() == (cc >= 80));  // the emulator is an sm_90
+  kc::set_implicit_gemm_tensor_cores(false);
+  CHECK_FALSE(kc::implicit_gemm_tensor_cores());
+  check_bf16_conv("implicit_gemm", 1e-5);
+}
+
 TEST_CASE("cuda parity: bf16 conv2d through cuDNN (channels-last bf16) matches the CPU's bf16 conv2d and float64",
           "[cuda][bf16][conv]") {
   if (test::no_gpu()) return;

@@ -161,6 +161,18 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 // Kernels
+// The fields of CUDA's cudaFuncAttributes that minidl reads. A translated kernel is compiled for
+// an sm_90 device (the emulator's), so both versions are 90.
+struct cudaFuncAttributes {
+  int maxThreadsPerBlock;
+  int ptxVersion;     // the virtual architecture the kernel was compiled for: its __CUDA_ARCH__ / 10
+  int binaryVersion;  // the architecture of the code that runs
+};
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func);
+template <class F>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, F* func) {
+  return cudaFuncGetAttributes(attr, reinterpret_cast<const void*>(func));
+}
 cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value);
 template <class F>
 cudaError_t cudaFuncSetAttribute(F* func, cudaFuncAttribute attr, int value) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -123,7 +124,7 @@ const char* op_name(int op) {
   static const char* names[] = {"__syncwarp",   "__shfl_sync",      "__shfl_up_sync",    "__shfl_down_sync",
                                 "__shfl_xor_sync", "__ballot_sync", "__any_sync",        "__all_sync",
                                 "__reduce_add_sync", "__reduce_min_sync", "__reduce_max_sync", "__reduce_and_sync",
-                                "__reduce_or_sync",  "__reduce_xor_sync"};
+                                "__reduce_or_sync",  "__reduce_xor_sync", "mma.sync.m16n8k16 (bf16)"};
   return op >= 0 && op < int(sizeof names / sizeof *names) ? names[op] : "a warp collective";
 }
 
@@ -157,6 +158,42 @@ unsigned live_lanes(int w) {
 
 std::uint64_t poison(int bytes) { return bytes >= 8 ? ~std::uint64_t(0) : ((std::uint64_t(1) << (8 * bytes)) - 1); }
 
+float bf16_at(std::uint32_t reg, int half) { return from_bits<float>(std::uint64_t((reg >> (16 * half)) & 0xffffu) << 16); }
+
+// The tensor-core multiply of warp w's lanes in `group` (device.h, mma_bf16_m16n8k16). Lane l
+// holds, with g = l / 4 and t = l % 4 (the PTX ISA's groupID and threadID_in_group):
+//   A registers 0..3: row g, k 2t..2t+1 | row g+8, k 2t..2t+1 | row g, k 2t+8..2t+9 | row g+8, k 2t+8..2t+9
+//   B registers 0..1: column g, k 2t..2t+1 | column g, k 2t+8..2t+9
+//   C and D 0..3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)
+// with the lower k of each register in its low 16 bits.
+void mma_collective(int w, unsigned group) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  float A[16][16], B[16][8], C[16][8];
+  for (int l = 0; l < 32; ++l) {
+    const int g = l / 4, t = l % 4;
+    const bool in = group >> l & 1;
+    const MmaLane* f = in ? reinterpret_cast<const MmaLane*>(g_fibers[w * 32 + l].value) : nullptr;
+    for (int r = 0; r < 4; ++r) {
+      const int row = g + 8 * (r & 1), k = 2 * t + 8 * (r >> 1);
+      for (int h = 0; h < 2; ++h) A[row][k + h] = f ? bf16_at(f->a[r], h) : nan;
+    }
+    for (int r = 0; r < 2; ++r)
+      for (int h = 0; h < 2; ++h) B[2 * t + 8 * r + h][g] = f ? bf16_at(f->b[r], h) : nan;
+    for (int e = 0; e < 4; ++e) C[g + 8 * (e >> 1)][2 * t + (e & 1)] = f ? f->d[e] : nan;
+  }
+  for (int l = 0; l < 32; ++l) {
+    if (!(group >> l & 1)) continue;
+    const MmaLane* f = reinterpret_cast<const MmaLane*>(g_fibers[w * 32 + l].value);
+    const int g = l / 4, t = l % 4;
+    for (int e = 0; e < 4; ++e) {
+      const int row = g + 8 * (e >> 1), col = 2 * t + (e & 1);
+      float acc = C[row][col];
+      for (int k = 0; k < 16; ++k) acc = std::fma(A[row][k], B[k][col], acc);  // exact products
+      f->d[e] = acc;
+    }
+  }
+}
+
 // Completes the collective that lane `first` of warp w waits at, if all its participants are
 // there. Returns true if it did.
 bool try_collective(int w, int first) {
@@ -169,6 +206,12 @@ bool try_collective(int w, int first) {
     if (!(group >> l & 1)) continue;
     const Fiber& f = g_fibers[lo + l];
     if (f.state != State::AtWarp || f.op != f0.op || (masks && f.mask != f0.mask)) return false;
+  }
+  if (f0.op == kMmaBf16) {
+    mma_collective(w, group);
+    for (int l = 0; l < 32; ++l)
+      if (group >> l & 1) g_fibers[lo + l].state = State::Ready;
+    return true;
   }
   std::uint64_t ballot = 0, sum = 0, mn = ~std::uint64_t(0), mx = 0, band = ~std::uint64_t(0), bor = 0, bxor = 0;
   std::int64_t smn = INT64_MAX, smx = INT64_MIN;

@@ -1,4 +1,6 @@
 // Planted bugs for the emulator's tests (planted.h says what each one is).
+#include <cstdint>
+
 #include "planted.h"
 
 namespace planted {
@@ -155,6 +157,32 @@ __global__ void dynamic_shared_kernel(float* y) {
 
 unsigned blocks_for(int n) { return unsigned((n + 255) / 256); }
 
+// The PTX ISA's fragment tables for mma.m16n8k16 with .bf16, element by element (a0..a7 in
+// a[0..3], b0..b3 in b[0..1], c0..c3), with groupID = lane / 4, threadID_in_group = lane % 4:
+//   a_i: row groupID for i in {0, 1, 4, 5}, else groupID + 8; column 2 threadID_in_group + (i & 1),
+//        plus 8 for i >= 4
+//   b_i: row 2 threadID_in_group + (i & 1), plus 8 for i >= 2; column groupID
+//   c_i: row groupID for i < 2, else groupID + 8; column 2 threadID_in_group + (i & 1)
+// Element i is in register i / 2, its low half when i is even.
+__global__ void mma_bf16_tile_kernel(const float* a, const float* b, const float* c, float* d) {
+  const int lane = threadIdx.x % 32, group = lane / 4, tig = lane % 4;
+  auto bits = [](float v) { return std::uint32_t(__float_as_uint(v) >> 16); };
+  std::uint32_t ar[4] = {}, br[2] = {};
+  for (int i = 0; i < 8; ++i) {
+    const int row = (i == 0 || i == 1 || i == 4 || i == 5) ? group : group + 8;
+    const int col = 2 * tig + (i & 1) + (i >= 4 ? 8 : 0);
+    ar[i / 2] |= bits(a[row * 16 + col]) << (i % 2 ? 16 : 0);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const int row = 2 * tig + (i & 1) + (i >= 2 ? 8 : 0);
+    br[i / 2] |= bits(b[row * 8 + group]) << (i % 2 ? 16 : 0);
+  }
+  float acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = c[(i < 2 ? group : group + 8) * 8 + 2 * tig + (i & 1)];
+  emu::mma_bf16_m16n8k16(acc, ar, br);
+  for (int i = 0; i < 4; ++i) d[(i < 2 ? group : group + 8) * 8 + 2 * tig + (i & 1)] = acc[i];
+}
+
 }  // namespace
 
 cudaError_t block_sum_reads_unwritten_slots(const float* x, float* out, int blocks, cudaStream_t s) {
@@ -271,6 +299,11 @@ cudaError_t axpy_from_device(float* y, const float* x, const float* a, int n, cu
 
 cudaError_t fill(float* y, int n, float value, cudaStream_t s) {
   fill_kernel<<<blocks_for(n), 256, 0, s>>>(y, n, value);
+  return cudaGetLastError();
+}
+
+cudaError_t mma_bf16_tile(const float* a, const float* b, const float* c, float* d, int threads, cudaStream_t s) {
+  mma_bf16_tile_kernel<<<1, threads, 0, s>>>(a, b, c, d);
   return cudaGetLastError();
 }
 

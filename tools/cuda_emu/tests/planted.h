@@ -67,4 +67,9 @@ cudaError_t fill(float* y, int n, float value, cudaStream_t s);
 cudaError_t axpy_by_value(float* y, const float* x, float a, int n, cudaStream_t s);
 cudaError_t axpy_from_device(float* y, const float* x, const float* a, int n, cudaStream_t s);
 
+// Tensor cores: one mma.sync.m16n8k16 (bf16) by `threads` threads (32, or a partial warp), each
+// lane filling its fragments by the PTX ISA's element tables: a 16x16 (row-major), b 16x8 (k x n,
+// row-major), c 16x8 in; d = a b + c, 16x8 (NaN where no lane wrote). a and b must be bf16 values.
+cudaError_t mma_bf16_tile(const float* a, const float* b, const float* c, float* d, int threads, cudaStream_t s);
+
 }  // namespace planted

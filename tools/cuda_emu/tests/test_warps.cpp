@@ -74,3 +74,47 @@ TEST_CASE("warps: a mask that leaves out the calling lane is an error", "[emu][w
   check_error(cudaDeviceSynchronize(), cudaErrorLaunchFailure,
               {"mask_without_caller_kernel", "does not include its own lane"});
 }
+
+TEST_CASE("warps: a bf16 mma.sync.m16n8k16 multiplies the fragments the PTX ISA lays out", "[emu][warp][mma]") {
+  // Small multiples of 1/4: exact in bf16, and every sum is exact in float, so d is exact.
+  std::vector<float> a(16 * 16), b(16 * 8), c(16 * 8);
+  for (int i = 0; i < 256; ++i) a[i] = float((i * 7) % 13 - 6) / 4;
+  for (int i = 0; i < 128; ++i) b[i] = float((i * 5) % 11 - 5) / 4;
+  for (int i = 0; i < 128; ++i) c[i] = float(i % 9 - 4);
+  std::vector<float> want(16 * 8);
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double s = c[m * 8 + n];
+      for (int k = 0; k < 16; ++k) s += double(a[m * 16 + k]) * b[k * 8 + n];
+      want[m * 8 + n] = float(s);
+    }
+  DeviceArray da(a), db(b), dc(c), dd(16 * 8);
+
+  EmuTest t;
+  REQUIRE(planted::mma_bf16_tile(da.get(), db.get(), dc.get(), dd.get(), 32, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> got = dd.download();
+  for (int i = 0; i < 128; ++i) {
+    INFO("d(" << i / 8 << ", " << i % 8 << ")");
+    CHECK(got[i] == want[i]);
+  }
+
+  // Half a warp: the instruction needs all 32 lanes, and the missing lanes' fragments read as
+  // NaN. Lanes 0..15 hold rows 0..3 and 8..11 of A (all of them) but only columns 0..3 of B, so
+  // what they get is right in columns 0..3 and NaN in columns 4..7; rows 4..7 and 12..15 belong to
+  // the missing lanes and are not written.
+  dd.upload(std::vector<float>(128, 0.f));
+  REQUIRE(planted::mma_bf16_tile(da.get(), db.get(), dc.get(), dd.get(), 16, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  got = dd.download();
+  for (int i = 0; i < 128; ++i) {
+    const int row = i / 8, col = i % 8;
+    INFO("d(" << row << ", " << col << ")");
+    if (row % 8 >= 4)
+      CHECK(got[i] == 0.f);
+    else if (col >= 4)
+      CHECK(std::isnan(got[i]));
+    else
+      CHECK(got[i] == want[i]);
+  }
+}

@@ -185,6 +185,7 @@ enum WarpOp : int {
   kReduceAnd,
   kReduceOr,
   kReduceXor,
+  kMmaBf16,
 };
 // Waits until every live lane named in `mask` has reached a collective of the same kind and
 // mask, then returns this lane's result. Lanes read from a lane that does not take part (not
@@ -275,6 +276,29 @@ inline int __reduce_max_sync(unsigned mask, int v) {
 inline unsigned __reduce_and_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceAnd, mask, v); }
 inline unsigned __reduce_or_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceOr, mask, v); }
 inline unsigned __reduce_xor_sync(unsigned mask, unsigned v) { return emu::warp32<unsigned>(emu::kReduceXor, mask, v); }
+
+// ---- tensor cores ------------------------------------------------------------------------------
+// CUDA_EMU_DEVICE tells kernel code that it is compiled for the emulator, where inline PTX cannot
+// run: kernels/cuda/mma.cuh calls the function below where a GPU build has the instruction.
+#define CUDA_EMU_DEVICE 1
+namespace emu {
+// The operands of one lane at an mma.
+struct MmaLane {
+  const std::uint32_t* a;  // 4 registers, 2 bf16 each
+  const std::uint32_t* b;  // 2 registers, 2 bf16 each
+  float* d;                // 4 floats: the accumulator in, the result out
+};
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 with d as both C and D: D = A B + C for a
+// 16x16 A, a 16x8 B and a 16x8 C spread over the warp's 32 lanes as the PTX ISA lays them out
+// ("Matrix Fragments for mma.m16n8k16 with floating point type"). One warp collective: the
+// scheduler gathers the warp's fragments, multiplies (exact bf16 products, FP32 sums in k order)
+// and hands each lane its part of D. A lane that does not take part (exited, or missing from a
+// partial warp) gives NaN operands, as the instruction is undefined without all 32 lanes.
+inline void mma_bf16_m16n8k16(float* d, const std::uint32_t* a, const std::uint32_t* b) {
+  MmaLane lane{a, b, d};
+  warp_collective(kMmaBf16, 0xffffffffu, reinterpret_cast<std::uintptr_t>(&lane), 0, 32, 8);
+}
+}  // namespace emu
 // The lanes known to execute together: the emulator never assumes convergence, so only the
 // caller itself (code that then shuffles with this mask reads poison from everyone else).
 inline unsigned __activemask() { return 1u << (::emu::g_thread->linear & 31); }

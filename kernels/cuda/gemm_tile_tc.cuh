@@ -1,0 +1,179 @@
+// The tiled GEMM of gemm_tile.cuh on bf16 tensor cores, for loaders whose values are bf16 (the
+// implicit GEMM's bf16 convolutions): the same 64x64 tiles of C, 16 k per step, loader and
+// epilogue contracts, split-K and double buffering; only the multiply changes.
+//
+// Shared memory holds the tiles as bf16 pairs (k, k+1) in 32-bit words, both tiles k-contiguous
+// (A as [m][k], B as [n][k]), which is how mma.m16n8k16 wants its fragments (mma.cuh): each
+// fragment register is one aligned word. Rows are padded from 8 to 12 words, so the eight rows a
+// warp's fragment load touches start 12 banks apart and the 32 lanes hit 32 different banks.
+// Each of the 8 warps owns a 16x32 piece of the tile: one A fragment and four B fragments per
+// k step, four mma instructions, 16 FP32 accumulators per lane (as the FP32 kernel's 4x4).
+//
+// Numerics: the loaders' values are rounded to bf16 on the way into shared memory (to nearest
+// even, kernels/bf16.h), which leaves bf16 values as they are; the products are exact and the
+// tensor cores accumulate in FP32, in their own order within an instruction. So the results
+// are those of the FP32 kernel on the same operands up to the order of FP32 additions.
+#pragma once
+
+#include <cstdint>
+
+#include "minidl/kernels/bf16.h"
+#include "minidl/kernels/cuda/gemm_tile.cuh"
+#include "minidl/kernels/cuda/mma.cuh"
+
+namespace minidl::kernels::cuda::detail {
+
+template <class ALoad, class BLoad, class Epilogue>
+__global__ void __launch_bounds__(kTileThreads)
+    gemm_tile_tc_kernel(int M, int N, int K, int k_chunk, ALoad A, BLoad B, Epilogue epi, float* partial) {
+  constexpr int kWords = kTileK / 2;                               // bf16 pairs per tile row
+  constexpr int kRowWords = kWords + 4;                            // padded: conflict-free fragment loads
+  constexpr int kPairs = kTileM * kWords / kTileThreads;           // pairs of A (and of B) each thread loads
+  static_assert(kTileM == kTileN && kTileK == 16 && kTileThreads == 256, "the warp layout below assumes these");
+  __shared__ __align__(16) std::uint32_t As[2][kTileM][kRowWords];
+  __shared__ __align__(16) std::uint32_t Bs[2][kTileN][kRowWords];
+
+  const int tid = threadIdx.x;
+  const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  const int kbeg = blockIdx.z * k_chunk;
+  const int kend = min(K, kbeg + k_chunk);
+
+  std::uint32_t a_reg[kPairs], b_reg[kPairs];
+
+  // Pair i of this thread: its row of the tile (m or n) and its word (k / 2). Threads of a warp
+  // walk the dimension that is contiguous in global memory, as in the FP32 kernel.
+  auto a_pos = [&](int i, int& mm, int& kw) {
+    const int idx = tid + i * kTileThreads;
+    if (ALoad::kAlongM) {
+      mm = idx % kTileM;
+      kw = idx / kTileM;
+    } else {
+      kw = idx % kWords;
+      mm = idx / kWords;
+    }
+  };
+  auto b_pos = [&](int i, int& nn, int& kw) {
+    const int idx = tid + i * kTileThreads;
+    if (BLoad::kAlongN) {
+      nn = idx % kTileN;
+      kw = idx / kTileN;
+    } else {
+      kw = idx % kWords;
+      nn = idx / kWords;
+    }
+  };
+  auto bits = [](float v) { return ::minidl::kernels::to_bfloat16(v).bits; };  // exact for bf16 values
+  auto load = [&](int k0) {
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i) {
+      int mm, kw;
+      a_pos(i, mm, kw);
+      const int gm = m0 + mm, gk = k0 + 2 * kw;
+      const bool row = gm < M;
+      a_reg[i] = pack_bf16x2(bits(row && gk < kend ? A(gm, gk) : 0.f), bits(row && gk + 1 < kend ? A(gm, gk + 1) : 0.f));
+    }
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i) {
+      int nn, kw;
+      b_pos(i, nn, kw);
+      const int gn = n0 + nn, gk = k0 + 2 * kw;
+      const bool col = gn < N;
+      b_reg[i] = pack_bf16x2(bits(col && gk < kend ? B(gk, gn) : 0.f), bits(col && gk + 1 < kend ? B(gk + 1, gn) : 0.f));
+    }
+  };
+  auto store = [&](int buf) {
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i) {
+      int mm, kw;
+      a_pos(i, mm, kw);
+      As[buf][mm][kw] = a_reg[i];
+    }
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i) {
+      int nn, kw;
+      b_pos(i, nn, kw);
+      Bs[buf][nn][kw] = b_reg[i];
+    }
+  };
+
+  // This lane's place in the mma fragments (mma.cuh): g = lane / 4, t = lane % 4.
+  const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int wm = (warp % 4) * 16, wn = (warp / 4) * 32;  // the warp's 16x32 piece of the tile
+  float acc[4][4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+
+  if (kbeg < kend) {
+    int buf = 0;
+    load(kbeg);
+    store(0);
+    __syncthreads();
+    for (int k0 = kbeg; k0 < kend; k0 += kTileK) {
+      const bool more = k0 + kTileK < kend;
+      if (more) load(k0 + kTileK);  // in flight while we multiply
+      const std::uint32_t a[4] = {As[buf][wm + g][t], As[buf][wm + g + 8][t], As[buf][wm + g][t + 4],
+                                  As[buf][wm + g + 8][t + 4]};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int n = wn + 8 * j + g;
+        const std::uint32_t b[2] = {Bs[buf][n][t], Bs[buf][n][t + 4]};
+        mma_bf16_16816(acc[j], a, b);
+      }
+      // As in the FP32 kernel: the other buffer was last read before the previous barrier.
+      if (more) store(buf ^ 1);
+      __syncthreads();
+      buf ^= 1;
+    }
+  }
+
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int m = m0 + wm + g + 8 * (e >> 1), n = n0 + wn + 8 * j + 2 * t + (e & 1);
+      if (m >= M || n >= N) continue;
+      if (partial)
+        partial[(std::int64_t(blockIdx.z) * M + m) * N + n] = acc[j][e];
+      else
+        epi(m, n, acc[j][e]);
+    }
+}
+
+// Whether gemm_tile_tc_kernel<ALoad, BLoad, Epilogue> was compiled with tensor cores for the
+// current device: its PTX targets sm_80 or later (a build for older architectures only, JIT-
+// compiled for a newer GPU, still runs its sm_7x code, which traps), and the device can load it.
+// Asked once per instantiation; every instantiation of a build is compiled for the same
+// architectures.
+template <class ALoad, class BLoad, class Epilogue>
+bool tensor_core_kernel_compiled() {
+  static const bool compiled = [] {
+    cudaFuncAttributes attr{};
+    if (cudaFuncGetAttributes(&attr, gemm_tile_tc_kernel<ALoad, BLoad, Epilogue>) != cudaSuccess) {
+      (void)cudaGetLastError();  // no image for this device: not an error of the caller's
+      return false;
+    }
+    return attr.ptxVersion >= 80;
+  }();
+  return compiled;
+}
+
+// C = A B for loaders whose values are bf16: on tensor cores where `tensor_cores` is asked for
+// and the kernel has them, else on the FP32 kernel (the same products, FP32 multiply-adds).
+template <class ALoad, class BLoad, class Epilogue>
+void launch_gemm_tile_bf16(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b,
+                           const Epilogue& epi, cudaStream_t stream, const char* what, bool tensor_cores) {
+  if (!tensor_cores || !tensor_core_kernel_compiled<ALoad, BLoad, Epilogue>()) {
+    launch_gemm_tile(M, N, K, a, b, epi, stream, what);
+    return;
+  }
+  if (M <= 0 || N <= 0) return;
+  const TilePlan plan = plan_tiles(M, N, K, what);
+  gemm_tile_tc_kernel<ALoad, BLoad, Epilogue><<<plan.grid, kTileThreads, 0, stream>>>(
+      static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), plan.k_chunk, a, b, epi, plan.partial);
+  CUDA_LAUNCH_CHECK("gemm_tile_tc_kernel");
+  finish_split_k(plan, M, N, epi, stream);
+}
+
+}  // namespace minidl::kernels::cuda::detail
