@@ -287,6 +287,35 @@ double gpu_tolerance(const Conv2dGeometry& g, const char* backend) {
   return g.bf16_operands && std::string(backend) == "cudnn" ? 1.0 / 128 : kTolerance;
 }
 
+// The GPU versions timed and validated: each backend of the table, and under bf16 the implicit
+// GEMM both on tensor cores ("implicit_gemm tc", where the GPU and the build have them) and on
+// CUDA cores (kernels/conv2d.h, set_implicit_gemm_tensor_cores). cuDNN first, so that the ratio
+// column has its bar.
+struct GpuVersion {
+  std::string label;
+  const char* backend;
+  bool tensor_cores;
+};
+std::vector<GpuVersion> gpu_versions(bool bf16) {
+  const bool tc = cu::implicit_gemm_tensor_cores();
+  std::vector<GpuVersion> v;
+  const auto& table = cu::conv_backends<float>();
+  for (auto it = table.rbegin(); it != table.rend(); ++it) {
+    const std::string name = it->name;
+    if (bf16 && name == "implicit_gemm" && tc) v.push_back({name + " tc", it->name, true});
+    v.push_back({name, it->name, name != "implicit_gemm" || !bf16});
+  }
+  return v;
+}
+void select(const GpuVersion& v) {
+  cu::set_conv_backend(v.backend);
+  cu::set_implicit_gemm_tensor_cores(v.tensor_cores);
+}
+void select_defaults(bool tensor_cores) {
+  cu::set_conv_backend("auto");
+  cu::set_implicit_gemm_tensor_cores(tensor_cores);
+}
+
 double gpu_time(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, double min_time) {
   const cu::Stream s = cu::stream(0);
   gpu_run(g, b, d, s);  // warm-up: algorithm search, workspace
@@ -363,6 +392,11 @@ int main(int argc, char** argv) {
                                                    : "; oneDNN not available in this build or machine");
 #if MINIDL_WITH_CUDA
   const bool gpu = cu::device_count() > 0;
+  const bool tensor_cores = gpu && cu::implicit_gemm_tensor_cores();  // the setting to put back
+  if (gpu && bf16)
+    std::printf("GPU bf16: implicit_gemm %s\n",
+                tensor_cores ? "on tensor cores (\"implicit_gemm tc\") and on CUDA cores (\"implicit_gemm\")"
+                             : "on CUDA cores only (MINIDL_CUDA_TENSOR_CORES=0, or no bf16 tensor cores here)");
   if (gpu)
     std::printf("GPU: %d device(s); ratio column = cuDNN time / this version's time; %% of an FP32 peak of %.0f "
                 "TFLOP/s (--gpu-peak-tflops)\n", cu::device_count(), gpu_peak);
@@ -395,15 +429,15 @@ int main(int argc, char** argv) {
 #if MINIDL_WITH_CUDA
       if (gpu) {
         const cu::Stream s = cu::stream(0);
-        for (const auto& backend : cu::conv_backends<float>()) {
-          cu::set_conv_backend(backend.name);
+        for (const GpuVersion& v : gpu_versions(bf16)) {
+          select(v);
           DeviceBuffers db(g, b, s);
           gpu_run(g, db, d, s);
-          const double ge = rel_error(gpu_output(db, d, s), ref), tol = gpu_tolerance(g, backend.name);
+          const double ge = rel_error(gpu_output(db, d, s), ref), tol = gpu_tolerance(g, v.backend);
           all_ok = all_ok && ge <= tol;
-          std::printf("  %s %.1e%s", backend.name, ge, ge > tol ? " FAILED" : "");
+          std::printf("  %s %.1e%s", v.label.c_str(), ge, ge > tol ? " FAILED" : "");
         }
-        cu::set_conv_backend("auto");
+        select_defaults(tensor_cores);
       }
 #endif
     }
@@ -458,18 +492,16 @@ int main(int argc, char** argv) {
         DeviceBuffers db(g, b, s);
         cu::synchronize(0);
         double cudnn = 0;
-        // cuDNN first (the table lists it last), so the ratio column has its bar.
-        const auto& table = cu::conv_backends<float>();
-        for (auto it = table.rbegin(); it != table.rend(); ++it) {
-          cu::set_conv_backend(it->name);
+        for (const GpuVersion& v : gpu_versions(bf16)) {
+          select(v);
           const double t = gpu_time(g, db, d, min_time);
-          if (std::string(it->name) == "cudnn") cudnn = t;
+          if (std::string(v.backend) == "cudnn") cudnn = t;
           const double tflops = g.forward_flops() / t / 1e12;
-          std::printf("  %-26s %5s %-10s %-12s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
-                      gpu_only ? describe(g).c_str() : "", "", kDirName[d], (std::string("gpu ") + it->name).c_str(),
-                      1e3 * t, 1e3 * tflops, cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
+          std::printf("  %-26s %5s %-10s %-20s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
+                      gpu_only ? describe(g).c_str() : "", "", kDirName[d], ("gpu " + v.label).c_str(), 1e3 * t,
+                      1e3 * tflops, cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
         }
-        cu::set_conv_backend("auto");
+        select_defaults(tensor_cores);
       }
 #endif
     }

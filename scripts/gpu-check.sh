@@ -370,10 +370,11 @@ for c in "$(command -v compute-sanitizer 2>/dev/null)" "$CUDA_HOME/bin/compute-s
 done
 # Small tests only (the FER-sized convolutions would take minutes under the tools); Catch2's
 # patterns, since some names hold commas.
-# The bf16 channels-last packing and the sync batch-norm kernels reduce or transpose through
-# shared memory, so racecheck sees them too.
-MEMCHECK_FILTER='[cuda][elementwise],[cuda][linear],[cuda][pool],[cuda][loss],[cuda][optim],[cuda][augment],*our kernels*,*tiled SGEMM*,[cuda][sync_batch_norm],*channels-last bf16 and widening*'
-RACECHECK_FILTER='*tiled SGEMM*,*our kernels*,*log_softmax*,*fused softmax*,*elementwise ops*,*sync batch norm kernels on each rank*,*channels-last bf16 and widening*'
+# The bf16 channels-last packing, the sync batch-norm kernels and the implicit GEMM's tensor-core
+# tiles (bf16 pairs in shared memory, double-buffered) reduce, transpose or stage through shared
+# memory, so racecheck sees them too.
+MEMCHECK_FILTER='[cuda][elementwise],[cuda][linear],[cuda][pool],[cuda][loss],[cuda][optim],[cuda][augment],*our kernels*,*tiled SGEMM*,[cuda][sync_batch_norm],*channels-last bf16 and widening*,*the implicit GEMM reading packed bf16*,*runs on tensor cores from sm_80*'
+RACECHECK_FILTER='*tiled SGEMM*,*our kernels*,*log_softmax*,*fused softmax*,*elementwise ops*,*sync batch norm kernels on each rank*,*channels-last bf16 and widening*,*the implicit GEMM reading packed bf16*'
 sanitize() {  # sanitize TOOL FILTER BOUND
   local tool=$1 filter=$2 bound=$3 name="compute-sanitizer $1"
   if [[ -z "$SAN" ]]; then
@@ -459,8 +460,9 @@ bench() {  # bench NAME BOUND MIN CMD...: output to bench.log and to WORK/NAME.t
 }
 bench bench_gemm 40 15 "$BENCH/bench_gemm" --gpu-only --squares 4096,8192 --min-time 0.2
 bench bench_conv 60 20 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.1
-# bf16: the implicit GEMM on packed NCHW bf16 against cuDNN's tensor cores on channels-last bf16.
-bench bench_conv_bf16 45 15 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.05 --precision bf16
+# bf16: the implicit GEMM on packed NCHW bf16, on tensor cores ("implicit_gemm tc") and on CUDA
+# cores, against cuDNN's tensor cores on channels-last bf16.
+bench bench_conv_bf16 55 15 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.05 --precision bf16
 # fp32 and bf16, each eager and as a replayed CUDA graph (JSON "variant": fp32, fp32+graph, ...).
 bench bench_train 90 20 "$BENCH/bench_train" --device cuda --json --mode all --batch 256 --steps 20 --warmup 5 \
   --precision all --cuda-graph both
