@@ -70,7 +70,8 @@ __global__ void __launch_bounds__(kTileThreads)
       a_pos(i, mm, kw);
       const int gm = m0 + mm, gk = k0 + 2 * kw;
       const bool row = gm < M;
-      a_reg[i] = pack_bf16x2(bits(row && gk < kend ? A(gm, gk) : 0.f), bits(row && gk + 1 < kend ? A(gm, gk + 1) : 0.f));
+      const float lo = row && gk < kend ? A(gm, gk) : 0.f, hi = row && gk + 1 < kend ? A(gm, gk + 1) : 0.f;
+      a_reg[i] = pack_bf16x2(bits(lo), bits(hi));
     }
 #pragma unroll
     for (int i = 0; i < kPairs; ++i) {
@@ -78,7 +79,8 @@ __global__ void __launch_bounds__(kTileThreads)
       b_pos(i, nn, kw);
       const int gn = n0 + nn, gk = k0 + 2 * kw;
       const bool col = gn < N;
-      b_reg[i] = pack_bf16x2(bits(col && gk < kend ? B(gk, gn) : 0.f), bits(col && gk + 1 < kend ? B(gk + 1, gn) : 0.f));
+      const float lo = col && gk < kend ? B(gk, gn) : 0.f, hi = col && gk + 1 < kend ? B(gk + 1, gn) : 0.f;
+      b_reg[i] = pack_bf16x2(bits(lo), bits(hi));
     }
   };
   auto store = [&](int buf) {

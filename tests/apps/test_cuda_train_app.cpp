@@ -125,3 +125,17 @@ TEST_CASE("train_resnet --cuda-graph refuses what it cannot capture, saying why"
   CHECK(cpu.code != 0);
   CHECK_THAT(cpu.err, Catch::Matchers::Contains("--cuda-graph captures the training step on a GPU; the run is on cpu"));
 }
+
+TEST_CASE("cuda: a bad MINIDL_CUDA_TENSOR_CORES stops train_resnet with a message naming it", "[cuda][apps][bf16]") {
+  if (minidl::test::no_gpu()) return;
+  const minidl::test::TempDir dir("cuda_tc_env");
+  // bf16 on the implicit GEMM: the first bf16 convolution reads the variable.
+  const std::string args = "--width 4 --input-size 32 --synthetic-size 160 --train-limit 16 --batch-size 16 "
+                           "--epochs 1 --workers 1 --aug off --quiet --device cuda --precision bf16 --out " +
+                           (dir.path() / "run").string();
+  const auto bad = minidl::test::run_app("train_resnet", args,
+                                         "export MINIDL_CUDA_CONV=implicit_gemm MINIDL_CUDA_TENSOR_CORES=yes");
+  INFO(bad.out << bad.err);
+  CHECK(bad.code != 0);
+  CHECK(bad.err.find("MINIDL_CUDA_TENSOR_CORES='yes': expected 0") != std::string::npos);
+}

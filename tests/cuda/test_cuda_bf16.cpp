@@ -379,6 +379,7 @@ TEST_CASE("cuda parity: bf16 conv2d on the implicit GEMM runs on tensor cores fr
   } restore;
   const int cc = kc::compute_capability(kc::current_device());
   INFO("compute capability " << cc);
+  kc::set_implicit_gemm_tensor_cores(true);  // the default, whatever MINIDL_CUDA_TENSOR_CORES said
   CHECK(kc::implicit_gemm_tensor_cores() == (cc >= 80));  // the emulator is an sm_90
   kc::set_implicit_gemm_tensor_cores(false);
   CHECK_FALSE(kc::implicit_gemm_tensor_cores());

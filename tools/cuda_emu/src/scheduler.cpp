@@ -158,7 +158,10 @@ unsigned live_lanes(int w) {
 
 std::uint64_t poison(int bytes) { return bytes >= 8 ? ~std::uint64_t(0) : ((std::uint64_t(1) << (8 * bytes)) - 1); }
 
-float bf16_at(std::uint32_t reg, int half) { return from_bits<float>(std::uint64_t((reg >> (16 * half)) & 0xffffu) << 16); }
+// The bf16 in the low (half 0) or high (half 1) 16 bits of a register, as a float (exact).
+float bf16_at(std::uint32_t reg, int half) {
+  return from_bits<float>(std::uint64_t((reg >> (16 * half)) & 0xffffu) << 16);
+}
 
 // The tensor-core multiply of warp w's lanes in `group` (device.h, mma_bf16_m16n8k16). Lane l
 // holds, with g = l / 4 and t = l % 4 (the PTX ISA's groupID and threadID_in_group):
