@@ -32,6 +32,22 @@ namespace minidl::kernels::cuda::detail {
 constexpr int kTileM = 64, kTileN = 64, kTileK = 16, kMicroM = 4, kMicroN = 4, kTileThreads = 256;
 constexpr int kTilePad = 4;  // keeps rows 16-byte aligned and halves store bank conflicts
 
+// Where item i of a thread's share of a tile goes: its row (m of A, n of B) and its depth (the k
+// index, or the pair of k indices in gemm_tile_tc.cuh), for a tile of Rows x Depth items loaded
+// by kTileThreads threads. Threads of a warp walk the rows when AlongRows (consecutive rows are
+// adjacent in global memory), else the depth.
+template <bool AlongRows, int Rows, int Depth>
+__device__ __forceinline__ void tile_item(int tid, int i, int& row, int& depth) {
+  const int idx = tid + i * kTileThreads;
+  if (AlongRows) {
+    row = idx % Rows;
+    depth = idx / Rows;
+  } else {
+    depth = idx % Depth;
+    row = idx / Depth;
+  }
+}
+
 // Loader contract:
 //   A: __device__ float operator()(int m, int k) const;  static constexpr bool kAlongM
 //      (true if consecutive m are adjacent in memory, so threads of a warp should walk m)
@@ -52,26 +68,8 @@ __global__ void __launch_bounds__(kTileThreads)
 
   float a_reg[kPer], b_reg[kPer];
 
-  auto a_pos = [&](int i, int& mm, int& kk) {
-    const int idx = tid + i * kTileThreads;
-    if (ALoad::kAlongM) {
-      mm = idx % kTileM;
-      kk = idx / kTileM;
-    } else {
-      kk = idx % kTileK;
-      mm = idx / kTileK;
-    }
-  };
-  auto b_pos = [&](int i, int& kk, int& nn) {
-    const int idx = tid + i * kTileThreads;
-    if (BLoad::kAlongN) {
-      nn = idx % kTileN;
-      kk = idx / kTileN;
-    } else {
-      kk = idx % kTileK;
-      nn = idx / kTileK;
-    }
-  };
+  auto a_pos = [&](int i, int& mm, int& kk) { tile_item<ALoad::kAlongM, kTileM, kTileK>(tid, i, mm, kk); };
+  auto b_pos = [&](int i, int& kk, int& nn) { tile_item<BLoad::kAlongN, kTileN, kTileK>(tid, i, nn, kk); };
   auto load = [&](int k0) {
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {

@@ -40,28 +40,9 @@ __global__ void __launch_bounds__(kTileThreads)
 
   std::uint32_t a_reg[kPairs], b_reg[kPairs];
 
-  // Pair i of this thread: its row of the tile (m or n) and its word (k / 2). Threads of a warp
-  // walk the dimension that is contiguous in global memory, as in the FP32 kernel.
-  auto a_pos = [&](int i, int& mm, int& kw) {
-    const int idx = tid + i * kTileThreads;
-    if (ALoad::kAlongM) {
-      mm = idx % kTileM;
-      kw = idx / kTileM;
-    } else {
-      kw = idx % kWords;
-      mm = idx / kWords;
-    }
-  };
-  auto b_pos = [&](int i, int& nn, int& kw) {
-    const int idx = tid + i * kTileThreads;
-    if (BLoad::kAlongN) {
-      nn = idx % kTileN;
-      kw = idx / kTileN;
-    } else {
-      kw = idx % kWords;
-      nn = idx / kWords;
-    }
-  };
+  // Pair i of this thread: its row of the tile (m or n) and its word (k / 2).
+  auto a_pos = [&](int i, int& mm, int& kw) { tile_item<ALoad::kAlongM, kTileM, kWords>(tid, i, mm, kw); };
+  auto b_pos = [&](int i, int& nn, int& kw) { tile_item<BLoad::kAlongN, kTileN, kWords>(tid, i, nn, kw); };
   auto bits = [](float v) { return ::minidl::kernels::to_bfloat16(v).bits; };  // exact for bf16 values
   auto load = [&](int k0) {
 #pragma unroll
