@@ -23,7 +23,8 @@
 // "variant" names the precision and, with a graph, "+graph". CPU rows have no graph variant.
 //
 // --profile: time of each CPU kernel family inside the timed steps (see kernels/cpu/profile.h),
-// to see where a step goes.
+// to see where a step goes; on a GPU, the device time of each op family (kernels/cuda/profile.h:
+// two CUDA events per op call, which the timed steps then include; a replayed graph has no ops).
 #include <omp.h>
 
 #include <algorithm>
@@ -40,7 +41,11 @@
 #include "minidl/core/ops.h"
 #include "minidl/core/precision.h"
 #include "minidl/core/rng.h"
+#include "minidl/config.h"
 #include "minidl/kernels/cpu/profile.h"
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/cuda/profile.h"
+#endif
 #include "minidl/layers/graphed_step.h"
 #include "minidl/layers/loss.h"
 #include "minidl/layers/optim.h"
@@ -73,7 +78,39 @@ struct Result {
   double images_per_sec = 0, ms_per_step_median = 0, ms_per_step_min = 0, seconds = 0;
   std::size_t peak_alloc_bytes = 0, max_rss_bytes = 0;
   std::vector<kernels::cpu::profile::Total> profile;  // summed over the timed steps
+  std::vector<std::pair<std::string, double>> gpu_profile;  // op family, device seconds (GPU rows)
+  std::vector<long> gpu_calls;
 };
+
+// --profile around the timed steps: the CPU kernels, and on a GPU the ops' device time.
+void profile_begin(const Config& cfg, Device device) {
+  kernels::cpu::profile::reset();
+  kernels::cpu::profile::enable(cfg.profile);
+#if MINIDL_WITH_CUDA
+  if (device.is_cuda()) {
+    kernels::cuda::profile::reset();
+    kernels::cuda::profile::enable(cfg.profile);
+  }
+#else
+  (void)device;
+#endif
+}
+void profile_end(Result& r, Device device) {
+  kernels::cpu::profile::enable(false);
+  r.profile = kernels::cpu::profile::totals();
+#if MINIDL_WITH_CUDA
+  if (device.is_cuda()) {
+    kernels::cuda::profile::enable(false);
+    for (const auto& t : kernels::cuda::profile::totals()) {
+      r.gpu_profile.emplace_back(t.name, t.gpu_s);
+      r.gpu_calls.push_back(t.calls);
+    }
+  }
+#else
+  (void)device;
+  (void)r;
+#endif
+}
 
 Tensor random_images(std::int64_t batch, Device device, std::uint64_t seed) {
   Generator gen(seed);
@@ -133,8 +170,7 @@ Result bench_train(std::int64_t batch, Device device, Precision precision, bool 
   auto step = [&] { return graphed ? (*graphed)({x, y}) : train_step(x, y); };
   for (int i = 0; i < cfg.warmup + (graph ? 1 : 0); ++i) step().item();
   if (graphed) MINIDL_CHECK(graphed->captures() == 1, "bench_train: the warm-up did not capture the step");
-  kernels::cpu::profile::reset();
-  kernels::cpu::profile::enable(cfg.profile);
+  profile_begin(cfg, device);
   std::vector<double> times;
   const double t0 = mb::now_s();
   double prev = t0;
@@ -147,13 +183,12 @@ Result bench_train(std::int64_t batch, Device device, Precision precision, bool 
     times.push_back(t - prev);
     prev = t;
   }
-  kernels::cpu::profile::enable(false);
   Result r;
+  profile_end(r, device);
   r.device = device.str(), r.mode = "train", r.batch = batch, r.precision = precision, r.graph = graph;
   finish(r, times, device);
   if (graphed) MINIDL_CHECK(graphed->captures() == 1, "bench_train: the step was captured again while timed");
   if (!device.is_cpu()) r.images_per_sec = static_cast<double>(batch) * cfg.steps / (prev - t0);
-  r.profile = kernels::cpu::profile::totals();
   return r;
 }
 
@@ -167,8 +202,7 @@ Result bench_infer(std::int64_t batch, Device device, Precision precision, const
   const Tensor x = random_images(batch, device, 2);
   const int steps = latency ? cfg.latency_runs : cfg.steps;
   for (int i = 0; i < cfg.warmup; ++i) model->forward(x).to_vector<float>();
-  kernels::cpu::profile::reset();
-  kernels::cpu::profile::enable(cfg.profile);
+  profile_begin(cfg, device);
   std::vector<double> times;
   const double t0 = mb::now_s();
   double prev = t0;
@@ -180,11 +214,10 @@ Result bench_infer(std::int64_t batch, Device device, Precision precision, const
     times.push_back(t - prev);
     prev = t;
   }
-  kernels::cpu::profile::enable(false);
   Result r;
+  profile_end(r, device);
   r.device = device.str(), r.mode = latency ? "latency" : "infer", r.batch = batch, r.precision = precision;
   finish(r, times, device);
-  r.profile = kernels::cpu::profile::totals();
   if (!device.is_cpu() && !latency) r.images_per_sec = static_cast<double>(batch) * steps / (prev - t0);
   return r;
 }
@@ -212,6 +245,24 @@ void print_human(const Result& r) {
     std::printf("    %-30s %8.2f ms %5.1f%%   cpu %8.2f ms\n", "all kernels", wall * per, 100.0 * wall * per / step,
                 cpu * per);
   }
+  if (!r.gpu_profile.empty()) {
+    // Shares of the wall time per step (the steps are queued, so that is the rate's own span).
+    std::vector<std::size_t> order(r.gpu_profile.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return r.gpu_profile[a].second > r.gpu_profile[b].second; });
+    const double per = 1e3 / r.steps, step = r.seconds * per;
+    double sum = 0;
+    std::printf("  profile per step, GPU ops (device ms between each call's first and last work, share of the "
+                "%.2f ms step; calls):\n", step);
+    for (std::size_t i : order) {
+      const double ms = r.gpu_profile[i].second * per;
+      sum += ms;
+      std::printf("    %-30s %8.3f ms %5.1f%%   %4ld calls\n", r.gpu_profile[i].first.c_str(), ms, 100.0 * ms / step,
+                  r.gpu_calls[i] / r.steps);
+    }
+    std::printf("    %-30s %8.3f ms %5.1f%%\n", "all ops", sum, 100.0 * sum / step);
+  }
   std::fflush(stdout);
 }
 
@@ -232,6 +283,12 @@ void print_json(const Result& r, int threads) {
     }
     std::printf("}");
   }
+  if (!r.gpu_profile.empty()) {
+    std::printf(", \"gpu_profile_ms_per_step\": {");
+    for (std::size_t i = 0; i < r.gpu_profile.size(); ++i)
+      std::printf("%s\"%s\": %.4f", i ? ", " : "", r.gpu_profile[i].first.c_str(), 1e3 * r.gpu_profile[i].second / r.steps);
+    std::printf("}");
+  }
   std::printf("}\n");
   std::fflush(stdout);
 }
@@ -248,7 +305,8 @@ void usage() {
       "  --precision fp32|bf16|all        autocast policy of the forward passes (default fp32)\n"
       "  --cuda-graph off|on|both         GPU training rows as a replayed CUDA graph (default off)\n"
       "  --json                           one JSON object per figure, nothing else\n"
-      "  --profile                        time each CPU kernel family inside the timed steps\n");
+      "  --profile                        time each CPU kernel family (on a GPU: each op's device time) inside the\n"
+      "                                   timed steps\n");
 }
 
 }  // namespace

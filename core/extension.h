@@ -27,6 +27,9 @@
 #include "minidl/core/autograd.h"
 #include "minidl/core/tensor.h"
 #include "minidl/kernels/common.h"
+#if MINIDL_WITH_CUDA
+#include "minidl/kernels/cuda/profile.h"
+#endif
 
 namespace minidl::extension {
 
@@ -79,7 +82,9 @@ void dispatch(const char* op, const Tensor& t, F&& f) {
     if (call_typed(t.dtype(), kernels::cpu::Stream{}, f, Cpu{})) return;
   } else {
 #if MINIDL_WITH_CUDA
-    if (call_typed(t.dtype(), cuda_stream(t), f, Cuda{})) return;
+    const kernels::cuda::Stream s = cuda_stream(t);
+    const kernels::cuda::profile::Scope timed(op, s);  // bench_train --profile; nothing when off
+    if (call_typed(t.dtype(), s, f, Cuda{})) return;
 #endif
   }
   fail_no_kernel(op, t);

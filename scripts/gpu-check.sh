@@ -23,7 +23,8 @@
 #   5. the CUDA and golden tests through CTest, and the CPU path with no GPU visible.
 #   6. train_resnet --device cuda: a short synthetic-faces run and one Fashion-MNIST epoch.
 #   7. the GPU rows of bench_gemm, bench_conv and bench_train, beside bench/pytorch_reference.py
-#      --device cuda (eager FP32; channels_last + bf16 autocast; torch.compile).
+#      --device cuda (eager FP32; channels_last + bf16 autocast; torch.compile); then
+#      bench_train --profile: each op's device time in a training step.
 #   8. the whole suite through CTest, if time is left.
 #
 # Writes to OUTDIR (at most 8 files, none in subfolders, so it can be the device tool's $OUT):
@@ -474,6 +475,10 @@ if [[ -n "$PY" ]] && "$PY" -c 'import torch, torchvision' 2>/dev/null; then
 else
   record "pytorch reference" "not run" 0 0 "$PY has no torch/torchvision"
 fi
+# Where a GPU step goes: each op family's device time (kernels/cuda/profile.h), fp32 and bf16,
+# eager, after the rates above (two CUDA events per op slow the step a little).
+bench bench_train_profile 40 15 "$BENCH/bench_train" --device cuda --mode train --batch 256 --steps 5 --warmup 3 \
+  --precision all --profile
 
 # ---- 8. the whole suite, if time is left ------------------------------------------------------
 logged "ctest: the whole suite" 600 60 ctest-all.txt ctest --test-dir "$BUILD" -j "$JOBS" --timeout 300 --output-on-failure

@@ -114,10 +114,12 @@ def summary(work, outdir, budget, dryrun):
     gemm = gpu_rows(os.path.join(work, "bench_gemm.txt"), lambda l: "cuBLAS" in l or "sgemm_tiled" in l)
     conv = gpu_rows(os.path.join(work, "bench_conv.txt"), lambda l: " gpu " in l or "validation" in l)
     conv_bf16 = gpu_rows(os.path.join(work, "bench_conv_bf16.txt"), lambda l: " gpu " in l or "validation" in l)
+    profile = gpu_rows(os.path.join(work, "bench_train_profile.txt"), lambda l: l.strip() != "")
     doc = {"result": result, "dry_run": dryrun == "1", "budget_s": int(budget), "environment": env,
            "stages": stages, "cuda_tests": parity, "training": training,
            "bench_train": {"minidl": minidl_bench, "pytorch": torch_bench},
-           "bench_gemm_gpu_rows": gemm, "bench_conv_gpu_rows": conv, "bench_conv_bf16_gpu_rows": conv_bf16}
+           "bench_gemm_gpu_rows": gemm, "bench_conv_gpu_rows": conv, "bench_conv_bf16_gpu_rows": conv_bf16,
+           "bench_train_profile": profile}
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(doc, f, indent=1)
 
@@ -163,14 +165,15 @@ def summary(work, outdir, budget, dryrun):
                 r.get("framework"), r.get("variant", "fp32"), r.get("mode"), r.get("batch"),
                 r.get("images_per_sec", 0), r.get("ms_per_step_median", 0),
                 "%.0f" % (alloc / 2**20) if isinstance(alloc, (int, float)) else "n/a"))
-    for title_, rows in (("bench_gemm, GPU rows", gemm), ("bench_conv, GPU rows and validation", conv),
-                         ("bench_conv --precision bf16, GPU rows and validation", conv_bf16)):
+    for title_, rows, most in (("bench_gemm, GPU rows", gemm, 80), ("bench_conv, GPU rows and validation", conv, 80),
+                               ("bench_conv --precision bf16, GPU rows and validation", conv_bf16, 80),
+                               ("bench_train --profile, each op's device time per training step", profile, 120)):
         if rows:
             md.append("")
             md.append(title_ + ":")
             md.append("")
             md.append("```")
-            md.extend(rows[:80])
+            md.extend(rows[:most])
             md.append("```")
     with open(os.path.join(outdir, "gpu-check.md"), "w") as f:
         f.write("\n".join(md) + "\n")
