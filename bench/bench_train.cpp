@@ -23,7 +23,7 @@
 // "variant" names the precision and, with a graph, "+graph". CPU rows have no graph variant.
 //
 // --profile: time of each CPU kernel family inside the timed steps (see kernels/cpu/profile.h),
-// to see where a step goes; on a GPU, the device time of each op family (kernels/cuda/profile.h:
+// to see where a step goes; on a GPU, the device time of each op family (kernels/cuda_profile.h:
 // two CUDA events per op call, which the timed steps then include; a replayed graph has no ops).
 #include <omp.h>
 
@@ -44,7 +44,7 @@
 #include "minidl/config.h"
 #include "minidl/kernels/cpu/profile.h"
 #if MINIDL_WITH_CUDA
-#include "minidl/kernels/cuda/profile.h"
+#include "minidl/kernels/cuda_profile.h"
 #endif
 #include "minidl/layers/graphed_step.h"
 #include "minidl/layers/loss.h"

@@ -28,7 +28,7 @@
 #include "minidl/core/tensor.h"
 #include "minidl/kernels/common.h"
 #if MINIDL_WITH_CUDA
-#include "minidl/kernels/cuda/profile.h"
+#include "minidl/kernels/cuda_profile.h"
 #endif
 
 namespace minidl::extension {

@@ -1,6 +1,6 @@
 // The GPU op profiler (profile.h): a pair of CUDA events per counted call, from a pool per
 // device, summed when totals() is asked for.
-#include "minidl/kernels/cuda/profile.h"
+#include "minidl/kernels/cuda_profile.h"
 
 #include <cuda_runtime.h>
 

@@ -1,4 +1,4 @@
-// The GPU op profiler (kernels/cuda/profile.h, bench_train --device cuda --profile): each op
+// The GPU op profiler (kernels/cuda_profile.h, bench_train --device cuda --profile): each op
 // dispatched on a GPU tensor is counted once, by name, with the device time between its first
 // and last work; nothing while it is off, nothing inside another op, nothing while the stream is
 // captured into a CUDA graph. Skipped without a GPU; runs under the CUDA emulator.
@@ -17,7 +17,7 @@
 #include "minidl/core/extension.h"
 #include "minidl/core/ops.h"
 #include "minidl/core/rng.h"
-#include "minidl/kernels/cuda/profile.h"
+#include "minidl/kernels/cuda_profile.h"
 #include "minidl/kernels/runtime.h"
 
 using namespace minidl;

@@ -8,7 +8,8 @@
 // launch-bound op shows its launch time). Off by default; when off a scope costs one relaxed
 // atomic load. Only the outermost scope of a thread is counted, and nothing while the stream is
 // being captured into a CUDA graph (a replay has no ops to count). No CUDA header here, so core
-// includes it.
+// includes it; and here rather than in kernels/cuda/ (which is not installed) because the
+// installed core/extension.h does. Defined in kernels/cuda/profile.cpp.
 #pragma once
 
 #include <string>
