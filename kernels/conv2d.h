@@ -162,8 +162,9 @@ bool conv_backend_available(const std::string& name);
 bool conv2d_bf16_channels_last(const Conv2dGeometry& g);
 // The implicit GEMM multiplies its bf16 operands on tensor cores (mma.sync, bf16 products, FP32
 // accumulation) where the GPU has them (sm_80 and later) and the build compiled them, else with
-// FP32 multiply-adds on CUDA cores (the same exact products, another order of additions). On by
-// default; MINIDL_CUDA_TENSOR_CORES=0 starts a process with it off.
+// FP32 multiply-adds on CUDA cores (the same exact products, another order of additions); and
+// under allow_tf32() its float32 operands too, rounded to tf32 (as cuDNN does under that switch).
+// On by default; MINIDL_CUDA_TENSOR_CORES=0 starts a process with it off.
 // implicit_gemm_tensor_cores(): whether they run now (the setting, the build and this GPU).
 void set_implicit_gemm_tensor_cores(bool on);
 bool implicit_gemm_tensor_cores();

@@ -50,7 +50,8 @@ void capture_abort(int device);
 void graph_launch(void* graph);
 void graph_destroy(void* graph);
 
-// Numerics switches. Default: strict FP32 (no TF32 in cuBLAS or cuDNN), fastest algorithms.
+// Numerics switches. Default: strict FP32 (no TF32 in cuBLAS, cuDNN or the implicit GEMM),
+// fastest algorithms.
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 void set_deterministic(bool deterministic);

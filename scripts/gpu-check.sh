@@ -374,7 +374,7 @@ done
 # The bf16 channels-last packing, the sync batch-norm kernels and the implicit GEMM's tensor-core
 # tiles (bf16 pairs in shared memory, double-buffered) reduce, transpose or stage through shared
 # memory, so racecheck sees them too.
-MEMCHECK_FILTER='[cuda][elementwise],[cuda][linear],[cuda][pool],[cuda][loss],[cuda][optim],[cuda][augment],*our kernels*,*tiled SGEMM*,[cuda][sync_batch_norm],*channels-last bf16 and widening*,*the implicit GEMM reading packed bf16*,*runs on tensor cores from sm_80*'
+MEMCHECK_FILTER='[cuda][elementwise],[cuda][linear],[cuda][pool],[cuda][loss],[cuda][optim],[cuda][augment],*our kernels*,*tiled SGEMM*,[cuda][sync_batch_norm],*channels-last bf16 and widening*,*the implicit GEMM reading packed bf16*,*runs on tensor cores from sm_80*,*allow_tf32 runs the implicit GEMM*'
 RACECHECK_FILTER='*tiled SGEMM*,*our kernels*,*log_softmax*,*fused softmax*,*elementwise ops*,*sync batch norm kernels on each rank*,*channels-last bf16 and widening*,*the implicit GEMM reading packed bf16*'
 sanitize() {  # sanitize TOOL FILTER BOUND
   local tool=$1 filter=$2 bound=$3 name="compute-sanitizer $1"

@@ -15,8 +15,10 @@
 // float (exact) in registers before it goes to shared memory; the multiply-adds, the
 // accumulation, the epilogue and the outputs stay FP32. The float32 loaders are the same code as
 // before bf16 existed (read_operand() is a plain read), so FP32 results do not change.
-// On GPUs with bf16 tensor cores (sm_80 and later) the bf16 GEMMs multiply there instead
-// (gemm_tile_tc.cuh), unless set_implicit_gemm_tensor_cores(false) or MINIDL_CUDA_TENSOR_CORES=0.
+// On GPUs with tensor cores for them (sm_80 and later) the bf16 GEMMs multiply there instead
+// (gemm_tile_tc.cuh), and so do the FP32 ones in tf32 under allow_tf32() (kernels/runtime.h, as
+// cuDNN's convolutions under that switch), unless set_implicit_gemm_tensor_cores(false) or
+// MINIDL_CUDA_TENSOR_CORES=0. Without allow_tf32, FP32 convolutions stay FP32.
 #include <atomic>
 #include <climits>
 #include <cstdlib>
@@ -28,6 +30,7 @@
 #include "minidl/kernels/cuda/conv2d_backends.h"
 #include "minidl/kernels/cuda/gemm_tile.cuh"
 #include "minidl/kernels/cuda/gemm_tile_tc.cuh"
+#include "minidl/kernels/runtime.h"
 
 namespace minidl::kernels::cuda::implicit_gemm {
 
@@ -61,19 +64,23 @@ std::atomic<bool>& tensor_cores_setting() {
     const char* v = std::getenv("MINIDL_CUDA_TENSOR_CORES");
     if (!v || !*v) return true;
     MINIDL_CHECK(std::strcmp(v, "0") == 0 || std::strcmp(v, "1") == 0,
-                 "MINIDL_CUDA_TENSOR_CORES='", v, "': expected 0 (bf16 convolutions of the implicit GEMM on CUDA "
-                 "cores) or 1 (on tensor cores where the GPU has them, the default)");
+                 "MINIDL_CUDA_TENSOR_CORES='", v, "': expected 0 (the implicit GEMM's bf16 and tf32 convolutions "
+                 "on CUDA cores) or 1 (on tensor cores where the GPU has them, the default)");
     return v[0] == '1';
   }();
   return on;
 }
 
-// One GEMM of a convolution: bf16 operands go to the tensor-core kernel where it can run.
+// One GEMM of a convolution: bf16 operands, and float32 ones under allow_tf32, go to the
+// tensor-core kernel where it can run.
 template <typename E, class ALoad, class BLoad, class Epilogue>
 void launch(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b, const Epilogue& epi,
             cudaStream_t s, const char* what) {
+  const bool tc = tensor_cores_setting().load();
   if constexpr (std::is_same_v<E, bfloat16>)
-    detail::launch_gemm_tile_bf16(M, N, K, a, b, epi, s, what, tensor_cores_setting().load());
+    detail::launch_gemm_tile_tc<detail::Bf16Tiles>(M, N, K, a, b, epi, s, what, tc);
+  else if (allow_tf32())
+    detail::launch_gemm_tile_tc<detail::Tf32Tiles>(M, N, K, a, b, epi, s, what, tc);
   else
     detail::launch_gemm_tile(M, N, K, a, b, epi, s, what);
 }
@@ -270,7 +277,7 @@ void set_tensor_cores(bool on) { tensor_cores_setting().store(on); }
 bool tensor_cores() { return tensor_cores_setting().load(); }
 bool tensor_cores_run() {
   return tensor_cores() &&
-         detail::tensor_core_kernel_compiled<FwdA<bfloat16>, FwdB<bfloat16>, FwdEpilogue>();
+         detail::tensor_core_kernel_compiled<detail::Bf16Tiles, FwdA<bfloat16>, FwdB<bfloat16>, FwdEpilogue>();
 }
 
 void forward_bf16(Stream s, const Conv2dGeometry& g, const bfloat16* x, const bfloat16* weight, const float* bias,

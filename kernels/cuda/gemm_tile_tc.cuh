@@ -1,18 +1,20 @@
-// The tiled GEMM of gemm_tile.cuh on bf16 tensor cores, for loaders whose values are bf16 (the
-// implicit GEMM's bf16 convolutions): the same 64x64 tiles of C, 16 k per step, loader and
-// epilogue contracts, split-K and double buffering; only the multiply changes.
+// The tiled GEMM of gemm_tile.cuh on tensor cores: the same 64x64 tiles of C, 16 k per step,
+// loader and epilogue contracts, split-K and double buffering; only the multiply changes. Two
+// operand formats (mma.cuh):
+// - bf16 (Bf16Tiles), for loaders whose values are bf16 (the implicit GEMM's bf16 convolutions):
+//   rounding to bf16 leaves them as they are, so the results are the FP32 kernel's on the same
+//   operands up to the order of the FP32 additions;
+// - tf32 (Tf32Tiles), for float32 loaders under allow_tf32 (the implicit GEMM's FP32
+//   convolutions, as cuDNN's under that switch): each operand rounded to tf32 (10 explicit
+//   mantissa bits) on the way into shared memory, exact products, FP32 accumulation.
 //
-// Shared memory holds the tiles as bf16 pairs (k, k+1) in 32-bit words, both tiles k-contiguous
-// (A as [m][k], B as [n][k]), which is how mma.m16n8k16 wants its fragments (mma.cuh): each
-// fragment register is one aligned word. Rows are padded from 8 to 12 words, so the eight rows a
-// warp's fragment load touches start 12 banks apart and the 32 lanes hit 32 different banks.
-// Each of the 8 warps owns a 16x32 piece of the tile: one A fragment and four B fragments per
-// k step, four mma instructions, 16 FP32 accumulators per lane (as the FP32 kernel's 4x4).
-//
-// Numerics: the loaders' values are rounded to bf16 on the way into shared memory (to nearest
-// even, kernels/bf16.h), which leaves bf16 values as they are; the products are exact and the
-// tensor cores accumulate in FP32, in their own order within an instruction. So the results
-// are those of the FP32 kernel on the same operands up to the order of FP32 additions.
+// Shared memory holds the tiles in 32-bit words, both k-contiguous (A as [m][k], B as [n][k]),
+// which is how mma.sync wants its fragments: each fragment register is one word (a bf16 pair, or
+// one tf32). Rows are padded by 4 words (to 12 or 20), so the eight rows a warp's fragment load
+// touches start 12 (or 20) banks apart and the 32 lanes hit 32 different banks. Each of the 8
+// warps owns a 16x32 piece of the tile: per 8 words of k (16 bf16 or 8 tf32), one A fragment,
+// four B fragments and four mma instructions; 16 FP32 accumulators per lane (as the FP32
+// kernel's 4x4). The tensor cores add within an instruction in their own order.
 #pragma once
 
 #include <cstdint>
@@ -23,13 +25,33 @@
 
 namespace minidl::kernels::cuda::detail {
 
-template <class ALoad, class BLoad, class Epilogue>
+// The operand formats: kPerWord operands of one row, consecutive in k, per 32-bit word.
+struct Bf16Tiles {
+  static constexpr int kPerWord = 2;
+  static __device__ std::uint32_t word(const float (&v)[2]) {  // exact for bf16 values
+    return pack_bf16x2(::minidl::kernels::to_bfloat16(v[0]).bits, ::minidl::kernels::to_bfloat16(v[1]).bits);
+  }
+  static __device__ void mma(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
+    mma_bf16_16816(d, a, b);
+  }
+};
+struct Tf32Tiles {
+  static constexpr int kPerWord = 1;
+  static __device__ std::uint32_t word(const float (&v)[1]) { return to_tf32(v[0]); }
+  static __device__ void mma(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
+    mma_tf32_1688(d, a, b);
+  }
+};
+
+template <class Format, class ALoad, class BLoad, class Epilogue>
 __global__ void __launch_bounds__(kTileThreads)
     gemm_tile_tc_kernel(int M, int N, int K, int k_chunk, ALoad A, BLoad B, Epilogue epi, float* partial) {
-  constexpr int kWords = kTileK / 2;                               // bf16 pairs per tile row
-  constexpr int kRowWords = kWords + 4;                            // padded: conflict-free fragment loads
-  constexpr int kPairs = kTileM * kWords / kTileThreads;           // pairs of A (and of B) each thread loads
-  static_assert(kTileM == kTileN && kTileK == 16 && kTileThreads == 256, "the warp layout below assumes these");
+  constexpr int kPer = Format::kPerWord;
+  constexpr int kWords = kTileK / kPer;                   // words per tile row
+  constexpr int kRowWords = kWords + 4;                   // padded: conflict-free fragment loads
+  constexpr int kItems = kTileM * kWords / kTileThreads;  // words of A (and of B) each thread loads
+  static_assert(kTileM == kTileN && kTileK == 16 && kTileThreads == 256 && kWords % 8 == 0,
+                "the warp layout below assumes these");
   __shared__ __align__(16) std::uint32_t As[2][kTileM][kRowWords];
   __shared__ __align__(16) std::uint32_t Bs[2][kTileN][kRowWords];
 
@@ -38,41 +60,42 @@ __global__ void __launch_bounds__(kTileThreads)
   const int kbeg = blockIdx.z * k_chunk;
   const int kend = min(K, kbeg + k_chunk);
 
-  std::uint32_t a_reg[kPairs], b_reg[kPairs];
+  std::uint32_t a_reg[kItems], b_reg[kItems];
 
-  // Pair i of this thread: its row of the tile (m or n) and its word (k / 2).
+  // Word i of this thread: its row of the tile (m or n) and its word in the row.
   auto a_pos = [&](int i, int& mm, int& kw) { tile_item<ALoad::kAlongM, kTileM, kWords>(tid, i, mm, kw); };
   auto b_pos = [&](int i, int& nn, int& kw) { tile_item<BLoad::kAlongN, kTileN, kWords>(tid, i, nn, kw); };
-  auto bits = [](float v) { return ::minidl::kernels::to_bfloat16(v).bits; };  // exact for bf16 values
   auto load = [&](int k0) {
 #pragma unroll
-    for (int i = 0; i < kPairs; ++i) {
+    for (int i = 0; i < kItems; ++i) {
       int mm, kw;
       a_pos(i, mm, kw);
-      const int gm = m0 + mm, gk = k0 + 2 * kw;
-      const bool row = gm < M;
-      const float lo = row && gk < kend ? A(gm, gk) : 0.f, hi = row && gk + 1 < kend ? A(gm, gk + 1) : 0.f;
-      a_reg[i] = pack_bf16x2(bits(lo), bits(hi));
+      const int gm = m0 + mm, gk = k0 + kPer * kw;
+      float v[kPer];
+#pragma unroll
+      for (int h = 0; h < kPer; ++h) v[h] = gm < M && gk + h < kend ? A(gm, gk + h) : 0.f;
+      a_reg[i] = Format::word(v);
     }
 #pragma unroll
-    for (int i = 0; i < kPairs; ++i) {
+    for (int i = 0; i < kItems; ++i) {
       int nn, kw;
       b_pos(i, nn, kw);
-      const int gn = n0 + nn, gk = k0 + 2 * kw;
-      const bool col = gn < N;
-      const float lo = col && gk < kend ? B(gk, gn) : 0.f, hi = col && gk + 1 < kend ? B(gk + 1, gn) : 0.f;
-      b_reg[i] = pack_bf16x2(bits(lo), bits(hi));
+      const int gn = n0 + nn, gk = k0 + kPer * kw;
+      float v[kPer];
+#pragma unroll
+      for (int h = 0; h < kPer; ++h) v[h] = gn < N && gk + h < kend ? B(gk + h, gn) : 0.f;
+      b_reg[i] = Format::word(v);
     }
   };
   auto store = [&](int buf) {
 #pragma unroll
-    for (int i = 0; i < kPairs; ++i) {
+    for (int i = 0; i < kItems; ++i) {
       int mm, kw;
       a_pos(i, mm, kw);
       As[buf][mm][kw] = a_reg[i];
     }
 #pragma unroll
-    for (int i = 0; i < kPairs; ++i) {
+    for (int i = 0; i < kItems; ++i) {
       int nn, kw;
       b_pos(i, nn, kw);
       Bs[buf][nn][kw] = b_reg[i];
@@ -96,13 +119,16 @@ __global__ void __launch_bounds__(kTileThreads)
     for (int k0 = kbeg; k0 < kend; k0 += kTileK) {
       const bool more = k0 + kTileK < kend;
       if (more) load(k0 + kTileK);  // in flight while we multiply
-      const std::uint32_t a[4] = {As[buf][wm + g][t], As[buf][wm + g + 8][t], As[buf][wm + g][t + 4],
-                                  As[buf][wm + g + 8][t + 4]};
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int n = wn + 8 * j + g;
-        const std::uint32_t b[2] = {Bs[buf][n][t], Bs[buf][n][t + 4]};
-        mma_bf16_16816(acc[j], a, b);
+      for (int o = 0; o < kWords; o += 8) {  // one instruction's k: words o..o+7
+        const std::uint32_t a[4] = {As[buf][wm + g][o + t], As[buf][wm + g + 8][o + t], As[buf][wm + g][o + t + 4],
+                                    As[buf][wm + g + 8][o + t + 4]};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int n = wn + 8 * j + g;
+          const std::uint32_t b[2] = {Bs[buf][n][o + t], Bs[buf][n][o + t + 4]};
+          Format::mma(acc[j], a, b);
+        }
       }
       // As in the FP32 kernel: the other buffer was last read before the previous barrier.
       if (more) store(buf ^ 1);
@@ -124,16 +150,16 @@ __global__ void __launch_bounds__(kTileThreads)
     }
 }
 
-// Whether gemm_tile_tc_kernel<ALoad, BLoad, Epilogue> was compiled with tensor cores for the
-// current device: its PTX targets sm_80 or later (a build for older architectures only, JIT-
+// Whether gemm_tile_tc_kernel<Format, ALoad, BLoad, Epilogue> was compiled with tensor cores for
+// the current device: its PTX targets sm_80 or later (a build for older architectures only, JIT-
 // compiled for a newer GPU, still runs its sm_7x code, which traps), and the device can load it.
 // Asked once per instantiation; every instantiation of a build is compiled for the same
 // architectures.
-template <class ALoad, class BLoad, class Epilogue>
+template <class Format, class ALoad, class BLoad, class Epilogue>
 bool tensor_core_kernel_compiled() {
   static const bool compiled = [] {
     cudaFuncAttributes attr{};
-    if (cudaFuncGetAttributes(&attr, gemm_tile_tc_kernel<ALoad, BLoad, Epilogue>) != cudaSuccess) {
+    if (cudaFuncGetAttributes(&attr, gemm_tile_tc_kernel<Format, ALoad, BLoad, Epilogue>) != cudaSuccess) {
       (void)cudaGetLastError();  // no image for this device: not an error of the caller's
       return false;
     }
@@ -142,18 +168,18 @@ bool tensor_core_kernel_compiled() {
   return compiled;
 }
 
-// C = A B for loaders whose values are bf16: on tensor cores where `tensor_cores` is asked for
-// and the kernel has them, else on the FP32 kernel (the same products, FP32 multiply-adds).
-template <class ALoad, class BLoad, class Epilogue>
-void launch_gemm_tile_bf16(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b,
-                           const Epilogue& epi, cudaStream_t stream, const char* what, bool tensor_cores) {
-  if (!tensor_cores || !tensor_core_kernel_compiled<ALoad, BLoad, Epilogue>()) {
+// C = A B on tensor cores in `Format` where `tensor_cores` is asked for and the kernel has them,
+// else on the FP32 kernel (for bf16 values the same products; for tf32, unrounded operands).
+template <class Format, class ALoad, class BLoad, class Epilogue>
+void launch_gemm_tile_tc(std::int64_t M, std::int64_t N, std::int64_t K, const ALoad& a, const BLoad& b,
+                         const Epilogue& epi, cudaStream_t stream, const char* what, bool tensor_cores) {
+  if (!tensor_cores || !tensor_core_kernel_compiled<Format, ALoad, BLoad, Epilogue>()) {
     launch_gemm_tile(M, N, K, a, b, epi, stream, what);
     return;
   }
   if (M <= 0 || N <= 0) return;
   const TilePlan plan = plan_tiles(M, N, K, what);
-  gemm_tile_tc_kernel<ALoad, BLoad, Epilogue><<<plan.grid, kTileThreads, 0, stream>>>(
+  gemm_tile_tc_kernel<Format, ALoad, BLoad, Epilogue><<<plan.grid, kTileThreads, 0, stream>>>(
       static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), plan.k_chunk, a, b, epi, plan.partial);
   CUDA_LAUNCH_CHECK("gemm_tile_tc_kernel");
   finish_split_k(plan, M, N, epi, stream);

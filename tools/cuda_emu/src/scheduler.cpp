@@ -124,7 +124,8 @@ const char* op_name(int op) {
   static const char* names[] = {"__syncwarp",   "__shfl_sync",      "__shfl_up_sync",    "__shfl_down_sync",
                                 "__shfl_xor_sync", "__ballot_sync", "__any_sync",        "__all_sync",
                                 "__reduce_add_sync", "__reduce_min_sync", "__reduce_max_sync", "__reduce_and_sync",
-                                "__reduce_or_sync",  "__reduce_xor_sync", "mma.sync.m16n8k16 (bf16)"};
+                                "__reduce_or_sync",  "__reduce_xor_sync", "mma.sync.m16n8k16 (bf16)",
+                                "mma.sync.m16n8k8 (tf32)"};
   return op >= 0 && op < int(sizeof names / sizeof *names) ? names[op] : "a warp collective";
 }
 
@@ -163,25 +164,41 @@ float bf16_at(std::uint32_t reg, int half) {
   return from_bits<float>(std::uint64_t((reg >> (16 * half)) & 0xffffu) << 16);
 }
 
-// The tensor-core multiply of warp w's lanes in `group` (device.h, mma_bf16_m16n8k16). Lane l
-// holds, with g = l / 4 and t = l % 4 (the PTX ISA's groupID and threadID_in_group):
-//   A registers 0..3: row g, k 2t..2t+1 | row g+8, k 2t..2t+1 | row g, k 2t+8..2t+9 | row g+8, k 2t+8..2t+9
-//   B registers 0..1: column g, k 2t..2t+1 | column g, k 2t+8..2t+9
-//   C and D 0..3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)
-// with the lower k of each register in its low 16 bits.
-void mma_collective(int w, unsigned group) {
+// A tf32 operand as a float: its low 13 bits ignored, as the instruction does.
+float tf32_at(std::uint32_t reg) { return from_bits<float>(std::uint64_t(reg & 0xffffe000u)); }
+
+// The tensor-core multiplies of warp w's lanes in `group` (device.h). Lane l holds, with
+// g = l / 4 and t = l % 4 (the PTX ISA's groupID and threadID_in_group):
+//   m16n8k16 bf16, two per register, the lower k in the low 16 bits:
+//     A registers 0..3: row g, k 2t..2t+1 | row g+8, k 2t..2t+1 | row g, k 2t+8..2t+9 | row g+8, k 2t+8..2t+9
+//     B registers 0..1: column g, k 2t..2t+1 | column g, k 2t+8..2t+9
+//   m16n8k8 tf32, one per register:
+//     A registers 0..3: (g, t) | (g+8, t) | (g, t+4) | (g+8, t+4)
+//     B registers 0..1: (t, g) | (t+4, g)
+//   C and D 0..3 (both): (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)
+// D = A B + C with exact products and FP32 sums in k order.
+void mma_collective(int w, unsigned group, bool tf32) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
+  const int depth = tf32 ? 8 : 16;
   float A[16][16], B[16][8], C[16][8];
   for (int l = 0; l < 32; ++l) {
     const int g = l / 4, t = l % 4;
     const bool in = group >> l & 1;
     const MmaLane* f = in ? reinterpret_cast<const MmaLane*>(g_fibers[w * 32 + l].value) : nullptr;
     for (int r = 0; r < 4; ++r) {
-      const int row = g + 8 * (r & 1), k = 2 * t + 8 * (r >> 1);
-      for (int h = 0; h < 2; ++h) A[row][k + h] = f ? bf16_at(f->a[r], h) : nan;
+      if (tf32) {
+        A[g + 8 * (r & 1)][t + 4 * (r >> 1)] = f ? tf32_at(f->a[r]) : nan;
+      } else {
+        const int row = g + 8 * (r & 1), k = 2 * t + 8 * (r >> 1);
+        for (int h = 0; h < 2; ++h) A[row][k + h] = f ? bf16_at(f->a[r], h) : nan;
+      }
     }
-    for (int r = 0; r < 2; ++r)
-      for (int h = 0; h < 2; ++h) B[2 * t + 8 * r + h][g] = f ? bf16_at(f->b[r], h) : nan;
+    for (int r = 0; r < 2; ++r) {
+      if (tf32)
+        B[t + 4 * r][g] = f ? tf32_at(f->b[r]) : nan;
+      else
+        for (int h = 0; h < 2; ++h) B[2 * t + 8 * r + h][g] = f ? bf16_at(f->b[r], h) : nan;
+    }
     for (int e = 0; e < 4; ++e) C[g + 8 * (e >> 1)][2 * t + (e & 1)] = f ? f->d[e] : nan;
   }
   for (int l = 0; l < 32; ++l) {
@@ -191,7 +208,7 @@ void mma_collective(int w, unsigned group) {
     for (int e = 0; e < 4; ++e) {
       const int row = g + 8 * (e >> 1), col = 2 * t + (e & 1);
       float acc = C[row][col];
-      for (int k = 0; k < 16; ++k) acc = std::fma(A[row][k], B[k][col], acc);  // exact products
+      for (int k = 0; k < depth; ++k) acc = std::fma(A[row][k], B[k][col], acc);  // exact products
       f->d[e] = acc;
     }
   }
@@ -210,8 +227,8 @@ bool try_collective(int w, int first) {
     const Fiber& f = g_fibers[lo + l];
     if (f.state != State::AtWarp || f.op != f0.op || (masks && f.mask != f0.mask)) return false;
   }
-  if (f0.op == kMmaBf16) {
-    mma_collective(w, group);
+  if (f0.op == kMmaBf16 || f0.op == kMmaTf32) {
+    mma_collective(w, group, f0.op == kMmaTf32);
     for (int l = 0; l < 32; ++l)
       if (group >> l & 1) g_fibers[lo + l].state = State::Ready;
     return true;

@@ -183,6 +183,23 @@ __global__ void mma_bf16_tile_kernel(const float* a, const float* b, const float
   for (int i = 0; i < 4; ++i) d[(i < 2 ? group : group + 8) * 8 + 2 * tig + (i & 1)] = acc[i];
 }
 
+// The PTX ISA's table for mma.m16n8k8 with .tf32, element by element: a_i at row groupID for
+// i in {0, 2}, else groupID + 8, column threadID_in_group, plus 4 for i >= 2; b_i at row
+// threadID_in_group (+ 4 for b1), column groupID; c as for m16n8k16.
+__global__ void mma_tf32_tile_kernel(const float* a, const float* b, const float* c, float* d) {
+  const int lane = threadIdx.x % 32, group = lane / 4, tig = lane % 4;
+  std::uint32_t ar[4], br[2];
+  for (int i = 0; i < 4; ++i) {
+    const int row = (i == 0 || i == 2) ? group : group + 8, col = tig + (i >= 2 ? 4 : 0);
+    ar[i] = __float_as_uint(a[row * 8 + col]);
+  }
+  for (int i = 0; i < 2; ++i) br[i] = __float_as_uint(b[(tig + 4 * i) * 8 + group]);
+  float acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = c[(i < 2 ? group : group + 8) * 8 + 2 * tig + (i & 1)];
+  emu::mma_tf32_m16n8k8(acc, ar, br);
+  for (int i = 0; i < 4; ++i) d[(i < 2 ? group : group + 8) * 8 + 2 * tig + (i & 1)] = acc[i];
+}
+
 }  // namespace
 
 cudaError_t block_sum_reads_unwritten_slots(const float* x, float* out, int blocks, cudaStream_t s) {
@@ -304,6 +321,11 @@ cudaError_t fill(float* y, int n, float value, cudaStream_t s) {
 
 cudaError_t mma_bf16_tile(const float* a, const float* b, const float* c, float* d, int threads, cudaStream_t s) {
   mma_bf16_tile_kernel<<<1, threads, 0, s>>>(a, b, c, d);
+  return cudaGetLastError();
+}
+
+cudaError_t mma_tf32_tile(const float* a, const float* b, const float* c, float* d, cudaStream_t s) {
+  mma_tf32_tile_kernel<<<1, 32, 0, s>>>(a, b, c, d);
   return cudaGetLastError();
 }
 

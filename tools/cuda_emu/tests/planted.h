@@ -71,5 +71,8 @@ cudaError_t axpy_from_device(float* y, const float* x, const float* a, int n, cu
 // lane filling its fragments by the PTX ISA's element tables: a 16x16 (row-major), b 16x8 (k x n,
 // row-major), c 16x8 in; d = a b + c, 16x8 (NaN where no lane wrote). a and b must be bf16 values.
 cudaError_t mma_bf16_tile(const float* a, const float* b, const float* c, float* d, int threads, cudaStream_t s);
+// The same for one mma.sync.m16n8k8 (tf32): a 16x8, b 8x8 (k x n), c and d 16x8; each operand's
+// float32 bits go in as they are (the instruction ignores their low 13 bits).
+cudaError_t mma_tf32_tile(const float* a, const float* b, const float* c, float* d, cudaStream_t s);
 
 }  // namespace planted

@@ -118,3 +118,39 @@ TEST_CASE("warps: a bf16 mma.sync.m16n8k16 multiplies the fragments the PTX ISA 
       CHECK(got[i] == want[i]);
   }
 }
+
+TEST_CASE("warps: a tf32 mma.sync.m16n8k8 multiplies the fragments the PTX ISA lays out, ignoring the low bits",
+          "[emu][warp][mma]") {
+  std::vector<float> a(16 * 8), b(8 * 8), c(16 * 8);
+  for (int i = 0; i < 128; ++i) a[i] = float((i * 7) % 13 - 6) / 4;  // exact in tf32, exact sums
+  for (int i = 0; i < 64; ++i) b[i] = float((i * 5) % 11 - 5) / 4;
+  for (int i = 0; i < 128; ++i) c[i] = float(i % 9 - 4);
+  std::vector<float> want(16 * 8);
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double s = c[m * 8 + n];
+      for (int k = 0; k < 8; ++k) s += double(a[m * 8 + k]) * b[k * 8 + n];
+      want[m * 8 + n] = float(s);
+    }
+  DeviceArray da(a), db(b), dc(c), dd(16 * 8);
+  EmuTest t;
+  REQUIRE(planted::mma_tf32_tile(da.get(), db.get(), dc.get(), dd.get(), nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> got = dd.download();
+  for (int i = 0; i < 128; ++i) {
+    INFO("d(" << i / 8 << ", " << i % 8 << ")");
+    CHECK(got[i] == want[i]);
+  }
+
+  // 1 + 2^-20 has a bit below tf32's 10 explicit mantissa bits: the instruction reads it as 1.
+  a.assign(16 * 8, 0.f);
+  b.assign(8 * 8, 0.f);
+  a[0] = 1.f + std::ldexp(1.f, -20);
+  b[0] = 1.f;
+  da.upload(a);
+  db.upload(b);
+  dc.upload(std::vector<float>(16 * 8, 0.f));
+  REQUIRE(planted::mma_tf32_tile(da.get(), db.get(), dc.get(), dd.get(), nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  CHECK(dd.download()[0] == 1.f);
+}

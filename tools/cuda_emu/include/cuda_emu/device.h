@@ -186,6 +186,7 @@ enum WarpOp : int {
   kReduceOr,
   kReduceXor,
   kMmaBf16,
+  kMmaTf32,
 };
 // Waits until every live lane named in `mask` has reached a collective of the same kind and
 // mask, then returns this lane's result. Lanes read from a lane that does not take part (not
@@ -284,8 +285,8 @@ inline unsigned __reduce_xor_sync(unsigned mask, unsigned v) { return emu::warp3
 namespace emu {
 // The operands of one lane at an mma.
 struct MmaLane {
-  const std::uint32_t* a;  // 4 registers, 2 bf16 each
-  const std::uint32_t* b;  // 2 registers, 2 bf16 each
+  const std::uint32_t* a;  // 4 registers: 2 bf16 each, or 1 tf32
+  const std::uint32_t* b;  // 2 registers: 2 bf16 each, or 1 tf32
   float* d;                // 4 floats: the accumulator in, the result out
 };
 // mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 with d as both C and D: D = A B + C for a
@@ -297,6 +298,13 @@ struct MmaLane {
 inline void mma_bf16_m16n8k16(float* d, const std::uint32_t* a, const std::uint32_t* b) {
   MmaLane lane{a, b, d};
   warp_collective(kMmaBf16, 0xffffffffu, reinterpret_cast<std::uintptr_t>(&lane), 0, 32, 8);
+}
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 likewise ("Matrix Fragments for
+// mma.m16n8k8", .tf32): a 16x8 A and an 8x8 B, one tf32 per register, whose low 13 bits the
+// instruction ignores.
+inline void mma_tf32_m16n8k8(float* d, const std::uint32_t* a, const std::uint32_t* b) {
+  MmaLane lane{a, b, d};
+  warp_collective(kMmaTf32, 0xffffffffu, reinterpret_cast<std::uintptr_t>(&lane), 0, 32, 8);
 }
 }  // namespace emu
 // The lanes known to execute together: the emulator never assumes convergence, so only the
