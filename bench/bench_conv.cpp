@@ -4,7 +4,8 @@
 // Rows: each CPU convolution backend of the float32 table (kernels::cpu::conv_backends: im2col +
 // OpenBLAS GEMM, taps, oneDNN where it loads) and auto, what training runs; and in a CUDA build
 // with a GPU each CUDA backend (kernels::cuda::conv_backends: our implicit GEMM, cuDNN's best
-// algorithm). Each version is first validated against the float64 reference backend on a small batch of
+// algorithm), under fp32 each again with TF32 allowed where the GPU has tensor cores ("tf32"
+// rows, validated within 1e-2). Each version is first validated against the float64 reference backend on a small batch of
 // the same geometry; then it is timed at the full batch: the median of repeated runs (the CPU),
 // or a synchronised loop of launches (the GPU; kernels/ has no event API, and over >= 0.2 s the
 // launch gaps do not matter). Columns: time, GFLOP/s (2 n k oh ow c r s per direction), and the
@@ -280,21 +281,17 @@ std::vector<float> gpu_output(DeviceBuffers& b, Dir d, cu::Stream s) {
   return out;
 }
 
-// The tolerance of a GPU version against the float64 reference on the same (rounded) operands:
-// FP32's, except cuDNN under bf16, which rounds its results to bf16 (up to 2^-8 of each value:
-// twice that, relative to the largest).
-double gpu_tolerance(const Conv2dGeometry& g, const char* backend) {
-  return g.bf16_operands && std::string(backend) == "cudnn" ? 1.0 / 128 : kTolerance;
-}
-
-// The GPU versions timed and validated: each backend of the table, and under bf16 the implicit
-// GEMM both on tensor cores ("implicit_gemm tc", where the GPU and the build have them) and on
-// CUDA cores (kernels/conv2d.h, set_implicit_gemm_tensor_cores). cuDNN first, so that the ratio
-// column has its bar.
+// The GPU versions timed and validated: each backend of the table; under bf16 the implicit GEMM
+// both on tensor cores ("implicit_gemm tc", where the GPU and the build have them) and on CUDA
+// cores (kernels/conv2d.h, set_implicit_gemm_tensor_cores); under fp32, where the GPU has tensor
+// cores, each backend again with TF32 allowed ("tf32": cuDNN's TF32 tensor-op algorithms, the
+// implicit GEMM on tf32 tensor cores; kernels/runtime.h, set_allow_tf32). cuDNN first, so that
+// the ratio column has its bar.
 struct GpuVersion {
   std::string label;
   const char* backend;
   bool tensor_cores;
+  bool tf32;
 };
 std::vector<GpuVersion> gpu_versions(bool bf16) {
   const bool tc = cu::implicit_gemm_tensor_cores();
@@ -302,18 +299,31 @@ std::vector<GpuVersion> gpu_versions(bool bf16) {
   const auto& table = cu::conv_backends<float>();
   for (auto it = table.rbegin(); it != table.rend(); ++it) {
     const std::string name = it->name;
-    if (bf16 && name == "implicit_gemm" && tc) v.push_back({name + " tc", it->name, true});
-    v.push_back({name, it->name, name != "implicit_gemm" || !bf16});
+    if (bf16 && name == "implicit_gemm" && tc) v.push_back({name + " tc", it->name, true, false});
+    v.push_back({name, it->name, name != "implicit_gemm" || !bf16, false});
+    if (!bf16 && tc) v.push_back({name + " tf32", it->name, true, true});
   }
   return v;
 }
 void select(const GpuVersion& v) {
   cu::set_conv_backend(v.backend);
   cu::set_implicit_gemm_tensor_cores(v.tensor_cores);
+  cu::set_allow_tf32(v.tf32);
 }
 void select_defaults(bool tensor_cores) {
   cu::set_conv_backend("auto");
   cu::set_implicit_gemm_tensor_cores(tensor_cores);
+  cu::set_allow_tf32(false);
+}
+
+// The tolerance of a GPU version against the float64 reference on the same (rounded) operands:
+// FP32's, except cuDNN under bf16, which rounds its results to bf16 (up to 2^-8 of each value:
+// twice that, relative to the largest), and the tf32 rows, whose operands keep 10 of float32's
+// 23 mantissa bits (each product off by up to about 2^-10 of itself, so sums by about 1e-3 of
+// the largest value; a wrong layout or operand is O(1)).
+double gpu_tolerance(const Conv2dGeometry& g, const GpuVersion& v) {
+  if (v.tf32) return 1e-2;
+  return g.bf16_operands && std::string(v.backend) == "cudnn" ? 1.0 / 128 : kTolerance;
 }
 
 double gpu_time(const Conv2dGeometry& g, DeviceBuffers& b, Dir d, double min_time) {
@@ -397,6 +407,11 @@ int main(int argc, char** argv) {
     std::printf("GPU bf16: implicit_gemm %s\n",
                 tensor_cores ? "on tensor cores (\"implicit_gemm tc\") and on CUDA cores (\"implicit_gemm\")"
                              : "on CUDA cores only (MINIDL_CUDA_TENSOR_CORES=0, or no bf16 tensor cores here)");
+  if (gpu && !bf16)
+    std::printf("GPU fp32: %s\n",
+                tensor_cores ? "each backend strict FP32, and with TF32 allowed (\"tf32\": cuDNN's tensor-op "
+                               "algorithms, the implicit GEMM on tf32 tensor cores; validated within 1e-2)"
+                             : "strict FP32 only (MINIDL_CUDA_TENSOR_CORES=0, or no tensor cores here)");
   if (gpu)
     std::printf("GPU: %d device(s); ratio column = cuDNN time / this version's time; %% of an FP32 peak of %.0f "
                 "TFLOP/s (--gpu-peak-tflops)\n", cu::device_count(), gpu_peak);
@@ -433,7 +448,7 @@ int main(int argc, char** argv) {
           select(v);
           DeviceBuffers db(g, b, s);
           gpu_run(g, db, d, s);
-          const double ge = rel_error(gpu_output(db, d, s), ref), tol = gpu_tolerance(g, v.backend);
+          const double ge = rel_error(gpu_output(db, d, s), ref), tol = gpu_tolerance(g, v);
           all_ok = all_ok && ge <= tol;
           std::printf("  %s %.1e%s", v.label.c_str(), ge, ge > tol ? " FAILED" : "");
         }
@@ -497,7 +512,7 @@ int main(int argc, char** argv) {
           const double t = gpu_time(g, db, d, min_time);
           if (std::string(v.backend) == "cudnn") cudnn = t;
           const double tflops = g.forward_flops() / t / 1e12;
-          std::printf("  %-26s %5s %-10s %-20s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
+          std::printf("  %-26s %5s %-10s %-22s %8.3f ms %10.1f %8.2fx %6.1f%% of peak\n",
                       gpu_only ? describe(g).c_str() : "", "", kDirName[d], ("gpu " + v.label).c_str(), 1e3 * t,
                       1e3 * tflops, cudnn > 0 ? cudnn / t : 0.0, 100.0 * tflops / gpu_peak);
         }

@@ -460,7 +460,8 @@ bench() {  # bench NAME BOUND MIN CMD...: output to bench.log and to WORK/NAME.t
   finish_stage "$name" "$bound" $rc
 }
 bench bench_gemm 40 15 "$BENCH/bench_gemm" --gpu-only --squares 4096,8192 --min-time 0.2
-bench bench_conv 60 20 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.1
+# fp32: each backend strict and with TF32 allowed ("tf32" rows), so twice the rows of before.
+bench bench_conv 70 20 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.05
 # bf16: the implicit GEMM on packed NCHW bf16, on tensor cores ("implicit_gemm tc") and on CUDA
 # cores, against cuDNN's tensor cores on channels-last bf16.
 bench bench_conv_bf16 55 15 "$BENCH/bench_conv" --gpu-only --batch 256 --min-time 0.05 --precision bf16
