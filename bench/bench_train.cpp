@@ -43,9 +43,7 @@
 #include "minidl/core/rng.h"
 #include "minidl/config.h"
 #include "minidl/kernels/cpu/profile.h"
-#if MINIDL_WITH_CUDA
-#include "minidl/kernels/cuda_profile.h"
-#endif
+#include "minidl/kernels/cuda_profile.h"  // declarations only: defined in CUDA builds
 #include "minidl/layers/graphed_step.h"
 #include "minidl/layers/loss.h"
 #include "minidl/layers/optim.h"
@@ -78,8 +76,7 @@ struct Result {
   double images_per_sec = 0, ms_per_step_median = 0, ms_per_step_min = 0, seconds = 0;
   std::size_t peak_alloc_bytes = 0, max_rss_bytes = 0;
   std::vector<kernels::cpu::profile::Total> profile;  // summed over the timed steps
-  std::vector<std::pair<std::string, double>> gpu_profile;  // op family, device seconds (GPU rows)
-  std::vector<long> gpu_calls;
+  std::vector<kernels::cuda::profile::Total> gpu_profile;  // GPU rows, summed over the timed steps
 };
 
 // --profile around the timed steps: the CPU kernels, and on a GPU the ops' device time.
@@ -101,10 +98,7 @@ void profile_end(Result& r, Device device) {
 #if MINIDL_WITH_CUDA
   if (device.is_cuda()) {
     kernels::cuda::profile::enable(false);
-    for (const auto& t : kernels::cuda::profile::totals()) {
-      r.gpu_profile.emplace_back(t.name, t.gpu_s);
-      r.gpu_calls.push_back(t.calls);
-    }
+    r.gpu_profile = kernels::cuda::profile::totals();
   }
 #else
   (void)device;
@@ -247,19 +241,16 @@ void print_human(const Result& r) {
   }
   if (!r.gpu_profile.empty()) {
     // Shares of the wall time per step (the steps are queued, so that is the rate's own span).
-    std::vector<std::size_t> order(r.gpu_profile.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return r.gpu_profile[a].second > r.gpu_profile[b].second; });
+    auto rows = r.gpu_profile;
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.gpu_s > b.gpu_s; });
     const double per = 1e3 / r.steps, step = r.seconds * per;
     double sum = 0;
     std::printf("  profile per step, GPU ops (device ms between each call's first and last work, share of the "
                 "%.2f ms step; calls):\n", step);
-    for (std::size_t i : order) {
-      const double ms = r.gpu_profile[i].second * per;
-      sum += ms;
-      std::printf("    %-30s %8.3f ms %5.1f%%   %4ld calls\n", r.gpu_profile[i].first.c_str(), ms, 100.0 * ms / step,
-                  r.gpu_calls[i] / r.steps);
+    for (const auto& t : rows) {
+      sum += t.gpu_s * per;
+      std::printf("    %-30s %8.3f ms %5.1f%%   %4ld calls\n", t.name.c_str(), t.gpu_s * per,
+                  100.0 * t.gpu_s * per / step, t.calls / r.steps);
     }
     std::printf("    %-30s %8.3f ms %5.1f%%\n", "all ops", sum, 100.0 * sum / step);
   }
@@ -286,7 +277,7 @@ void print_json(const Result& r, int threads) {
   if (!r.gpu_profile.empty()) {
     std::printf(", \"gpu_profile_ms_per_step\": {");
     for (std::size_t i = 0; i < r.gpu_profile.size(); ++i)
-      std::printf("%s\"%s\": %.4f", i ? ", " : "", r.gpu_profile[i].first.c_str(), 1e3 * r.gpu_profile[i].second / r.steps);
+      std::printf("%s\"%s\": %.4f", i ? ", " : "", r.gpu_profile[i].name.c_str(), 1e3 * r.gpu_profile[i].gpu_s / r.steps);
     std::printf("}");
   }
   std::printf("}\n");

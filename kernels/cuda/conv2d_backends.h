@@ -18,10 +18,9 @@ void backward_data_bf16(Stream, const Conv2dGeometry&, const bfloat16* dy, const
                         bool accumulate);
 void backward_filter_bf16(Stream, const Conv2dGeometry&, const bfloat16* x, const bfloat16* dy, float* dweight,
                           bool accumulate);
-// The bf16 GEMMs on tensor cores (kernels/conv2d.h, set_implicit_gemm_tensor_cores): the
-// setting, and whether they run (the setting, a build with sm_80+ code, and this GPU).
+// The GEMMs on tensor cores (kernels/conv2d.h, set_implicit_gemm_tensor_cores): the setting,
+// and whether they run (the setting, a build with sm_80+ code, and this GPU).
 void set_tensor_cores(bool on);
-bool tensor_cores();
 bool tensor_cores_run();
 }  // namespace implicit_gemm
 

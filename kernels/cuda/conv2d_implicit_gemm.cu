@@ -274,9 +274,8 @@ ConvBackend<T> backend() {
 template ConvBackend<float> backend<float>();
 
 void set_tensor_cores(bool on) { tensor_cores_setting().store(on); }
-bool tensor_cores() { return tensor_cores_setting().load(); }
 bool tensor_cores_run() {
-  return tensor_cores() &&
+  return tensor_cores_setting().load() &&
          detail::tensor_core_kernel_compiled<detail::Bf16Tiles, FwdA<bfloat16>, FwdB<bfloat16>, FwdEpilogue>();
 }
 

@@ -39,16 +39,10 @@ std::vector<double> values(const Tensor& t) { return t.to(Device::cpu()).to(DTyp
 
 // max |got - want| / max |want|, printed, and required to be at most tol.
 void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  double scale = 1e-30, worst = 0;
-  for (double w : want) scale = std::max(scale, std::fabs(w));
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    REQUIRE(std::isfinite(got[i]));
-    worst = std::max(worst, std::fabs(got[i] - want[i]));
-  }
-  std::cout << "[cuda parity] bf16 " << what << ": worst error / max |reference| = " << worst / scale << std::endl;
-  INFO(what << ": worst error / max |reference| = " << worst / scale << " (tolerance " << tol << ")");
-  CHECK(worst / scale <= tol);
+  const double e = test::error_over_max(got, want);
+  std::cout << "[cuda parity] bf16 " << what << ": worst error / max |reference| = " << e << std::endl;
+  INFO(what << ": worst error / max |reference| = " << e << " (tolerance " << tol << ")");
+  CHECK(e <= tol);
 }
 
 Tensor rounded(const Tensor& t) {

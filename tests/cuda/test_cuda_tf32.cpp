@@ -5,7 +5,6 @@
 // cores off. Skipped without a GPU; runs under the CUDA emulator (an sm_90).
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -57,10 +56,7 @@ Tensor rounded_tf32(const Tensor& t) {
   return Tensor::from_vector(v, t.shape());
 }
 
-std::vector<double> values(const Tensor& t) {
-  const Tensor c = t.to(Device::cpu()).to(DType::Float64);
-  return c.to_vector<double>();
-}
+std::vector<double> values(const Tensor& t) { return t.to(Device::cpu()).to(DType::Float64).to_vector<double>(); }
 
 struct Result {
   std::vector<double> y, dx, dw;
@@ -73,17 +69,6 @@ Result gpu_conv(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tens
   Tensor y = conv2d(x, w, b, opt);
   y.backward(gy.to(Device::cuda()));
   return {values(y), values(x.grad()), values(w.grad())};
-}
-
-double worst(const std::vector<double>& got, const std::vector<double>& want) {
-  REQUIRE(got.size() == want.size());
-  double scale = 1e-30, err = 0;
-  for (double v : want) scale = std::max(scale, std::fabs(v));
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    REQUIRE(std::isfinite(got[i]));
-    err = std::max(err, std::fabs(got[i] - want[i]));
-  }
-  return err / scale;
 }
 
 }  // namespace
@@ -126,15 +111,16 @@ TEST_CASE("cuda parity: allow_tf32 runs the implicit GEMM's float32 convolutions
     Tensor wr = rounded_tf32(w).to(DType::Float64).requires_grad_();
     Tensor yr = conv2d(xr, wr, b.defined() ? b.to(DType::Float64) : Tensor(), c.opt);
     yr.backward(rounded_tf32(gy).to(DType::Float64));
-    const double ey = worst(tf32.y, values(yr)), edx = worst(tf32.dx, values(xr.grad())),
-                 edw = worst(tf32.dw, values(wr.grad()));
+    const double ey = test::error_over_max(tf32.y, values(yr));
+    const double edx = test::error_over_max(tf32.dx, values(xr.grad()));
+    const double edw = test::error_over_max(tf32.dw, values(wr.grad()));
     std::cout << "[cuda parity] tf32 conv2d implicit_gemm " << c.name << ": worst error / max |reference| = " << ey
               << " (y), " << edx << " (dx), " << edw << " (dw)" << std::endl;
     CHECK(ey <= 1e-5);  // FP32 sums of exact products: only the order of additions differs
     CHECK(edx <= 1e-5);
     CHECK(edw <= 1e-5);
     // The rounding shows: tf32 keeps 10 of float32's 23 mantissa bits.
-    CHECK(worst(tf32.y, fp32.y) > 1e-5);
+    CHECK(test::error_over_max(tf32.y, fp32.y) > 1e-5);
 
     // Tensor cores off: the FP32 kernel on the unrounded operands, the strict results exactly.
     kc::set_implicit_gemm_tensor_cores(false);

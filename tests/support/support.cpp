@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -179,6 +180,17 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out.good()) FAIL("cannot write " << path);
+}
+
+double error_over_max(const std::vector<double>& got, const std::vector<double>& want) {
+  REQUIRE(got.size() == want.size());
+  double scale = 1e-30, worst = 0;
+  for (double w : want) scale = std::max(scale, std::fabs(w));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    REQUIRE(std::isfinite(got[i]));
+    worst = std::max(worst, std::fabs(got[i] - want[i]));
+  }
+  return worst / scale;
 }
 
 void require_close(const std::vector<double>& got, const std::vector<double>& want, double atol, double rtol,

@@ -94,6 +94,11 @@ void require_close(const std::vector<T>& got, const std::vector<U>& want, double
                 what);
 }
 
+// max |got - want| / max |want| (the worst error as a fraction of the largest reference value:
+// how low-precision results are judged, since their error scales with the sums, not with each
+// element); every got must be finite.
+double error_over_max(const std::vector<double>& got, const std::vector<double>& want);
+
 // ----- bf16 -------------------------------------------------------------------------------
 std::uint32_t float_bits(float v);
 float float_from_bits(std::uint32_t u);
