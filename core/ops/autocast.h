@@ -23,7 +23,7 @@ Tensor round_to_bf16(const Tensor& t);
 // Calls f(stream) with the stream of t's GPU (t float32): the packed-bf16 kernels, which only
 // CUDA has. Throws, naming the op, for a tensor on the CPU (or in a build without CUDA).
 template <typename F>
-void dispatch_cuda_bf16(const char* op, const Tensor& t, F&& f) {
+void dispatch_cuda_bf16(const char* op, const Tensor& t, [[maybe_unused]] F&& f) {  // unused without CUDA
 #if MINIDL_WITH_CUDA
   if (t.device().is_cuda() && t.dtype() == DType::Float32) {
     f(extension::cuda_stream(t));
