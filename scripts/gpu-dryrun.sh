@@ -39,33 +39,11 @@ T0=$SECONDS
 phase() { echo "== gpu-dryrun: $* ($((SECONDS - T0)) s so far)"; }
 
 # ---- 1. the bare root ---------------------------------------------------------------------------
-mounted=()
-cleanup() {
-  local i
-  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-# Mounts a run killed half-way left behind: away before anything is deleted (rm also stays on
-# this file system, so it could never walk into /dev or /proc through one).
-unmount_below() {
-  local m
-  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk -v r="$1" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r)
-}
-unmount_below "$ROOTFS"
+source scripts/bare-root.sh
+bare_root_unmount_below "$ROOTFS"
 if [[ "${GPU_DRYRUN_FRESH:-0}" == 1 || ! -f "$ROOTFS/.minidl-bare-root" ]]; then
-  rm -rf --one-file-system "$ROOTFS"
   t=$SECONDS
-  if ! command -v mmdebstrap >/dev/null && ! command -v debootstrap >/dev/null; then
-    apt-get -o DPkg::Lock::Timeout=900 install -y -qq mmdebstrap >/dev/null 2>&1 ||
-      apt-get -o DPkg::Lock::Timeout=900 install -y -qq debootstrap >/dev/null
-  fi
-  if command -v mmdebstrap >/dev/null; then
-    mmdebstrap --quiet --variant=minbase --include="$TOOLS" bookworm "$ROOTFS" "$MIRROR" ||
-      die "mmdebstrap failed"
-  else
-    debootstrap --variant=minbase --include="$TOOLS" bookworm "$ROOTFS" "$MIRROR" >/dev/null ||
-      die "debootstrap failed"
-  fi
+  BARE_ROOT_MIRROR=$MIRROR bare_root_create "$ROOTFS" "$TOOLS"
   chroot "$ROOTFS" python3 -m venv --without-pip /opt/torch/.venv
   touch "$ROOTFS/.minidl-bare-root"
   phase "bare Debian 12 root made in $((SECONDS - t)) s: $TOOLS and nothing of the project's"
@@ -115,14 +93,7 @@ phase "tree copied: $((size / 1048576)) MiB with the carry (${carried[*]}), limi
 ((size <= 64 * 1048576)) || die "the tree plus its carry is $((size / 1048576)) MiB: over the device tool's 64 MiB"
 
 # ---- 4. gpu-check.sh in dry-run mode inside the root ------------------------------------------
-for m in proc dev sys; do
-  mkdir -p "$ROOTFS/$m"
-  case $m in
-    proc) mount -t proc proc "$ROOTFS/proc" ;;
-    *) mount --rbind "/$m" "$ROOTFS/$m" && mount --make-rslave "$ROOTFS/$m" ;;
-  esac
-  mounted+=("$ROOTFS/$m")
-done
+bare_root_mount "$ROOTFS"
 t=$SECONDS
 set +e
 chroot "$ROOTFS" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
