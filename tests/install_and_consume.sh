@@ -13,9 +13,22 @@ src="$2"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+
+# Installed programs must find the libraries they were linked with (the CUDA toolkit's, cuDNN,
+# NCCL) by their own RUNPATH, as on a machine whose loader cache does not list the toolkit's
+# folder (NVIDIA's runfile install, a bare root). The dynamic loader run with --inhibit-cache
+# searches only RUNPATHs, LD_LIBRARY_PATH and the system folders.
+ldso=/lib64/ld-linux-x86-64.so.2
+uncached() {  # program args...: runs it as above, or plainly where that loader is not there
+  if [[ -x $ldso ]]; then "$ldso" --inhibit-cache "$@"; else "$@"; fi
+}
+if [[ -x "$work/prefix/bin/train_resnet" ]]; then
+  uncached "$work/prefix/bin/train_resnet" --help > "$work/app-help.log" ||
+    { echo "FAIL: the installed train_resnet does not start without the loader cache" >&2; exit 1; }
+fi
 cmake -S "$src/examples/small_cnn" -B "$work/example" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log"
 cmake --build "$work/example" > "$work/build.log"
-"$work/example/small_cnn" --limit 1000 | tee "$work/run.log"
+uncached "$work/example/small_cnn" --limit 1000 | tee "$work/run.log"
 grep -q "test accuracy:" "$work/run.log"
 
 # An op written outside the library (docs/extending.md): its CPU kernels and, in a CUDA build, its
@@ -90,7 +103,7 @@ int main() {
 CPP
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 g++ -std=c++17 -Wall -Wextra -Werror "$work/hello.cpp" -o "$work/hello" $(pkg-config --cflags --libs minidl)
-LD_LIBRARY_PATH="$work/prefix/lib" "$work/hello"
+LD_LIBRARY_PATH="$work/prefix/lib" uncached "$work/hello"
 
 config="$work/prefix/lib/cmake/minidl/minidlConfig.cmake"
 if grep -q '^set(MINIDL_WITH_CUDA ON)' "$config" && grep -q '^set(MINIDL_SHARED OFF)' "$config"; then
