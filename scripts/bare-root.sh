@@ -2,8 +2,9 @@
 # machine's build; scripts/readme-dryrun.sh: the README's commands on a fresh machine).
 #   bare_root_create ROOT TOOLS   a new minbase bookworm root in ROOT holding TOOLS (comma list)
 #   bare_root_mount ROOT          proc, dev and sys inside it, for chroot
+#   bare_root_bind_ro DIR PATH    the host's DIR, read-only, at PATH (a full path below a root)
 #   bare_root_unmount_below ROOT  what a run killed half-way left mounted there
-# bare_root_mount registers its mounts; the EXIT trap set here takes them away again. The caller
+# The mounts register themselves; the EXIT trap set here takes them away again. The caller
 # needs `die` (message, exit 2) and may set BARE_ROOT_MIRROR (default deb.debian.org).
 
 bare_root_mounted=()
@@ -47,4 +48,11 @@ bare_root_mount() {
     esac
     bare_root_mounted+=("$root/$m")
   done
+}
+
+bare_root_bind_ro() {
+  mkdir -p "$2"
+  mount --bind "$1" "$2"
+  bare_root_mounted+=("$2")
+  mount -o remount,bind,ro "$2"
 }

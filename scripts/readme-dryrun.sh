@@ -57,10 +57,7 @@ done
 
 # ---- 2. the CUDA toolkit ------------------------------------------------------------------------
 if ((cuda)) && [[ -x /usr/local/cuda/bin/nvcc ]]; then
-  mkdir -p "$ROOTFS/usr/local/cuda"
-  mount --bind "$(readlink -f /usr/local/cuda)" "$ROOTFS/usr/local/cuda"
-  bare_root_mounted+=("$ROOTFS/usr/local/cuda")
-  mount -o remount,bind,ro "$ROOTFS/usr/local/cuda"
+  bare_root_bind_ro "$(readlink -f /usr/local/cuda)" "$ROOTFS/usr/local/cuda"
   phase "CUDA toolkit mounted read-only at /usr/local/cuda"
 else
   phase "no CUDA toolkit in the root (a CPU-only machine)"
