@@ -10,6 +10,20 @@ emu::Settings warp_masks(bool on) {
   s.warp_masks = on;
   return s;
 }
+
+// D = C + A B for a 16 x k A, a k x 8 B and a 16 x 8 C (row-major), summed in double: what an
+// m16n8k<k> mma.sync must give for operands whose products and sums are exact.
+std::vector<float> mma_reference(const std::vector<float>& a, const std::vector<float>& b,
+                                 const std::vector<float>& c, int k) {
+  std::vector<float> d(16 * 8);
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double s = c[m * 8 + n];
+      for (int i = 0; i < k; ++i) s += double(a[m * k + i]) * b[i * 8 + n];
+      d[m * 8 + n] = float(s);
+    }
+  return d;
+}
 }  // namespace
 
 TEST_CASE("warps: a full-mask shuffle in a partial warp reads the missing lanes as NaN", "[emu][warp]") {
@@ -81,13 +95,7 @@ TEST_CASE("warps: a bf16 mma.sync.m16n8k16 multiplies the fragments the PTX ISA 
   for (int i = 0; i < 256; ++i) a[i] = float((i * 7) % 13 - 6) / 4;
   for (int i = 0; i < 128; ++i) b[i] = float((i * 5) % 11 - 5) / 4;
   for (int i = 0; i < 128; ++i) c[i] = float(i % 9 - 4);
-  std::vector<float> want(16 * 8);
-  for (int m = 0; m < 16; ++m)
-    for (int n = 0; n < 8; ++n) {
-      double s = c[m * 8 + n];
-      for (int k = 0; k < 16; ++k) s += double(a[m * 16 + k]) * b[k * 8 + n];
-      want[m * 8 + n] = float(s);
-    }
+  const std::vector<float> want = mma_reference(a, b, c, 16);
   DeviceArray da(a), db(b), dc(c), dd(16 * 8);
 
   EmuTest t;
@@ -125,13 +133,7 @@ TEST_CASE("warps: a tf32 mma.sync.m16n8k8 multiplies the fragments the PTX ISA l
   for (int i = 0; i < 128; ++i) a[i] = float((i * 7) % 13 - 6) / 4;  // exact in tf32, exact sums
   for (int i = 0; i < 64; ++i) b[i] = float((i * 5) % 11 - 5) / 4;
   for (int i = 0; i < 128; ++i) c[i] = float(i % 9 - 4);
-  std::vector<float> want(16 * 8);
-  for (int m = 0; m < 16; ++m)
-    for (int n = 0; n < 8; ++n) {
-      double s = c[m * 8 + n];
-      for (int k = 0; k < 8; ++k) s += double(a[m * 8 + k]) * b[k * 8 + n];
-      want[m * 8 + n] = float(s);
-    }
+  const std::vector<float> want = mma_reference(a, b, c, 8);
   DeviceArray da(a), db(b), dc(c), dd(16 * 8);
   EmuTest t;
   REQUIRE(planted::mma_tf32_tile(da.get(), db.get(), dc.get(), dd.get(), nullptr) == cudaSuccess);
